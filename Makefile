@@ -1,0 +1,42 @@
+# tracetap developer entry points. `make help` lists them.
+PYTHON ?= python3
+FUZZ_SECONDS ?= 300
+
+.PHONY: help test test-c test-py demo bench fuzz fuzz-smoke pythons clean
+
+help:
+	@echo "make test        C tests (plain + ASan/UBSan), then pytest on every matrix interpreter"
+	@echo "make test-c      only the C tests"
+	@echo "make test-py     only the Python tests (PYTEST_ARGS='-k foo', VERSIONS='3.13.15 3.14.7')"
+	@echo "make demo        install tracetap in a venv on the newest interpreter and trace examples/demo.py"
+	@echo "make bench       run the benchmark suite (bench/run.py) on the newest interpreter"
+	@echo "make fuzz        fuzz the reader for FUZZ_SECONDS (default 300) with libFuzzer"
+	@echo "make pythons     build/list the interpreter matrix"
+	@echo "make clean       remove build/ (cached interpreters and venvs stay in ~/.cache/tracetap)"
+
+test:
+	$(PYTHON) scripts/test_matrix.py
+
+test-c:
+	$(PYTHON) scripts/test_matrix.py --no-py
+
+test-py:
+	$(PYTHON) scripts/test_matrix.py --no-c $(foreach v,$(VERSIONS),--python $(v)) -- $(PYTEST_ARGS)
+
+demo:
+	scripts/demo
+
+bench:
+	scripts/bench $(BENCH_ARGS)
+
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh 60
+
+pythons:
+	scripts/pythons
+
+clean:
+	rm -rf build

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Run tracetap's whole test suite: the libtt C tests (plain and under
+ASan+UBSan), then pytest on every interpreter of the matrix.
+
+Each interpreter gets a cached venv with the test dependencies; tracetap is
+(re)installed into it from this checkout with a persistent meson build dir, so
+a second run only rebuilds what changed. Ends with one line
+`N passed, M failed` and exits non-zero if anything failed or an interpreter
+of the matrix is missing.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("TRACETAP_CACHE", Path.home() / ".cache" / "tracetap"))
+BUILD = ROOT / "build"
+TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7"]
+C_SUMMARY = re.compile(r"^tests/c: (\d+) passed, (\d+) failed", re.M)
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.passed = self.failed = self.skipped = 0
+        self.lines: list[str] = []
+
+    def add(self, label: str, passed: int, failed: int, skipped: int = 0, note: str = "") -> None:
+        self.passed += passed
+        self.failed += failed
+        self.skipped += skipped
+        extra = f", {skipped} skipped" if skipped else ""
+        self.lines.append(f"  {label:<22} {passed} passed, {failed} failed{extra}{note}")
+
+
+def say(msg: str) -> None:
+    print(f"[test] {msg}", flush=True)
+
+
+def run(cmd: list[str], log: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run cmd; with `log`, capture output there and show its tail on failure."""
+    if log is None:
+        return subprocess.run(cmd, **kw)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, **kw)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-40:]
+        print("\n".join(tail), file=sys.stderr)
+        say(f"FAILED: {' '.join(cmd)} (full log: {log})")
+    return proc
+
+
+def tools_venv() -> Path:
+    """A cached venv holding meson and ninja, so the C build needs nothing
+    preinstalled but a Python 3."""
+    venv = CACHE / "venvs" / "tools"
+    if not (venv / ".tracetap-ready").exists():
+        say(f"creating the build-tools venv in {venv}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "meson>=1.1", "ninja"], check=True)
+        (venv / ".tracetap-ready").write_text("meson ninja\n")
+    return venv / "bin"
+
+
+def c_tests(tally: Tally, variant: str, extra: list[str]) -> None:
+    bdir = BUILD / variant
+    tools = tools_venv()
+    if not (bdir / "build.ninja").exists():
+        args = [str(tools / "meson"), "setup", str(bdir), "-Dext=false", "-Dctests=true", *extra]
+        if run(args, BUILD / f"{variant}-setup.log", cwd=ROOT).returncode:
+            tally.add(f"C tests ({variant})", 0, 1, note="  (meson setup failed)")
+            return
+    if run([str(tools / "ninja"), "-C", str(bdir)], BUILD / f"{variant}-build.log").returncode:
+        tally.add(f"C tests ({variant})", 0, 1, note="  (build failed)")
+        return
+    say(f"C tests, {variant}")
+    proc = subprocess.run([str(bdir / "tests" / "c" / "tt_tests")], capture_output=True, text=True,
+                          cwd=ROOT)
+    sys.stdout.write(proc.stdout[-4000:])
+    sys.stderr.write(proc.stderr[-4000:])
+    m = C_SUMMARY.search(proc.stdout)
+    if not m:
+        tally.add(f"C tests ({variant})", 0, 1, note=f"  (runner crashed, exit {proc.returncode})")
+        return
+    passed, failed = int(m[1]), int(m[2])
+    if proc.returncode != 0 and failed == 0:
+        failed = 1   # the runner said all passed but exited non-zero: count it
+    tally.add(f"C tests ({variant})", passed, failed)
+
+
+def matrix() -> tuple[list[tuple[str, str]], bool]:
+    proc = subprocess.run([str(ROOT / "scripts" / "pythons")], capture_output=True, text=True)
+    sys.stderr.write(proc.stderr)
+    found = [tuple(line.split(None, 1)) for line in proc.stdout.splitlines() if line.strip()]
+    return found, proc.returncode == 0
+
+
+def ensure_venv(version: str, python: str) -> Path | None:
+    stamp_text = "\n".join([python, *TEST_REQUIREMENTS])
+    venv = CACHE / "venvs" / f"{version}-{hashlib.sha1(stamp_text.encode()).hexdigest()[:8]}"
+    vpy = venv / "bin" / "python"
+    stamp = venv / ".tracetap-ready"
+    if stamp.exists() and vpy.exists():
+        return vpy
+    say(f"creating venv for {version} in {venv}")
+    log = BUILD / f"venv-{version}.log"
+    if run([python, "-m", "venv", "--clear", str(venv)], log).returncode:
+        return None
+    if run([str(vpy), "-m", "pip", "install", "-q", *TEST_REQUIREMENTS], log).returncode:
+        return None
+    stamp.write_text(stamp_text)
+    return vpy
+
+
+def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) -> None:
+    label = f"pytest ({version})"
+    vpy = ensure_venv(version, python)
+    if vpy is None:
+        tally.add(label, 0, 1, note="  (venv setup failed)")
+        return
+    say(f"installing tracetap into the {version} venv")
+    install = [str(vpy), "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
+               "--force-reinstall", f"-Cbuild-dir={BUILD / ('py-' + version)}", str(ROOT)]
+    if run(install, BUILD / f"install-{version}.log").returncode:
+        tally.add(label, 0, 1, note="  (install failed)")
+        return
+    junit = BUILD / f"junit-{version}.xml"
+    junit.unlink(missing_ok=True)
+    say(f"pytest on {version}")
+    proc = subprocess.run([str(vpy), "-m", "pytest", "tests/py", "-q", "-p", "no:cacheprovider",
+                           f"--junitxml={junit}", *pytest_args], cwd=ROOT)
+    if not junit.exists():
+        tally.add(label, 0, 1, note=f"  (pytest exited {proc.returncode} without a report)")
+        return
+    suites = ET.parse(junit).getroot()
+    if suites.tag == "testsuite":
+        suites = [suites]
+    total = failures = skipped = 0
+    for s in suites:
+        total += int(s.get("tests", 0))
+        failures += int(s.get("failures", 0)) + int(s.get("errors", 0))
+        skipped += int(s.get("skipped", 0))
+    passed = total - failures - skipped
+    if total == 0:
+        tally.add(label, 0, 1, note="  (no tests ran)")
+    elif proc.returncode not in (0, 1) and failures == 0:
+        tally.add(label, passed, 1, skipped, note=f"  (pytest exited {proc.returncode})")
+    else:
+        tally.add(label, passed, failures, skipped)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--python", action="append", metavar="VERSION",
+                    help="only these matrix versions (e.g. 3.13.15); repeatable")
+    ap.add_argument("--no-c", action="store_true", help="skip the C unit tests")
+    ap.add_argument("--no-py", action="store_true", help="skip the Python tests")
+    ap.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
+    args = ap.parse_args()
+
+    started = time.monotonic()
+    tally = Tally()
+    if not args.no_c:
+        c_tests(tally, "c", [])
+        c_tests(tally, "asan", ["-Db_sanitize=address,undefined", "-Db_lundef=false",
+                                "-Dbuildtype=debug", "-Ddebug_asserts=true",
+                                "-Dc_args=-fno-sanitize-recover=undefined"])
+    if not args.no_py:
+        found, complete = matrix()
+        if args.python:
+            found = [(v, p) for v, p in found if v in args.python]
+            missing = set(args.python) - {v for v, _ in found}
+            if missing:
+                tally.add("interpreters", 0, len(missing), note=f"  (missing: {', '.join(sorted(missing))})")
+        elif not complete:
+            tally.add("interpreters", 0, 1, note="  (the matrix is incomplete, see above)")
+        for version, python in found:
+            py_tests(tally, version, python, args.pytest_args)
+
+    print("\nSummary:")
+    print("\n".join(tally.lines))
+    print(f"  ({time.monotonic() - started:.0f}s)")
+    skipped = f", {tally.skipped} skipped" if tally.skipped else ""
+    print(f"{tally.passed} passed, {tally.failed} failed{skipped}")
+    return 1 if tally.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
