@@ -1,0 +1,230 @@
+/* fuzz_reader.c - libFuzzer target over the whole reader API.
+ *
+ * Owns: tt_fuzz_exercise(), which opens a buffer with tt_reader_open_mem in
+ * both iteration modes, drains every iterator (merged, file order, each
+ * thread), calls every accessor on every id and checks the invariants the
+ * reader promises; a broken promise is __builtin_trap(), so the fuzzer (and
+ * tests/c, which replays fuzz/corpus through it) report it as a crash.
+ * Must not: print. Threads: single-threaded.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt.h"
+
+/* From libtt (tt_internal.h); declared here to keep this file standalone. */
+uint32_t tt__crc32c(uint32_t crc, const void *data, size_t n);
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+int tt_fuzz_exercise(const uint8_t *data, size_t len);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+#define EXPECT(c)                 \
+    do {                          \
+        if (!(c))                 \
+            __builtin_trap();     \
+    } while (0)
+
+static volatile uint64_t sink;    /* keeps reads from being optimised out */
+
+static void touch(const char *s)
+{
+    EXPECT(s != NULL);
+    sink += strlen(s);
+}
+
+static int known_error(int rc)
+{
+    return rc == TT_ENOMEM || rc == TT_ENOTTRACE || rc == TT_EVERSION ||
+           rc == TT_ECORRUPT || rc == TT_ECRC || rc == TT_ETRUNCATED ||
+           rc == TT_ELIMIT || rc == TT_EINVAL || rc == TT_EIO;
+}
+
+static void check_event(const tt_reader_t *r, const tt_event_t *ev)
+{
+    EXPECT(ev->kind >= TT_EV_CALL && ev->kind < TT_EV__COUNT);
+    EXPECT(ev->thread < tt_reader_n_threads(r));
+    EXPECT(ev->code == TT_NO_CODE || ev->code < tt_reader_n_codes(r) ||
+           ev->kind == TT_EV_OBJ_DESTROY || ev->kind == TT_EV_DROPPED);
+    if (ev->kind == TT_EV_EXCEPTION)
+        touch(tt_reader_string(r, ev->exc_type));
+    if (ev->kind == TT_EV_OBJ_CREATE)
+        EXPECT(tt_reader_type(r, ev->type) != NULL);
+    if (ev->kind == TT_EV_DROPPED)
+        EXPECT(ev->count > 0);
+    sink += tt_event_kind_name(ev->kind)[0];
+}
+
+/* Drains the iterator; checks per-thread ticks never go backwards and, when
+ * merged, that (tick, thread) never decreases. Returns the event count. */
+static uint64_t drain(tt_reader_t *r, int merged)
+{
+    uint32_t nt = tt_reader_n_threads(r);
+    uint64_t n = 0, last_tick = 0, errors = 0;
+    uint32_t last_thread = 0;
+    uint64_t last_by_thread[64] = {0};
+    tt_event_t ev;
+    int rc;
+
+    while ((rc = tt_reader_next(r, &ev)) != 0) {
+        if (rc < 0) {
+            EXPECT(known_error(rc));
+            EXPECT(++errors < 1000000);
+            continue;
+        }
+        EXPECT(rc == 1);
+        check_event(r, &ev);
+        if (ev.thread < 64) {
+            EXPECT(ev.tick >= last_by_thread[ev.thread]);
+            last_by_thread[ev.thread] = ev.tick;
+        }
+        if (merged && n)
+            EXPECT(ev.tick > last_tick ||
+                   (ev.tick == last_tick && ev.thread >= last_thread));
+        last_tick = ev.tick;
+        last_thread = ev.thread;
+        n++;
+    }
+    EXPECT(tt_reader_next(r, &ev) == 0);      /* stays at the end */
+    (void)nt;
+    return n;
+}
+
+static void accessors(tt_reader_t *r)
+{
+    const tt_header_t *h = tt_reader_header(r);
+    const tt_damage_t *d = tt_reader_damage(r);
+    uint64_t counts[TT_EV__COUNT], dropped, total = 0, per_thread = 0;
+
+    EXPECT(h != NULL && d != NULL);
+    touch(h->python_impl);
+    touch(h->python_version);
+    touch(h->python_build);
+    touch(h->clock_name);
+    touch(h->options_text);
+    EXPECT(h->clock_hz > 0);
+    for (uint32_t i = 0; i < h->argc; i++)
+        touch(h->argv[i]);
+    for (uint32_t i = 0; i < h->n_opnames; i++)
+        touch(h->opnames[i]);
+    EXPECT(memchr(d->reason, '\0', sizeof d->reason) != NULL);
+    EXPECT(d->status == 0 || d->status == TT_ETRUNCATED ||
+           d->status == TT_ECRC || d->status == TT_ECORRUPT);
+    for (uint32_t i = 0; i < tt_reader_n_codes(r); i++) {
+        const tt_code_def_t *c = tt_reader_code(r, i);
+        EXPECT(c != NULL);
+        touch(tt_reader_string(r, c->filename));
+        touch(tt_reader_string(r, c->qualname));
+        EXPECT(c->parent == TT_NO_PARENT || c->parent < i);
+        for (uint32_t k = 0; k < c->n_ranges; k++) {
+            EXPECT(c->ranges[k].start <= c->ranges[k].end);
+            EXPECT(k == 0 || c->ranges[k].start >= c->ranges[k - 1].end);
+            if (c->ranges[k].start < c->ranges[k].end)
+                EXPECT(tt_code_line_at(c, c->ranges[k].start) ==
+                       c->ranges[k].line);
+        }
+        sink += (uint64_t)tt_code_line_at(c, 0) + tt_code_line_at(c, 7);
+    }
+    EXPECT(tt_reader_code(r, tt_reader_n_codes(r)) == NULL);
+    for (uint32_t i = 0; i < tt_reader_n_types(r); i++)
+        touch(tt_reader_string(r, tt_reader_type(r, i)->name));
+    EXPECT(tt_reader_type(r, tt_reader_n_types(r)) == NULL);
+    for (uint32_t i = 0; i < tt_reader_n_threads(r); i++) {
+        const tt_thread_info_t *t = tt_reader_thread(r, i);
+        touch(t->name);
+        EXPECT(t->first_tick <= t->last_tick);
+        per_thread += t->events;
+    }
+    EXPECT(tt_reader_thread(r, tt_reader_n_threads(r)) == NULL);
+    for (uint32_t i = 0; i < tt_reader_n_notes(r); i++) {
+        const char *k, *v;
+        EXPECT(tt_reader_note(r, i, &k, &v) == 0);
+        touch(k);
+        touch(v);
+    }
+    EXPECT(tt_reader_note(r, tt_reader_n_notes(r), NULL, NULL) == TT_EINVAL);
+    tt_reader_counts(r, counts, &dropped);
+    for (int k = 0; k < TT_EV__COUNT; k++)
+        total += counts[k];
+    EXPECT(total == per_thread);
+    sink += tt_reader_ns(r, UINT64_MAX) + tt_reader_ns(r, 12345);
+}
+
+int tt_fuzz_exercise(const uint8_t *data, size_t len)
+{
+    tt_reader_t *r = NULL;
+    uint64_t counts[TT_EV__COUNT], dropped, total = 0, n;
+    int rc;
+
+    rc = tt_reader_open_mem(&r, data, len, TT_READ_MERGED);
+    if (rc < 0) {
+        EXPECT(r == NULL && known_error(rc));
+        sink += tt_strerror(rc)[0];
+        return rc;
+    }
+    EXPECT(r != NULL);
+    accessors(r);
+    tt_reader_counts(r, counts, &dropped);
+    for (int k = 0; k < TT_EV__COUNT; k++)
+        total += counts[k];
+    n = drain(r, 1);
+    EXPECT(n == total);
+    for (uint32_t t = 0; t < tt_reader_n_threads(r) && t < 16; t++) {
+        EXPECT(tt_reader_select_thread(r, t) == 0);
+        EXPECT(drain(r, 1) == tt_reader_thread(r, t)->events);
+    }
+    EXPECT(tt_reader_select_thread(r, tt_reader_n_threads(r)) == TT_EINVAL);
+    tt_reader_close(r);
+
+    rc = tt_reader_open_mem(&r, data, len, TT_READ_FILE);
+    EXPECT(rc == 0 && r != NULL);
+    EXPECT(drain(r, 0) == total);
+    if (tt_reader_n_threads(r) > 0) {
+        EXPECT(tt_reader_select_thread(r, 0) == 0);
+        EXPECT(drain(r, 0) == tt_reader_thread(r, 0)->events);
+    }
+    tt_reader_close(r);
+    return 0;
+}
+
+/* Recomputes both CRCs of every chunk it can walk to, so that mutations
+ * reach the parsers behind the checksums instead of dying at them. */
+static void fix_crcs(uint8_t *d, size_t len)
+{
+    size_t off = 12;
+    while (off + 16 <= len) {
+        uint32_t n = (uint32_t)d[off + 8] | (uint32_t)d[off + 9] << 8 |
+                     (uint32_t)d[off + 10] << 16 | (uint32_t)d[off + 11] << 24;
+        put_le32(d + off + 12, tt__crc32c(0, d + off, 12));
+        if (n > len - off - 16 || len - off - 16 - n < 4)
+            return;
+        put_le32(d + off + 16 + n, tt__crc32c(0, d + off + 16, n));
+        off += 20 + (size_t)n;
+    }
+}
+
+/* Each input is read twice: as it is (the checksum paths) and with its
+ * checksums repaired (everything behind them). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    uint8_t *copy;
+
+    (void)tt_fuzz_exercise(data, len);
+    copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return 0;
+    if (len)
+        memcpy(copy, data, len);
+    fix_crcs(copy, len);
+    (void)tt_fuzz_exercise(copy, len);
+    free(copy);
+    return 0;
+}

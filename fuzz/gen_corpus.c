@@ -1,0 +1,141 @@
+/* gen_corpus.c - tt_gen_corpus DIR: writes the fuzz seed corpus, a handful
+ * of tiny recordings that between them use every chunk, record and event
+ * form, so the fuzzer starts from valid structure. The checked-in files in
+ * fuzz/corpus/ come from this program; rerun it after a format change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt.h"
+#include "tt_internal.h"
+
+static const char *dir;
+
+static tt_writer_t *start(const char *name, tt_tbuf_t **b, uint32_t *code,
+                          uint32_t *type)
+{
+    static const char *argv[] = {"s.py"};
+    static const char *opn[] = {"NOP", "POP_TOP"};
+    static const tt_line_range_t ranges[] = {{0, 6, 1}, {6, 10, TT_NO_LINE},
+                                             {10, 30, 3}};
+    char path[1024];
+    tt_header_t h = {0};
+    tt_code_def_t cd = {0};
+    tt_type_def_t td = {0};
+    tt_writer_t *w;
+    uint32_t s;
+
+    h.python_impl = "cpython";
+    h.python_version = "3.13.0";
+    h.argc = 1;
+    h.argv = argv;
+    h.start_tick = 100;
+    h.clock_name = "tsc";
+    h.clock_hz = 3000000000ull;
+    h.n_opnames = 2;
+    h.opnames = opn;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (tt_writer_open(&w, path, &h) < 0)
+        exit(1);
+    tt_writer_string(w, "s.py", 4, &s);
+    tt_writer_string(w, "f", 1, &s);
+    cd.filename = 0;
+    cd.qualname = 1;
+    cd.firstlineno = 1;
+    cd.parent = TT_NO_PARENT;
+    cd.n_ranges = 3;
+    cd.ranges = ranges;
+    tt_writer_code(w, &cd, code);
+    cd.parent = *code;
+    cd.firstlineno = 7;
+    cd.n_ranges = 1;
+    tt_writer_code(w, &cd, &s);
+    td.name = 1;
+    td.basicsize = 32;
+    tt_writer_type(w, &td, type);
+    tt_writer_thread(w, 1, "main", b);
+    return w;
+}
+
+int main(int argc, char **argv)
+{
+    tt_writer_t *w;
+    tt_tbuf_t *b, *b2;
+    uint32_t c, t;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+
+    w = start("seed-calls", &b, &c, &t);
+    for (int i = 0; i < 6; i++) {
+        tt_tbuf_call(b, 110 + 10 * (uint64_t)i, c + (i & 1), 1 + 6 * (i & 1));
+        tt_tbuf_line(b, 112 + 10 * (uint64_t)i, c + (i & 1), 2 + 6 * (i & 1));
+        tt_tbuf_line(b, 113 + 10 * (uint64_t)i, c + (i & 1), 90);
+        tt_tbuf_exception(b, 114 + 10 * (uint64_t)i, c, 3, 1);
+        tt_tbuf_return(b, 115 + 10 * (uint64_t)i, c + (i & 1), 3);
+    }
+    tt_writer_note(w, "seed", "calls");
+    tt_writer_close(w);
+
+    w = start("seed-objects", &b, &c, &t);
+    for (int i = 0; i < 8; i++) {
+        tt_tbuf_obj_create(b, 200 + (uint64_t)i, t, 0x7f0000000000ull +
+                           48 * (uint64_t)i + (i == 3), 32 + 8 * (i & 1), c,
+                           3, i & 2 ? 12u : TT_NO_OFFSET);
+        if (i & 1)
+            tt_tbuf_obj_destroy(b, 201 + (uint64_t)i, 0x7f0000000000ull);
+        tt_tbuf_opcode(b, 202 + (uint64_t)i, c, 3, 2 * (uint32_t)i, 100);
+    }
+    tt_writer_close(w);
+
+    tt__tbuf_cap = 256;
+    w = start("seed-threads", &b, &c, &t);
+    tt_writer_thread(w, 2, NULL, &b2);
+    for (int i = 0; i < 40; i++) {
+        tt_tbuf_line(i & 1 ? b : b2, 300 + (uint64_t)i, c, i % 5);
+        if (i == 20)
+            tt_writer_flush(w);
+    }
+    tt_writer_thread_name(w, 1, "late-name");
+    tt_writer_close(w);
+    tt__tbuf_cap = 64 * 1024;
+
+    w = start("seed-dropped", &b, &c, &t);
+    tt_tbuf_line(b, 400, c, 1);
+    tt__io_fail_at(1, 0);
+    tt_writer_flush(w);
+    tt__io_fail_at(0, 0);
+    tt_tbuf_line(b, 401, c, 2);
+    tt_writer_close(w);
+
+    /* a recording cut in its last chunk: exercises the damage paths */
+    {
+        char path[1024];
+        FILE *f;
+        long n;
+        char *buf;
+        w = start("seed-cut", &b, &c, &t);
+        tt_tbuf_line(b, 500, c, 1);
+        tt_writer_close(w);
+        snprintf(path, sizeof path, "%s/seed-cut", dir);
+        f = fopen(path, "rb+");
+        if (!f)
+            return 1;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        buf = malloc((size_t)n);
+        rewind(f);
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+            return 1;
+        fclose(f);
+        f = fopen(path, "wb");
+        fwrite(buf, 1, (size_t)n - 7, f);
+        fclose(f);
+        free(buf);
+    }
+    return 0;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# fuzz/run.sh SECONDS - build fuzz_reader (clang, libFuzzer, ASan, UBSan) in
+# build/fuzz and fuzz the reader for SECONDS (default 60), starting from the
+# seed corpus fuzz/corpus. New inputs go to fuzz/corpus-work (not checked
+# in); crashes to fuzz/artifacts/ (reproduce: build/fuzz/fuzz/fuzz_reader FILE).
+set -eu
+secs=${1:-60}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if ! command -v clang >/dev/null 2>&1; then
+    echo "fuzz/run.sh: installing clang (libFuzzer)" >&2
+    apt-get install -y clang >/dev/null
+fi
+if [ ! -f build/fuzz/build.ninja ]; then
+    CC=clang meson setup build/fuzz -Dext=false -Dctests=false -Dfuzz=true \
+        -Dbuildtype=debugoptimized -Db_lundef=false \
+        -Db_sanitize=address,undefined \
+        -Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined"
+fi
+ninja -C build/fuzz
+
+mkdir -p fuzz/corpus-work fuzz/artifacts
+par=""
+if [ "${FUZZ_JOBS:-1}" -gt 1 ]; then
+    par="-jobs=$FUZZ_JOBS -workers=$FUZZ_JOBS"
+fi
+# -malloc_limit_mb: the reader may allocate only in proportion to the
+# input (at most -max_len bytes), so any big allocation is a bug.
+ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+build/fuzz/fuzz/fuzz_reader \
+    -max_total_time="$secs" -max_len=65536 -malloc_limit_mb=64 \
+    -rss_limit_mb=2048 -timeout=10 $par \
+    -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ \
+    fuzz/corpus-work fuzz/corpus

@@ -1,0 +1,121 @@
+/* tt_internal.h - libtt's private declarations: allocation and I/O hooks,
+ * CRC32C, the byte arena, and the writer's structure shared by tt_writer.c
+ * and tt_tbuf.c. Never installed, never included outside src/libtt, tests
+ * and fuzz. Every non-static name declared here carries the tt__ prefix.
+ * Thread assumptions are stated beside each item.
+ */
+#ifndef TT_INTERNAL_H
+#define TT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt.h"
+#include "tt_format.h"
+
+/* ---------------------------------------------------------- tt_alloc.c */
+
+/* malloc/realloc/free that tests can make fail. tt__malloc(0) and
+ * tt__realloc(p, 0) allocate one byte, so NULL always means failure. */
+void *tt__malloc(size_t n);
+void *tt__realloc(void *p, size_t n);
+void tt__free(void *p);
+/* Grows *p (an array of *cap items of `size` bytes) to hold `need` items.
+ * Returns 0, or TT_ENOMEM / TT_ELIMIT with *p and *cap unchanged. */
+int tt__grow(void **p, size_t *cap, size_t need, size_t size);
+
+/* Test hooks (not thread-safe; tests only): after tt__alloc_fail_at(n) with
+ * n > 0, the n-th allocation from now fails, and so does every later one if
+ * `sticky`. tt__alloc_fail_at(0, 0) disarms. tt__alloc_count() counts calls
+ * since the last arming. */
+void tt__alloc_fail_at(long n, int sticky);
+long tt__alloc_count(void);
+
+/* ---------------------------------------------------------- tt_crc32c.c */
+
+/* CRC32C (Castagnoli) of n bytes, continuing from crc (start with 0).
+ * Safe from any thread; chooses SSE4.2 when the CPU has it. */
+uint32_t tt__crc32c(uint32_t crc, const void *data, size_t n);
+/* The portable slice-by-8 implementation alone (for tests). */
+uint32_t tt__crc32c_sw(uint32_t crc, const void *data, size_t n);
+
+/* ---------------------------------------------------------- tt_io.c */
+
+/* Writes all n bytes, retrying EINTR and short writes. Returns 0 or TT_EIO.
+ * On failure some prefix may have been written. */
+int tt__write_all(int fd, const void *p, size_t n);
+/* Test hook (tests only): the n-th write from now fails after writing half
+ * its bytes; `sticky` makes every later write fail too. 0 disarms. */
+void tt__io_fail_at(long n, int sticky);
+/* Benchmark hook (bench_codec's background-writer experiment): when set,
+ * tt__write_all hands every write to it. Set it only while no writer is
+ * open. */
+extern int (*tt__write_hook)(int fd, const void *p, size_t n);
+
+/* ---------------------------------------------------------- tt_arena.c */
+
+/* A bump allocator whose blocks never move: pointers stay valid until
+ * tt__arena_free. One owner thread. */
+typedef struct tt__arena_block tt__arena_block;
+typedef struct {
+    tt__arena_block *head;
+    size_t used;         /* bytes used in head */
+    size_t size;         /* bytes available in head */
+} tt__arena;
+
+void *tt__arena_alloc(tt__arena *a, size_t n);     /* NULL: no memory */
+/* Copies n bytes and a NUL; returns the copy or NULL. */
+char *tt__arena_strdup(tt__arena *a, const void *s, size_t n);
+void tt__arena_free(tt__arena *a);
+
+/* ---------------------------------------------------------- the writer */
+
+/* A growable byte buffer. */
+typedef struct {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+} tt__bytes;
+
+/* Ensures room for `more` bytes after len. 0 or TT_ENOMEM (unchanged). */
+int tt__bytes_reserve(tt__bytes *b, size_t more);
+
+struct tt_writer {
+    int fd;                     /* owned */
+    uint64_t off;               /* end of the last complete chunk */
+    uint64_t start_tick;
+    struct tt__deftab tab;      /* firstline and basicsize, owned */
+    size_t cap_codes, cap_types;
+    uint32_t n_strings;
+    tt__bytes defs;             /* pending DEFS records after 16 bytes of
+                                   chunk-header room, owned */
+    tt_tbuf_t **threads;        /* owned, with their buffers */
+    uint32_t n_threads;
+    size_t cap_threads;
+    uint64_t bytes;             /* written to the file */
+    uint64_t chunks;
+    uint64_t events_written;    /* in chunks that reached the file */
+    int last_error;
+};
+
+/* Seals buf (TT__CHUNK_HEAD bytes of room, then payload_len bytes, then
+ * TT__CHUNK_TAIL bytes of room) as one chunk and writes it. On an I/O error
+ * the file is cut back to the last complete chunk and TT_EIO returned. */
+int tt__writer_chunk(tt_writer_t *w, uint8_t *buf, size_t payload_len,
+                     uint8_t type, uint32_t thread);
+/* Writes pending definitions, if any, as one DEFS chunk. 0 or TT_EIO
+ * (the definitions stay pending). */
+int tt__writer_flush_defs(tt_writer_t *w);
+/* Remembers the first error. */
+void tt__writer_error(tt_writer_t *w, int err);
+
+/* tt_tbuf.c: a new buffer for thread `thread`, or NULL without memory. */
+tt_tbuf_t *tt__tbuf_new(tt_writer_t *w, uint32_t thread);
+/* Writes the buffer's pending events (and a pending DROPPED report) as one
+ * chunk. 0 or TT_EIO (the events are then counted as dropped). */
+int tt__tbuf_flush(tt_tbuf_t *b);
+void tt__tbuf_free(tt_tbuf_t *b);
+/* Buffer size for new tbufs; tests shrink it to get many chunks. */
+extern size_t tt__tbuf_cap;
+
+#endif /* TT_INTERNAL_H */

@@ -1,0 +1,511 @@
+/* tt_writer.c - the .ttrace writer: header, definitions, chunks, flush, close.
+ *
+ * Owns: the file descriptor, the definition tables and pending DEFS records,
+ * chunk framing (header CRC + payload CRC) and the END chunk. Event encoding
+ * is tt_tbuf.h/tt_tbuf.c. Sealed chunks go to the file inline with write(2):
+ * bench_codec measured a background writer thread as no faster (FORMAT.md
+ * §9). Must not: print, abort, or leave a partial chunk in the file after an
+ * I/O error. Threads: one thread at a time per writer (the GIL in capture).
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tt_internal.h"
+
+#define DEFS_FLUSH_AT  (64 * 1024)   /* write definitions beyond this */
+#define REC_ROOM       11            /* record kind + longest length varint */
+
+int tt__bytes_reserve(tt__bytes *b, size_t more)
+{
+    void *p = b->p;
+    int rc;
+    if (more > SIZE_MAX - b->len)
+        return TT_ENOMEM;
+    rc = tt__grow(&p, &b->cap, b->len + more, 1);
+    if (rc < 0)
+        return TT_ENOMEM;
+    b->p = p;
+    return 0;
+}
+
+void tt__writer_error(tt_writer_t *w, int err)
+{
+    if (w->last_error == 0)
+        w->last_error = err;
+}
+
+int tt__writer_chunk(tt_writer_t *w, uint8_t *buf, size_t payload_len,
+                     uint8_t type, uint32_t thread)
+{
+    size_t total = TT__CHUNK_HEAD + payload_len + TT__CHUNK_TAIL;
+
+    TT_ASSERT(payload_len <= TT__MAX_PAYLOAD);
+    buf[0] = type;
+    buf[1] = 0;
+    buf[2] = 0;
+    buf[3] = 0;
+    tt__put_le32(buf + 4, thread);
+    tt__put_le32(buf + 8, (uint32_t)payload_len);
+    tt__put_le32(buf + 12, tt__crc32c(0, buf, 12));
+    tt__put_le32(buf + TT__CHUNK_HEAD + payload_len,
+                 tt__crc32c(0, buf + TT__CHUNK_HEAD, payload_len));
+    if (tt__write_all(w->fd, buf, total) < 0) {
+        /* Cut a torn chunk off so later chunks stay reachable. Failures
+         * here leave at worst a damaged tail, which readers report. */
+        (void)!lseek(w->fd, (off_t)w->off, SEEK_SET);
+        (void)!ftruncate(w->fd, (off_t)w->off);
+        tt__writer_error(w, TT_EIO);
+        return TT_EIO;
+    }
+    w->off += total;
+    w->bytes += total;
+    w->chunks++;
+    return 0;
+}
+
+int tt__writer_flush_defs(tt_writer_t *w)
+{
+    int rc;
+    if (w->defs.len == TT__CHUNK_HEAD)
+        return 0;
+    rc = tt__writer_chunk(w, w->defs.p, w->defs.len - TT__CHUNK_HEAD,
+                          TT__CH_DEFS, TT__NO_THREAD);
+    if (rc == 0)
+        w->defs.len = TT__CHUNK_HEAD;
+    return rc;
+}
+
+/* ---------------------------------------------------- building payloads */
+
+static uint8_t *put_str(uint8_t *p, const char *s, size_t n)
+{
+    p = tt__put_varint(p, n);
+    if (n)
+        memcpy(p, s, n);
+    return p + n;
+}
+
+/* Opens a definition record of at most max_body bytes and returns where its
+ * body goes; tt__writer_rec_end() finishes it. */
+static int rec_begin(tt_writer_t *w, size_t max_body, uint8_t **body)
+{
+    int rc;
+    if (max_body > TT__MAX_RECORD)
+        return TT_ELIMIT;
+    if (w->defs.len - TT__CHUNK_HEAD + REC_ROOM + max_body > TT__MAX_PAYLOAD) {
+        /* Pending definitions could not be written; refuse to grow. */
+        rc = tt__writer_flush_defs(w);
+        if (rc < 0)
+            return rc;
+    }
+    rc = tt__bytes_reserve(&w->defs, REC_ROOM + max_body + TT__CHUNK_TAIL);
+    if (rc < 0)
+        return rc;
+    *body = w->defs.p + w->defs.len + REC_ROOM;
+    return 0;
+}
+
+static void rec_end(tt_writer_t *w, uint8_t kind, uint8_t *end)
+{
+    uint8_t *start = w->defs.p + w->defs.len;
+    uint8_t *body = start + REC_ROOM;
+    size_t n = (size_t)(end - body);
+    uint8_t *p = start;
+
+    *p++ = kind;
+    p = tt__put_varint(p, n);
+    memmove(p, body, n);
+    w->defs.len = (size_t)(p + n - w->defs.p);
+    if (w->defs.len >= DEFS_FLUSH_AT)
+        (void)tt__writer_flush_defs(w);  /* on failure: stays pending */
+}
+
+/* ----------------------------------------------------------- public API */
+
+static size_t cstrlen(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* Encodes the header chunk's payload into b (after TT__CHUNK_HEAD bytes). */
+static int build_header(tt__bytes *b, const tt_header_t *h)
+{
+    const char *s1[3] = {h->python_impl, h->python_version, h->python_build};
+    size_t need = TT__CHUNK_HEAD + TT__CHUNK_TAIL + 10 * 8;
+    uint8_t *p;
+    int rc;
+
+    for (int i = 0; i < 3; i++)
+        need += 10 + cstrlen(s1[i]);
+    for (uint32_t i = 0; i < h->argc; i++)
+        need += 10 + cstrlen(h->argv[i]);
+    need += 10 + cstrlen(h->clock_name) + 10 + cstrlen(h->options_text);
+    for (uint32_t i = 0; i < h->n_opnames; i++)
+        need += 10 + cstrlen(h->opnames[i]);
+    if (need - TT__CHUNK_HEAD - TT__CHUNK_TAIL > TT__MAX_RECORD)
+        return TT_ELIMIT;
+    rc = tt__bytes_reserve(b, need);
+    if (rc < 0)
+        return rc;
+    p = b->p + TT__CHUNK_HEAD;
+    for (int i = 0; i < 3; i++)
+        p = put_str(p, s1[i], cstrlen(s1[i]));
+    p = tt__put_varint(p, h->argc);
+    for (uint32_t i = 0; i < h->argc; i++)
+        p = put_str(p, h->argv[i], cstrlen(h->argv[i]));
+    p = tt__put_varint(p, h->start_unix_ns);
+    p = tt__put_varint(p, h->start_tick);
+    p = put_str(p, h->clock_name, cstrlen(h->clock_name));
+    p = tt__put_varint(p, h->clock_hz);
+    p = tt__put_varint(p, h->options);
+    p = put_str(p, h->options_text, cstrlen(h->options_text));
+    p = tt__put_varint(p, h->n_opnames);
+    for (uint32_t i = 0; i < h->n_opnames; i++)
+        p = put_str(p, h->opnames[i], cstrlen(h->opnames[i]));
+    b->len = (size_t)(p - b->p);
+    return 0;
+}
+
+static void writer_free(tt_writer_t *w)
+{
+    for (uint32_t i = 0; i < w->n_threads; i++)
+        tt__tbuf_free(w->threads[i]);
+    tt__free(w->threads);
+    tt__free(w->tab.firstline);
+    tt__free(w->tab.basicsize);
+    tt__free(w->defs.p);
+    if (w->fd >= 0)
+        (void)close(w->fd);
+    tt__free(w);
+}
+
+/* Contract (tt.h): 0 and *out, or TT_EINVAL (NULL path/hdr, clock_hz 0, a
+ * NULL argv/opnames array with a non-zero count), TT_ENOMEM, TT_ELIMIT or
+ * TT_EIO with *out = NULL and nothing left open. NULL header strings are
+ * written as "". The writer copies everything it needs from hdr. */
+int tt_writer_open(tt_writer_t **out, const char *path, const tt_header_t *hdr)
+{
+    tt_writer_t *w;
+    tt__bytes hb = {0};
+    uint8_t head[TT__FILE_HEAD];
+    int rc;
+
+    if (out == NULL)
+        return TT_EINVAL;
+    *out = NULL;
+    if (path == NULL || hdr == NULL || hdr->clock_hz == 0 ||
+        (hdr->argc && hdr->argv == NULL) ||
+        (hdr->n_opnames && hdr->opnames == NULL))
+        return TT_EINVAL;
+    w = tt__malloc(sizeof *w);
+    if (w == NULL)
+        return TT_ENOMEM;
+    memset(w, 0, sizeof *w);
+    w->fd = -1;
+    w->start_tick = hdr->start_tick;
+    rc = tt__bytes_reserve(&w->defs, 4096);
+    if (rc < 0)
+        goto error;
+    w->defs.len = TT__CHUNK_HEAD;
+    hb.len = 0;
+    rc = build_header(&hb, hdr);
+    if (rc < 0)
+        goto error;
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = TT_EIO;
+        goto error;
+    }
+    memcpy(head, TT__MAGIC, TT__MAGIC_LEN);
+    tt__put_le16(head + 8, TT__VERSION_MAJOR);
+    tt__put_le16(head + 10, TT__VERSION_MINOR);
+    rc = tt__write_all(w->fd, head, sizeof head);
+    if (rc < 0)
+        goto error;
+    w->off = w->bytes = TT__FILE_HEAD;
+    rc = tt__writer_chunk(w, hb.p, hb.len - TT__CHUNK_HEAD, TT__CH_HEADER,
+                          TT__NO_THREAD);
+    if (rc < 0)
+        goto error;
+    tt__free(hb.p);
+    *out = w;
+    return 0;
+
+error:
+    tt__free(hb.p);
+    writer_free(w);
+    return rc;
+}
+
+/* 0 and *id, or TT_EINVAL / TT_ENOMEM / TT_ELIMIT with *id unchanged and
+ * no id consumed. The bytes are copied; they need not be NUL-terminated.
+ * A failed write of the buffered definitions does not fail this call: the
+ * definitions stay pending and the error shows in tt_writer_stats. */
+int tt_writer_string(tt_writer_t *w, const char *s, size_t len, uint32_t *id)
+{
+    uint8_t *p;
+    int rc;
+
+    if (w == NULL || id == NULL || (s == NULL && len))
+        return TT_EINVAL;
+    if (w->n_strings == UINT32_MAX)
+        return TT_ELIMIT;
+    rc = rec_begin(w, len, &p);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(p, s, len);
+    rec_end(w, TT__REC_STRING, p + len);
+    *id = w->n_strings++;
+    return 0;
+}
+
+/* 0 and *id, or TT_EINVAL (a string or parent id not defined yet, ranges
+ * out of order or NULL), TT_ENOMEM or TT_ELIMIT with *id unchanged and no
+ * id consumed. def and its ranges are copied. */
+int tt_writer_code(tt_writer_t *w, const tt_code_def_t *def, uint32_t *id)
+{
+    uint8_t *p;
+    uint32_t prev_end = 0;
+    int32_t prev_line;
+    void *arr;
+    int rc;
+
+    if (w == NULL || def == NULL || id == NULL ||
+        (def->n_ranges && def->ranges == NULL) ||
+        def->filename >= w->n_strings || def->qualname >= w->n_strings ||
+        (def->parent != TT_NO_PARENT && def->parent >= w->tab.n_codes))
+        return TT_EINVAL;
+    for (uint32_t i = 0; i < def->n_ranges; i++) {
+        if (def->ranges[i].start < prev_end ||
+            def->ranges[i].end < def->ranges[i].start)
+            return TT_EINVAL;
+        prev_end = def->ranges[i].end;
+    }
+    if (w->tab.n_codes == UINT32_MAX - 1)     /* UINT32_MAX is TT_NO_CODE */
+        return TT_ELIMIT;
+    if (def->n_ranges > (TT__MAX_RECORD - 64) / 15)
+        return TT_ELIMIT;
+    arr = w->tab.firstline;
+    rc = tt__grow(&arr, &w->cap_codes, (size_t)w->tab.n_codes + 1,
+                  sizeof(int32_t));
+    if (rc < 0)
+        return rc;
+    w->tab.firstline = arr;
+    rc = rec_begin(w, 64 + (size_t)def->n_ranges * 15, &p);
+    if (rc < 0)
+        return rc;
+    p = tt__put_varint(p, def->filename);
+    p = tt__put_varint(p, def->qualname);
+    p = tt__put_varint(p, tt__zz((uint64_t)(int64_t)def->firstlineno));
+    p = tt__put_varint(p, def->flags);
+    p = tt__put_varint(p, (uint32_t)(def->parent + 1u));
+    p = tt__put_varint(p, def->n_ranges);
+    prev_end = 0;
+    prev_line = def->firstlineno;
+    for (uint32_t i = 0; i < def->n_ranges; i++) {
+        const tt_line_range_t *r = &def->ranges[i];
+        p = tt__put_varint(p, r->start - prev_end);
+        p = tt__put_varint(p, r->end - r->start);
+        p = tt__put_varint(p, tt__zz((uint64_t)((int64_t)r->line - prev_line)));
+        prev_end = r->end;
+        prev_line = r->line;
+    }
+    rec_end(w, TT__REC_CODE, p);
+    w->tab.firstline[w->tab.n_codes] = def->firstlineno;
+    *id = w->tab.n_codes++;
+    return 0;
+}
+
+/* 0 and *id, or TT_EINVAL (name not a defined string id), TT_ENOMEM or
+ * TT_ELIMIT with *id unchanged and no id consumed. */
+int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id)
+{
+    uint8_t *p;
+    void *arr;
+    int rc;
+
+    if (w == NULL || def == NULL || id == NULL || def->name >= w->n_strings)
+        return TT_EINVAL;
+    if (w->tab.n_types == UINT32_MAX)
+        return TT_ELIMIT;
+    arr = w->tab.basicsize;
+    rc = tt__grow(&arr, &w->cap_types, (size_t)w->tab.n_types + 1,
+                  sizeof(uint64_t));
+    if (rc < 0)
+        return rc;
+    w->tab.basicsize = arr;
+    rc = rec_begin(w, 30, &p);
+    if (rc < 0)
+        return rc;
+    p = tt__put_varint(p, def->name);
+    p = tt__put_varint(p, def->basicsize);
+    p = tt__put_varint(p, def->flags);
+    rec_end(w, TT__REC_TYPE, p);
+    w->tab.basicsize[w->tab.n_types] = def->basicsize;
+    *id = w->tab.n_types++;
+    return 0;
+}
+
+/* 0 and *out (owned by w until tt_writer_close), or TT_EINVAL / TT_ENOMEM
+ * / TT_ELIMIT with *out = NULL and no thread id consumed. The buffer is
+ * allocated here, once: appends never allocate. */
+int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
+                     tt_tbuf_t **out)
+{
+    size_t n = cstrlen(name);
+    tt_tbuf_t *b;
+    uint8_t *p;
+    void *arr;
+    int rc;
+
+    if (out == NULL)
+        return TT_EINVAL;
+    *out = NULL;
+    if (w == NULL)
+        return TT_EINVAL;
+    if (w->n_threads == UINT32_MAX - 1)
+        return TT_ELIMIT;
+    arr = w->threads;
+    rc = tt__grow(&arr, &w->cap_threads, (size_t)w->n_threads + 1,
+                  sizeof(tt_tbuf_t *));
+    if (rc < 0)
+        return rc;
+    w->threads = arr;
+    b = tt__tbuf_new(w, w->n_threads);
+    if (b == NULL)
+        return TT_ENOMEM;
+    rc = rec_begin(w, 20 + n, &p);
+    if (rc < 0) {
+        tt__tbuf_free(b);
+        return rc;
+    }
+    p = tt__put_varint(p, w->n_threads);
+    p = tt__put_varint(p, ident);
+    if (n)
+        memcpy(p, name, n);
+    rec_end(w, TT__REC_THREAD, p + n);
+    w->threads[w->n_threads++] = b;
+    *out = b;
+    return 0;
+}
+
+/* 0, or TT_EINVAL (unknown thread, NULL name) / TT_ENOMEM with nothing
+ * recorded. The last name recorded for a thread wins. */
+int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
+{
+    size_t n = cstrlen(name);
+    uint8_t *p;
+    int rc;
+
+    if (w == NULL || name == NULL || thread >= w->n_threads)
+        return TT_EINVAL;
+    rc = rec_begin(w, 10 + n, &p);
+    if (rc < 0)
+        return rc;
+    p = tt__put_varint(p, thread);
+    memcpy(p, name, n);
+    rec_end(w, TT__REC_THREAD_NAME, p + n);
+    return 0;
+}
+
+/* 0, or TT_EINVAL (NULL key or value) / TT_ENOMEM / TT_ELIMIT with nothing
+ * recorded. Notes keep their order; keys may repeat. */
+int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
+{
+    size_t nk, nv;
+    uint8_t *p;
+    int rc;
+
+    if (w == NULL || key == NULL || value == NULL)
+        return TT_EINVAL;
+    nk = strlen(key);
+    nv = strlen(value);
+    if (nk > TT__MAX_RECORD || nv > TT__MAX_RECORD)
+        return TT_ELIMIT;
+    rc = rec_begin(w, 10 + nk + nv, &p);
+    if (rc < 0)
+        return rc;
+    p = put_str(p, key, nk);
+    memcpy(p, value, nv);
+    rec_end(w, TT__REC_NOTE, p + nv);
+    return 0;
+}
+
+/* Writes pending definitions, then each thread's pending events (preceded
+ * by a DROPPED event if some were lost), as complete chunks. Returns 0, or
+ * TT_EIO if a write failed (those events are counted as dropped; the file
+ * stays valid up to its last complete chunk). No fsync: data handed to the
+ * OS survives the process being killed. */
+int tt_writer_flush(tt_writer_t *w)
+{
+    int rc, first = 0;
+
+    if (w == NULL)
+        return TT_EINVAL;
+    rc = tt__writer_flush_defs(w);
+    if (rc < 0)
+        first = rc;
+    for (uint32_t i = 0; i < w->n_threads; i++) {
+        rc = tt__tbuf_flush(w->threads[i]);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
+/* Returns 0 only if the whole recording reached the file: otherwise the
+ * first error met since open (events were dropped, see the DROPPED events)
+ * or the error of the final flush, END chunk or close(2). */
+int tt_writer_close(tt_writer_t *w)
+{
+    uint8_t buf[TT__CHUNK_HEAD + 2 * 10 + TT__CHUNK_TAIL];
+    uint64_t dropped = 0;
+    uint8_t *p;
+    int rc;
+
+    if (w == NULL)
+        return TT_EINVAL;
+    rc = tt_writer_flush(w);
+    for (uint32_t i = 0; i < w->n_threads; i++)
+        dropped += w->threads[i]->dropped_total;
+    p = tt__put_varint(buf + TT__CHUNK_HEAD, w->events_written);
+    p = tt__put_varint(p, dropped);
+    /* The END chunk goes out even after a failed flush: it carries the
+     * dropped total, and storage may work again. */
+    {
+        int rc2 = tt__writer_chunk(w, buf, (size_t)(p - buf - TT__CHUNK_HEAD),
+                                   TT__CH_END, TT__NO_THREAD);
+        if (rc == 0)
+            rc = rc2;
+    }
+    if (close(w->fd) < 0 && rc == 0)
+        rc = TT_EIO;
+    w->fd = -1;
+    if (w->last_error)
+        rc = w->last_error;
+    writer_free(w);
+    return rc;
+}
+
+/* Fills *out (all zero for a NULL writer). events[] counts appends that
+ * were stored in a buffer, by kind, including DROPPED events the writer
+ * made; dropped counts events lost since open. */
+void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    if (w == NULL)
+        return;
+    for (uint32_t i = 0; i < w->n_threads; i++) {
+        const tt_tbuf_t *b = w->threads[i];
+        for (int k = 0; k < TT_EV__COUNT; k++)
+            out->events[k] += b->counts[k];
+        out->dropped += b->dropped_total;
+    }
+    out->bytes = w->bytes;
+    out->chunks = w->chunks;
+    out->last_error = w->last_error;
+}
