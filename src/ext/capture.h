@@ -1,0 +1,325 @@
+/* capture.h - the extension's internal header: recording state, per-thread
+ * state, the code table and the clock, shared by the extension's .c files.
+ *
+ * Owns: the layout of capture_rec_t (one recording per process) and the
+ * inline helpers the hot path needs (clock, code lookup). Must not: be
+ * included by libtt. All state here is protected by the GIL; the only
+ * thread-local is capture_tls, which each thread reads and writes itself.
+ */
+#ifndef TTX_CAPTURE_H
+#define TTX_CAPTURE_H
+
+#include "pycompat.h"
+
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+#if defined(__x86_64__) || defined(__i386__)
+#  include <x86intrin.h>
+#  define TTX_HAVE_TSC 1
+#else
+#  define TTX_HAVE_TSC 0
+#endif
+
+#include "tt.h"
+
+#define TTX_LIKELY(x)   TT_LIKELY(x)
+#define TTX_UNLIKELY(x) TT_UNLIKELY(x)
+
+/* ------------------------------------------------------------- the clock */
+
+/* Which clock the hot path reads; chosen once per process by
+ * capture_clock_choose(). Written with the GIL before any hook runs. */
+extern int capture_clock_tsc;
+
+static inline uint64_t
+capture_clock(void)
+{
+#if TTX_HAVE_TSC
+    if (TTX_LIKELY(capture_clock_tsc))
+        return __rdtsc();
+#endif
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Picks the clock (TSC when the kernel itself trusts it, else
+ * CLOCK_MONOTONIC) and returns its name and rate through the pointers. The
+ * first call calibrates the TSC for ~10 ms; later calls are free. */
+void capture_clock_choose(const char **name, uint64_t *hz);
+
+/* Nanoseconds of CLOCK_MONOTONIC, for calibration and summaries. */
+uint64_t capture_mono_ns(void);
+
+/* ------------------------------------------------------------ code table */
+
+/* What the recording knows about one code object. Created at first sight
+ * and kept until stop(); shadow-stack entries point here. */
+typedef struct capture_code {
+    PyObject *code;          /* owned: keeps the address from being reused */
+    uint32_t id;             /* writer code id; valid when traced */
+    uint8_t traced;          /* passed the filters and has a CODE record */
+    int32_t firstlineno;
+    uint32_t n_units;        /* _Py_CODEUNITs in the bytecode */
+    int32_t *lines;          /* owned: line of each code unit (TT_NO_LINE
+                                for none); NULL when not traced */
+    uint8_t *ops;            /* owned: opcode of each code unit; NULL unless
+                                traced with opcode capture on */
+} capture_code_t;
+
+typedef struct {
+    capture_code_t **slots;  /* owned: 1 << bits slots; entries owned */
+    uint32_t bits;
+    uint32_t count;
+} capture_codetab_t;
+
+static inline size_t
+capture_ptr_hash(const void *p, uint32_t bits)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> (64 - bits));
+}
+
+/* The hot lookup: the entry for `code`, or NULL if it was never seen. */
+static inline capture_code_t *
+capture_codetab_find(const capture_codetab_t *t, const void *code)
+{
+    size_t mask = ((size_t)1 << t->bits) - 1;
+    size_t i = capture_ptr_hash(code, t->bits);
+    for (;;) {
+        capture_code_t *c = t->slots[i];
+        if (c == NULL || c->code == code)
+            return c;
+        i = (i + 1) & mask;
+    }
+}
+
+/* ------------------------------------------------------------ strings etc */
+
+/* A string the recording has met (a file name, a qualname, a type name),
+ * deduplicated by content. Owned by the names table. */
+typedef struct capture_str {
+    uint64_t hash;
+    uint32_t len;
+    uint32_t id;             /* writer string id; valid when defined */
+    int8_t defined;          /* written to the file */
+    int8_t traced;           /* for a file name: the filter decision, or -1 */
+    char s[];                /* NUL-terminated */
+} capture_str_t;
+
+typedef struct capture_type capture_type_t; /* private to names.c */
+
+typedef struct {
+    capture_str_t **slots;   /* owned: content-keyed strings */
+    uint32_t bits, count;
+    capture_type_t **types;  /* owned: exception type -> name string id */
+    uint32_t tbits, tcount;
+} capture_names_t;
+
+/* ---------------------------------------------------------------- filters */
+
+typedef struct {
+    char **include, **exclude;   /* owned: fnmatch patterns */
+    size_t n_include, n_exclude;
+    char **stdlib;               /* owned: stdlib directories */
+    size_t n_stdlib;
+    char **own;                  /* owned: tracetap's own directories/files */
+    size_t n_own;
+    int stdlib_traced;           /* --stdlib */
+} capture_filter_t;
+
+/* ------------------------------------------------------------- threads */
+
+/* One entry of a thread's shadow stack: a frame whose CALL we saw. */
+typedef struct {
+    const void *frame;           /* identity only, never dereferenced */
+    capture_code_t *code;        /* borrowed from the code table; may be
+                                    NULL if registering the code failed */
+    int32_t line;                /* the frame's current line */
+    uint32_t traced;             /* events of this frame are recorded */
+} capture_frame_t;
+
+typedef struct capture_thread {
+    capture_frame_t *top;        /* current entry; stack[0] is a sentinel */
+    capture_frame_t *stack;      /* owned */
+    capture_frame_t *end;        /* one past the last allocated entry */
+    tt_tbuf_t *tbuf;             /* borrowed from the writer; NULL until the
+                                    thread's first recorded event */
+    uint64_t ident;              /* PyThread_get_thread_ident() */
+    PyThreadState *tstate;       /* identity only */
+    uint64_t gen;                /* the recording this state belongs to */
+    int detached;                /* detach_thread() took the hook off */
+    PyObject *name;              /* owned str, or NULL: the name the thread
+                                    had when it started (threading) */
+} capture_thread_t;
+
+/* What each thread caches about itself; valid only when gen matches
+ * capture_gen (a thread that outlives a recording holds a stale pointer). */
+typedef struct {
+    capture_thread_t *thread;
+    uint64_t gen;
+} capture_tls_t;
+
+extern __thread capture_tls_t capture_tls
+    __attribute__((tls_model("initial-exec")));
+
+/* ------------------------------------------------------------ recording */
+
+/* Problems the hooks met; counted, never raised, reported at stop. */
+typedef struct {
+    uint64_t nomem;              /* allocations that failed */
+    uint64_t code_errors;        /* code objects that could not be recorded */
+    uint64_t opcode_errors;      /* frames where opcode tracing failed */
+    uint64_t missed_returns;     /* frames popped without their RETURN */
+    uint64_t untracked;          /* events of frames whose CALL we missed */
+    uint64_t writer_errors;      /* libtt calls that failed */
+} capture_problems_t;
+
+typedef struct capture_rec {
+    tt_writer_t *w;              /* owned */
+    uint64_t gen;                /* == capture_gen while active */
+    int calls, lines, opcodes;   /* what to record */
+    int main_only;               /* --threads main */
+    uint64_t main_ident;         /* the thread that called start() */
+    pid_t pid;                   /* the recording process (fork guard) */
+    uint64_t start_tick, start_mono_ns;
+    const char *clock_name;      /* static */
+    uint64_t clock_hz;
+    capture_filter_t filter;     /* owned */
+    capture_codetab_t codes;     /* owned */
+    capture_names_t names;       /* owned */
+    capture_thread_t **threads;  /* owned array of owned states */
+    uint32_t n_threads, cap_threads;
+    PyObject *hook;              /* owned: the c_traceobj we install */
+    PyObject *thread_names;      /* owned dict: ident -> name of the threads
+                                    that existed at start */
+    PyObject *threading;         /* owned: the threading module */
+    PyObject *noop;              /* owned: f_trace for opcode frames */
+    PyObject *s_f_trace;         /* owned interned names */
+    PyObject *s_f_trace_opcodes;
+    PyObject *s_module;
+    capture_problems_t problems;
+} capture_rec_t;
+
+/* The active recording, or NULL. Protected by the GIL. */
+extern capture_rec_t *capture_rec;
+/* Bumped at every start and stop so that stale thread-locals are noticed.
+ * Protected by the GIL. */
+extern uint64_t capture_gen;
+
+/* ------------------------------------------------------------ functions */
+
+/* capture.c: the Py_tracefunc. Never raises; see the file header. */
+int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
+                  PyObject *arg);
+
+/* codetable.c */
+/* Registers `code` (and the code objects nested in its co_consts) on first
+ * sight. Returns the entry, or NULL if memory ran out (counted). Never
+ * leaves an exception set. */
+capture_code_t *capture_code_register(capture_rec_t *rec, PyObject *code);
+int capture_codetab_init(capture_codetab_t *t);      /* 0 or -1 + exc */
+void capture_codetab_free(capture_codetab_t *t);     /* drops the refs */
+/* Parses a code object's line table into one line per code unit. Returns
+ * a PyMem_Raw array of TTX_CODE_UNITS(co) entries, or NULL (no exception). */
+int32_t *capture_code_lines(PyCodeObject *co);
+
+/* names.c */
+int capture_names_init(capture_names_t *n);          /* 0 or -1 + exc */
+void capture_names_free(capture_names_t *n);
+/* The entry for s[0:len], created (not yet written) on first use. NULL when
+ * memory runs out (counted). No exception. */
+capture_str_t *capture_str_get(capture_rec_t *rec, const char *s, size_t len);
+/* Writes the string on first use and returns its id through *id: 0, or a
+ * negative TT_E* code (counted). */
+int capture_str_define(capture_rec_t *rec, capture_str_t *e, uint32_t *id);
+/* capture_str_get + capture_str_define. */
+int capture_string_id(capture_rec_t *rec, const char *s, size_t len,
+                      uint32_t *id);
+/* The UTF-8 text of a str, or NULL (exception cleared; the caller uses a
+ * placeholder). Borrowed from the str object. */
+const char *capture_utf8(PyObject *s, Py_ssize_t *len);
+/* The string id of an exception type's name ("ValueError",
+ * "pkg.mod.MyError"), cached per type. Returns UINT32_MAX on failure
+ * (counted). Runs no Python code; no exception leaves this function. */
+uint32_t capture_exc_type_id(capture_rec_t *rec, PyObject *type);
+
+/* filters.c */
+/* Copies the patterns and prefixes (sequences of str). 0, or -1 + exc. */
+int capture_filter_init(capture_filter_t *f, PyObject *include,
+                        PyObject *exclude, PyObject *stdlib_dirs,
+                        PyObject *own_dirs, int stdlib_traced);
+void capture_filter_free(capture_filter_t *f);
+/* 1 if a code object from `filename` (already absolute) is to be traced. */
+int capture_filter_traced(const capture_filter_t *f, const char *filename);
+/* Writes os.path.abspath(name) for a real file name, `name` itself for a
+ * pseudo one ("<string>"), into a PyMem_Raw buffer the caller frees.
+ * Returns NULL when out of memory. */
+char *capture_filter_abspath(const char *name);
+
+/* threads.c */
+/* The calling thread's state for the active recording, created on first
+ * use. Returns NULL (and removes the stale hook) when nothing records, or
+ * when memory runs out (counted). Never raises. */
+capture_thread_t *capture_thread_attach(void);
+/* Opens the thread's event stream. 0, or -1 (counted; no exception). */
+int capture_thread_open(capture_rec_t *rec, capture_thread_t *t);
+/* Makes room for one more shadow-stack entry. 0, or -1 (counted). */
+int capture_thread_grow(capture_thread_t *t);
+/* The entry of `frame` below the top: pops what is above it (missed
+ * RETURNs). NULL if the frame is not on the stack. */
+capture_frame_t *capture_thread_find(capture_thread_t *t, const void *frame);
+void capture_threads_free(capture_rec_t *rec);
+
+/* session.c: the module-level start/stop/is_recording functions. */
+PyObject *capture_start(PyObject *module, PyObject *args, PyObject *kw);
+PyObject *capture_stop(PyObject *module, PyObject *args, PyObject *kw);
+PyObject *capture_is_recording(PyObject *module, PyObject *unused);
+PyObject *capture_after_fork_child(PyObject *module, PyObject *unused);
+PyObject *capture_debug_code_lines(PyObject *module, PyObject *code);
+PyObject *capture_clock_info(PyObject *module, PyObject *unused);
+
+/* install.c: putting the hook on threads and taking it off again. */
+/* Refuses (RuntimeError, -1) if another trace function is installed on any
+ * thread the recording would cover, or on threading's start hook. */
+int capture_check_free(capture_rec_t *rec);
+/* Installs the hook. 0, or -1 with an exception and nothing installed. */
+int capture_install(capture_rec_t *rec);
+/* Removes the hook from every thread and threading's start hook; appends
+ * a sentence to `warnings` (a list) for each problem found. The recording
+ * must already be detached (capture_rec == NULL). 0, or -1 + exc. */
+int capture_uninstall(capture_rec_t *rec, PyObject *warnings,
+                      PyObject *foreign);
+/* Finds the threads whose hook is not ours any more, before detaching:
+ * appends (ident, description) to `foreign`. 0, or -1 + exc. */
+int capture_survey(capture_rec_t *rec, PyObject *foreign);
+/* The type of the object we install as c_traceobj; calling it installs the
+ * hook on the calling thread (threading.settrace, sys.settrace(gettrace())).
+ */
+extern PyType_Spec capture_hook_spec;
+/* _tracetap.detach_thread()/attach_thread(): stop and resume tracing the
+ * calling thread while the recording goes on elsewhere. */
+PyObject *capture_detach_thread(PyObject *module, PyObject *unused);
+PyObject *capture_attach_thread(PyObject *module, PyObject *unused);
+PyObject *capture_hook_new(PyTypeObject *type);
+
+/* reader.c */
+extern PyType_Spec capture_reader_spec;
+extern PyType_Spec capture_eventiter_spec;
+
+/* module.c: the module state. */
+typedef struct {
+    PyTypeObject *hook_type;
+    PyTypeObject *reader_type;
+    PyTypeObject *eventiter_type;
+    PyObject *trace_error;       /* tracetap._tracetap.TraceError */
+} capture_state_t;
+
+capture_state_t *capture_get_state(PyObject *module);
+extern PyModuleDef capture_module_def;
+/* Raises TraceError (or OSError/MemoryError) for a TT_E* code; returns
+ * NULL so callers can `return capture_raise_tt(...)`. */
+PyObject *capture_raise_tt(PyObject *module, int err, const char *what);
+
+#endif /* TTX_CAPTURE_H */

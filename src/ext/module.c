@@ -1,0 +1,202 @@
+/* module.c - the tracetap._tracetap module definition, and nothing else.
+ *
+ * Owns: the method table, the module state (heap types and TraceError),
+ * multi-phase initialisation, and the one place where libtt error codes
+ * become Python exceptions. Must not: hold recording logic (session.c,
+ * capture.c) or reading logic (reader.c). GIL: held; one instance per
+ * process (recording is process-wide, so sub-interpreters are refused).
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <string.h>
+
+capture_state_t *
+capture_get_state(PyObject *module)
+{
+    return (capture_state_t *)PyModule_GetState(module);
+}
+
+PyObject *
+capture_raise_tt(PyObject *module, int err, const char *what)
+{
+    capture_state_t *st = module ? capture_get_state(module) : NULL;
+    PyObject *exc, *code;
+
+    if (err == TT_ENOMEM)
+        return PyErr_NoMemory();
+    if (err == TT_EIO && errno != 0)
+        return PyErr_Format(PyExc_OSError, "%s: %s (%s)", what,
+                            tt_strerror(err), strerror(errno));
+    if (st == NULL || st->trace_error == NULL)
+        return PyErr_Format(PyExc_ValueError, "%s: %s", what,
+                            tt_strerror(err));
+    exc = PyUnicode_FromFormat("%s: %s", what, tt_strerror(err));
+    if (exc == NULL)
+        return NULL;
+    {
+        PyObject *inst = PyObject_CallOneArg(st->trace_error, exc);
+        Py_DECREF(exc);
+        if (inst == NULL)
+            return NULL;
+        code = PyLong_FromLong(err);
+        if (code == NULL || PyObject_SetAttrString(inst, "code", code) < 0) {
+            Py_XDECREF(code);
+            Py_DECREF(inst);
+            return NULL;
+        }
+        Py_DECREF(code);
+        PyErr_SetObject(st->trace_error, inst);
+        Py_DECREF(inst);
+    }
+    return NULL;
+}
+
+static PyObject *
+noop_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+kind_names(PyObject *module, PyObject *unused)
+{
+    PyObject *t = PyTuple_New(TT_EV__COUNT);
+    int k;
+    if (t == NULL)
+        return NULL;
+    for (k = 0; k < TT_EV__COUNT; k++) {
+        PyObject *s = PyUnicode_FromString(k == 0 ? "" : tt_event_kind_name(k));
+        if (s == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, k, s);
+    }
+    return t;
+}
+
+static PyMethodDef module_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))capture_start,
+     METH_VARARGS | METH_KEYWORDS,
+     "start(path, *, calls, lines, opcodes, main_only, include, exclude, "
+     "stdlib_dirs, own_dirs, stdlib, argv, options_text, opnames, "
+     "thread_names, python_version, python_build)\n\n"
+     "Creates the recording and installs the trace hook. Use "
+     "tracetap.record() rather than this."},
+    {"stop", (PyCFunction)(void (*)(void))capture_stop,
+     METH_VARARGS | METH_KEYWORDS,
+     "stop(thread_names=None) -> dict\n\nRemoves the hook everywhere, "
+     "finishes the file and returns a summary with warnings."},
+    {"is_recording", capture_is_recording, METH_NOARGS,
+     "is_recording() -> bool"},
+    {"detach_thread", capture_detach_thread, METH_NOARGS,
+     "detach_thread(): stop tracing the calling thread; the recording goes "
+     "on in the others."},
+    {"attach_thread", capture_attach_thread, METH_NOARGS,
+     "attach_thread(): trace the calling thread again (frames already "
+     "running stay untraced)."},
+    {"_after_fork_child", capture_after_fork_child, METH_NOARGS,
+     "Abandons the recording in a forked child."},
+    {"_noop_trace", (PyCFunction)(void (*)(void))noop_trace, METH_FASTCALL,
+     "A local trace function that does nothing (frame.f_trace for opcode "
+     "capture on 3.13+)."},
+    {"_code_lines", capture_debug_code_lines, METH_O,
+     "_code_lines(code) -> list of (start, end, line): the extension's own "
+     "reading of co_linetable, to check against co_lines()."},
+    {"clock_info", capture_clock_info, METH_NOARGS,
+     "clock_info() -> dict: the clock recordings use, its rate, and the "
+     "cost of one reading in ns."},
+    {"kind_names", kind_names, METH_NOARGS,
+     "kind_names() -> tuple: event kind number -> name."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+module_exec(PyObject *module)
+{
+    capture_state_t *st = capture_get_state(module);
+
+    st->hook_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &capture_hook_spec, NULL);
+    if (st->hook_type == NULL)
+        return -1;
+    st->reader_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &capture_reader_spec, NULL);
+    if (st->reader_type == NULL)
+        return -1;
+    st->eventiter_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &capture_eventiter_spec, NULL);
+    if (st->eventiter_type == NULL)
+        return -1;
+    st->trace_error = PyErr_NewExceptionWithDoc(
+        "tracetap._tracetap.TraceError",
+        "A recording cannot be written or read (bad magic, unsupported "
+        "version, corrupt data). The `code` attribute holds the TT_E* code.",
+        PyExc_ValueError, NULL);
+    if (st->trace_error == NULL)
+        return -1;
+    if (PyModule_AddType(module, st->hook_type) < 0 ||
+        PyModule_AddType(module, st->reader_type) < 0 ||
+        PyModule_AddObjectRef(module, "TraceError", st->trace_error) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(module, "FREE_THREADED", TTX_FREE_THREADED) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    capture_state_t *st = capture_get_state(module);
+    Py_VISIT(st->hook_type);
+    Py_VISIT(st->reader_type);
+    Py_VISIT(st->eventiter_type);
+    Py_VISIT(st->trace_error);
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    capture_state_t *st = capture_get_state(module);
+    Py_CLEAR(st->hook_type);
+    Py_CLEAR(st->reader_type);
+    Py_CLEAR(st->eventiter_type);
+    Py_CLEAR(st->trace_error);
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    (void)module_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)module_exec},
+    TTX_SLOT_SUBINTERP
+    TTX_SLOT_GIL
+    {0, NULL},
+};
+
+PyModuleDef capture_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tracetap._tracetap",
+    .m_doc = "tracetap's C core: the trace hook that records a CPython "
+             "program into a .ttrace file, and the reader of those files.",
+    .m_size = sizeof(capture_state_t),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__tracetap(void);
+
+PyMODINIT_FUNC
+PyInit__tracetap(void)
+{
+    return PyModuleDef_Init(&capture_module_def);
+}

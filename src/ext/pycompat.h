@@ -1,0 +1,118 @@
+/* pycompat.h - every CPython version #if of the extension lives here.
+ *
+ * Owns: the small shims over what differs between 3.11, 3.12, 3.13 and 3.14
+ * (installing a trace function on every thread, saving an exception, opcode
+ * tracing, module slots). Must not: hold state or include libtt. Everything
+ * here is called with the GIL held. See /work/shared/CPYTHON-NOTES.md.
+ */
+#ifndef TTX_PYCOMPAT_H
+#define TTX_PYCOMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+#if PY_VERSION_HEX < 0x030B0000
+#  error "tracetap needs CPython 3.11 or newer"
+#endif
+
+/* ---- free-threaded builds are refused at start() for now. */
+#ifdef Py_GIL_DISABLED
+#  define TTX_FREE_THREADED 1
+#else
+#  define TTX_FREE_THREADED 0
+#endif
+
+/* ---- installing a C trace function on threads (CPYTHON-NOTES section 3).
+ *
+ * TTX_SET_TRACE_ALL: PyEval_SetTraceAllThreads exists (3.12+). It reports
+ *   errors (an audit hook's veto) as unraisable, so callers verify through
+ *   tstate->c_tracefunc afterwards.
+ * TTX_SET_TRACE_TSTATE: _PyEval_SetTrace(tstate, ...) is exported (3.11,
+ *   3.12); on 3.13+ the symbol is hidden, so another thread's hook can only
+ *   be changed all at once. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define TTX_SET_TRACE_ALL 1
+#else
+#  define TTX_SET_TRACE_ALL 0
+#endif
+#if PY_VERSION_HEX < 0x030D0000
+#  define TTX_SET_TRACE_TSTATE 1
+#else
+#  define TTX_SET_TRACE_TSTATE 0
+#endif
+
+/* Sets the trace function of `ts`. Returns 0, or -1 with an exception set
+ * (3.11/3.12 only: the audit hook can refuse). */
+#if TTX_SET_TRACE_TSTATE
+static inline int
+ttx_set_trace_tstate(PyThreadState *ts, Py_tracefunc func, PyObject *obj)
+{
+    return _PyEval_SetTrace(ts, func, obj);
+}
+#endif
+
+/* ---- opcode events (CPYTHON-NOTES section 1, constraint 5).
+ *
+ * 3.11: setting frame.f_trace_opcodes is enough.
+ * 3.12: the setter only marks the interpreter; INSTRUCTION events are turned
+ *   on for everyone by the next PyEval_SetTrace. So start() primes the flag
+ *   on a frame before installing (TTX_OPCODES_PRIME).
+ * 3.13+: opcode tracing is per code object and is enabled at once only if
+ *   the frame already has f_trace, so f_trace is set first
+ *   (TTX_OPCODES_NEED_F_TRACE). */
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+#  define TTX_OPCODES_PRIME 1
+#else
+#  define TTX_OPCODES_PRIME 0
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define TTX_OPCODES_NEED_F_TRACE 1
+#else
+#  define TTX_OPCODES_NEED_F_TRACE 0
+#endif
+
+/* ---- saving and restoring the exception state around fallible work. */
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct { PyObject *exc; } ttx_exc_state_t;
+static inline void ttx_exc_save(ttx_exc_state_t *s)
+{
+    s->exc = PyErr_GetRaisedException();
+}
+static inline void ttx_exc_restore(ttx_exc_state_t *s)
+{
+    PyErr_SetRaisedException(s->exc);
+    s->exc = NULL;
+}
+#else
+typedef struct { PyObject *type, *value, *tb; } ttx_exc_state_t;
+static inline void ttx_exc_save(ttx_exc_state_t *s)
+{
+    PyErr_Fetch(&s->type, &s->value, &s->tb);
+}
+static inline void ttx_exc_restore(ttx_exc_state_t *s)
+{
+    PyErr_Restore(s->type, s->value, s->tb);
+    s->type = s->value = s->tb = NULL;
+}
+#endif
+
+/* ---- code objects: the fields read at first sight (cpython/code.h). */
+#define TTX_CODE_UNITS(co)    ((uint32_t)Py_SIZE(co))  /* _Py_CODEUNITs */
+#define TTX_CODE_LINETABLE(co) ((co)->co_linetable)    /* bytes, PEP 626/657 */
+#define TTX_CODE_QUALNAME(co) ((co)->co_qualname)
+
+/* ---- module slots. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define TTX_SLOT_SUBINTERP \
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#else
+#  define TTX_SLOT_SUBINTERP
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#  define TTX_SLOT_GIL {Py_mod_gil, Py_MOD_GIL_USED},
+#else
+#  define TTX_SLOT_GIL
+#endif
+
+#endif /* TTX_PYCOMPAT_H */

@@ -1,0 +1,644 @@
+/* reader.c - the Python binding of tt_reader: Reader and its event
+ * iterator.
+ *
+ * Owns: the file mapping shared by a Reader and its iterators (each
+ * iterator has its own tt_reader cursor over the same bytes), the thread
+ * ordinals (threads numbered in order of their first event), and the
+ * conversion of headers, tables and events into Python objects. Must not:
+ * trust the file; libtt validates and reports damage. GIL: held; a Reader
+ * is not meant to be shared between threads.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject_HEAD
+    tt_reader_t *r;          /* owned: metadata and counts */
+    uint8_t *map;            /* owned mapping of the file, or NULL */
+    size_t len;
+    PyObject *path;          /* owned str */
+    uint32_t n_threads;
+    uint32_t *ordinal;       /* owned: thread id -> ordinal */
+    uint32_t *by_ordinal;    /* owned: ordinal -> thread id */
+    uint32_t n_iters;        /* live iterators over the mapping */
+    int closed;              /* close() was called */
+} ReaderObject;
+
+typedef struct {
+    PyObject_HEAD
+    ReaderObject *reader;    /* owned: keeps the mapping alive */
+    tt_reader_t *r;          /* owned: this iterator's cursor */
+    uint64_t errors;         /* malformed streams skipped */
+} EventIterObject;
+
+static const uint8_t empty_file[1];
+
+static PyObject *
+decode(const char *s)
+{
+    if (s == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+/* ------------------------------------------------------------ ordinals */
+
+typedef struct {
+    uint64_t first;
+    uint32_t id;
+    int empty;
+} ord_key_t;
+
+static int
+ord_cmp(const void *a, const void *b)
+{
+    const ord_key_t *x = a, *y = b;
+    if (x->empty != y->empty)
+        return x->empty - y->empty;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Numbers threads by their first event (ties by id), as a merged reading
+ * meets them. 0, or -1 + MemoryError. */
+static int
+reader_ordinals(ReaderObject *self)
+{
+    uint32_t i, n = tt_reader_n_threads(self->r);
+    ord_key_t *keys = PyMem_Calloc(n ? n : 1, sizeof(*keys));
+    self->ordinal = PyMem_Calloc(n ? n : 1, sizeof(uint32_t));
+    self->by_ordinal = PyMem_Calloc(n ? n : 1, sizeof(uint32_t));
+    if (keys == NULL || self->ordinal == NULL || self->by_ordinal == NULL) {
+        PyMem_Free(keys);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const tt_thread_info_t *t = tt_reader_thread(self->r, i);
+        keys[i].id = i;
+        keys[i].empty = t == NULL || t->events == 0;
+        keys[i].first = t ? t->first_tick : 0;
+    }
+    qsort(keys, n, sizeof(*keys), ord_cmp);
+    for (i = 0; i < n; i++) {
+        self->ordinal[keys[i].id] = i;
+        self->by_ordinal[i] = keys[i].id;
+    }
+    self->n_threads = n;
+    PyMem_Free(keys);
+    return 0;
+}
+
+/* --------------------------------------------------------------- Reader */
+
+static int
+Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", NULL};
+    PyObject *path = NULL, *module;
+    struct stat sb;
+    int fd, rc;
+    const uint8_t *data = empty_file;
+    size_t len = 0;
+
+    if (self->r != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Reader is already open");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&", kwlist,
+                                     PyUnicode_FSDecoder, &path))
+        return -1;
+    self->path = path;
+    {
+        PyObject *b = PyUnicode_EncodeFSDefault(path);
+        if (b == NULL)
+            return -1;
+        fd = open(PyBytes_AS_STRING(b), O_RDONLY | O_CLOEXEC);
+        Py_DECREF(b);
+    }
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return -1;
+    }
+    if (fstat(fd, &sb) < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        close(fd);
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        errno = EISDIR;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return -1;
+    }
+    if (sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+            close(fd);
+            return -1;
+        }
+        self->map = m;
+        self->len = (size_t)sb.st_size;
+        data = m;
+        len = self->len;
+    }
+    close(fd);
+    rc = tt_reader_open_mem(&self->r, data, len, TT_READ_MERGED);
+    if (rc < 0) {
+        self->r = NULL;
+        module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+        if (module != NULL)
+            capture_raise_tt(module, rc, "not a usable tracetap recording");
+        return -1;
+    }
+    return reader_ordinals(self);
+}
+
+static void
+Reader_release(ReaderObject *self)
+{
+    if (self->r != NULL)
+        tt_reader_close(self->r);
+    self->r = NULL;
+    if (self->map != NULL)
+        munmap(self->map, self->len);
+    self->map = NULL;
+    PyMem_Free(self->ordinal);
+    PyMem_Free(self->by_ordinal);
+    self->ordinal = self->by_ordinal = NULL;
+}
+
+static void
+Reader_dealloc(ReaderObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    Reader_release(self);
+    Py_CLEAR(self->path);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static int
+reader_check(ReaderObject *self)
+{
+    if (self->r == NULL || self->closed) {
+        PyErr_SetString(PyExc_ValueError, "the Reader is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Reader_header(ReaderObject *self, PyObject *unused)
+{
+    const tt_header_t *h;
+    PyObject *argv, *ops, *d;
+    uint32_t i;
+
+    if (reader_check(self) < 0)
+        return NULL;
+    h = tt_reader_header(self->r);
+    argv = PyList_New(h->argc);
+    ops = PyList_New(h->n_opnames);
+    if (argv == NULL || ops == NULL)
+        goto error;
+    for (i = 0; i < h->argc; i++) {
+        PyObject *s = decode(h->argv ? h->argv[i] : NULL);
+        if (s == NULL)
+            goto error;
+        PyList_SET_ITEM(argv, i, s);
+    }
+    for (i = 0; i < h->n_opnames; i++) {
+        const char *n = h->opnames ? h->opnames[i] : NULL;
+        PyObject *s = decode(n != NULL && n[0] != '\0' ? n : NULL);
+        if (s == NULL)
+            goto error;
+        PyList_SET_ITEM(ops, i, s);
+    }
+    d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:K,s:K,s:N,s:K,s:I,s:N,s:N}",
+                      "python_impl", decode(h->python_impl),
+                      "python_version", decode(h->python_version),
+                      "python_build", decode(h->python_build),
+                      "argv", argv,
+                      "start_unix_ns", (unsigned long long)h->start_unix_ns,
+                      "start_tick", (unsigned long long)h->start_tick,
+                      "clock_name", decode(h->clock_name),
+                      "clock_hz", (unsigned long long)h->clock_hz,
+                      "options", (unsigned int)h->options,
+                      "options_text", decode(h->options_text),
+                      "opnames", ops);
+    return d;
+error:
+    Py_XDECREF(argv);
+    Py_XDECREF(ops);
+    return NULL;
+}
+
+static PyObject *
+Reader_damage(ReaderObject *self, PyObject *unused)
+{
+    const tt_damage_t *d;
+    if (reader_check(self) < 0)
+        return NULL;
+    d = tt_reader_damage(self->r);
+    return Py_BuildValue("{s:i,s:s,s:K,s:K,s:N,s:O}",
+                         "status", d->status,
+                         "status_text", tt_strerror(d->status),
+                         "offset", (unsigned long long)d->offset,
+                         "bytes_lost", (unsigned long long)d->bytes_lost,
+                         "reason", PyUnicode_DecodeUTF8(
+                             d->reason, (Py_ssize_t)strnlen(
+                                 d->reason, sizeof(d->reason)), "replace"),
+                         "clean_end", d->clean_end ? Py_True : Py_False);
+}
+
+static PyObject *
+Reader_threads(ReaderObject *self, PyObject *unused)
+{
+    PyObject *list;
+    uint32_t i;
+    if (reader_check(self) < 0)
+        return NULL;
+    list = PyList_New(self->n_threads);
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < self->n_threads; i++) {
+        uint32_t id = self->by_ordinal[i];
+        const tt_thread_info_t *t = tt_reader_thread(self->r, id);
+        PyObject *d;
+        if (t == NULL) {
+            Py_DECREF(list);
+            PyErr_SetString(PyExc_RuntimeError, "thread table changed");
+            return NULL;
+        }
+        d = Py_BuildValue("{s:I,s:I,s:K,s:N,s:K,s:K,s:K}",
+                          "ordinal", i, "id", id,
+                          "ident", (unsigned long long)t->ident,
+                          "name", decode(t->name ? t->name : ""),
+                          "events", (unsigned long long)t->events,
+                          "first_ns", (unsigned long long)
+                              tt_reader_ns(self->r, t->first_tick),
+                          "last_ns", (unsigned long long)
+                              tt_reader_ns(self->r, t->last_tick));
+        if (d == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, d);
+    }
+    return list;
+}
+
+static PyObject *
+Reader_counts(ReaderObject *self, PyObject *unused)
+{
+    uint64_t counts[TT_EV__COUNT], dropped = 0;
+    PyObject *d;
+    int k;
+    if (reader_check(self) < 0)
+        return NULL;
+    memset(counts, 0, sizeof(counts));
+    tt_reader_counts(self->r, counts, &dropped);
+    d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (k = 1; k < TT_EV__COUNT; k++) {
+        PyObject *v;
+        if (k == TT_EV_DROPPED)
+            continue;
+        v = PyLong_FromUnsignedLongLong(counts[k]);
+        if (v == NULL || PyDict_SetItemString(d, tt_event_kind_name(k), v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("(NK)", d, (unsigned long long)dropped);
+}
+
+static PyObject *
+Reader_notes(ReaderObject *self, PyObject *unused)
+{
+    PyObject *list;
+    uint32_t i, n;
+    if (reader_check(self) < 0)
+        return NULL;
+    n = tt_reader_n_notes(self->r);
+    list = PyList_New(0);
+    for (i = 0; list != NULL && i < n; i++) {
+        const char *k = NULL, *v = NULL;
+        PyObject *t;
+        if (tt_reader_note(self->r, i, &k, &v) < 0)
+            continue;
+        t = Py_BuildValue("(NN)", decode(k), decode(v));
+        if (t == NULL || PyList_Append(list, t) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(t);
+    }
+    return list;
+}
+
+static PyObject *
+Reader_string(ReaderObject *self, PyObject *arg)
+{
+    unsigned long id;
+    const char *s;
+    if (reader_check(self) < 0)
+        return NULL;
+    id = PyLong_AsUnsignedLong(arg);
+    if (id == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    s = id <= UINT32_MAX ? tt_reader_string(self->r, (uint32_t)id) : NULL;
+    if (s == NULL) {
+        PyErr_Format(PyExc_IndexError, "no string %lu in the recording", id);
+        return NULL;
+    }
+    return decode(s);
+}
+
+/* code(id) -> (filename, qualname, firstlineno, flags, parent, ranges) */
+static PyObject *
+Reader_code(ReaderObject *self, PyObject *arg)
+{
+    unsigned long id;
+    const tt_code_def_t *c;
+    PyObject *ranges;
+    uint32_t i;
+
+    if (reader_check(self) < 0)
+        return NULL;
+    id = PyLong_AsUnsignedLong(arg);
+    if (id == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    c = id <= UINT32_MAX ? tt_reader_code(self->r, (uint32_t)id) : NULL;
+    if (c == NULL) {
+        PyErr_Format(PyExc_IndexError, "no code %lu in the recording", id);
+        return NULL;
+    }
+    ranges = PyList_New(c->n_ranges);
+    if (ranges == NULL)
+        return NULL;
+    for (i = 0; i < c->n_ranges; i++) {
+        const tt_line_range_t *r = &c->ranges[i];
+        PyObject *t = r->line == TT_NO_LINE
+            ? Py_BuildValue("(IIO)", r->start, r->end, Py_None)
+            : Py_BuildValue("(IIi)", r->start, r->end, r->line);
+        if (t == NULL) {
+            Py_DECREF(ranges);
+            return NULL;
+        }
+        PyList_SET_ITEM(ranges, i, t);
+    }
+    return Py_BuildValue("(NNiIlN)",
+                         decode(tt_reader_string(self->r, c->filename)),
+                         decode(tt_reader_string(self->r, c->qualname)),
+                         c->firstlineno, c->flags,
+                         c->parent == TT_NO_PARENT ? -1L : (long)c->parent,
+                         ranges);
+}
+
+static PyObject *
+Reader_n_codes(ReaderObject *self, void *unused)
+{
+    if (reader_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(tt_reader_n_codes(self->r));
+}
+
+static PyObject *
+Reader_ns(ReaderObject *self, PyObject *arg)
+{
+    unsigned long long tick;
+    if (reader_check(self) < 0)
+        return NULL;
+    tick = PyLong_AsUnsignedLongLong(arg);
+    if (tick == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLongLong(tt_reader_ns(self->r, tick));
+}
+
+static PyObject *
+Reader_close(ReaderObject *self, PyObject *unused)
+{
+    /* Live iterators read the mapping: the last one releases it. */
+    self->closed = 1;
+    if (self->n_iters == 0)
+        Reader_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Reader_events(ReaderObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"thread", NULL};
+    PyObject *thread = Py_None, *module;
+    capture_state_t *st;
+    EventIterObject *it;
+    const uint8_t *data;
+    int rc;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &thread))
+        return NULL;
+    if (reader_check(self) < 0)
+        return NULL;
+    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    if (module == NULL)
+        return NULL;
+    st = capture_get_state(module);
+    it = PyObject_New(EventIterObject, st->eventiter_type);
+    if (it == NULL)
+        return NULL;
+    it->reader = (ReaderObject *)Py_NewRef(self);
+    it->r = NULL;
+    it->errors = 0;
+    self->n_iters++;
+    data = self->map ? self->map : empty_file;
+    rc = tt_reader_open_mem(&it->r, data, self->len, TT_READ_MERGED);
+    if (rc < 0) {
+        it->r = NULL;
+        Py_DECREF(it);
+        return capture_raise_tt(module, rc, "cannot read events");
+    }
+    if (thread != Py_None) {
+        long ord = PyLong_AsLong(thread);
+        if (ord == -1 && PyErr_Occurred()) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        if (ord < 0 || (unsigned long)ord >= self->n_threads) {
+            Py_DECREF(it);
+            PyErr_Format(PyExc_ValueError,
+                         "no thread %ld in the recording (it has %u)", ord,
+                         self->n_threads);
+            return NULL;
+        }
+        rc = tt_reader_select_thread(it->r, self->by_ordinal[ord]);
+        if (rc < 0) {
+            Py_DECREF(it);
+            return capture_raise_tt(module, rc, "cannot select the thread");
+        }
+    }
+    return (PyObject *)it;
+}
+
+static PyMethodDef reader_methods[] = {
+    {"header", (PyCFunction)Reader_header, METH_NOARGS,
+     "header() -> dict: interpreter, argv, start time, clock, options."},
+    {"damage", (PyCFunction)Reader_damage, METH_NOARGS,
+     "damage() -> dict: status, offset, bytes_lost, reason, clean_end."},
+    {"threads", (PyCFunction)Reader_threads, METH_NOARGS,
+     "threads() -> list of dicts, in order of first appearance."},
+    {"counts", (PyCFunction)Reader_counts, METH_NOARGS,
+     "counts() -> (events by kind, dropped)."},
+    {"notes", (PyCFunction)Reader_notes, METH_NOARGS,
+     "notes() -> list of (key, value) recorded in the file."},
+    {"string", (PyCFunction)Reader_string, METH_O,
+     "string(id) -> str."},
+    {"code", (PyCFunction)Reader_code, METH_O,
+     "code(id) -> (filename, qualname, firstlineno, flags, parent, "
+     "ranges)."},
+    {"ns", (PyCFunction)Reader_ns, METH_O,
+     "ns(tick) -> nanoseconds since the recording started."},
+    {"events", (PyCFunction)(void (*)(void))Reader_events,
+     METH_VARARGS | METH_KEYWORDS,
+     "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
+     "offset, opcode, extra) tuples; thread is an ordinal."},
+    {"close", (PyCFunction)Reader_close, METH_NOARGS,
+     "close(): release the file (when no iterator uses it)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *
+Reader_path(ReaderObject *self, void *unused)
+{
+    return Py_NewRef(self->path ? self->path : Py_None);
+}
+
+static PyGetSetDef reader_getset[] = {
+    {"n_codes", (getter)Reader_n_codes, NULL, "number of code records", NULL},
+    {"path", (getter)Reader_path, NULL, "the recording's path", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot reader_slots[] = {
+    {Py_tp_init, (void *)Reader_init},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {Py_tp_dealloc, (void *)Reader_dealloc},
+    {Py_tp_methods, (void *)reader_methods},
+    {Py_tp_getset, (void *)reader_getset},
+    {Py_tp_doc, (void *)"Reader(path): a validated, read-only view of a "
+                        ".ttrace recording."},
+    {0, NULL},
+};
+
+PyType_Spec capture_reader_spec = {
+    .name = "tracetap._tracetap.Reader",
+    .basicsize = sizeof(ReaderObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = reader_slots,
+};
+
+/* ------------------------------------------------------------ EventIter */
+
+static PyObject *
+EventIter_next(EventIterObject *self)
+{
+    tt_event_t ev;
+    PyObject *t;
+    ReaderObject *reader = self->reader;
+    int rc;
+    uint64_t extra;
+
+    for (;;) {
+        rc = tt_reader_next(self->r, &ev);
+        if (rc == 1)
+            break;
+        if (rc == 0)
+            return NULL;                /* StopIteration */
+        /* A malformed stream: libtt skipped the rest of that chunk and
+         * recorded it in the damage report; go on with the next one. */
+        if (++self->errors > 1000000u)
+            return NULL;
+    }
+    extra = ev.kind == TT_EV_EXCEPTION ? ev.exc_type
+          : ev.kind == TT_EV_DROPPED ? ev.count : 0;
+    t = PyTuple_New(8);
+    if (t == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(t, 0, PyLong_FromLong(ev.kind));
+    PyTuple_SET_ITEM(t, 1, PyLong_FromUnsignedLong(
+        ev.thread < reader->n_threads ? reader->ordinal[ev.thread]
+                                      : ev.thread));
+    PyTuple_SET_ITEM(t, 2, PyLong_FromUnsignedLongLong(
+        tt_reader_ns(self->r, ev.tick)));
+    PyTuple_SET_ITEM(t, 3, PyLong_FromUnsignedLong(ev.code));
+    PyTuple_SET_ITEM(t, 4, ev.line == TT_NO_LINE ? Py_NewRef(Py_None)
+                                                 : PyLong_FromLong(ev.line));
+    PyTuple_SET_ITEM(t, 5, ev.offset == TT_NO_OFFSET
+                               ? Py_NewRef(Py_None)
+                               : PyLong_FromUnsignedLong(ev.offset));
+    PyTuple_SET_ITEM(t, 6, PyLong_FromLong(ev.opcode));
+    PyTuple_SET_ITEM(t, 7, PyLong_FromUnsignedLongLong(extra));
+    if (PyTuple_GET_ITEM(t, 0) == NULL || PyTuple_GET_ITEM(t, 1) == NULL ||
+        PyTuple_GET_ITEM(t, 2) == NULL || PyTuple_GET_ITEM(t, 3) == NULL ||
+        PyTuple_GET_ITEM(t, 4) == NULL || PyTuple_GET_ITEM(t, 5) == NULL ||
+        PyTuple_GET_ITEM(t, 6) == NULL || PyTuple_GET_ITEM(t, 7) == NULL) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void
+EventIter_dealloc(EventIterObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    ReaderObject *reader = self->reader;
+    if (self->r != NULL)
+        tt_reader_close(self->r);
+    if (reader != NULL) {
+        if (--reader->n_iters == 0 && reader->closed)
+            Reader_release(reader);
+        Py_DECREF(reader);
+    }
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+EventIter_errors(EventIterObject *self, void *unused)
+{
+    return PyLong_FromUnsignedLongLong(self->errors);
+}
+
+static PyGetSetDef eventiter_getset[] = {
+    {"errors", (getter)EventIter_errors, NULL,
+     "malformed event streams skipped so far", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot eventiter_slots[] = {
+    {Py_tp_iter, (void *)PyObject_SelfIter},
+    {Py_tp_iternext, (void *)EventIter_next},
+    {Py_tp_dealloc, (void *)EventIter_dealloc},
+    {Py_tp_getset, (void *)eventiter_getset},
+    {0, NULL},
+};
+
+PyType_Spec capture_eventiter_spec = {
+    .name = "tracetap._tracetap.EventIter",
+    .basicsize = sizeof(EventIterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = eventiter_slots,
+};

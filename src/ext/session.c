@@ -1,0 +1,643 @@
+/* session.c - starting and stopping a recording: _tracetap.start/stop.
+ *
+ * Owns: the lifetime of capture_rec (one recording per process), the file
+ * header, the clock choice, the fork guard, and the summary and warnings
+ * handed back at stop (problems the hooks counted become notes in the file
+ * and sentences for the user). Must not: be called from the trace hook.
+ * GIL: held; start and stop may run on any thread.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- the clock */
+
+int capture_clock_tsc = 0;              /* GIL (written once, first start) */
+static int clock_chosen = 0;            /* GIL */
+static uint64_t clock_tsc_hz = 0;       /* GIL */
+
+uint64_t
+capture_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if TTX_HAVE_TSC
+/* The kernel picks "tsc" as its clocksource only when the TSC is invariant
+ * and synchronised across CPUs; that is our test too. */
+static int
+tsc_trusted(void)
+{
+    char buf[32] = {0};
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/"
+                    "current_clocksource", "r");
+    if (f == NULL)
+        return 0;
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    return strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0');
+}
+
+/* TSC ticks per second against CLOCK_MONOTONIC over ~10 ms. */
+static uint64_t
+tsc_calibrate(void)
+{
+    uint64_t m0, m1, c0, c1, a, b;
+    a = capture_mono_ns();
+    c0 = __rdtsc();
+    b = capture_mono_ns();
+    m0 = a + (b - a) / 2;
+    do {
+        a = capture_mono_ns();
+        c1 = __rdtsc();
+        b = capture_mono_ns();
+    } while (b - m0 < 10000000u);
+    m1 = a + (b - a) / 2;
+    if (c1 <= c0 || m1 <= m0)
+        return 0;
+    return (uint64_t)((double)(c1 - c0) * 1e9 / (double)(m1 - m0) + 0.5);
+}
+#endif
+
+void
+capture_clock_choose(const char **name, uint64_t *hz)
+{
+    if (!clock_chosen) {
+        const char *want = getenv("TRACETAP_CLOCK");
+        clock_chosen = 1;
+#if TTX_HAVE_TSC
+        if (want == NULL || strcmp(want, "monotonic") != 0) {
+            if ((want != NULL && strcmp(want, "tsc") == 0) || tsc_trusted()) {
+                clock_tsc_hz = tsc_calibrate();
+                capture_clock_tsc = clock_tsc_hz > 1000000u;
+            }
+        }
+#else
+        (void)want;
+#endif
+    }
+    *name = capture_clock_tsc ? "tsc" : "monotonic";
+    *hz = capture_clock_tsc ? clock_tsc_hz : 1000000000u;
+}
+
+PyObject *
+capture_clock_info(PyObject *module, PyObject *unused)
+{
+    const char *name;
+    uint64_t hz, t0, t1, m0, m1;
+    int i;
+    capture_clock_choose(&name, &hz);
+    /* The cost of one reading, for the benchmark notes. */
+    m0 = capture_mono_ns();
+    t0 = 0;
+    for (i = 0; i < 1000000; i++)
+        t0 += capture_clock();
+    m1 = capture_mono_ns();
+    t1 = m1 - m0;
+    (void)t0;
+    return Py_BuildValue("{s:s,s:K,s:d}", "name", name, "hz",
+                         (unsigned long long)hz, "read_ns", (double)t1 / 1e6);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static void
+rec_free(capture_rec_t *rec)
+{
+    if (rec == NULL)
+        return;
+    capture_threads_free(rec);
+    capture_codetab_free(&rec->codes);
+    capture_names_free(&rec->names);
+    capture_filter_free(&rec->filter);
+    Py_CLEAR(rec->hook);
+    Py_CLEAR(rec->thread_names);
+    Py_CLEAR(rec->threading);
+    Py_CLEAR(rec->noop);
+    Py_CLEAR(rec->s_f_trace);
+    Py_CLEAR(rec->s_f_trace_opcodes);
+    Py_CLEAR(rec->s_module);
+    PyMem_RawFree(rec);
+}
+
+/* A vector of borrowed UTF-8 pointers into a list of str (kept alive by
+ * the caller). NULL + exception on failure; *n gets the length. */
+static const char **
+utf8_vector(PyObject *seq, uint32_t *n)
+{
+    PyObject *fast;
+    const char **v;
+    Py_ssize_t i, len;
+
+    *n = 0;
+    if (seq == NULL || seq == Py_None)
+        return PyMem_RawCalloc(1, sizeof(char *));
+    fast = PySequence_Fast(seq, "expected a sequence of str");
+    if (fast == NULL)
+        return NULL;
+    len = PySequence_Fast_GET_SIZE(fast);
+    v = PyMem_RawCalloc(len ? (size_t)len : 1, sizeof(char *));
+    if (v == NULL) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        PyObject *s = PySequence_Fast_GET_ITEM(fast, i);
+        if (s == Py_None)
+            continue;
+        if (!PyUnicode_Check(s)) {
+            PyErr_SetString(PyExc_TypeError, "expected a sequence of str");
+            goto error;
+        }
+        /* The UTF-8 cache lives in the str, which the list keeps alive. */
+        v[i] = PyUnicode_AsUTF8(s);
+        if (v[i] == NULL)
+            goto error;
+    }
+    Py_DECREF(fast);
+    *n = (uint32_t)len;
+    return v;
+error:
+    PyMem_RawFree(v);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+static const char *
+utf8_or(PyObject *s, const char *dflt)
+{
+    const char *u;
+    if (s == NULL || s == Py_None)
+        return dflt;
+    u = PyUnicode_AsUTF8(s);
+    if (u == NULL)
+        PyErr_Clear();
+    return u ? u : dflt;
+}
+
+/* ------------------------------------------------------------------ start */
+
+PyObject *
+capture_start(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {
+        "path", "calls", "lines", "opcodes", "main_only", "include",
+        "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
+        "options_text", "opnames", "thread_names", "python_version",
+        "python_build", NULL};
+    capture_state_t *st = capture_get_state(module);
+    PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
+    PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
+    PyObject *options_text = Py_None, *opnames = Py_None;
+    PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
+    int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
+    capture_rec_t *rec = NULL;
+    const char **argv_v = NULL, **ops_v = NULL;
+    tt_header_t hdr;
+    struct timespec now;
+    int rc;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOO", kwlist,
+                                     PyUnicode_FSConverter, &path, &calls,
+                                     &lines, &opcodes, &main_only, &include,
+                                     &exclude, &stdlib_dirs, &own_dirs,
+                                     &stdlib, &argv, &options_text, &opnames,
+                                     &thread_names, &pyver, &pybuild))
+        return NULL;
+    if (TTX_FREE_THREADED) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "tracetap cannot record on a free-threaded Python "
+                        "build (Py_GIL_DISABLED) yet; use a regular build");
+        goto error;
+    }
+    if (capture_rec != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a tracetap recording is already running in this "
+                        "process; stop it first");
+        goto error;
+    }
+    rec = PyMem_RawCalloc(1, sizeof(*rec));
+    if (rec == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    rec->calls = calls;
+    rec->lines = calls && lines;
+    rec->opcodes = calls && opcodes;
+    rec->main_only = main_only;
+    rec->main_ident = PyThread_get_thread_ident();
+    rec->pid = getpid();
+    rec->hook = capture_hook_new(st->hook_type);
+    rec->noop = PyObject_GetAttrString(module, "_noop_trace");
+    rec->s_f_trace = PyUnicode_InternFromString("f_trace");
+    rec->s_f_trace_opcodes = PyUnicode_InternFromString("f_trace_opcodes");
+    rec->s_module = PyUnicode_InternFromString("__module__");
+    rec->thread_names = PyDict_New();
+    if (rec->hook == NULL || rec->noop == NULL || rec->s_f_trace == NULL ||
+        rec->s_f_trace_opcodes == NULL || rec->s_module == NULL ||
+        rec->thread_names == NULL)
+        goto error;
+    if (thread_names != Py_None &&
+        PyDict_Update(rec->thread_names, thread_names) < 0)
+        goto error;
+    rec->threading = PyImport_ImportModule("threading");
+    if (rec->threading == NULL)
+        goto error;
+    if (capture_codetab_init(&rec->codes) < 0 ||
+        capture_names_init(&rec->names) < 0 ||
+        capture_filter_init(&rec->filter, include, exclude, stdlib_dirs,
+                            own_dirs, stdlib) < 0)
+        goto error;
+    if (capture_check_free(rec) < 0)
+        goto error;
+
+    memset(&hdr, 0, sizeof(hdr));
+    argv_v = utf8_vector(argv, &hdr.argc);
+    ops_v = utf8_vector(opnames, &hdr.n_opnames);
+    if (argv_v == NULL || ops_v == NULL)
+        goto error;
+    hdr.argv = argv_v;
+    hdr.opnames = ops_v;
+    hdr.python_impl = "cpython";
+    hdr.python_version = utf8_or(pyver, "");
+    hdr.python_build = utf8_or(pybuild, "");
+    hdr.options_text = utf8_or(options_text, "");
+    hdr.options = (rec->calls ? TT_OPT_CALLS : 0) |
+                  (rec->lines ? TT_OPT_LINES : 0) |
+                  (rec->opcodes ? TT_OPT_OPCODES : 0) |
+                  (stdlib ? TT_OPT_STDLIB : 0) |
+                  (main_only ? TT_OPT_MAIN_THREAD_ONLY : 0);
+    capture_clock_choose(&rec->clock_name, &rec->clock_hz);
+    hdr.clock_name = rec->clock_name;
+    hdr.clock_hz = rec->clock_hz;
+    clock_gettime(CLOCK_REALTIME, &now);
+    hdr.start_unix_ns = (uint64_t)now.tv_sec * 1000000000u +
+                        (uint64_t)now.tv_nsec;
+    rec->start_mono_ns = capture_mono_ns();
+    rec->start_tick = hdr.start_tick = capture_clock();
+
+    errno = 0;
+    rc = tt_writer_open(&rec->w, PyBytes_AS_STRING(path), &hdr);
+    if (rc < 0) {
+        rec->w = NULL;
+        if (rc == TT_EIO && errno != 0) {
+            PyObject *fn = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(path));
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, fn);
+            Py_XDECREF(fn);
+        } else {
+            capture_raise_tt(module, rc, "cannot create the recording");
+        }
+        goto error;
+    }
+    PyMem_RawFree(argv_v);
+    PyMem_RawFree(ops_v);
+    argv_v = ops_v = NULL;
+
+    rec->gen = ++capture_gen;
+    capture_rec = rec;
+    if (capture_install(rec) < 0) {
+        capture_rec = NULL;
+        capture_gen++;
+        (void)tt_writer_close(rec->w);
+        rec->w = NULL;
+        goto error;
+    }
+    Py_DECREF(path);
+    Py_RETURN_NONE;
+
+error:
+    PyMem_RawFree(argv_v);
+    PyMem_RawFree(ops_v);
+    if (rec != NULL && rec->w != NULL)
+        (void)tt_writer_close(rec->w);
+    rec_free(rec);
+    Py_XDECREF(path);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------- stop */
+
+static int
+add_note(capture_rec_t *rec, PyObject *warnings, const char *key,
+         PyObject *text)
+{
+    const char *v;
+    if (text == NULL)
+        return -1;
+    v = PyUnicode_AsUTF8(text);
+    if (v == NULL || PyList_Append(warnings, text) < 0) {
+        Py_DECREF(text);
+        return -1;
+    }
+    if (tt_writer_note(rec->w, key, v) < 0)
+        rec->problems.writer_errors++;
+    Py_DECREF(text);
+    return 0;
+}
+
+/* Turns what the hooks counted, and hooks found replaced, into notes in
+ * the file and sentences in `warnings`. 0, or -1 + exc. */
+static int
+report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
+{
+    const capture_problems_t *p = &rec->problems;
+    Py_ssize_t i;
+
+    for (i = 0; i < PyList_GET_SIZE(foreign); i++) {
+        PyObject *item = PyList_GET_ITEM(foreign, i), *what;
+        unsigned long ident;
+        if (!PyArg_ParseTuple(item, "kU", &ident, &what))
+            return -1;
+        if (PyUnicode_GetLength(what) > 0) {
+            if (add_note(rec, warnings, "hook_replaced", PyUnicode_FromFormat(
+                    "%U replaced tracetap's hook in thread %lu during the "
+                    "recording; that thread's events after the replacement "
+                    "are missing", what, ident)) < 0)
+                return -1;
+        } else if (add_note(rec, warnings, "hook_removed", PyUnicode_FromFormat(
+                "tracetap's hook was removed from thread %lu during the "
+                "recording (sys.settrace(None)?); that thread's later events "
+                "are missing", ident)) < 0) {
+            return -1;
+        }
+    }
+    if (p->missed_returns && add_note(rec, warnings, "missed_returns",
+            PyUnicode_FromFormat("%llu frame(s) ended without a return "
+                                 "event; their returns are missing",
+                                 (unsigned long long)p->missed_returns)) < 0)
+        return -1;
+    if (p->nomem && add_note(rec, warnings, "out_of_memory",
+            PyUnicode_FromFormat("memory ran out %llu time(s) while "
+                                 "recording; some code or events are missing",
+                                 (unsigned long long)p->nomem)) < 0)
+        return -1;
+    if (p->code_errors && add_note(rec, warnings, "code_errors",
+            PyUnicode_FromFormat("%llu code object(s) could not be recorded "
+                                 "and were skipped",
+                                 (unsigned long long)p->code_errors)) < 0)
+        return -1;
+    if (p->opcode_errors && add_note(rec, warnings, "opcode_errors",
+            PyUnicode_FromFormat("opcode tracing could not be enabled %llu "
+                                 "time(s); some opcode events are missing",
+                                 (unsigned long long)p->opcode_errors)) < 0)
+        return -1;
+    if (p->writer_errors && add_note(rec, warnings, "writer_errors",
+            PyUnicode_FromFormat("writing the recording failed %llu time(s)",
+                                 (unsigned long long)p->writer_errors)) < 0)
+        return -1;
+    return 0;
+}
+
+/* The name of the live thread `key`, from threading._active, or NULL. */
+static PyObject *
+live_name(capture_rec_t *rec, PyObject *active, PyObject *key)
+{
+    PyObject *thread, *name;
+    if (active == NULL || !PyDict_Check(active))
+        return NULL;
+    thread = PyDict_GetItemWithError(active, key);   /* borrowed */
+    if (thread == NULL)
+        return NULL;
+    name = PyObject_GetAttrString(thread, "name");
+    if (name != NULL && !PyUnicode_Check(name))
+        Py_CLEAR(name);
+    return name;
+}
+
+/* Names every thread that recorded something. A thread still alive is
+ * named as it is now; one that ended keeps the name it started with, or
+ * the one it had when the recording started. Runs after the hooks are
+ * gone, so the Python code it calls is not traced. Never fails. */
+static void
+name_threads(capture_rec_t *rec, PyObject *given)
+{
+    PyObject *active = NULL;
+    uint32_t i;
+
+    if (rec->threading != NULL) {
+        active = PyObject_GetAttrString(rec->threading, "_active");
+        if (active == NULL)
+            PyErr_Clear();
+    }
+    for (i = 0; i < rec->n_threads; i++) {
+        capture_thread_t *t = rec->threads[i];
+        PyObject *key, *name = NULL;
+        const char *u;
+        if (t->tbuf == NULL)
+            continue;
+        key = PyLong_FromUnsignedLongLong(t->ident);
+        if (key == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (given != NULL && PyDict_Check(given))
+            name = Py_XNewRef(PyDict_GetItemWithError(given, key));
+        if (name == NULL)
+            name = live_name(rec, active, key);
+        if (name == NULL)
+            name = Py_XNewRef(t->name);
+        if (name == NULL)
+            name = Py_XNewRef(PyDict_GetItemWithError(rec->thread_names, key));
+        PyErr_Clear();
+        Py_DECREF(key);
+        if (name == NULL)
+            continue;
+        u = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+        if (u == NULL)
+            PyErr_Clear();
+        else if (tt_writer_thread_name(rec->w, tt_tbuf_thread(t->tbuf), u) < 0)
+            rec->problems.writer_errors++;
+        Py_DECREF(name);
+    }
+    Py_XDECREF(active);
+}
+
+static PyObject *
+summary(capture_rec_t *rec, const tt_writer_stats_t *ws, PyObject *warnings,
+        uint64_t end_ns, const char *error)
+{
+    PyObject *events = PyDict_New(), *res;
+    uint32_t i, threads = 0;
+    int k;
+    if (events == NULL)
+        return NULL;
+    for (k = 1; k < TT_EV__COUNT; k++) {
+        PyObject *v;
+        if (k == TT_EV_DROPPED)
+            continue;
+        v = PyLong_FromUnsignedLongLong(ws->events[k]);
+        if (v == NULL ||
+            PyDict_SetItemString(events, tt_event_kind_name(k), v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(events);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    for (i = 0; i < rec->n_threads; i++)
+        threads += rec->threads[i]->tbuf != NULL;
+    res = Py_BuildValue("{s:N,s:K,s:K,s:I,s:K,s:O,s:s,s:K,s:z}",
+                        "events", events,
+                        "dropped", (unsigned long long)ws->dropped,
+                        "bytes", (unsigned long long)ws->bytes,
+                        "threads", (unsigned int)threads,
+                        "duration_ns",
+                        (unsigned long long)(end_ns - rec->start_mono_ns),
+                        "warnings", warnings,
+                        "clock", rec->clock_name,
+                        "untracked", (unsigned long long)rec->problems.untracked,
+                        "error", error);
+    return res;
+}
+
+/* Appends a sentence about a failed step to `warnings` and clears the
+ * exception, so that stop() still finishes the file. */
+static void
+note_failure(PyObject *warnings, const char *step)
+{
+    PyObject *exc_type, *exc, *tb, *s;
+    PyErr_Fetch(&exc_type, &exc, &tb);
+    s = PyUnicode_FromFormat("%s failed: %S", step, exc ? exc : Py_None);
+    if (s != NULL) {
+        (void)PyList_Append(warnings, s);
+        Py_DECREF(s);
+    }
+    PyErr_Clear();
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+}
+
+PyObject *
+capture_stop(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"thread_names", NULL};
+    PyObject *given = Py_None, *warnings, *foreign, *res;
+    capture_rec_t *rec = capture_rec;
+    tt_writer_stats_t ws;
+    uint64_t end_ns;
+    int rc, rc2;
+    const char *error = NULL;
+    char errbuf[200];
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &given))
+        return NULL;
+    if (rec == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tracetap is not recording");
+        return NULL;
+    }
+    warnings = PyList_New(0);
+    foreign = PyList_New(0);
+    if (warnings == NULL || foreign == NULL) {
+        /* Nothing changed: the recording goes on. */
+        Py_XDECREF(warnings);
+        Py_XDECREF(foreign);
+        return NULL;
+    }
+    end_ns = capture_mono_ns();
+    /* Survey first: after detaching, a stale hook removes itself on its
+     * next event and would look removed by someone else. */
+    if (capture_survey(rec, foreign) < 0)
+        note_failure(warnings, "checking the installed hooks");
+    capture_rec = NULL;
+    capture_gen++;
+    if (capture_uninstall(rec, warnings, foreign) < 0)
+        note_failure(warnings, "removing the hook");
+    if (report_problems(rec, warnings, foreign) < 0)
+        note_failure(warnings, "reporting problems");
+    name_threads(rec, given);
+
+    rc = tt_writer_flush(rec->w);
+    tt_writer_stats(rec->w, &ws);
+    if (rc == 0)
+        rc = ws.last_error;
+    rc2 = tt_writer_close(rec->w);
+    rec->w = NULL;
+    if (rc == 0)
+        rc = rc2;
+    if (rc < 0) {
+        snprintf(errbuf, sizeof(errbuf), "the recording is incomplete: %s",
+                 tt_strerror(rc));
+        error = errbuf;
+    }
+    res = summary(rec, &ws, warnings, end_ns, error);
+    rec_free(rec);
+    Py_DECREF(warnings);
+    Py_DECREF(foreign);
+    return res;
+}
+
+PyObject *
+capture_is_recording(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(capture_rec != NULL);
+}
+
+/* os.register_at_fork(after_in_child=...): the child must neither write
+ * into the parent's file nor trace. The writer is abandoned, not closed,
+ * because closing would flush the parent's pending events a second time. */
+PyObject *
+capture_after_fork_child(PyObject *module, PyObject *unused)
+{
+    capture_rec_t *rec = capture_rec;
+    PyThreadState *me = PyThreadState_Get();
+    if (rec == NULL)
+        Py_RETURN_NONE;
+    capture_rec = NULL;
+    capture_gen++;
+    if (me->c_tracefunc == capture_trace)
+        PyEval_SetTrace(NULL, NULL);
+    if (rec->threading != NULL && !rec->main_only) {
+        PyObject *r = PyObject_CallMethod(rec->threading, "gettrace", NULL);
+        if (r == rec->hook) {
+            PyObject *r2 = PyObject_CallMethod(rec->threading, "settrace",
+                                               "O", Py_None);
+            Py_XDECREF(r2);
+        }
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    /* rec and its writer are leaked on purpose (see above). */
+    Py_RETURN_NONE;
+}
+
+PyObject *
+capture_debug_code_lines(PyObject *module, PyObject *code)
+{
+    capture_code_t c;
+    int32_t *lines;
+    PyObject *out;
+    uint32_t i, start = 0;
+
+    if (!PyCode_Check(code)) {
+        PyErr_SetString(PyExc_TypeError, "expected a code object");
+        return NULL;
+    }
+    lines = capture_code_lines((PyCodeObject *)code);
+    if (lines == NULL)
+        return PyErr_NoMemory();
+    c.lines = lines;
+    c.n_units = TTX_CODE_UNITS((PyCodeObject *)code);
+    out = PyList_New(0);
+    for (i = 1; out != NULL && i <= c.n_units; i++) {
+        if (i == c.n_units || lines[i] != lines[i - 1]) {
+            PyObject *t = lines[start] == TT_NO_LINE
+                ? Py_BuildValue("(IIO)", start * 2, i * 2, Py_None)
+                : Py_BuildValue("(IIi)", start * 2, i * 2, lines[start]);
+            if (t == NULL || PyList_Append(out, t) < 0)
+                Py_CLEAR(out);
+            Py_XDECREF(t);
+            start = i;
+        }
+    }
+    PyMem_RawFree(lines);
+    return out;
+}

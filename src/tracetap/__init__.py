@@ -1,0 +1,45 @@
+"""tracetap: record what a CPython program does, and read it back.
+
+    with tracetap.record("app.ttrace"):
+        main()
+
+    for ev in tracetap.load("app.ttrace").events():
+        print(ev.thread, ev.kind, ev.file, ev.line, ev.func)
+
+The command line does the same: ``tracetap run app.py`` records,
+``tracetap events app.ttrace`` lists, ``tracetap info app.ttrace`` describes.
+The recording itself happens in C (``tracetap._tracetap``); this package only
+parses options, runs programs and presents results.
+"""
+
+from __future__ import annotations
+
+from ._record import NotAvailableError, RecordingError, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._trace import Event, Trace, TraceError, load
+
+
+def __getattr__(name: str) -> object:
+    # The reading side (and typing, which it needs) loads on first use, so
+    # that `tracetap run` imports as little as possible before the program.
+    if name in ("Event", "Trace", "TraceError", "load"):
+        from . import _trace
+
+        return getattr(_trace, name)
+    raise AttributeError(f"module 'tracetap' has no attribute {name!r}")
+
+
+__all__ = [
+    "Event",
+    "NotAvailableError",
+    "RecordingError",
+    "Trace",
+    "TraceError",
+    "__version__",
+    "load",
+    "record",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""``python -m tracetap``: the same as the ``tracetap`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

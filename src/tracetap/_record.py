@@ -1,0 +1,266 @@
+"""Recording: ``tracetap.record`` and the options it shares with ``run``.
+
+Owns the validation of recording options and the translation into the
+extension's ``start()`` arguments. Must not call any standard-library Python
+function between ``_tracetap.start()`` and ``_tracetap.stop()``: with
+``stdlib=True`` such calls would show up in the recording.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import sysconfig
+import threading
+
+from . import _tracetap
+
+# Kept out of the import footprint: `tracetap run` must leave the program's
+# own imports to the program (see _run.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any, Self
+
+__all__ = ["NotAvailableError", "RecordingError", "record"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class NotAvailableError(NotImplementedError):
+    """An option that tracetap does not provide yet."""
+
+
+class RecordingError(RuntimeError):
+    """The recording could not be finished completely."""
+
+
+def _not_available(what: str) -> NotAvailableError:
+    return NotAvailableError(f"{what} is not available yet in this version of tracetap")
+
+
+def stdlib_dirs() -> list[str]:
+    """The directories whose files count as the standard library."""
+    paths = sysconfig.get_paths()
+    dirs: set[str] = set()
+    for key in ("stdlib", "platstdlib"):
+        p = paths.get(key)
+        if p:
+            dirs.add(os.path.normpath(os.path.abspath(p)))
+            dirs.add(os.path.normpath(os.path.realpath(p)))
+    return sorted(dirs)
+
+
+def own_dirs() -> list[str]:
+    """tracetap's own package directory: never traced."""
+    return sorted({_PACKAGE_DIR, os.path.realpath(_PACKAGE_DIR)})
+
+
+def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    out = []
+    for g in value:
+        g = os.fspath(g)
+        if not isinstance(g, str) or not g:
+            raise ValueError(f"{name}: expected non-empty glob strings")
+        # A pattern that starts like a relative path is relative to the
+        # current directory (as coverage.py does); file names are absolute.
+        if not g.startswith(("/", "*", "?", "[")):
+            g = os.path.join(os.getcwd(), g)
+        out.append(g)
+    return out
+
+
+class record:
+    """Record the calling program into a ``.ttrace`` file.
+
+    Use it as a context manager::
+
+        with tracetap.record("app.ttrace"):
+            main()
+
+    or call :meth:`start` and :meth:`stop`. The keywords mirror
+    ``tracetap run``'s flags:
+
+    - ``calls``: install the trace function at all (``--no-calls``);
+    - ``lines``: record line events (``--no-lines``);
+    - ``opcodes``: record every bytecode instruction (``--opcodes``);
+    - ``threads``: ``"all"`` (threads already running and threads started
+      later) or ``"main"`` (only the main thread; start from it);
+    - ``include``/``exclude``: fnmatch globs on absolute file names;
+      ``include`` forces files in (even from the standard library),
+      ``exclude`` keeps them out and wins over ``include``;
+    - ``stdlib``: trace the standard library too.
+
+    ``objects``, ``count`` and ``ring`` are not available yet and raise
+    :class:`NotAvailableError`.
+
+    Frames that are already running when the recording starts (such as the
+    one holding the ``with`` statement) are not traced; everything they call
+    is. tracetap's own code is never traced.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        calls: bool = True,
+        lines: bool = True,
+        opcodes: bool = False,
+        objects: bool = False,
+        count: bool = False,
+        threads: str = "all",
+        include: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None,
+        stdlib: bool = False,
+        ring: Any = None,
+        _argv: Sequence[str] | None = None,
+        _options_text: str | None = None,
+        _own: Sequence[str] = (),
+    ) -> None:
+        if objects:
+            raise _not_available("object capture (objects=True, --objects)")
+        if count:
+            raise _not_available("line counting (count=True, --count)")
+        if ring is not None:
+            raise _not_available("flight-recorder mode (ring=..., --ring)")
+        if threads not in ("all", "main"):
+            raise ValueError(f"threads must be 'all' or 'main', not {threads!r}")
+        if opcodes and not calls:
+            raise ValueError(
+                "opcodes=True needs the trace function; it "
+                "cannot be combined with calls=False"
+            )
+        self.path = os.path.abspath(os.fspath(path))
+        self.calls = bool(calls)
+        self.lines = bool(lines) and self.calls
+        self.opcodes = bool(opcodes)
+        self.threads = threads
+        self.include = _globs(include, "include")
+        self.exclude = _globs(exclude, "exclude")
+        self.stdlib = bool(stdlib)
+        self._argv = list(sys.argv if _argv is None else _argv)
+        self._options_text = (
+            self._describe() if _options_text is None else _options_text
+        )
+        self._own = list(_own)
+        self._state = "new"
+        self.summary: dict[str, Any] | None = None
+
+    def _describe(self) -> str:
+        parts = []
+        if not self.calls:
+            parts.append("--no-calls")
+        elif not self.lines:
+            parts.append("--no-lines")
+        if self.opcodes:
+            parts.append("--opcodes")
+        parts.append(f"--threads {self.threads}")
+        parts += [f"--include {g}" for g in self.include]
+        parts += [f"--exclude {g}" for g in self.exclude]
+        if self.stdlib:
+            parts.append("--stdlib")
+        return " ".join(parts)
+
+    # -- control ------------------------------------------------------------
+
+    def start(self) -> record:
+        """Start recording. Raises RuntimeError if another tracer holds the
+        trace hook or a recording is already running."""
+        if self._state != "new":
+            raise RuntimeError(
+                "this recording was already started; make a "
+                "new tracetap.record() to record again"
+            )
+        if (
+            self.threads == "main"
+            and threading.current_thread() is not threading.main_thread()
+        ):
+            raise RuntimeError(
+                "threads='main' records the main thread only; "
+                "start it from the main thread"
+            )
+        names = {t.ident: t.name for t in threading.enumerate()}
+        opnames: list[str] = []
+        if self.opcodes:
+            import opcode
+
+            opnames = list(opcode.opname)
+        args = {
+            "calls": self.calls,
+            "lines": self.lines,
+            "opcodes": self.opcodes,
+            "main_only": self.threads == "main",
+            "include": self.include,
+            "exclude": self.exclude,
+            "stdlib_dirs": stdlib_dirs(),
+            "own_dirs": own_dirs() + self._own,
+            "stdlib": self.stdlib,
+            "argv": self._argv,
+            "options_text": self._options_text,
+            "opnames": opnames,
+            "thread_names": names,
+            "python_version": sys.version.split()[0],
+            "python_build": sys.version,
+        }
+        atexit.register(self._stop_at_exit)
+        try:
+            _tracetap.start(self.path, **args)
+        except BaseException:
+            atexit.unregister(self._stop_at_exit)
+            raise
+        self._state = "recording"  # no library calls after start
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        """Stop recording, finish the file and return a summary: events by
+        kind, dropped, threads, duration_ns, bytes and warnings. Raises
+        RecordingError if the file could not be completed."""
+        if self._state != "recording":
+            raise RuntimeError("this recording is not running")
+        summary = _tracetap.stop()  # first: nothing of ours is recorded
+        self._state = "stopped"
+        atexit.unregister(self._stop_at_exit)
+        try:
+            summary["bytes"] = os.path.getsize(self.path)
+        except OSError:
+            pass
+        summary["path"] = self.path
+        self.summary = summary
+        if summary.get("error"):
+            raise RecordingError(f"{self.path}: {summary['error']}")
+        return summary
+
+    def _stop_at_exit(self) -> None:
+        if self._state == "recording":
+            try:
+                self.stop()
+            except Exception:  # noqa: BLE001, S110 - the process is exiting
+                pass
+
+    @property
+    def recording(self) -> bool:
+        """True between start() and stop()."""
+        return self._state == "recording"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._state == "recording":
+            self.stop()
+
+    def __repr__(self) -> str:
+        return f"<tracetap.record {self.path!r} ({self._state})>"
+
+
+def _after_fork_in_child() -> None:
+    _tracetap._after_fork_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,220 @@
+"""Presentation for the command line: the run summary, ``events`` and
+``info``. Owns wording and layout only; the data comes from ``_trace``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import linecache
+import os
+import sys
+from typing import Any
+
+from ._trace import Trace, TraceError
+
+KIND_ORDER = (
+    "call",
+    "line",
+    "return",
+    "exception",
+    "opcode",
+    "obj_create",
+    "obj_destroy",
+)
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} bytes"
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    parts = [f"{k} {_n(counts[k])}" for k in KIND_ORDER if counts.get(k)]
+    return ", ".join(parts) if parts else "none"
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"tracetap: {msg}\n")
+
+
+def print_summary(summary: dict[str, Any], path: str) -> None:
+    """The short report `run` prints to stderr at the end."""
+    if not summary:
+        _err(f"no recording was made ({path})")
+        return
+    events = summary.get("events", {})
+    total = sum(events.values())
+    size = summary.get("bytes")
+    if size is None:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+    secs = summary.get("duration_ns", 0) / 1e9
+    threads = summary.get("threads", 0)
+    _err(
+        f"recorded {_n(total)} events in {threads} "
+        f"thread{'s' if threads != 1 else ''} over {secs:.3f} s "
+        f"-> {path} ({_size(size)})"
+    )
+    _err(f"  {_kinds(events)}; dropped {_n(summary.get('dropped', 0))}")
+    for w in summary.get("warnings", []):
+        _err(f"warning: {w}")
+    if summary.get("error"):
+        _err(f"error: {summary['error']}")
+
+
+def _open(path: str) -> Trace | None:
+    try:
+        return Trace(path)
+    except OSError as exc:
+        _err(f"error: cannot read {path}: {exc.strerror or exc}")
+    except TraceError as exc:
+        _err(f"error: {path}: {exc}")
+    return None
+
+
+def _damage_sentence(damage: dict[str, Any], size: int) -> str | None:
+    """One sentence a person can act on, or None for a complete file."""
+    if damage["status"] == 0 and damage["clean_end"]:
+        return None
+    reason = (damage.get("reason") or damage.get("status_text") or "").rstrip(".")
+    if damage["status"] == 0:
+        return (
+            (reason + "; " if reason else "")
+            + "the recording has no end marker, so the process that wrote "
+            "it probably died before finishing; what it wrote is usable"
+        )
+    lost = damage.get("bytes_lost", 0)
+    return (
+        f"{reason}; the last {_n(lost)} of {_n(size)} bytes (from byte "
+        f"{_n(damage['offset'])} on) are unreadable and the events in "
+        f"them are missing; everything before is usable"
+    )
+
+
+def _rel(path: str | None) -> str:
+    if not path:
+        return "?"
+    if path.startswith("<"):
+        return path
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith(os.pardir + os.sep) else rel
+
+
+def cmd_events(
+    path: str, *, as_json: bool, thread: int | None, limit: int | None
+) -> int:
+    trace = _open(path)
+    if trace is None:
+        return 1
+    with trace:
+        info_threads = trace.info()["threads"]
+        if thread is not None and not 0 <= thread < len(info_threads):
+            _err(
+                f"error: {path} has no thread {thread} (it has "
+                f"{len(info_threads)}: 0..{len(info_threads) - 1})"
+            )
+            return 1
+        out = sys.stdout
+        depth: dict[int, int] = {}
+        n = 0
+        for ev in trace.events(thread):
+            if limit is not None and n >= limit:
+                break
+            n += 1
+            if as_json:
+                out.write(json.dumps(ev.to_json()))
+                out.write("\n")
+                continue
+            # A call sits at its caller's depth; the callee's events and
+            # its return one step in.
+            d = depth.get(ev.thread, 0)
+            if ev.kind == "call":
+                depth[ev.thread] = d + 1
+            elif ev.kind == "return":
+                depth[ev.thread] = max(d - 1, 0)
+            indent = "  " * d
+            where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
+            if ev.kind == "call":
+                text = f"call      {ev.func}  ({where})"
+            elif ev.kind == "return":
+                text = f"return    {ev.func}  ({where})"
+            elif ev.kind == "exception":
+                text = f"exception {ev.exception}  in {ev.func}  ({where})"
+            elif ev.kind == "opcode":
+                text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
+            elif ev.kind == "dropped":
+                text = f"--- {_n(ev.count or 0)} events lost here ---"
+            else:
+                src = ""
+                if ev.file and ev.line:
+                    src = linecache.getline(ev.file, ev.line).rstrip()
+                text = f"{where:<28} {src}"
+            out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
+        damage = trace.info()["damage"]
+        sentence = _damage_sentence(damage, os.path.getsize(trace.path))
+        if sentence:
+            out.flush()
+            _err(f"warning: {sentence}")
+    return 0
+
+
+def cmd_info(path: str) -> int:
+    trace = _open(path)
+    if trace is None:
+        return 1
+    with trace:
+        info = trace.info()
+    h = info["header"]
+    w = sys.stdout.write
+    start = datetime.datetime.fromtimestamp(h["start_unix_ns"] / 1e9)
+    w(f"file:       {info['path']} ({_size(info['file_size'])})\n")
+    w(f"python:     {h['python_impl']} {h['python_version']}\n")
+    build = (h.get("python_build") or "").replace("\n", " ")
+    if build:
+        w(f"build:      {build}\n")
+    w(f"command:    {' '.join(h['argv'])}\n")
+    w(f"started:    {start:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " (local time)\n")
+    hz = h["clock_hz"]
+    w(
+        f"clock:      {h['clock_name']}, {hz / 1e9:.6g} GHz\n"
+        if hz >= 1e9
+        else f"clock:      {h['clock_name']}, {hz:,} Hz\n"
+    )
+    recorded = ", ".join(h["options_set"]) or "nothing"
+    w(f"options:    {h['options_text'] or '(defaults)'}  [records: {recorded}]\n")
+    w(f"duration:   {info['duration_ns'] / 1e9:.6f} s\n")
+    threads = info["threads"]
+    w(f"threads:    {len(threads)}\n")
+    for t in threads:
+        name = t["name"] or "(unnamed)"
+        w(
+            f"  {t['ordinal']:>3}  {name:<24} {_n(t['events']):>12} events"
+            f"  (ident {t['ident']})\n"
+        )
+    total = sum(info["events"].values())
+    w(f"events:     {_n(total)}  ({_kinds(info['events'])})\n")
+    w(f"codes:      {_n(info['codes'])}\n")
+    w(f"dropped:    {_n(info['dropped'])}\n")
+    for key, value in info["notes"]:
+        w(f"note:       {key}: {value}\n")
+    sentence = _damage_sentence(info["damage"], info["file_size"])
+    if sentence is None:
+        w("status:     complete\n")
+        return 0
+    w(f"status:     damaged: {sentence}\n")
+    sys.stdout.flush()
+    _err(f"warning: {path}: {sentence}")
+    return 0

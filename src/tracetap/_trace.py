@@ -1,0 +1,216 @@
+"""Reading recordings: ``tracetap.load(path) -> Trace``.
+
+Owns the presentation of the extension's Reader as Python objects (Event,
+the info dict). Decoding and validation happen in C (libtt); this module
+only names things.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Self
+
+from . import _tracetap
+
+__all__ = ["Event", "Trace", "TraceError", "load"]
+
+TraceError = _tracetap.TraceError
+
+_KINDS = _tracetap.kind_names()  # number -> "call", "line", ...
+_EV_OPCODE = _KINDS.index("opcode")
+_EV_EXCEPTION = _KINDS.index("exception")
+_EV_DROPPED = _KINDS.index("dropped")
+
+# Header option bits (tt.h TT_OPT_*).
+OPTION_NAMES = {
+    0x01: "calls",
+    0x02: "lines",
+    0x04: "opcodes",
+    0x08: "objects",
+    0x10: "count",
+    0x20: "stdlib",
+    0x40: "main thread only",
+}
+
+
+class Event(NamedTuple):
+    """One recorded event.
+
+    ``thread`` numbers threads in order of their first event (the main
+    thread, which runs ``<module>``, is 0). ``kind`` is ``call``, ``line``,
+    ``return``, ``exception``, ``opcode`` or ``dropped`` (``count`` events
+    of that thread were lost there). ``file`` is absolute (pseudo files such
+    as ``<string>`` stay as they are), ``line`` is what ``frame.f_lineno``
+    showed (None when the interpreter had none), ``func`` the qualname and
+    ``t_ns`` nanoseconds since the recording started. Opcode events carry
+    the byte ``offset`` and the ``opcode`` name; exception events the
+    ``exception`` type name.
+    """
+
+    thread: int
+    kind: str
+    file: str | None
+    line: int | None
+    func: str | None
+    t_ns: int
+    offset: int | None = None
+    opcode: str | None = None
+    exception: str | None = None
+    count: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict (``tracetap events --json``)."""
+        d: dict[str, Any] = {
+            "thread": self.thread,
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
+            "func": self.func,
+            "t_ns": self.t_ns,
+        }
+        if self.kind == "opcode":
+            d["offset"] = self.offset
+            d["opcode"] = self.opcode
+        elif self.kind == "exception":
+            d["exception"] = self.exception
+        elif self.kind == "dropped":
+            d["count"] = self.count
+        return d
+
+
+class Trace:
+    """A recording opened for reading. Use :func:`load`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self._reader = _tracetap.Reader(self.path)
+        self._codes: dict[int, tuple[str | None, str | None]] = {}
+        self._strings: dict[int, str] = {}
+        self._opnames: list[str | None] | None = None
+
+    def _code(self, cid: int) -> tuple[str | None, str | None]:
+        try:
+            return self._codes[cid]
+        except KeyError:
+            pass
+        try:
+            file, func = self._reader.code(cid)[:2]
+        except IndexError:
+            file, func = None, None
+        self._codes[cid] = (file, func)
+        return file, func
+
+    def _string(self, sid: int) -> str | None:
+        s = self._strings.get(sid)
+        if s is None:
+            try:
+                s = self._reader.string(sid)
+            except IndexError:
+                return None
+            self._strings[sid] = s
+        return s
+
+    def _opname(self, op: int) -> str:
+        if self._opnames is None:
+            self._opnames = self._reader.header()["opnames"]
+        names = self._opnames
+        name = names[op] if op < len(names) else None
+        return name or f"<{op}>"
+
+    def events(self, thread: int | None = None) -> Iterator[Event]:
+        """Every event in time order (or one thread's, by ordinal)."""
+        code = self._code
+        kinds = _KINDS
+        new = tuple.__new__
+        for kind, th, t_ns, cid, line, offset, op, extra in self._reader.events(thread):
+            if kind == _EV_DROPPED:
+                yield new(
+                    Event,
+                    (th, "dropped", None, None, None, t_ns, None, None, None, extra),
+                )
+                continue
+            file, func = code(cid)
+            if kind == _EV_OPCODE:
+                yield new(
+                    Event,
+                    (
+                        th,
+                        "opcode",
+                        file,
+                        line,
+                        func,
+                        t_ns,
+                        offset,
+                        self._opname(op),
+                        None,
+                        None,
+                    ),
+                )
+            elif kind == _EV_EXCEPTION:
+                yield new(
+                    Event,
+                    (
+                        th,
+                        "exception",
+                        file,
+                        line,
+                        func,
+                        t_ns,
+                        None,
+                        None,
+                        self._string(extra),
+                        None,
+                    ),
+                )
+            else:
+                yield new(
+                    Event,
+                    (th, kinds[kind], file, line, func, t_ns, None, None, None, None),
+                )
+
+    def info(self) -> dict[str, Any]:
+        """What the file says about itself: header, threads, counts,
+        dropped events, duration, notes, and damage (status 0 when the file
+        is complete)."""
+        r = self._reader
+        header = r.header()
+        counts, dropped = r.counts()
+        threads = r.threads()
+        last = max((t["last_ns"] for t in threads if t["events"]), default=0)
+        header.pop("opnames", None)
+        header["options_set"] = [
+            name for bit, name in OPTION_NAMES.items() if header["options"] & bit
+        ]
+        return {
+            "path": self.path,
+            "file_size": os.path.getsize(self.path),
+            "header": header,
+            "threads": threads,
+            "events": counts,
+            "dropped": dropped,
+            "duration_ns": last,
+            "notes": r.notes(),
+            "damage": r.damage(),
+            "codes": r.n_codes,
+        }
+
+    def close(self) -> None:
+        """Release the file."""
+        self._reader.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<tracetap.Trace {self.path!r}>"
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Open a recording. Raises OSError if it cannot be read and TraceError
+    if it is not a usable tracetap recording; a damaged file that still has
+    usable content opens, and ``info()["damage"]`` says what was lost."""
+    return Trace(path)

@@ -1,0 +1,449 @@
+"""The ``tracetap`` command line: one subcommand per verb.
+
+Owns argument parsing, exit codes (0 success, 1 an unusable recording or a
+failed run, 2 usage errors) and messages on stderr. The work happens in
+``_run`` (running a program), ``_show`` (listing and describing recordings)
+and the C extension.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__
+
+# argparse (and re, enum, gettext behind it) is imported only to print help
+# or report a usage error, and for the reading commands: `tracetap run`
+# must not import modules the program would otherwise import itself.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+PROG = "tracetap"
+
+RUN_USAGE = (
+    "tracetap run [-o FILE] [--opcodes] [--no-lines] [--no-calls] "
+    "[--threads all|main]\n"
+    "                    [--include GLOB]... [--exclude GLOB]... "
+    "[--stdlib]\n"
+    "                    (SCRIPT | -m MODULE) [ARGS...]"
+)
+
+RUN_EPILOG = """\
+The program runs exactly as `python SCRIPT ARGS` or `python -m MODULE ARGS`
+would: the same sys.argv, sys.path[0], __main__, exit status and traceback.
+Everything after SCRIPT (or -m MODULE) belongs to the program.
+
+By default calls, returns, exceptions and lines are recorded in every
+thread, except in the standard library and in tracetap itself. Frames that
+tracetap itself runs are never recorded.
+
+examples:
+  tracetap run app.py --port 8080        records into app.ttrace next to app.py
+  tracetap run --stdlib -o /tmp/t.ttrace -m http.server 8000
+  tracetap run --opcodes --threads main job.py
+  tracetap run --exclude '*/vendor/*' --include '*/json/*' app.py
+"""
+
+EVENTS_EPILOG = """\
+The listing shows, per event: the thread number (in order of first event),
+seconds since the recording started, the event indented by call depth, the
+location, and for line events the source text.
+
+examples:
+  tracetap events app.ttrace | less
+  tracetap events app.ttrace --thread 1 --limit 200
+  tracetap events app.ttrace --json | jq -c 'select(.kind == "exception")'
+"""
+
+INFO_EPILOG = """\
+Exit status: 0 for a complete recording; 0 with a warning on stderr for a
+truncated or damaged one that is still readable; 1 if nothing is usable.
+
+example:
+  tracetap info app.ttrace
+"""
+
+
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        """argparse with errors that say how to get help."""
+
+        def error(self, message: str) -> Any:  # type: ignore[override]
+            self.print_usage(sys.stderr)
+            self.exit(
+                2,
+                f"{self.prog}: error: {message}\n"
+                f"Try '{self.prog} --help' for more information.\n",
+            )
+
+    return _Parser
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    p = _parser_class()(
+        prog=f"{PROG} run",
+        usage=RUN_USAGE,
+        description="Run a Python program and record what it does into a .ttrace file.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the recording (default: "
+        "SCRIPT's stem + .ttrace next to the script; for -m, "
+        "MODULE.ttrace in the current directory)",
+    )
+    p.add_argument(
+        "--opcodes",
+        action="store_true",
+        help="also record every bytecode instruction (slow)",
+    )
+    p.add_argument("--no-lines", action="store_true", help="do not record line events")
+    p.add_argument(
+        "--no-calls",
+        action="store_true",
+        help="install no trace function at all (implies "
+        "--no-lines; for use with --objects)",
+    )
+    p.add_argument(
+        "--threads",
+        choices=("all", "main"),
+        default="all",
+        help="trace every thread (default) or the main thread only",
+    )
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="always trace files matching GLOB (fnmatch on the "
+        "absolute path, even in the standard library); "
+        "repeatable",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never trace files matching GLOB; wins over --include; repeatable",
+    )
+    p.add_argument(
+        "--stdlib", action="store_true", help="trace the standard library too"
+    )
+    p.add_argument(
+        "--objects",
+        action="store_true",
+        help="record object births and deaths (not yet available)",
+    )
+    p.add_argument(
+        "--count",
+        action="store_true",
+        help="count line executions without an event log (not yet available)",
+    )
+    p.add_argument(
+        "--ring", metavar="SIZE", help="keep only the newest events (not yet available)"
+    )
+    p.add_argument(
+        "-m",
+        dest="module",
+        metavar="MODULE",
+        help="run library module MODULE as a script",
+    )
+    return p
+
+
+def _main_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    _Parser = _parser_class()
+    p = _Parser(
+        prog=PROG,
+        description="Record what a CPython program does, then look at it.",
+        epilog="Run 'tracetap COMMAND --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser(
+        "run", help="run a program and record it", usage=RUN_USAGE, add_help=False
+    )
+    ev = sub.add_parser(
+        "events",
+        help="list the recorded events",
+        description="List the events of a recording, like `python -m trace --trace`.",
+        epilog=EVENTS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    ev.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line: thread, kind, file, "
+        "line, func, t_ns (+ offset, opcode for opcode "
+        "events, exception for exception events)",
+    )
+    ev.add_argument(
+        "--thread",
+        type=int,
+        metavar="N",
+        help="only thread N (0 is the first thread to run)",
+    )
+    ev.add_argument("--limit", type=int, metavar="N", help="stop after N events")
+    info = sub.add_parser(
+        "info",
+        help="describe a recording",
+        description="Describe a recording: interpreter, "
+        "command line, clock, options, threads, "
+        "event counts, notes and damage.",
+        epilog=INFO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    return p
+
+
+def _split_run_args(
+    argv: Sequence[str],
+) -> tuple[list[str], str | None, str | None, list[str]]:
+    """Splits `run`'s arguments into tracetap's options and the target:
+    everything from SCRIPT (or after -m MODULE) on belongs to the program.
+    Returns (options, script, module, program args)."""
+    takes_value = {"-o", "--output", "--threads", "--include", "--exclude", "--ring"}
+    i = 0
+    argv = list(argv)
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            if i + 1 < len(argv):
+                return argv[:i], argv[i + 1], None, argv[i + 2 :]
+            return argv[:i], None, None, []
+        if a == "-m":
+            if i + 1 < len(argv):
+                return argv[:i], None, argv[i + 1], argv[i + 2 :]
+            return argv[: i + 1], None, None, []  # argparse reports it
+        if a.startswith("-m") and not a.startswith("--"):
+            return argv[:i], None, a[2:], argv[i + 1 :]
+        if a in takes_value:
+            i += 2
+            continue
+        if a.startswith("-") and a != "-":
+            i += 1
+            continue
+        return argv[:i], a, None, argv[i + 1 :]
+    return argv, None, None, []
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"{PROG}: {msg}\n")
+
+
+class _RunOptions:
+    """`run`'s options, parsed by hand so that argparse is not imported on
+    the way to running the program (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.output: str | None = None
+        self.opcodes = False
+        self.no_lines = False
+        self.no_calls = False
+        self.threads = "all"
+        self.include: list[str] = []
+        self.exclude: list[str] = []
+        self.stdlib = False
+        self.objects = False
+        self.count = False
+        self.ring: str | None = None
+
+
+_RUN_FLAGS = {
+    "--opcodes": "opcodes",
+    "--no-lines": "no_lines",
+    "--no-calls": "no_calls",
+    "--stdlib": "stdlib",
+    "--objects": "objects",
+    "--count": "count",
+}
+_RUN_VALUES = {
+    "-o": "output",
+    "--output": "output",
+    "--threads": "threads",
+    "--include": "include",
+    "--exclude": "exclude",
+    "--ring": "ring",
+}
+
+
+def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
+    """Parses the options before SCRIPT/-m. Help and errors go through
+    argparse (exit 0 for --help, 2 for a usage error)."""
+    ns = _RunOptions()
+    i = 0
+    while i < len(opts):
+        a = opts[i]
+        if a in ("-h", "--help") or (
+            a.startswith("--")
+            and "=" not in a
+            and a not in _RUN_FLAGS
+            and a not in _RUN_VALUES
+        ):
+            _run_parser().parse_args(list(opts))  # prints, exits
+            raise AssertionError("unreachable")
+        if a in _RUN_FLAGS:
+            setattr(ns, _RUN_FLAGS[a], True)
+            i += 1
+            continue
+        key, value = a, None
+        if a.startswith("--") and "=" in a:
+            key, value = a.split("=", 1)
+        elif a.startswith("-o") and len(a) > 2:
+            key, value = "-o", a[2:]
+        if key not in _RUN_VALUES:
+            _run_parser().parse_args(list(opts))  # reports, exits 2
+            raise AssertionError("unreachable")
+        if value is None:
+            if i + 1 >= len(opts):
+                _usage_error(f"argument {key}: expected one argument")
+            value = opts[i + 1]
+            i += 1
+        i += 1
+        name = _RUN_VALUES[key]
+        if name in ("include", "exclude"):
+            getattr(ns, name).append(value)
+        elif name == "threads" and value not in ("all", "main"):
+            _usage_error(
+                f"argument --threads: invalid choice: {value!r} "
+                f"(choose from 'all', 'main')"
+            )
+        else:
+            setattr(ns, name, value)
+    return ns
+
+
+def _usage_error(message: str) -> None:
+    _run_parser().error(message)
+    raise AssertionError("unreachable")
+
+
+def _cmd_run(argv: Sequence[str]) -> int:
+    from . import _run
+
+    opts, script, module, args = _split_run_args(argv)
+    ns = _parse_run_options(opts)
+    for flag, given in (
+        ("--objects", ns.objects),
+        ("--count", ns.count),
+        ("--ring", ns.ring is not None),
+    ):
+        if given:
+            _usage_error(f"{flag} is not available yet in this version of tracetap")
+    if script is None and module is None:
+        _usage_error("a SCRIPT or -m MODULE to run is required")
+    if ns.no_calls and ns.opcodes:
+        _usage_error(
+            "--opcodes needs the trace function; it cannot be combined with --no-calls"
+        )
+    target = _run.Target(
+        module if module is not None else script,  # type: ignore[arg-type]
+        is_module=module is not None,
+        args=list(args),
+    )
+    output = os.path.abspath(ns.output) if ns.output else target.default_output()
+    if os.path.isdir(output):
+        _usage_error(f"-o {ns.output}: is a directory")
+    out_dir = os.path.dirname(output)
+    if not os.path.isdir(out_dir):
+        _usage_error(f"cannot write {output}: {out_dir} does not exist")
+    rec_options = {
+        "calls": not ns.no_calls,
+        "lines": not ns.no_lines,
+        "opcodes": ns.opcodes,
+        "threads": ns.threads,
+        "include": ns.include or None,
+        "exclude": ns.exclude or None,
+        "stdlib": ns.stdlib,
+    }
+
+    def summary(s: dict[str, Any]) -> None:
+        from . import _show
+
+        _show.print_summary(s, output)
+
+    try:
+        outcome = _run.run(target, rec_options, output, on_summary=summary)
+    except _run.UsageError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except SyntaxError as exc:
+        sys.excepthook(type(exc), exc, None)
+        _err("the program did not compile; nothing was recorded")
+        return 1
+    except RuntimeError as exc:  # refused to start
+        _err(f"error: {exc}")
+        return 1
+    if outcome.interrupted:
+        import _signal
+
+        _die_of(_signal.SIGINT, 130)
+    if outcome.system_exit is not None:
+        raise outcome.system_exit  # exit status as python would
+    return outcome.exit_code
+
+
+def _die_of(signum: int, fallback: int) -> None:
+    """Exit the way python does on an uncaught KeyboardInterrupt: flush,
+    run atexit handlers, and die of the signal so the parent sees it."""
+    import _signal
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - exiting anyway
+            pass
+    atexit._run_exitfuncs()
+    try:
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    except OSError:
+        pass
+    os._exit(fallback)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tracetap`` command. Returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        return _cmd_run(argv[1:])
+    parser = _main_parser()
+    ns = parser.parse_args(argv)
+    if ns.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from . import _show
+
+    try:
+        if ns.command == "events":
+            if ns.limit is not None and ns.limit < 0:
+                parser.error("--limit must be 0 or more")
+            return _show.cmd_events(
+                ns.file, as_json=ns.json, thread=ns.thread, limit=ns.limit
+            )
+        if ns.command == "info":
+            return _show.cmd_info(ns.file)
+    except BrokenPipeError:
+        # `tracetap events big.ttrace | head`: the reader went away.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    parser.error(f"unknown command {ns.command!r}")
+    return 2

@@ -1,0 +1,110 @@
+"""Shared pytest fixtures for tests/py.
+
+Fixtures named oracle_* and scenario_* belong to the reference-recorder and
+parity tests (oracle_support.py holds their helpers). Other owners append
+their own fixtures below; nothing here may be removed or renamed by them.
+"""
+
+import pytest
+
+import oracle_support
+
+
+# ---------------------------------------------------------- oracle / scenario
+
+@pytest.fixture(scope="session")
+def scenario_workdir(tmp_path_factory):
+    """One directory per session: every child runs with it as its cwd."""
+    return str(tmp_path_factory.mktemp("scenarios"))
+
+
+@pytest.fixture(scope="session")
+def scenario_plain_run(scenario_workdir):
+    """scenario_plain_run(scenario) -> CompletedProcess of `python SCRIPT
+    ARGS` with the current interpreter (cached for the session)."""
+    cache = {}
+
+    def get(scenario):
+        if scenario.name not in cache:
+            cache[scenario.name] = oracle_support.run_plain(scenario, scenario_workdir)
+        return cache[scenario.name]
+    return get
+
+
+@pytest.fixture(scope="session")
+def oracle_recording(scenario_workdir):
+    """oracle_recording(scenario, opcodes=False, stdlib=False) -> Recording
+    from the reference recorder with the current interpreter (cached)."""
+    cache = {}
+
+    def get(scenario, opcodes=False, stdlib=False):
+        key = (scenario.name, opcodes, stdlib)
+        if key not in cache:
+            cache[key] = oracle_support.run_recorder(
+                scenario, scenario_workdir, opcodes=opcodes, stdlib=stdlib)
+        return cache[key]
+    return get
+
+
+# ---------------------------------------------------------------- capture
+# Helpers for test_run_semantics, test_api, test_info and test_stress (the
+# capture engineer's tests). Names start with capture_.
+
+import os as _capture_os
+import subprocess as _capture_subprocess
+import sys as _capture_sys
+import textwrap as _capture_textwrap
+
+
+def capture_env():
+    """Environment for tracetap children: no coverage hooks (a second
+    tracer would be refused), no setuptools finder noise."""
+    env = dict(_capture_os.environ)
+    env["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
+    env.pop("COVERAGE_PROCESS_START", None)
+    for key in list(env):
+        if key.startswith("COV_CORE_"):
+            del env[key]
+    return env
+
+
+def capture_tracetap(*args, cwd, timeout=120, **kw):
+    """`python -m tracetap ARGS` in `cwd` -> CompletedProcess (text)."""
+    return _capture_subprocess.run(
+        [_capture_sys.executable, "-m", "tracetap", *args], cwd=cwd,
+        env=capture_env(), capture_output=True, text=True, timeout=timeout,
+        **kw)
+
+
+def capture_python(*args, cwd, timeout=120, **kw):
+    """`python ARGS` in `cwd` -> CompletedProcess (text)."""
+    return _capture_subprocess.run(
+        [_capture_sys.executable, *args], cwd=cwd, env=capture_env(),
+        capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def capture_write(directory, name, source):
+    """Writes dedented `source` to directory/name; returns the path."""
+    path = _capture_os.path.join(str(directory), name)
+    _capture_os.makedirs(_capture_os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(_capture_textwrap.dedent(source).lstrip("\n"))
+    return path
+
+
+def capture_without_summary(stderr):
+    """stderr with tracetap's own summary lines removed."""
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if not line.startswith("tracetap: "))
+
+
+@pytest.fixture
+def capture_no_tracer():
+    """Asserts the test leaves no trace hook behind in this thread or for
+    new threads, and clears one if it does (so later tests still run)."""
+    import threading
+    yield
+    leftover = (_capture_sys.gettrace(), threading.gettrace())
+    _capture_sys.settrace(None)
+    threading.settrace(None)
+    assert leftover == (None, None), "a trace hook was left installed: %r" % (leftover,)

@@ -1,0 +1,1 @@
+"""Helper package for the scenario programs (imported through sys.path[0])."""
