@@ -10,7 +10,17 @@ cd "$root"
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "fuzz/run.sh: installing clang (libFuzzer)" >&2
-    apt-get install -y clang >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q clang >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q clang >/dev/null; }
+fi
+# meson and ninja: from PATH, else from the test driver's cached tools venv.
+if ! command -v meson >/dev/null 2>&1 || ! command -v ninja >/dev/null 2>&1; then
+    tools=${TRACETAP_CACHE:-$HOME/.cache/tracetap}/venvs/tools
+    if [ ! -x "$tools/bin/meson" ]; then
+        python3 -m venv "$tools" && "$tools/bin/python" -m pip install -q "meson>=1.1" ninja
+    fi
+    PATH="$tools/bin:$PATH"
 fi
 if [ ! -f build/fuzz/build.ninja ]; then
     CC=clang meson setup build/fuzz -Dext=false -Dctests=false -Dfuzz=true \
