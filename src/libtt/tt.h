@@ -106,6 +106,8 @@ typedef struct {
 #define TT_NO_PARENT UINT32_MAX
 #define TT_CODE_TRACED     0x1u   /* passed the filters; events may name it */
 #define TT_CODE_GENERATOR  0x2u   /* generator, coroutine or async generator */
+#define TT_CODE_FUNCTION   0x4u   /* a function body (CO_OPTIMIZED): not a
+                                     module or class body */
 
 /* A Python type as recorded (OBJ_CREATE names types by id). */
 typedef struct {
