@@ -1,9 +1,6 @@
 """Allocation-heavy: many short-lived and some long-lived objects (instances,
 dicts, lists, tuples, strings), a tree built and torn down; the workload for
 object tracking (--objects, tracemalloc, the reference-tracer floor)."""
-import os
-import sys
-import time
 
 
 class Node:
@@ -48,10 +45,6 @@ def work(scale):
 
 
 if __name__ == "__main__":
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    t0 = time.perf_counter()
-    result = work(scale)
-    elapsed = time.perf_counter() - t0
-    if os.environ.get("TRACETAP_BENCH_TIMING"):
-        with open(os.environ["TRACETAP_BENCH_TIMING"], "w") as f:
-            f.write("%r %r\n" % (elapsed, result))
+    from _harness import main
+
+    main(work)

@@ -1,8 +1,5 @@
 """Exceptions: raised a few frames deep and caught, re-raised, chained,
 with finally blocks; every raise is exception events in each frame."""
-import os
-import sys
-import time
 
 
 class Invalid(ValueError):
@@ -53,10 +50,6 @@ def work(scale):
 
 
 if __name__ == "__main__":
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    t0 = time.perf_counter()
-    result = work(scale)
-    elapsed = time.perf_counter() - t0
-    if os.environ.get("TRACETAP_BENCH_TIMING"):
-        with open(os.environ["TRACETAP_BENCH_TIMING"], "w") as f:
-            f.write("%r %r\n" % (elapsed, result))
+    from _harness import main
+
+    main(work)

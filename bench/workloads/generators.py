@@ -1,8 +1,5 @@
 """Generators: a pipeline of generators and generator expressions, send()
 and yield from; every resume and suspend is a call and a return event."""
-import os
-import sys
-import time
 
 
 def numbers(n):
@@ -52,10 +49,6 @@ def work(scale):
 
 
 if __name__ == "__main__":
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    t0 = time.perf_counter()
-    result = work(scale)
-    elapsed = time.perf_counter() - t0
-    if os.environ.get("TRACETAP_BENCH_TIMING"):
-        with open(os.environ["TRACETAP_BENCH_TIMING"], "w") as f:
-            f.write("%r %r\n" % (elapsed, result))
+    from _harness import main
+
+    main(work)

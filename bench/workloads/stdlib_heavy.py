@@ -2,11 +2,8 @@
 is in the standard library (pure Python and C), which tracetap filters out
 by default: this measures what an excluded frame costs."""
 import json
-import os
 import re
-import sys
 import textwrap
-import time
 
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu "
          "nu xi omicron pi rho sigma tau upsilon phi chi psi omega").split()
@@ -40,10 +37,6 @@ def work(scale):
 
 
 if __name__ == "__main__":
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    t0 = time.perf_counter()
-    result = work(scale)
-    elapsed = time.perf_counter() - t0
-    if os.environ.get("TRACETAP_BENCH_TIMING"):
-        with open(os.environ["TRACETAP_BENCH_TIMING"], "w") as f:
-            f.write("%r %r\n" % (elapsed, result))
+    from _harness import main
+
+    main(work)

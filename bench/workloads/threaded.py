@@ -1,9 +1,6 @@
 """Threaded: four threads doing CPU-bound Python work under the GIL. Each
 thread writes its own slot, so the result does not depend on scheduling."""
-import os
-import sys
 import threading
-import time
 
 
 def collatz_len(n):
@@ -34,10 +31,6 @@ def work(scale):
 
 
 if __name__ == "__main__":
-    scale = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    t0 = time.perf_counter()
-    result = work(scale)
-    elapsed = time.perf_counter() - t0
-    if os.environ.get("TRACETAP_BENCH_TIMING"):
-        with open(os.environ["TRACETAP_BENCH_TIMING"], "w") as f:
-            f.write("%r %r\n" % (elapsed, result))
+    from _harness import main
+
+    main(work)
