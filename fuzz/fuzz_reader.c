@@ -7,6 +7,7 @@
  * tests/c, which replays fuzz/corpus through it) report it as a crash.
  * Must not: print. Threads: single-threaded.
  */
+#define _POSIX_C_SOURCE 200809L   /* fmemopen (coverage exporters) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,117 @@ static void accessors(tt_reader_t *r)
     sink += tt_reader_ns(r, UINT64_MAX) + tt_reader_ns(r, 12345);
 }
 
+/* The object analysis (issue 6) over whatever the file holds: events and
+ * 0x81 aggregate chunks. Checks its promises about counts and orders. */
+static void objects(tt_reader_t *r)
+{
+    tt_objects_t *o = NULL;
+    const tt_objects_summary_t *s;
+    const tt_objstat_t *st, *prev = NULL;
+    uint64_t created = 0, survived = 0, unverified = 0;
+    int rc = tt_objects_analyze(r, &o);
+
+    if (rc < 0) {
+        EXPECT(o == NULL && rc == TT_ENOMEM);
+        return;
+    }
+    s = tt_objects_summary(o);
+    EXPECT(s->unverified <= s->survived);
+    EXPECT(s->complete_deaths == (s->unverified == 0));
+    for (uint32_t i = 0; (st = tt_objects_site(o, TT_OBJ_BY_SURVIVED, i));
+         i++) {
+        EXPECT(i < s->n_sites);
+        EXPECT(st->type < tt_reader_n_types(r));
+        EXPECT(st->code == TT_NO_CODE || st->code < tt_reader_n_codes(r));
+        EXPECT(st->unverified <= st->survived);
+        EXPECT(prev == NULL || prev->survived >= st->survived);
+        sink += tt_objstat_lifetime(st, 0.5) + tt_objstat_lifetime(st, 0.99);
+        created += st->created;
+        survived += st->survived;
+        unverified += st->unverified;
+        prev = st;
+    }
+    EXPECT(created == s->created && survived == s->survived &&
+           unverified == s->unverified);
+    for (uint32_t i = 0; (st = tt_objects_type(o, i)); i++) {
+        EXPECT(i < s->n_types);
+        EXPECT(st->code == TT_NO_CODE);
+        touch(tt_reader_string(r, tt_reader_type(r, st->type)->name));
+    }
+    for (uint32_t i = 0; i < tt_reader_n_ancillary(r); i++) {
+        uint8_t type;
+        const uint8_t *p;
+        size_t len;
+        EXPECT(tt_reader_ancillary(r, i, &type, &p, &len) == 0);
+        EXPECT(type >= 0x80);
+        sink += len ? p[len - 1] : 0;
+    }
+    tt_objects_free(o);
+}
+
+/* Issue 5: the 0x80 line-count records and the coverage analysis with
+ * every exporter, over whatever the reader accepted. */
+static void coverage_checks(tt_reader_t *r)
+{
+    tt_line_counts_t *lc = NULL;
+    tt_coverage_t *cov = NULL;
+    tt_cov_opts_t opts = {1, "/", "t", "v", 1};
+    tt_cov_summary_t tot;
+    uint64_t exec = 0;
+    FILE *out, *src;
+    int rc;
+
+    rc = tt_line_counts_read(r, &lc);
+    EXPECT(rc == 0 || (rc == TT_ENOMEM && lc == NULL));
+    for (uint32_t i = 0; lc && i < tt_line_counts_n(lc); i++) {
+        const tt_code_counts_t *cc = tt_line_counts_get(lc, i);
+        EXPECT(cc != NULL && cc->code < tt_reader_n_codes(r));
+        for (uint32_t k = 0; k < cc->n; k++) {
+            EXPECT(cc->lines[k] >= 0 && cc->counts[k] >= 1);
+            EXPECT(k == 0 || cc->lines[k] > cc->lines[k - 1]);
+        }
+        sink += cc->calls;
+    }
+    if (lc)
+        EXPECT(tt_line_counts_get(lc, tt_line_counts_n(lc)) == NULL);
+    tt_line_counts_free(lc);
+
+    if (tt_coverage_new(&cov) != 0)
+        return;
+    rc = tt_coverage_add(cov, r);
+    EXPECT(rc == 0 || rc == TT_ENOMEM);
+    if (rc == 0 && tt_coverage_finish(cov) == 0) {
+        for (uint32_t i = 0; i < tt_coverage_n_files(cov); i++) {
+            const tt_cov_file_t *f = tt_coverage_file(cov, i);
+            EXPECT(f->summary.covered <= f->summary.executable);
+            for (uint32_t k = 0; k < f->n_lines; k++)
+                EXPECT(f->lines[k] >= 1 && (k == 0 ||
+                                            f->lines[k] > f->lines[k - 1]));
+            exec += f->n_lines;
+        }
+        tt_coverage_totals(cov, &tot);
+        EXPECT(tot.executable == exec);
+        out = fopen("/dev/null", "w");
+        if (out != NULL) {
+            EXPECT(tt_coverage_write_text(cov, out, &opts) >= TT_ENOMEM);
+            EXPECT(tt_coverage_write_json(cov, out) >= TT_ENOMEM);
+            EXPECT(tt_coverage_write_lcov(cov, out, &opts) >= TT_ENOMEM);
+            EXPECT(tt_coverage_write_cobertura(cov, out, &opts) >= TT_ENOMEM);
+            for (uint32_t i = 0; i < tt_coverage_n_files(cov) && i < 4; i++) {
+                static char text[] = "a\n\tb\r\nc\rd";
+                src = fmemopen(text, sizeof text - 1, "r");
+                if (src == NULL)
+                    continue;
+                EXPECT(tt_coverage_write_annotate(tt_coverage_file(cov, i),
+                                                  src, out) >= TT_ENOMEM);
+                fclose(src);
+            }
+            fclose(out);
+        }
+    }
+    tt_coverage_free(cov);
+}
+
 int tt_fuzz_exercise(const uint8_t *data, size_t len)
 {
     tt_reader_t *r = NULL;
@@ -172,6 +284,8 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     }
     EXPECT(r != NULL);
     accessors(r);
+    coverage_checks(r);         /* leaves r at the end: rewind */
+    EXPECT(tt_reader_select_thread(r, UINT32_MAX) == 0);
     tt_reader_counts(r, counts, &dropped);
     for (int k = 0; k < TT_EV__COUNT; k++)
         total += counts[k];
@@ -182,6 +296,7 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
         EXPECT(drain(r, 1) == tt_reader_thread(r, t)->events);
     }
     EXPECT(tt_reader_select_thread(r, tt_reader_n_threads(r)) == TT_EINVAL);
+    objects(r);
     tt_reader_close(r);
 
     rc = tt_reader_open_mem(&r, data, len, TT_READ_FILE);

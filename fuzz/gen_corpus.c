@@ -92,6 +92,43 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* 0x81 object aggregates: summary, rows, both verdict lists. */
+    w = start("seed-objagg", &b, &c, &t);
+    tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);
+    tt_tbuf_obj_create(b, 210, t, 0x7f0000000080ull, 32, c, 3, TT_NO_OFFSET);
+    {
+        tt_objstat_t rows[2] = {{0}};
+        uint64_t dead[] = {0x7f0000000040ull}, unv[] = {0x7f0000000080ull};
+        tt_objagg_summary_t sum = {TT_OBJAGG_CHECKED | TT_OBJAGG_ROWS, 1, 2};
+        rows[0].code = c;
+        rows[0].line = 3;
+        rows[0].offset = TT_NO_OFFSET;
+        rows[0].type = t;
+        rows[0].created = 5;
+        rows[0].destroyed = 3;
+        rows[0].survived = 2;
+        rows[0].unverified = 1;
+        rows[0].lifetime[4] = 3;
+        rows[1].code = TT_NO_CODE;
+        rows[1].line = TT_NO_LINE;
+        rows[1].offset = 12;
+        rows[1].type = t;
+        rows[1].created = 1;
+        rows[1].died_unseen = 1;
+        tt_writer_objagg(w, &sum, rows, 2, dead, 1, unv, 1);
+    }
+    tt_writer_close(w);
+
+    /* issue 5: a --count recording: 0x80 line-count chunks, no events */
+    w = start("seed-counts", &b, &c, &t);
+    {
+        static const uint64_t hits[] = {4, 0, 9};
+        const tt_count_table_t tabs[] = {{c, 2, 1, 3, hits},
+                                         {c + 1, 1, 7, 1, hits}};
+        tt_writer_line_counts(w, tabs, 2);
+    }
+    tt_writer_close(w);
+
     tt__tbuf_cap = 256;
     w = start("seed-threads", &b, &c, &t);
     tt_writer_thread(w, 2, NULL, &b2);

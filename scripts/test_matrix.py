@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("TRACETAP_CACHE", Path.home() / ".cache" / "tracetap"))
 BUILD = ROOT / "build"
-TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7"]
+TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7",
+                     "lxml"]   # lxml: the Cobertura DTD check (tests/py/test_coverage_cli.py)
 C_SUMMARY = re.compile(r"^tests/c: (\d+) passed, (\d+) failed", re.M)
 
 
@@ -121,6 +122,21 @@ def ensure_venv(version: str, python: str) -> Path | None:
     return vpy
 
 
+def ensure_genhtml() -> None:
+    """The LCOV test renders with genhtml (Debian's lcov package): install it
+    when it is missing and this machine lets us (root and apt-get)."""
+    import shutil
+    if shutil.which("genhtml") or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    say("installing lcov (genhtml) with apt-get for the coverage tests")
+    log = BUILD / "apt-lcov.log"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "-q", "lcov"]
+    if run(cmd, log, env=env).returncode:
+        run(["apt-get", "update", "-q"], BUILD / "apt-update.log", env=env)
+        run(cmd, log, env=env)
+
+
 def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) -> None:
     label = f"pytest ({version})"
     vpy = ensure_venv(version, python)
@@ -184,6 +200,7 @@ def main() -> int:
                 tally.add("interpreters", 0, len(missing), note=f"  (missing: {', '.join(sorted(missing))})")
         elif not complete:
             tally.add("interpreters", 0, 1, note="  (the matrix is incomplete, see above)")
+        ensure_genhtml()
         for version, python in found:
             py_tests(tally, version, python, args.pytest_args)
 

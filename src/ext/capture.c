@@ -9,6 +9,7 @@
  * the recording, which only start/stop change, also under the GIL.
  */
 #include "capture.h"
+#include "objects.h"
 
 /* The hook never changes these while a recording is active. */
 capture_rec_t *capture_rec = NULL;      /* GIL */
@@ -78,7 +79,7 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
     Py_DECREF(co);
     c = capture_codetab_find(&rec->codes, co);
     if (TTX_UNLIKELY(c == NULL))
-        c = capture_code_register(rec, (PyObject *)co);
+        TTX_OBJ_OWN(c = capture_code_register(rec, (PyObject *)co));
     if (TTX_UNLIKELY(t->top + 1 == t->end) && capture_thread_grow(t) < 0)
         return 0;
     e = ++t->top;
@@ -87,13 +88,19 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
     e->traced = 0;
     if (c == NULL || !c->traced)
         return 0;
+    if (rec->count) {
+        /* --count: the entry stays untraced (no event is written for this
+         * frame); LINE events count through e->code. */
+        c->calls++;
+        return 0;
+    }
     if (TTX_UNLIKELY(t->tbuf == NULL) && capture_thread_open(rec, t) < 0)
         return 0;
     e->traced = 1;
     e->line = capture_line_at(c, frame);
     tt_tbuf_call(t->tbuf, capture_clock(), c->id, e->line);
     if (rec->opcodes)
-        capture_enable_opcodes(rec, frame);
+        TTX_OBJ_OWN(capture_enable_opcodes(rec, frame));
     return 0;
 }
 
@@ -105,6 +112,10 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     capture_frame_t *e;
     (void)obj;
 
+    /* --objects: drop the frame object / boxed offset legacy tracing made
+     * to deliver this very event (reftracer.c). */
+    capture_objects_settle(frame, what, arg);
+
     /* A thread-local from an earlier recording, or none yet. capture_gen
      * changes at every start and stop, so a match implies rec != NULL. */
     if (TTX_UNLIKELY(capture_tls.gen != capture_gen)) {
@@ -115,8 +126,14 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     switch (what) {
     case PyTrace_LINE:
         e = capture_entry(t, frame);
-        if (e == NULL || !e->traced)
+        if (e == NULL)
             return 0;
+        if (TTX_UNLIKELY(!e->traced)) {
+            /* --count: one increment, no clock, no buffer (countmode.c) */
+            if (rec->count && e->code != NULL && e->code->counts != NULL)
+                capture_count_line(e->code, PyFrame_GetLineNumber(frame));
+            return 0;
+        }
         /* f_lineno is set before a LINE event on every version: O(1). */
         e->line = PyFrame_GetLineNumber(frame);
         if (rec->lines)
@@ -140,7 +157,8 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         {
             uint32_t type = UINT32_MAX;
             if (arg != NULL && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) > 0)
-                type = capture_exc_type_id(rec, PyTuple_GET_ITEM(arg, 0));
+                TTX_OBJ_OWN(type = capture_exc_type_id(
+                                rec, PyTuple_GET_ITEM(arg, 0)));
             tt_tbuf_exception(t->tbuf, capture_clock(), e->code->id,
                               capture_line_at(e->code, frame), type);
         }

@@ -66,6 +66,11 @@ typedef struct capture_code {
                                 for none); NULL when not traced */
     uint8_t *ops;            /* owned: opcode of each code unit; NULL unless
                                 traced with opcode capture on */
+    /* --count (countmode.c): hits by line - count_base, and CALL events */
+    uint64_t *counts;        /* owned; NULL unless counting and traced */
+    int32_t count_base;
+    uint32_t count_span;     /* entries in counts */
+    uint64_t calls;
 } capture_code_t;
 
 typedef struct {
@@ -180,6 +185,7 @@ typedef struct capture_rec {
     tt_writer_t *w;              /* owned */
     uint64_t gen;                /* == capture_gen while active */
     int calls, lines, opcodes;   /* what to record */
+    int count;                   /* --count: line counts, no event log */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */
     pid_t pid;                   /* the recording process (fork guard) */
@@ -200,6 +206,8 @@ typedef struct capture_rec {
     PyObject *s_f_trace_opcodes;
     PyObject *s_module;
     capture_problems_t problems;
+    struct capture_objects *objects;  /* owned (objsession.c): the
+                                     --objects state, or NULL */
 } capture_rec_t;
 
 /* The active recording, or NULL. Protected by the GIL. */
@@ -224,6 +232,19 @@ void capture_codetab_free(capture_codetab_t *t);     /* drops the refs */
 /* Parses a code object's line table into one line per code unit. Returns
  * a PyMem_Raw array of TTX_CODE_UNITS(co) entries, or NULL (no exception). */
 int32_t *capture_code_lines(PyCodeObject *co);
+
+/* countmode.c: --count. The LINE hook's whole work in count mode. */
+static inline void
+capture_count_line(capture_code_t *c, int line)
+{
+    uint32_t i = (uint32_t)line - (uint32_t)c->count_base;
+    if (TTX_LIKELY(i < c->count_span))
+        c->counts[i]++;
+}
+/* Gives a traced code its counts array. 0, or -1 (counted). */
+int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
+/* Writes every code's counts as 0x80 chunks. 0, or -1 (counted). */
+int capture_counts_write(capture_rec_t *rec);
 
 /* names.c */
 int capture_names_init(capture_names_t *n);          /* 0 or -1 + exc */
@@ -303,6 +324,14 @@ extern PyType_Spec capture_hook_spec;
 PyObject *capture_detach_thread(PyObject *module, PyObject *unused);
 PyObject *capture_attach_thread(PyObject *module, PyObject *unused);
 PyObject *capture_hook_new(PyTypeObject *type);
+
+/* coverage.c: coverage_data/coverage_export/coverage_annotate */
+extern PyMethodDef capture_coverage_methods[];
+
+/* objreader.c: _tracetap.objects(path) -> dict (issue 6). */
+PyObject *capture_objects_report(PyObject *module, PyObject *path);
+/* objsession.c: _tracetap.destroy_gaps() -> dict (issue 6). */
+PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
 
 /* reader.c */
 extern PyType_Spec capture_reader_spec;

@@ -33,6 +33,7 @@ code_free(capture_code_t *c)
     Py_XDECREF(c->code);
     PyMem_RawFree(c->lines);
     PyMem_RawFree(c->ops);
+    PyMem_RawFree(c->counts);
     PyMem_RawFree(c);
 }
 
@@ -282,6 +283,8 @@ code_define(capture_rec_t *rec, capture_code_t *c, PyCodeObject *co,
         rec->problems.writer_errors++;
         return -1;
     }
+    if (rec->count)
+        (void)capture_counts_alloc(rec, c);   /* failure: counted, no counts */
     return 0;
 nomem:
     rec->problems.nomem++;

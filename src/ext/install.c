@@ -9,6 +9,7 @@
  * calls as a Python-level trace function. GIL: held throughout.
  */
 #include "capture.h"
+#include "objects.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -497,7 +498,9 @@ Hook_call(PyObject *self, PyObject *args, PyObject *kw)
         PyEval_SetTrace(NULL, NULL);
         Py_RETURN_NONE;
     }
-    hook_note_name(rec, ident);
+    /* --objects: what this call makes is tracetap's, not the program's */
+    capture_objects_own(args);
+    TTX_OBJ_OWN(hook_note_name(rec, ident));
     PyEval_SetTrace(capture_trace, self);
     if (PyThreadState_Get()->c_tracefunc == capture_trace &&
         PyFrame_Check(frame) && PyUnicode_Check(event) &&

@@ -107,6 +107,13 @@ static PyMethodDef module_methods[] = {
     {"clock_info", capture_clock_info, METH_NOARGS,
      "clock_info() -> dict: the clock recordings use, its rate, and the "
      "cost of one reading in ns."},
+    {"destroy_gaps", capture_objects_selftest, METH_NOARGS,
+     "destroy_gaps() -> dict: runs --objects' start-up self-test for the "
+     "interpreter's missing DESTROY events (needs 3.13+ and a free "
+     "reference tracer)."},
+    {"objects", capture_objects_report, METH_O,
+     "objects(path) -> dict: the object-lifetime analysis of a recording "
+     "(types, sites, survivors, notes); see tracetap.Trace.objects()."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},
@@ -141,6 +148,8 @@ module_exec(PyObject *module)
         PyModule_AddObjectRef(module, "TraceError", st->trace_error) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "FREE_THREADED", TTX_FREE_THREADED) < 0)
+        return -1;
+    if (PyModule_AddFunctions(module, capture_coverage_methods) < 0)
         return -1;
     return 0;
 }

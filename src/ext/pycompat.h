@@ -115,4 +115,45 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #  define TTX_SLOT_GIL
 #endif
 
+/* ---- object capture (--objects, issue 6; CPYTHON-NOTES sections 4, 5).
+ *
+ * TTX_HAVE_REFTRACER: PyRefTracer exists (3.13+) on a GIL build.
+ * For the frame reader (frameaddr.c): where the thread_state,
+ *   interpreter_frame and code_object blocks start inside
+ *   _Py_DebugOffsets (Include/internal/pycore_runtime.h in 3.13,
+ *   pycore_debug_offsets.h in 3.14; their fields are read at run time and
+ *   cross-checked against this build), the frame owners that are not
+ *   Python frames, and the tag bits of f_executable (a _PyStackRef in
+ *   3.14). TTX_FRAMEADDR_KNOWN is 0 where the layout was not checked. */
+#if PY_VERSION_HEX >= 0x030D0000 && !defined(Py_GIL_DISABLED)
+#  define TTX_HAVE_REFTRACER 1
+#else
+#  define TTX_HAVE_REFTRACER 0
+#endif
+#if PY_VERSION_HEX >= 0x030E0000 && PY_VERSION_HEX < 0x030F0000
+#  define TTX_FRAMEADDR_KNOWN 1
+#  define TTX_DBGOFF_TSTATE 176
+#  define TTX_DBGOFF_IFRAME 248
+#  define TTX_DBGOFF_CODE 312
+#  define TTX_FRAME_OWNER_INTERP 3
+#  define TTX_FRAME_OWNER_CSTACK 4
+#  define TTX_FRAME_EXEC_TAG_MASK 3
+#elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+#  define TTX_FRAMEADDR_KNOWN 1
+#  define TTX_DBGOFF_TSTATE 152
+#  define TTX_DBGOFF_IFRAME 224
+#  define TTX_DBGOFF_CODE 272
+#  define TTX_FRAME_OWNER_INTERP 255     /* no such owner in 3.13 */
+#  define TTX_FRAME_OWNER_CSTACK 3
+#  define TTX_FRAME_EXEC_TAG_MASK 0
+#else
+#  define TTX_FRAMEADDR_KNOWN 0
+#  define TTX_DBGOFF_TSTATE 0
+#  define TTX_DBGOFF_IFRAME 0
+#  define TTX_DBGOFF_CODE 0
+#  define TTX_FRAME_OWNER_INTERP 255
+#  define TTX_FRAME_OWNER_CSTACK 255
+#  define TTX_FRAME_EXEC_TAG_MASK 0
+#endif
+
 #endif /* TTX_PYCOMPAT_H */

@@ -7,6 +7,7 @@
  * GIL: held; start and stop may run on any thread.
  */
 #include "capture.h"
+#include "objects.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -192,25 +193,28 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "path", "calls", "lines", "opcodes", "main_only", "include",
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
-        "python_build", NULL};
+        "python_build", "count", "objects", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
     PyObject *options_text = Py_None, *opnames = Py_None;
     PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
+    int objects = 0;                    /* 1 event log, 2 aggregates */
+    int count = 0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
     tt_header_t hdr;
     struct timespec now;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOO", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpi", kwlist,
                                      PyUnicode_FSConverter, &path, &calls,
                                      &lines, &opcodes, &main_only, &include,
                                      &exclude, &stdlib_dirs, &own_dirs,
                                      &stdlib, &argv, &options_text, &opnames,
-                                     &thread_names, &pyver, &pybuild))
+                                     &thread_names, &pyver, &pybuild, &count,
+                                     &objects))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -230,7 +234,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         goto error;
     }
     rec->calls = calls;
-    rec->lines = calls && lines;
+    rec->count = calls && count;
+    rec->lines = calls && lines && !rec->count;
     rec->opcodes = calls && opcodes;
     rec->main_only = main_only;
     rec->main_ident = PyThread_get_thread_ident();
@@ -258,6 +263,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         goto error;
     if (capture_check_free(rec) < 0)
         goto error;
+    if (objects && capture_objects_precheck() < 0)
+        goto error;
 
     memset(&hdr, 0, sizeof(hdr));
     argv_v = utf8_vector(argv, &hdr.argc);
@@ -272,9 +279,12 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     hdr.options_text = utf8_or(options_text, "");
     hdr.options = (rec->calls ? TT_OPT_CALLS : 0) |
                   (rec->lines ? TT_OPT_LINES : 0) |
+                  (count ? TT_OPT_COUNT : 0) |
                   (rec->opcodes ? TT_OPT_OPCODES : 0) |
                   (stdlib ? TT_OPT_STDLIB : 0) |
-                  (main_only ? TT_OPT_MAIN_THREAD_ONLY : 0);
+                  (main_only ? TT_OPT_MAIN_THREAD_ONLY : 0) |
+                  (objects ? TT_OPT_OBJECTS : 0) |
+                  (objects == 2 ? TT_OPT_COUNT : 0);
     capture_clock_choose(&rec->clock_name, &rec->clock_hz);
     hdr.clock_name = rec->clock_name;
     hdr.clock_hz = rec->clock_hz;
@@ -303,13 +313,22 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
 
     rec->gen = ++capture_gen;
     capture_rec = rec;
-    if (capture_install(rec) < 0) {
+    if (objects && capture_objects_start(rec, objects) < 0) {
         capture_rec = NULL;
         capture_gen++;
         (void)tt_writer_close(rec->w);
         rec->w = NULL;
         goto error;
     }
+    if (capture_install(rec) < 0) {
+        capture_objects_abort(rec);
+        capture_rec = NULL;
+        capture_gen++;
+        (void)tt_writer_close(rec->w);
+        rec->w = NULL;
+        goto error;
+    }
+    capture_objects_enable(rec);
     Py_DECREF(path);
     Py_RETURN_NONE;
 
@@ -520,7 +539,7 @@ PyObject *
 capture_stop(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"thread_names", NULL};
-    PyObject *given = Py_None, *warnings, *foreign, *res;
+    PyObject *given = Py_None, *warnings, *foreign, *res, *objsum = NULL;
     capture_rec_t *rec = capture_rec;
     tt_writer_stats_t ws;
     uint64_t end_ns;
@@ -543,6 +562,13 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     }
     end_ns = capture_mono_ns();
+    /* --objects first: its survivor check wants everything still attached
+     * (it removes only the reference tracer). */
+    if (rec->objects != NULL) {
+        objsum = capture_objects_stop(rec, warnings);
+        if (objsum == NULL)
+            note_failure(warnings, "finishing the object capture");
+    }
     /* Survey first: after detaching, a stale hook removes itself on its
      * next event and would look removed by someone else. */
     if (capture_survey(rec, foreign) < 0)
@@ -551,6 +577,8 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     capture_gen++;
     if (capture_uninstall(rec, warnings, foreign) < 0)
         note_failure(warnings, "removing the hook");
+    if (rec->count)
+        (void)capture_counts_write(rec);    /* failures are counted */
     if (report_problems(rec, warnings, foreign) < 0)
         note_failure(warnings, "reporting problems");
     name_threads(rec, given);
@@ -569,6 +597,10 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         error = errbuf;
     }
     res = summary(rec, &ws, warnings, end_ns, error);
+    if (res != NULL && objsum != NULL &&
+        PyDict_SetItemString(res, "objects", objsum) < 0)
+        Py_CLEAR(res);
+    Py_XDECREF(objsum);
     rec_free(rec);
     Py_DECREF(warnings);
     Py_DECREF(foreign);
@@ -593,6 +625,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     capture_rec = NULL;
     capture_gen++;
+    capture_objects_abort(rec);         /* --objects: our tracer, if set */
     if (me->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
     if (rec->threading != NULL && !rec->main_only) {

@@ -106,8 +106,6 @@ typedef struct {
 #define TT_NO_PARENT UINT32_MAX
 #define TT_CODE_TRACED     0x1u   /* passed the filters; events may name it */
 #define TT_CODE_GENERATOR  0x2u   /* generator, coroutine or async generator */
-#define TT_CODE_FUNCTION   0x4u   /* a function body (CO_OPTIMIZED): not a
-                                     module or class body */
 
 /* A Python type as recorded (OBJ_CREATE names types by id). */
 typedef struct {
@@ -297,6 +295,251 @@ uint64_t tt_reader_ns(const tt_reader_t *r, uint64_t tick);
 /* Line of a bytecode offset in a code object, by its ranges; TT_NO_LINE if
  * the offset has no line or is out of range. */
 int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
+
+/* ------------------------------------------- ancillary chunks (issue 6) */
+
+/* Ancillary chunks (types 0x80..0xFF, FORMAT.md §3) whose CRCs were good,
+ * in file order, including types this libtt has no analysis for. The
+ * payload is borrowed and valid until tt_reader_close. */
+uint32_t tt_reader_n_ancillary(const tt_reader_t *r);
+/* 0 and the i-th one's type, payload and length (any pointer may be NULL),
+ * or TT_EINVAL for a bad index. */
+int tt_reader_ancillary(const tt_reader_t *r, uint32_t i, uint8_t *type,
+                        const uint8_t **payload, size_t *len);
+
+/* ------------------------------------------- object lifetimes (issue 6) */
+
+#define TT_CHUNK_OBJAGG  0x81      /* object aggregates, FORMAT.md §14 */
+#define TT_OBJ_BUCKETS   64        /* log2 lifetime buckets, in ticks:
+                                      [0] = 0, [b] = [2^(b-1), 2^b) */
+
+/* Statistics of one (site, type) pair, or of one type (code = TT_NO_CODE).
+ * The site is where objects were created: a code id and line, or a code id
+ * and instruction offset (--no-calls; tt_objects_analyze resolves it to a
+ * line with tt_code_line_at). */
+typedef struct {
+    uint32_t code;         /* code id, or TT_NO_CODE (no Python frame) */
+    int32_t  line;         /* TT_NO_LINE if unknown */
+    uint32_t offset;       /* TT_NO_OFFSET unless the site is by offset */
+    uint32_t type;         /* type id */
+    uint64_t created;      /* CREATE events (exact on every interpreter) */
+    uint64_t destroyed;    /* DESTROY events matched to these creations */
+    uint64_t survived;     /* still alive, as far as the data shows, at stop */
+    uint64_t unverified;   /* of `survived`: not proven alive at stop, so a
+                              known DESTROY gap may have hidden their death */
+    uint64_t died_unseen;  /* deaths proven without a DESTROY: a CREATE
+                              reused the address, or the stop check found
+                              the object gone */
+    uint64_t lifetime[TT_OBJ_BUCKETS];  /* destroyed objects by lifetime */
+} tt_objstat_t;
+
+/* tt_objagg_summary_t.flags */
+#define TT_OBJAGG_ROWS     0x1u   /* the chunk's rows are the recording's
+                                     object data (--objects --count: no
+                                     OBJ_* events were logged) */
+#define TT_OBJAGG_CHECKED  0x2u   /* survivors were checked at stop: the
+                                     verdict lists are exhaustive, every
+                                     other survivor is verified alive */
+
+typedef struct {
+    uint32_t flags;        /* TT_OBJAGG_* */
+    uint64_t repaired;     /* unseen deaths the capture proved by a CREATE
+                              at an address it held live */
+    uint64_t filtered;     /* events dropped as tracetap's own noise */
+} tt_objagg_summary_t;
+
+/* Writes one or more 0x81 chunks (FORMAT.md §14): the summary, `rows`
+ * (site/type aggregates; their lifetime buckets included), and the
+ * addresses of survivors proven dead at stop (`dead`) or left unverified
+ * (`unverified`), in any order. Pending definitions are written first, so
+ * every id the rows use must already be defined. Returns 0, or TT_EINVAL
+ * (a row names an undefined code or type), TT_ENOMEM or TT_EIO; on failure
+ * chunks already written stay in the file and are self-consistent. The
+ * arrays stay the caller's. */
+int tt_writer_objagg(tt_writer_t *w, const tt_objagg_summary_t *sum,
+                     const tt_objstat_t *rows, size_t n_rows,
+                     const uint64_t *dead, size_t n_dead,
+                     const uint64_t *unverified, size_t n_unverified);
+
+/* The object analysis: replays OBJ_CREATE/OBJ_DESTROY in merged order
+ * through a live table keyed by address, then applies the 0x81 chunks. */
+typedef struct tt_objects tt_objects_t;
+
+typedef struct {
+    uint64_t created, destroyed, survived, unverified, died_unseen;
+    uint64_t repaired;           /* unseen deaths proven by address reuse,
+                                    in the capture or in this replay */
+    uint64_t unmatched_destroys; /* DESTROYs of objects born before the
+                                    recording (or filtered) */
+    uint64_t filtered;           /* noise the capture dropped */
+    uint32_t n_sites, n_types;
+    int checked;                 /* survivors were checked at stop */
+    int aggregated;              /* the data came from 0x81 rows */
+    int complete_deaths;         /* 1 when every survivor is verified alive */
+    int bad_chunks;              /* malformed 0x81 chunks that were ignored */
+} tt_objects_summary_t;
+
+#define TT_OBJ_BY_CREATED   0    /* created desc, then survived desc */
+#define TT_OBJ_BY_SURVIVED  1    /* survived desc, then created desc */
+
+/* Analyses r's object data. Rewinds r (all threads selected) and leaves it
+ * at the end. Returns 0 and *out (the caller frees it with
+ * tt_objects_free), or TT_ENOMEM with *out = NULL. Malformed event chunks
+ * and 0x81 chunks are skipped (the latter counted in bad_chunks). */
+int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out);
+const tt_objects_summary_t *tt_objects_summary(const tt_objects_t *o);
+/* The i-th (site, type) in `order` (TT_OBJ_BY_*), or NULL past the end.
+ * Borrowed; valid until tt_objects_free. */
+const tt_objstat_t *tt_objects_site(const tt_objects_t *o, int order,
+                                    uint32_t i);
+/* The i-th type's totals, by created desc; code is TT_NO_CODE. */
+const tt_objstat_t *tt_objects_type(const tt_objects_t *o, uint32_t i);
+/* The lifetime (ticks) below which a fraction q (0..1) of the destroyed
+ * objects died, as the upper bound of its log2 bucket; UINT64_MAX when
+ * nothing was destroyed. */
+uint64_t tt_objstat_lifetime(const tt_objstat_t *s, double q);
+void tt_objects_free(tt_objects_t *o);
+
+/* ------------------------------------- line counts and coverage (issue 5) */
+
+#include <stdio.h>
+
+#define TT_CHUNK_LINE_COUNTS 0x80  /* per-code line counts, FORMAT.md §13 */
+#define TT_CODE_FUNCTION   0x4u   /* a function body (CO_OPTIMIZED): not a
+                                     module or class body; coverage lists it
+                                     as a function */
+
+/* One code object's counts as capture holds them: a flat array indexed by
+ * line - base_line. Input of tt_writer_line_counts. */
+typedef struct {
+    uint32_t code;             /* code id, defined with tt_writer_code */
+    uint64_t calls;            /* times the code was entered (CALL events,
+                                  generator resumptions included) */
+    int32_t base_line;         /* the line of counts[0]; >= 0 */
+    uint32_t n_slots;
+    const uint64_t *counts;    /* counts[i]: times line base_line+i ran */
+} tt_count_table_t;
+
+/* Writes the tables as 0x80 chunks (zero slots are left out; a table with
+ * no calls and no counts writes nothing). Pending definitions are written
+ * first. Returns 0, TT_EINVAL (an undefined code id, lines outside
+ * 0..INT32_MAX, NULL counts) or TT_ELIMIT with nothing written, or
+ * TT_ENOMEM / TT_EIO; chunks written before a failure stay in the file and
+ * are valid. The tables stay the caller's. */
+int tt_writer_line_counts(tt_writer_t *w, const tt_count_table_t *tabs,
+                          size_t n);
+
+/* One decoded 0x80 record. A code may have several records (in one file
+ * or across chunks); their counts add up. */
+typedef struct {
+    uint32_t code;             /* a code id defined before the chunk */
+    uint64_t calls;
+    uint32_t n;                /* lines that ran */
+    const int32_t *lines;      /* ascending, each >= 0 */
+    const uint64_t *counts;    /* parallel to lines, each >= 1 */
+} tt_code_counts_t;
+
+typedef struct tt_line_counts tt_line_counts_t;
+
+/* Decodes every 0x80 chunk of r. Returns 0 and *out (freed with
+ * tt_line_counts_free; independent of r afterwards), or TT_EINVAL /
+ * TT_ENOMEM with *out = NULL. A malformed chunk keeps the records before
+ * the bad one and is counted by tt_line_counts_bad_chunks. */
+int tt_line_counts_read(const tt_reader_t *r, tt_line_counts_t **out);
+uint32_t tt_line_counts_n(const tt_line_counts_t *lc);
+/* The i-th record in file order (borrowed), or NULL past the end. */
+const tt_code_counts_t *tt_line_counts_get(const tt_line_counts_t *lc,
+                                           uint32_t i);
+uint32_t tt_line_counts_bad_chunks(const tt_line_counts_t *lc);
+void tt_line_counts_free(tt_line_counts_t *lc);
+
+/* Coverage: per source file, the executable lines (the union of co_lines()
+ * over the file's recorded code objects, nested ones included) and how
+ * often each ran (LINE events of a full recording, or 0x80 chunks of a
+ * --count recording), summed over any number of recordings. Pseudo files
+ * ("<string>", "<frozen ...>") and lines below 1 are left out. */
+typedef struct tt_coverage tt_coverage_t;
+
+typedef struct {
+    uint32_t files;
+    uint64_t executable;       /* executable lines */
+    uint64_t covered;          /* of those, lines that ran */
+    uint64_t functions;        /* function code objects (TT_CODE_FUNCTION) */
+    uint64_t functions_hit;    /* of those, entered at least once */
+} tt_cov_summary_t;
+
+typedef struct {
+    const char *name;          /* qualname */
+    int32_t line;              /* co_firstlineno */
+    uint64_t calls;            /* CALL events, generator resumptions too */
+} tt_cov_func_t;
+
+typedef struct {
+    const char *path;          /* absolute */
+    uint32_t n_lines;
+    const int32_t *lines;      /* executable lines, ascending */
+    const uint64_t *hits;      /* parallel to lines; 0: never ran */
+    uint32_t n_funcs;
+    const tt_cov_func_t *funcs;  /* by line, then name */
+    tt_cov_summary_t summary;  /* files = 1 */
+} tt_cov_file_t;
+
+/* An empty coverage table: 0 and *out, or TT_EINVAL / TT_ENOMEM. */
+int tt_coverage_new(tt_coverage_t **out);
+/* Adds one recording: rewinds r (all threads) and reads it to the end.
+ * Malformed event chunks and 0x80 chunks are skipped (counted in
+ * tt_coverage_skipped). Returns 0, or TT_EINVAL / TT_ENOMEM, after which
+ * cov may hold part of the recording (free it). Call tt_coverage_finish
+ * before reading results. */
+int tt_coverage_add(tt_coverage_t *cov, tt_reader_t *r);
+/* Sorts and merges what was added; the accessors show the state as of the
+ * last finish. 0 or TT_ENOMEM (the previous results stay). */
+int tt_coverage_finish(tt_coverage_t *cov);
+/* Files by path (strcmp order); borrowed until the next tt_coverage_add,
+ * tt_coverage_finish or tt_coverage_free. */
+uint32_t tt_coverage_n_files(const tt_coverage_t *cov);
+const tt_cov_file_t *tt_coverage_file(const tt_coverage_t *cov, uint32_t i);
+void tt_coverage_totals(const tt_coverage_t *cov, tt_cov_summary_t *out);
+/* Malformed chunks skipped by tt_coverage_add, over all recordings. */
+uint64_t tt_coverage_skipped(const tt_coverage_t *cov);
+void tt_coverage_free(tt_coverage_t *cov);
+
+/* Exporters. Each writes the finished coverage to `out` and returns 0, or
+ * TT_EINVAL (NULL arguments) / TT_EIO (a write failed; `out` then holds a
+ * prefix of the report). They never print anywhere else. */
+typedef struct {
+    int show_missing;          /* text: add the missed line ranges */
+    const char *root;          /* text: show paths under this directory
+                                  relative to it; cobertura: the source
+                                  root when every file is under it; NULL:
+                                  absolute paths / the files' common dir */
+    const char *test_name;     /* lcov: the TN: value; NULL: empty */
+    const char *version;       /* cobertura: the version attribute */
+    uint64_t timestamp_ms;     /* cobertura: the timestamp attribute */
+} tt_cov_opts_t;
+
+/* A table: file, lines, ran, missed, cover %, and with show_missing the
+ * missed line ranges; then a TOTAL row. */
+int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
+                           const tt_cov_opts_t *opts);
+/* {"files": {path: {"executable": [..], "counts": {"line": hits},
+ * "functions": [..], "summary": {..}}}, "totals": {..}} */
+int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out);
+/* An LCOV tracefile: TN, then per file SF, FN/FNDA/FNF/FNH, DA, LF/LH,
+ * end_of_record. */
+int tt_coverage_write_lcov(const tt_coverage_t *cov, FILE *out,
+                           const tt_cov_opts_t *opts);
+/* Cobertura XML as coverage.py writes it (coverage-04.dtd). */
+int tt_coverage_write_cobertura(const tt_coverage_t *cov, FILE *out,
+                                const tt_cov_opts_t *opts);
+/* One file in the layout of stdlib trace's .cover files: "%5d: " for lines
+ * that ran, ">>>>>> " for executable lines that did not (unless the line
+ * has "#pragma NO COVER"), 7 spaces otherwise, then the source line with
+ * tabs expanded to 8 columns. `src` is the file's source. */
+int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
+/* Writes the missed line ranges of f ("12-15, 40": a range runs over
+ * consecutive executable lines) to out. 0 or TT_EIO. */
+int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@ static void reader_free(tt_reader_t *r)
     tt__free((void *)r->note_keys);
     tt__free((void *)r->note_values);
     tt__free(r->chunks);
+    tt__free(r->anc);
     tt__free(r->cursors);
     tt__free(r->heap);
     tt__free(r->owned);
@@ -370,6 +371,26 @@ uint32_t tt_reader_n_types(const tt_reader_t *r)
 uint32_t tt_reader_n_threads(const tt_reader_t *r)
 {
     return r ? r->n_threads : 0;
+}
+
+uint32_t tt_reader_n_ancillary(const tt_reader_t *r)
+{
+    return r ? r->n_anc : 0;
+}
+
+/* 0 and the i-th good ancillary chunk (borrowed payload), or TT_EINVAL. */
+int tt_reader_ancillary(const tt_reader_t *r, uint32_t i, uint8_t *type,
+                        const uint8_t **payload, size_t *len)
+{
+    if (r == NULL || i >= r->n_anc)
+        return TT_EINVAL;
+    if (type)
+        *type = r->anc[i].type;
+    if (payload)
+        *payload = r->anc[i].payload;
+    if (len)
+        *len = r->anc[i].len;
+    return 0;
 }
 
 uint32_t tt_reader_n_notes(const tt_reader_t *r)

@@ -203,6 +203,24 @@ static int read_head(tt_reader_t *r, uint64_t *next)
     return 0;
 }
 
+/* Remembers a good ancillary chunk. 0 or TT_ENOMEM. */
+static int keep_ancillary(tt_reader_t *r, const chunk *c)
+{
+    void *p = r->anc;
+    tt__ancchunk *a;
+    if (tt__grow(&p, &r->cap_anc, (size_t)r->n_anc + 1, sizeof *r->anc) < 0)
+        return TT_ENOMEM;
+    r->anc = p;
+    a = &r->anc[r->n_anc++];
+    a->type = c->type;
+    a->len = c->len;
+    a->payload = c->payload;
+    a->n_strings = r->n_strings;
+    a->n_codes = r->n_codes;
+    a->n_types = r->n_types;
+    return 0;
+}
+
 int tt__reader_index(tt_reader_t *r)
 {
     uint64_t off = 0, end_events = 0, end_dropped = 0, events = 0;
@@ -262,8 +280,10 @@ int tt__reader_index(tt_reader_t *r)
                     "(written by a newer tracetap?)", (unsigned long long)off,
                     c.type);
                 stop = 1;
+            } else if (keep_ancillary(r, &c) < 0) {
+                return TT_ENOMEM;   /* ancillary: kept for the analyses */
             }
-            break;                      /* ancillary: skipped */
+            break;
         }
         if (stop)
             break;

@@ -52,6 +52,15 @@ typedef struct {
     uint32_t first_chunk, last_chunk;   /* UINT32_MAX: no events */
 } tt__tchain;
 
+/* An ancillary chunk (type 0x80..0xFF) whose CRCs were good; its payload is
+ * borrowed from r->data. Kept so analyses can read the ones they know. */
+typedef struct {
+    uint8_t type;
+    uint32_t len;
+    const uint8_t *payload;
+    uint32_t n_strings, n_codes, n_types;   /* ids defined before the chunk */
+} tt__ancchunk;
+
 struct tt_reader {
     const uint8_t *data;
     size_t len;
@@ -79,6 +88,9 @@ struct tt_reader {
     tt__evchunk *chunks;
     uint32_t n_chunks;
     size_t cap_chunks;
+    tt__ancchunk *anc;            /* ancillary chunks, in file order (issue 6) */
+    uint32_t n_anc;
+    size_t cap_anc;
 
     tt_damage_t damage;
     uint32_t n_problems;

@@ -96,8 +96,17 @@ class record:
       ``exclude`` keeps them out and wins over ``include``;
     - ``stdlib``: trace the standard library too.
 
-    ``objects``, ``count`` and ``ring`` are not available yet and raise
-    :class:`NotAvailableError`.
+    - ``count``: count line executions per line in C and write only the
+      counts (and code records) at stop, no event log (``--count``; read
+      it with ``tracetap coverage`` or ``load(path).coverage()``).
+
+    - ``objects`` (CPython 3.13+): record object births and deaths through
+      PyRefTracer (``--objects``; read them with ``tracetap objects`` or
+      ``load(path).objects()``); with ``count``, per-site aggregates only.
+      Refused (RuntimeError) before 3.13, on free-threaded builds, and
+      while tracemalloc holds the reference tracer.
+
+    ``ring`` is not available yet and raises :class:`NotAvailableError`.
 
     Frames that are already running when the recording starts (such as the
     one holding the ``with`` statement) are not traced; everything they call
@@ -122,10 +131,11 @@ class record:
         _options_text: str | None = None,
         _own: Sequence[str] = (),
     ) -> None:
-        if objects:
-            raise _not_available("object capture (objects=True, --objects)")
-        if count:
-            raise _not_available("line counting (count=True, --count)")
+        if count and (opcodes or not lines):
+            raise ValueError(
+                "count=True writes no event log; it cannot be "
+                "combined with opcodes=True or lines=False"
+            )
         if ring is not None:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
@@ -139,6 +149,9 @@ class record:
         self.calls = bool(calls)
         self.lines = bool(lines) and self.calls
         self.opcodes = bool(opcodes)
+        # --objects: 1 = event log, 2 = per-site aggregates (with count)
+        self.objects = (2 if count else 1) if objects else 0
+        self.count = bool(count)
         self.threads = threads
         self.include = _globs(include, "include")
         self.exclude = _globs(exclude, "exclude")
@@ -159,6 +172,10 @@ class record:
             parts.append("--no-lines")
         if self.opcodes:
             parts.append("--opcodes")
+        if self.count:
+            parts.append("--count")
+        if self.objects:
+            parts.append("--objects")
         parts.append(f"--threads {self.threads}")
         parts += [f"--include {g}" for g in self.include]
         parts += [f"--exclude {g}" for g in self.exclude]
@@ -194,6 +211,7 @@ class record:
             "calls": self.calls,
             "lines": self.lines,
             "opcodes": self.opcodes,
+            "count": self.count,
             "main_only": self.threads == "main",
             "include": self.include,
             "exclude": self.exclude,
@@ -207,6 +225,8 @@ class record:
             "python_version": sys.version.split()[0],
             "python_build": sys.version,
         }
+        if self.objects:
+            args["objects"] = self.objects
         atexit.register(self._stop_at_exit)
         try:
             _tracetap.start(self.path, **args)

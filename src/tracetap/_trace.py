@@ -169,6 +169,18 @@ class Trace:
                     (th, kinds[kind], file, line, func, t_ns, None, None, None, None),
                 )
 
+    def objects(self) -> dict[str, Any]:
+        """Object lifetimes (recordings made with ``--objects``):
+        ``complete_deaths`` (every survivor shown was verified alive),
+        ``types`` (name -> created, destroyed, survived, unverified,
+        died_unseen, lifetime percentiles in ns), ``sites`` (by created:
+        file, line, func, type and the same counts), ``survivors`` (verified
+        alive at stop, grouped by site, largest first),
+        ``unverified_survivors``, ``totals`` and ``notes`` (the DESTROY gaps
+        found while recording, each saying what it affects)."""
+        from ._objects import analyze
+        return analyze(self.path)
+
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,
         dropped events, duration, notes, and damage (status 0 when the file
@@ -194,6 +206,17 @@ class Trace:
             "damage": r.damage(),
             "codes": r.n_codes,
         }
+
+    def coverage(self) -> dict[str, Any]:
+        """Line coverage: per file (absolute path) the executable lines,
+        the counts of the lines that ran, the functions with their call
+        counts and a summary; then totals. The data of ``tracetap coverage
+        --format json``, with line numbers as ints. A --count recording and
+        a full recording of the same run give the same result."""
+        from . import _coverage
+
+        data, _warnings = _coverage.coverage_data([self.path])
+        return data
 
     def close(self) -> None:
         """Release the file."""

@@ -45,6 +45,10 @@ class Reader:
         events and the count for dropped events."""
     def close(self) -> None: ...
 
+def objects(path: str, /) -> dict[str, Any]:
+    """libtt's object analysis of a recording (see Trace.objects)."""
+    ...
+
 def start(
     path: str,
     *,
@@ -57,15 +61,34 @@ def start(
     stdlib_dirs: Sequence[str] | None = ...,
     own_dirs: Sequence[str] | None = ...,
     stdlib: bool = ...,
+    objects: int = ...,
     argv: Sequence[str] | None = ...,
     options_text: str | None = ...,
     opnames: Sequence[str] | None = ...,
     thread_names: Mapping[int, str] | None = ...,
     python_version: str | None = ...,
     python_build: str | None = ...,
+    count: bool = ...,
 ) -> None: ...
 def stop(thread_names: Mapping[int, str] | None = ...) -> dict[str, Any]: ...
 def is_recording() -> bool: ...
+def coverage_data(
+    paths: Sequence[str], /
+) -> tuple[dict[str, Any], list[str]]: ...
+def coverage_export(
+    paths: Sequence[str],
+    format: str,
+    out: str | None = ...,
+    *,
+    show_missing: bool = ...,
+    root: str | None = ...,
+    test_name: str | None = ...,
+    version: str | None = ...,
+    timestamp_ms: int = ...,
+) -> tuple[str | None, list[str]]: ...
+def coverage_annotate(
+    paths: Sequence[str], targets: dict[str, str], /
+) -> tuple[list[tuple[str, str]], list[str]]: ...
 def detach_thread() -> None: ...
 def attach_thread() -> None: ...
 def clock_info() -> dict[str, Any]: ...

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--opcodes] [--no-lines] [--no-calls] "
+    "tracetap run [-o FILE] [--count] [--objects] [--opcodes] [--no-lines] [--no-calls] "
     "[--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib]\n"
@@ -45,6 +45,7 @@ examples:
   tracetap run app.py --port 8080        records into app.ttrace next to app.py
   tracetap run --stdlib -o /tmp/t.ttrace -m http.server 8000
   tracetap run --opcodes --threads main job.py
+  tracetap run --count app.py && tracetap coverage --missing app.ttrace
   tracetap run --exclude '*/vendor/*' --include '*/json/*' app.py
 """
 
@@ -57,6 +58,27 @@ examples:
   tracetap events app.ttrace | less
   tracetap events app.ttrace --thread 1 --limit 200
   tracetap events app.ttrace --json | jq -c 'select(.kind == "exception")'
+"""
+
+COVERAGE_EPILOG = """\
+Counts come from full recordings and from `tracetap run --count` alike;
+several recordings are merged (counts summed, executable lines united).
+Executable lines include functions that never ran. Pseudo files such as
+<string> are left out. Formats:
+  text       a table per file: lines, ran, missed, cover % (--missing adds
+             the missed line ranges)             default; to stdout or -o
+  annotate   stdlib-trace style .cover files     -o DIR required
+  lcov       an LCOV tracefile (genhtml)         to stdout or -o FILE
+  cobertura  Cobertura XML, as coverage.py writes it
+  json       {"files": {path: {"executable", "counts", "functions",
+             "summary"}}, "totals"}
+
+examples:
+  tracetap coverage app.ttrace
+  tracetap coverage --missing app.ttrace unit.ttrace
+  tracetap coverage --format annotate -o cover/ app.ttrace
+  tracetap coverage --format lcov -o lcov.info app.ttrace && genhtml -o html lcov.info
+  tracetap coverage --format cobertura -o coverage.xml *.ttrace
 """
 
 INFO_EPILOG = """\
@@ -143,12 +165,14 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objects",
         action="store_true",
-        help="record object births and deaths (not yet available)",
+        help="record object births and deaths (CPython 3.13+; with "
+        "--count: per-site aggregates, no event log)",
     )
     p.add_argument(
         "--count",
         action="store_true",
-        help="count line executions without an event log (not yet available)",
+        help="count how often each line runs, in C, and write only the counts: "
+        "no event log (read them with `tracetap coverage`)",
     )
     p.add_argument(
         "--ring", metavar="SIZE", help="keep only the newest events (not yet available)"
@@ -209,6 +233,51 @@ def _main_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     info.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    obj = sub.add_parser("objects", help="object lifetimes and survivors",
+                         description="Object lifetimes of a recording made "
+                                     "with --objects: per type, top creation "
+                                     "sites, and the objects still alive at "
+                                     "the end, grouped by site. Survivors are "
+                                     "shown as leaks only when verified alive "
+                                     "(see the notes on DESTROY gaps).",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    obj.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    obj.add_argument("--format", choices=("text", "json"), default="text",
+                     help="text (default) or one JSON document")
+    obj.add_argument("--limit", type=int, default=20, metavar="N",
+                     help="rows per table in text (default 20)")
+    cov = sub.add_parser(
+        "coverage",
+        help="line counts and coverage reports",
+        description="How often each line ran, and which lines never ran, "
+        "in one of several report formats.",
+        epilog=COVERAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cov.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="one or more .ttrace recordings (merged)",
+    )
+    cov.add_argument(
+        "--format",
+        default="text",
+        choices=("text", "annotate", "lcov", "cobertura", "json"),
+        help="the report format (default: text)",
+    )
+    cov.add_argument(
+        "--missing",
+        action="store_true",
+        help="text: list the missed line ranges, e.g. 12-15, 40",
+    )
+    cov.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write the report to OUT (a directory for annotate) instead of stdout",
+    )
+    cov.set_defaults(_coverage_parser=cov)
     return p
 
 
@@ -340,8 +409,6 @@ def _cmd_run(argv: Sequence[str]) -> int:
     opts, script, module, args = _split_run_args(argv)
     ns = _parse_run_options(opts)
     for flag, given in (
-        ("--objects", ns.objects),
-        ("--count", ns.count),
         ("--ring", ns.ring is not None),
     ):
         if given:
@@ -351,6 +418,11 @@ def _cmd_run(argv: Sequence[str]) -> int:
     if ns.no_calls and ns.opcodes:
         _usage_error(
             "--opcodes needs the trace function; it cannot be combined with --no-calls"
+        )
+    if ns.count and (ns.opcodes or ns.no_lines):
+        _usage_error(
+            "--count writes no event log; it cannot be combined with "
+            "--opcodes or --no-lines"
         )
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
@@ -367,6 +439,8 @@ def _cmd_run(argv: Sequence[str]) -> int:
         "calls": not ns.no_calls,
         "lines": not ns.no_lines,
         "opcodes": ns.opcodes,
+        "count": ns.count,
+        "objects": ns.objects,
         "threads": ns.threads,
         "include": ns.include or None,
         "exclude": ns.exclude or None,
@@ -397,6 +471,21 @@ def _cmd_run(argv: Sequence[str]) -> int:
     if outcome.system_exit is not None:
         raise outcome.system_exit  # exit status as python would
     return outcome.exit_code
+
+
+def _cmd_objects(path: str, fmt: str, limit: int) -> int:
+    from . import _objects
+    from ._trace import TraceError
+    try:
+        data = _objects.analyze(path)
+    except (OSError, TraceError) as exc:
+        _err(f"error: {exc}")
+        return 1
+    if fmt == "json":
+        _objects.format_json(data, sys.stdout)
+    else:
+        _objects.format_text(data, sys.stdout, limit=max(limit, 1))
+    return 0
 
 
 def _die_of(signum: int, fallback: int) -> None:
@@ -440,6 +529,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if ns.command == "info":
             return _show.cmd_info(ns.file)
+        if ns.command == "objects":
+            return _cmd_objects(ns.file, ns.format, ns.limit)
+        if ns.command == "coverage":
+            cp = ns._coverage_parser
+            if ns.format == "annotate" and not ns.output:
+                cp.error(
+                    "--format annotate needs -o DIR, the directory for the .cover files"
+                )
+            if ns.missing and ns.format != "text":
+                cp.error("--missing applies to --format text")
+            from . import _coverage
+
+            return _coverage.cmd_coverage(ns.files, ns.format, ns.output, ns.missing)
     except BrokenPipeError:
         # `tracetap events big.ttrace | head`: the reader went away.
         devnull = os.open(os.devnull, os.O_WRONLY)

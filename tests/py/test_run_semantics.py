@@ -230,8 +230,6 @@ def test_directory_with_main(tmp_path):
         (["run", "-m", "no_such_module_xyz"], "no module named"),
         (["run", "-m", "json.no_such_submodule"], "No module named"),
         (["run"], "SCRIPT or -m MODULE"),
-        (["run", "--objects", "x.py"], "not available yet"),
-        (["run", "--count", "x.py"], "not available yet"),
         (["run", "--ring", "1M", "x.py"], "not available yet"),
         (["run", "--threads", "some", "x.py"], "invalid choice"),
         (["run", "--bogus", "x.py"], "unrecognized arguments"),

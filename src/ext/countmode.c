@@ -1,0 +1,70 @@
+/* countmode.c - `tracetap run --count`: per-code-object line hit counts in
+ * flat arrays, written as 0x80 chunks at stop instead of an event log.
+ *
+ * Owns: sizing each traced code object's array (indexed by line -
+ * count_base, from the lines its line table names) and writing the arrays
+ * through tt_writer_line_counts. The increments themselves are inline in
+ * capture.c (capture_count_line). Must not: run Python code. GIL: held.
+ */
+#include "capture.h"
+
+int
+capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
+{
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    uint32_t i;
+
+    for (i = 0; i < c->n_units; i++) {
+        int32_t line = c->lines[i];
+        if (line == TT_NO_LINE || line < 0)
+            continue;
+        if (line < lo)
+            lo = line;
+        if (line > hi)
+            hi = line;
+    }
+    if (lo > hi)
+        return 0;                 /* no line: nothing can be counted */
+    c->count_base = lo;
+    c->count_span = (uint32_t)((int64_t)hi - lo + 1);
+    c->counts = PyMem_RawCalloc(c->count_span, sizeof(uint64_t));
+    if (c->counts == NULL) {
+        c->count_span = 0;
+        rec->problems.nomem++;
+        return -1;
+    }
+    return 0;
+}
+
+int
+capture_counts_write(capture_rec_t *rec)
+{
+    capture_codetab_t *t = &rec->codes;
+    size_t i, n = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
+    tt_count_table_t *tabs;
+    int rc;
+
+    tabs = PyMem_RawMalloc((t->count ? t->count : 1) * sizeof(*tabs));
+    if (tabs == NULL) {
+        rec->problems.nomem++;
+        return -1;
+    }
+    for (i = 0; i < cap; i++) {
+        capture_code_t *c = t->slots[i];
+        if (c == NULL || !c->traced || (c->calls == 0 && c->counts == NULL))
+            continue;
+        tabs[n].code = c->id;
+        tabs[n].calls = c->calls;
+        tabs[n].base_line = c->count_base;
+        tabs[n].n_slots = c->counts ? c->count_span : 0;
+        tabs[n].counts = c->counts;
+        n++;
+    }
+    rc = tt_writer_line_counts(rec->w, tabs, n);
+    PyMem_RawFree(tabs);
+    if (rc < 0) {
+        rec->problems.writer_errors++;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,415 @@
+/* coverage.c - the Python binding of libtt's coverage analysis and
+ * exporters: _tracetap.coverage_data/coverage_export/coverage_annotate.
+ *
+ * Owns: opening the recordings named by the caller, turning libtt's
+ * coverage tables into Python objects (the same data as the JSON export),
+ * and routing exporter output to a file or a str. Must not: hold analysis
+ * logic (tt_coverage.c) or formatting (tt_export_*.c). GIL: held; nothing
+ * here runs while a trace hook could (these read finished recordings).
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Loads every recording of `paths` (a sequence of str/PathLike) into a new
+ * coverage table and appends a sentence to `warnings` for each damaged
+ * one. NULL + exception on failure (OSError or TraceError naming the
+ * file). */
+static tt_coverage_t *
+load(PyObject *module, PyObject *paths, PyObject *warnings)
+{
+    PyObject *fast = PySequence_Fast(paths, "paths must be a sequence");
+    tt_coverage_t *cov = NULL;
+    Py_ssize_t i, n;
+    int rc;
+
+    if (fast == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(fast);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "no recording given");
+        goto error;
+    }
+    rc = tt_coverage_new(&cov);
+    if (rc < 0) {
+        capture_raise_tt(module, rc, "coverage");
+        goto error;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *b = NULL;
+        tt_reader_t *r;
+        const tt_damage_t *d;
+        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(fast, i), &b))
+            goto error;
+        errno = 0;
+        rc = tt_reader_open(&r, PyBytes_AS_STRING(b), TT_READ_MERGED);
+        if (rc < 0) {
+            if (rc == TT_EIO && errno != 0)
+                PyErr_SetFromErrnoWithFilename(PyExc_OSError,
+                                               PyBytes_AS_STRING(b));
+            else {
+                char what[512];
+                snprintf(what, sizeof(what), "%s: not a usable tracetap "
+                         "recording", PyBytes_AS_STRING(b));
+                capture_raise_tt(module, rc, what);
+            }
+            Py_DECREF(b);
+            goto error;
+        }
+        d = tt_reader_damage(r);
+        if (d->status != 0) {
+            PyObject *s = PyUnicode_FromFormat("%s: %s", PyBytes_AS_STRING(b),
+                                               d->reason);
+            if (s == NULL || PyList_Append(warnings, s) < 0) {
+                Py_XDECREF(s);
+                Py_DECREF(b);
+                tt_reader_close(r);
+                goto error;
+            }
+            Py_DECREF(s);
+        }
+        Py_DECREF(b);
+        rc = tt_coverage_add(cov, r);
+        tt_reader_close(r);
+        if (rc < 0) {
+            capture_raise_tt(module, rc, "coverage");
+            goto error;
+        }
+    }
+    rc = tt_coverage_finish(cov);
+    if (rc < 0) {
+        capture_raise_tt(module, rc, "coverage");
+        goto error;
+    }
+    if (tt_coverage_skipped(cov)) {
+        PyObject *s = PyUnicode_FromFormat(
+            "%llu malformed chunk(s) were skipped",
+            (unsigned long long)tt_coverage_skipped(cov));
+        if (s == NULL || PyList_Append(warnings, s) < 0) {
+            Py_XDECREF(s);
+            goto error;
+        }
+        Py_DECREF(s);
+    }
+    Py_DECREF(fast);
+    return cov;
+error:
+    tt_coverage_free(cov);
+    Py_DECREF(fast);
+    return NULL;
+}
+
+/* {"executable", "covered", "missed", "percent", "functions",
+ * "functions_hit"} (+ "files" for the totals), as the JSON has them: the
+ * percent is the float that the JSON's "%.2f" text reads back as. */
+static PyObject *
+summary_dict(const tt_cov_summary_t *s, int with_files)
+{
+    char buf[32];
+    double pct = s->executable
+        ? 100.0 * (double)s->covered / (double)s->executable : 100.0;
+    PyObject *d;
+    snprintf(buf, sizeof(buf), "%.2f", pct);
+    pct = PyOS_string_to_double(buf, NULL, NULL);
+    if (pct == -1.0 && PyErr_Occurred())
+        return NULL;
+    d = Py_BuildValue("{s:K,s:K,s:K,s:d,s:K,s:K}",
+                      "executable", (unsigned long long)s->executable,
+                      "covered", (unsigned long long)s->covered,
+                      "missed", (unsigned long long)(s->executable - s->covered),
+                      "percent", pct,
+                      "functions", (unsigned long long)s->functions,
+                      "functions_hit", (unsigned long long)s->functions_hit);
+    if (d != NULL && with_files) {
+        PyObject *v = PyLong_FromUnsignedLong(s->files);
+        if (v == NULL || PyDict_SetItemString(d, "files", v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+static PyObject *
+file_dict(const tt_cov_file_t *f)
+{
+    PyObject *exe = PyList_New(f->n_lines), *counts = PyDict_New();
+    PyObject *funcs = PyList_New(f->n_funcs), *summ = NULL, *res = NULL;
+    uint32_t k;
+
+    if (exe == NULL || counts == NULL || funcs == NULL)
+        goto done;
+    for (k = 0; k < f->n_lines; k++) {
+        PyObject *line = PyLong_FromLong(f->lines[k]);
+        if (line == NULL)
+            goto done;
+        PyList_SET_ITEM(exe, k, line);
+        if (f->hits[k]) {
+            PyObject *h = PyLong_FromUnsignedLongLong(f->hits[k]);
+            int rc = h ? PyDict_SetItem(counts, line, h) : -1;
+            Py_XDECREF(h);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    for (k = 0; k < f->n_funcs; k++) {
+        PyObject *fn = Py_BuildValue(
+            "{s:N,s:i,s:K}", "name",
+            PyUnicode_DecodeUTF8(f->funcs[k].name,
+                                 (Py_ssize_t)strlen(f->funcs[k].name),
+                                 "replace"),
+            "line", (int)f->funcs[k].line,
+            "calls", (unsigned long long)f->funcs[k].calls);
+        if (fn == NULL)
+            goto done;
+        PyList_SET_ITEM(funcs, k, fn);
+    }
+    summ = summary_dict(&f->summary, 0);
+    if (summ == NULL)
+        goto done;
+    res = Py_BuildValue("{s:O,s:O,s:O,s:O}", "executable", exe,
+                        "counts", counts, "functions", funcs,
+                        "summary", summ);
+done:
+    Py_XDECREF(exe);
+    Py_XDECREF(counts);
+    Py_XDECREF(funcs);
+    Py_XDECREF(summ);
+    return res;
+}
+
+/* coverage_data(paths) -> (data, warnings) */
+static PyObject *
+coverage_data(PyObject *module, PyObject *paths)
+{
+    PyObject *warnings = PyList_New(0), *files = NULL, *data = NULL;
+    PyObject *tot = NULL, *res = NULL;
+    tt_coverage_t *cov = NULL;
+    tt_cov_summary_t t;
+    uint32_t i;
+
+    if (warnings == NULL)
+        return NULL;
+    cov = load(module, paths, warnings);
+    if (cov == NULL)
+        goto done;
+    files = PyDict_New();
+    if (files == NULL)
+        goto done;
+    for (i = 0; i < tt_coverage_n_files(cov); i++) {
+        const tt_cov_file_t *f = tt_coverage_file(cov, i);
+        PyObject *fd = file_dict(f), *key;
+        if (fd == NULL)
+            goto done;
+        key = PyUnicode_DecodeFSDefault(f->path);
+        if (key == NULL || PyDict_SetItem(files, key, fd) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(fd);
+            goto done;
+        }
+        Py_DECREF(key);
+        Py_DECREF(fd);
+    }
+    tt_coverage_totals(cov, &t);
+    tot = summary_dict(&t, 1);
+    if (tot == NULL)
+        goto done;
+    data = Py_BuildValue("{s:O,s:O}", "files", files, "totals", tot);
+    if (data != NULL)
+        res = PyTuple_Pack(2, data, warnings);
+done:
+    tt_coverage_free(cov);
+    Py_XDECREF(files);
+    Py_XDECREF(tot);
+    Py_XDECREF(data);
+    Py_DECREF(warnings);
+    return res;
+}
+
+/* coverage_export(paths, format, out=None, *, show_missing=False,
+ * root=None, test_name=None, version=None, timestamp_ms=0)
+ * -> (str or None, warnings) */
+static PyObject *
+coverage_export(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"paths", "format", "out", "show_missing", "root",
+                             "test_name", "version", "timestamp_ms", NULL};
+    PyObject *paths, *out = Py_None, *outb = NULL, *warnings = NULL;
+    PyObject *text = NULL, *res = NULL;
+    const char *fmt, *root = NULL, *test_name = NULL, *version = NULL;
+    unsigned long long ts = 0;
+    int show_missing = 0, rc = 0;
+    tt_coverage_t *cov = NULL;
+    tt_cov_opts_t opts;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Os|O$pzzzK", kwlist, &paths,
+                                     &fmt, &out, &show_missing, &root,
+                                     &test_name, &version, &ts))
+        return NULL;
+    if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "lcov") &&
+        strcmp(fmt, "cobertura")) {
+        PyErr_Format(PyExc_ValueError, "unknown coverage format '%s' (text, "
+                     "json, lcov or cobertura)", fmt);
+        return NULL;
+    }
+    if (out != Py_None && !PyUnicode_FSConverter(out, &outb))
+        return NULL;
+    warnings = PyList_New(0);
+    if (warnings == NULL)
+        goto done;
+    cov = load(module, paths, warnings);
+    if (cov == NULL)
+        goto done;
+    memset(&opts, 0, sizeof(opts));
+    opts.show_missing = show_missing;
+    opts.root = root;
+    opts.test_name = test_name;
+    opts.version = version;
+    opts.timestamp_ms = ts;
+    f = outb ? fopen(PyBytes_AS_STRING(outb), "w")
+             : open_memstream(&buf, &len);
+    if (f == NULL) {
+        if (outb)
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, out);
+        else
+            PyErr_NoMemory();
+        goto done;
+    }
+    if (strcmp(fmt, "text") == 0)
+        rc = tt_coverage_write_text(cov, f, &opts);
+    else if (strcmp(fmt, "json") == 0)
+        rc = tt_coverage_write_json(cov, f);
+    else if (strcmp(fmt, "lcov") == 0)
+        rc = tt_coverage_write_lcov(cov, f, &opts);
+    else
+        rc = tt_coverage_write_cobertura(cov, f, &opts);
+    errno = 0;
+    if (fclose(f) != 0 && rc == 0)
+        rc = TT_EIO;
+    if (rc < 0) {
+        if (rc == TT_EIO && outb)
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, out);
+        else
+            capture_raise_tt(module, rc, "writing the coverage report");
+        goto done;
+    }
+    if (outb == NULL) {
+        text = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)len, "replace");
+        if (text == NULL)
+            goto done;
+    } else {
+        text = Py_NewRef(Py_None);
+    }
+    res = PyTuple_Pack(2, text, warnings);
+done:
+    free(buf);
+    tt_coverage_free(cov);
+    Py_XDECREF(outb);
+    Py_XDECREF(text);
+    Py_XDECREF(warnings);
+    return res;
+}
+
+/* coverage_annotate(paths, targets) -> (problems, warnings): writes the
+ * .cover text of each source file that `targets` ({source: output path})
+ * names; `problems` lists (source, message) for sources that could not be
+ * read or outputs that could not be written. */
+static PyObject *
+coverage_annotate(PyObject *module, PyObject *args)
+{
+    PyObject *paths, *targets, *warnings = NULL, *problems = NULL;
+    PyObject *res = NULL;
+    tt_coverage_t *cov = NULL;
+    uint32_t i;
+
+    if (!PyArg_ParseTuple(args, "OO!", &paths, &PyDict_Type, &targets))
+        return NULL;
+    warnings = PyList_New(0);
+    problems = PyList_New(0);
+    if (warnings == NULL || problems == NULL)
+        goto done;
+    cov = load(module, paths, warnings);
+    if (cov == NULL)
+        goto done;
+    for (i = 0; i < tt_coverage_n_files(cov); i++) {
+        const tt_cov_file_t *cf = tt_coverage_file(cov, i);
+        PyObject *key = PyUnicode_DecodeFSDefault(cf->path), *dest, *db = NULL;
+        PyObject *why = NULL;
+        FILE *src = NULL, *dst = NULL;
+        int rc;
+        if (key == NULL)
+            goto done;
+        dest = PyDict_GetItemWithError(targets, key);      /* borrowed */
+        if (dest == NULL) {
+            Py_DECREF(key);
+            if (PyErr_Occurred())
+                goto done;
+            continue;
+        }
+        if (!PyUnicode_FSConverter(dest, &db)) {
+            Py_DECREF(key);
+            goto done;
+        }
+        src = fopen(cf->path, "rb");
+        if (src == NULL) {
+            why = PyUnicode_FromFormat("cannot read the source: %s",
+                                       strerror(errno));
+        } else if ((dst = fopen(PyBytes_AS_STRING(db), "w")) == NULL) {
+            why = PyUnicode_FromFormat("cannot write %s: %s",
+                                       PyBytes_AS_STRING(db), strerror(errno));
+        } else {
+            rc = tt_coverage_write_annotate(cf, src, dst);
+            if (fclose(dst) != 0 && rc == 0)
+                rc = TT_EIO;
+            if (rc < 0)
+                why = PyUnicode_FromFormat("cannot write %s: %s",
+                                           PyBytes_AS_STRING(db),
+                                           tt_strerror(rc));
+        }
+        if (src)
+            fclose(src);
+        Py_DECREF(db);
+        if (why != NULL) {
+            PyObject *t = PyTuple_Pack(2, key, why);
+            Py_DECREF(why);
+            if (t == NULL || PyList_Append(problems, t) < 0) {
+                Py_XDECREF(t);
+                Py_DECREF(key);
+                goto done;
+            }
+            Py_DECREF(t);
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            goto done;
+        }
+        Py_DECREF(key);
+    }
+    res = PyTuple_Pack(2, problems, warnings);
+done:
+    tt_coverage_free(cov);
+    Py_XDECREF(warnings);
+    Py_XDECREF(problems);
+    return res;
+}
+
+PyMethodDef capture_coverage_methods[] = {
+    {"coverage_data", coverage_data, METH_O,
+     "coverage_data(paths) -> (data, warnings): the coverage of one or more "
+     "recordings (counts summed) as the JSON export has it, with lines as "
+     "ints; warnings name damaged files and skipped chunks."},
+    {"coverage_export", (PyCFunction)(void (*)(void))coverage_export,
+     METH_VARARGS | METH_KEYWORDS,
+     "coverage_export(paths, format, out=None, *, show_missing=False, "
+     "root=None, test_name=None, version=None, timestamp_ms=0) -> "
+     "(str or None, warnings): a text, json, lcov or cobertura report, "
+     "written to `out` or returned."},
+    {"coverage_annotate", coverage_annotate, METH_VARARGS,
+     "coverage_annotate(paths, targets) -> (problems, warnings): writes a "
+     "stdlib-trace style .cover file for each source named in `targets` "
+     "({source: output path})."},
+    {NULL, NULL, 0, NULL},
+};

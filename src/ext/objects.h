@@ -1,0 +1,250 @@
+/* objects.h - object-lifetime capture (issue 6, --objects): the shared
+ * declarations of reftracer.c (the PyRefTracer hook and its type cache),
+ * objsession.c (start, stop, the stop-time survivor check), livetable.c
+ * (the live-object table), frameaddr.c (creation sites read from the
+ * interpreter's frames through _Py_DebugOffsets) and destroy_gaps.c (the
+ * start-up self-test for missing DESTROY events).
+ *
+ * Must not: be included by libtt. GIL: everything here runs with the GIL
+ * held (free-threaded builds are refused at start).
+ */
+#ifndef TTX_OBJECTS_H
+#define TTX_OBJECTS_H
+
+#include "capture.h"
+
+#if TTX_HAVE_REFTRACER
+
+/* ------------------------------------------------------ the live table */
+
+/* One live object: 16 bytes. `meta` packs the row or type id (low 24 bits)
+ * and the birth time (high 40 bits, in units of 2^TTX_LIVE_TICK_SHIFT
+ * ticks since the recording's start: 2^48 ticks, over a day at 3 GHz).
+ * addr 0 marks a free slot. */
+typedef struct {
+    uint64_t addr;
+    uint64_t meta;
+} ttx_live_t;
+
+#define TTX_LIVE_ID_BITS     24
+#define TTX_LIVE_ID_MAX      ((1u << TTX_LIVE_ID_BITS) - 1u)
+#define TTX_LIVE_TICK_SHIFT  8
+
+typedef struct {
+    ttx_live_t *slots;           /* owned (PyMem_Raw): 1 << bits slots */
+    uint32_t bits;
+    uint64_t count;
+    uint64_t peak;               /* most live objects at once */
+    uint64_t peak_bytes;         /* table size at its largest */
+} ttx_livetab_t;
+
+/* Fibonacci hashing of the address (allocator alignment shifted out). A
+ * locality-preserving variant (neighbouring objects in neighbouring
+ * slots) was measured 1.3x slower on bench/workloads/alloc_heavy.py:
+ * linear probing clusters on dense pools. */
+static inline size_t
+ttx_live_hash(uint64_t addr, uint32_t bits)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+/* The slot holding addr, or NULL. */
+static inline ttx_live_t *
+ttx_livetab_find(const ttx_livetab_t *t, uint64_t addr)
+{
+    size_t mask = ((size_t)1 << t->bits) - 1;
+    size_t i = ttx_live_hash(addr, t->bits);
+    for (;;) {
+        ttx_live_t *e = &t->slots[i];
+        if (e->addr == addr)
+            return e;
+        if (e->addr == 0)
+            return NULL;
+        i = (i + 1) & mask;
+    }
+}
+
+/* livetable.c */
+int ttx_livetab_init(ttx_livetab_t *t);            /* 0, or -1 (no exc) */
+void ttx_livetab_free(ttx_livetab_t *t);
+/* Inserts addr (not live). 0, or -1 when the table cannot grow (nothing
+ * inserted; the caller counts it). */
+int ttx_livetab_insert(ttx_livetab_t *t, uint64_t addr, uint64_t meta);
+/* Removes the entry e points to (backward shift: no tombstones). */
+void ttx_livetab_remove(ttx_livetab_t *t, ttx_live_t *e);
+
+static inline uint64_t
+ttx_live_meta(uint32_t id, uint64_t rel_tick)
+{
+    return (rel_tick >> TTX_LIVE_TICK_SHIFT) << TTX_LIVE_ID_BITS |
+           (id & TTX_LIVE_ID_MAX);
+}
+static inline uint32_t ttx_live_id(uint64_t meta)
+{
+    return (uint32_t)(meta & TTX_LIVE_ID_MAX);
+}
+static inline uint64_t ttx_live_birth(uint64_t meta)
+{
+    return (meta >> TTX_LIVE_ID_BITS) << TTX_LIVE_TICK_SHIFT;
+}
+
+/* ------------------------------------------------------- frame sites */
+
+/* frameaddr.c: reads _PyRuntime.debug_offsets once. 0 when the layout is
+ * known and consistent; -1 (no exception) with *why set otherwise. */
+int ttx_frameaddr_init(const char **why);
+/* The innermost complete Python frame's code object and the byte offset
+ * of its current instruction, skipping frames whose code `skip` says to
+ * skip (it returns 1). 0 on success, -1 when no frame qualifies. Reads
+ * memory only: no frame object, no reference, no allocation. */
+int ttx_frameaddr_site(int (*skip)(void *ctx, PyObject *code), void *ctx,
+                       PyObject **code, uint32_t *offset);
+
+/* --------------------------------------------------- DESTROY gaps */
+
+typedef struct {
+    int ran;                     /* the self-test ran to the end */
+    int eval_loop;               /* 3.13.0-3.13.2: gh-130382 */
+    int trashcan;                /* 3.14.x: gh-156371 */
+    uint64_t floats_created, floats_destroyed;
+    uint64_t lists_created, lists_destroyed;
+    double ms;                   /* what the self-test cost */
+} ttx_gaps_t;
+
+/* destroy_gaps.c: runs the self-test with a private counting tracer. The
+ * ref-tracer slot must be free. 0, or -1 with an exception set. */
+int ttx_gaps_selftest(ttx_gaps_t *g);
+
+/* ------------------------------------------------------ the recording */
+
+/* Per-thread object state (pending noise candidates, the thread's
+ * buffer). Owned by the recording's objects state. */
+typedef struct ttx_objthread ttx_objthread_t;
+
+/* A (site, type) row of --objects --count. */
+typedef struct {
+    tt_objstat_t st;             /* code, line/offset, type, counts */
+    uint32_t next;               /* hash chain, UINT32_MAX ends it */
+} ttx_objrow_t;
+
+/* One type seen, pointer-keyed while the type lives. */
+typedef struct {
+    PyTypeObject *type;          /* identity only; NULL = free slot */
+    uint32_t id;                 /* writer type id */
+} ttx_typeslot_t;
+
+typedef struct capture_objects {
+    int aggregate;               /* --count: rows, no event log */
+    int shadow_sites;            /* sites from the shadow stack (lines on),
+                                    else from the frames (frameaddr) */
+    int frames_ok;               /* frameaddr_init succeeded */
+    int stopping;                /* stop() is checking survivors */
+    void *token;                 /* our identity as the tracer's data */
+    ttx_livetab_t live;
+    PyTypeObject *last_tp;       /* one-entry cache of the type table */
+    uint32_t last_type;
+    ttx_typeslot_t *types;       /* owned: open addressing */
+    uint32_t tbits, tcount;
+    uint8_t *type_gc;            /* owned: by type id, 1 if GC type */
+    uint32_t n_type_ids, cap_type_ids;
+    ttx_objrow_t *rows;          /* owned: --count rows */
+    uint32_t n_rows, cap_rows;
+    uint32_t *row_heads;         /* owned: 1 << rbits chain heads */
+    uint32_t rbits;
+    ttx_objthread_t *main_ot;    /* the thread that called start() */
+    ttx_objthread_t **threads;   /* owned */
+    uint32_t n_threads, cap_threads;
+    PyObject *s_module;          /* owned interned "__module__" */
+    ttx_gaps_t gaps;
+    /* counters, reported at stop */
+    uint64_t created, destroyed;
+    uint64_t repaired;           /* CREATE at an address held live */
+    uint64_t filtered;           /* our own noise, dropped */
+    uint64_t filtered_kind[3];   /* of which: ints, frames, tuples */
+    uint64_t own;                /* objects made by our own slow paths */
+    uint64_t nomem;              /* live-table or row insertions lost */
+    uint64_t other_threads;      /* --threads main: events elsewhere */
+    uint64_t no_site;            /* creations with no Python frame */
+    uint64_t stop_dead;          /* proven dead during the stop check */
+    uint64_t *dead;              /* owned: addresses proven dead at stop */
+    size_t n_dead, cap_dead;
+} capture_objects_t;
+
+/* reftracer.c */
+int capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data);
+/* Registers the type on first sight: its id, or UINT32_MAX (counted). */
+uint32_t capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
+                                 PyTypeObject *tp);
+/* Writes every thread's pending creation. */
+void capture_objects_flush_pending(capture_objects_t *o);
+/* The hot-path settle hook for the trace function: drops the frame object
+ * and the boxed offset legacy tracing made for this very event. */
+void capture_objects_settle_slow(PyFrameObject *frame, int what,
+                                 PyObject *arg);
+extern __thread int ttx_obj_pending
+    __attribute__((tls_model("initial-exec")));
+static inline void
+capture_objects_settle(PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (TTX_UNLIKELY(ttx_obj_pending))
+        capture_objects_settle_slow(frame, what, arg);
+}
+/* Nonzero while tracetap's own code runs in this thread (a slow path of
+ * the trace function or of the ref tracer): objects made then are ours
+ * and are not recorded. */
+extern __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
+#define TTX_OBJ_OWN(stmt) do { ttx_obj_busy++; stmt; ttx_obj_busy--; } while (0)
+/* `op` was just made by CPython to call tracetap's own code (the args
+ * tuple of the threading hook): it is not recorded. */
+void capture_objects_own(PyObject *op);
+void capture_objects_free_threads(capture_objects_t *o);
+/* Forgets the creation-site cache (a new recording has a new code table). */
+void capture_objects_site_cache_clear(void);
+/* The calling thread's object state, created on first use; NULL when the
+ * thread is not recorded or memory ran out. */
+ttx_objthread_t *capture_objects_thread(capture_rec_t *rec,
+                                        capture_objects_t *o);
+/* objsession.c: during the stop check, `e` was proven dead (its address
+ * was reused): remembers it and removes it. */
+void capture_objects_stop_dead(capture_objects_t *o, ttx_live_t *e);
+
+#else  /* no PyRefTracer: 3.11, 3.12 */
+static inline void capture_objects_settle(PyFrameObject *frame, int what,
+                                          PyObject *arg)
+{
+    (void)frame;
+    (void)what;
+    (void)arg;
+}
+#define TTX_OBJ_OWN(stmt) do { stmt; } while (0)
+static inline void capture_objects_own(PyObject *op)
+{
+    (void)op;
+}
+#endif /* TTX_HAVE_REFTRACER */
+
+/* objsession.c (every version: refusals live here) */
+/* Refuses (-1 + RuntimeError naming what is needed) where --objects
+ * cannot run: before 3.13, free-threaded builds, or while another tool
+ * (tracemalloc) holds the reference tracer. 0 if it can. */
+int capture_objects_precheck(void);
+/* Checks that --objects can run here and starts it: the self-test, then
+ * the tracer. `mode` 1: event log, 2: aggregates (--count). 0, or -1 with
+ * an exception (nothing installed). Called by start() with capture_rec
+ * set and the writer open, before the trace function is installed. */
+int capture_objects_start(capture_rec_t *rec, int mode);
+/* Checks the survivors, removes the tracer (if it is still ours), writes
+ * the 0x81 chunk and the notes, and returns a summary dict (new ref), or
+ * NULL + exception. Sentences for the user go to `warnings`. Called by
+ * stop() while the recording is still attached. */
+PyObject *capture_objects_stop(capture_rec_t *rec, PyObject *warnings);
+/* Installs the reference tracer: after the trace function, so that what
+ * installing it allocates is not recorded. */
+void capture_objects_enable(capture_rec_t *rec);
+/* _tracetap.destroy_gaps(): runs the start-up self-test alone and returns
+ * what it found (dict); raises where --objects is refused. */
+PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
+/* Undoes a start when start() fails later. */
+void capture_objects_abort(capture_rec_t *rec);
+
+#endif /* TTX_OBJECTS_H */

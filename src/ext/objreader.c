@@ -1,0 +1,190 @@
+/* objreader.c - _tracetap.objects(path): libtt's object analysis
+ * (tt_objects_analyze) as a dict for tracetap.load(path).objects() and
+ * `tracetap objects`.
+ *
+ * Owns: the conversion of tt_objects_t into Python objects (names, files,
+ * lifetimes in ns). Must not: analyse anything itself (libtt does) or
+ * trust the file. GIL: held.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A lifetime percentile in ns, or None when nothing died. */
+static PyObject *
+lifetime_ns(tt_reader_t *r, const tt_objstat_t *s, double q)
+{
+    uint64_t t = tt_objstat_lifetime(s, q);
+    if (t == UINT64_MAX)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(tt_reader_ns(r, t));
+}
+
+static PyObject *
+stat_dict(tt_reader_t *r, const tt_objstat_t *s)
+{
+    PyObject *d, *hist;
+    int b, last = -1;
+
+    hist = PyList_New(0);
+    if (hist == NULL)
+        return NULL;
+    for (b = 0; b < TT_OBJ_BUCKETS; b++)
+        if (s->lifetime[b])
+            last = b;
+    for (b = 0; b <= last; b++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(s->lifetime[b]);
+        if (v == NULL || PyList_Append(hist, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(hist);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:N}",
+                      "created", (unsigned long long)s->created,
+                      "destroyed", (unsigned long long)s->destroyed,
+                      "survived", (unsigned long long)s->survived,
+                      "unverified", (unsigned long long)s->unverified,
+                      "died_unseen", (unsigned long long)s->died_unseen,
+                      "lifetime_p50_ns", lifetime_ns(r, s, 0.50),
+                      "lifetime_p90_ns", lifetime_ns(r, s, 0.90),
+                      "lifetime_p99_ns", lifetime_ns(r, s, 0.99),
+                      "lifetime_max_ns", lifetime_ns(r, s, 1.0),
+                      "lifetime_log2_ticks", hist);
+    return d;
+}
+
+static int
+set_str(PyObject *d, const char *key, const char *v)
+{
+    PyObject *s = v ? PyUnicode_DecodeUTF8(v, (Py_ssize_t)strlen(v),
+                                           "replace")
+                    : Py_NewRef(Py_None);
+    int rc;
+    if (s == NULL)
+        return -1;
+    rc = PyDict_SetItemString(d, key, s);
+    Py_DECREF(s);
+    return rc;
+}
+
+static const char *
+type_name(tt_reader_t *r, uint32_t type)
+{
+    const tt_type_def_t *t = tt_reader_type(r, type);
+    return t ? tt_reader_string(r, t->name) : "?";
+}
+
+static PyObject *
+site_dict(tt_reader_t *r, const tt_objstat_t *s)
+{
+    const tt_code_def_t *c = s->code == TT_NO_CODE ? NULL
+                                                   : tt_reader_code(r, s->code);
+    PyObject *d = stat_dict(r, s), *line;
+    if (d == NULL)
+        return NULL;
+    line = s->line == TT_NO_LINE ? Py_NewRef(Py_None) : PyLong_FromLong(s->line);
+    if (line == NULL || PyDict_SetItemString(d, "line", line) < 0 ||
+        set_str(d, "file", c ? tt_reader_string(r, c->filename) : NULL) < 0 ||
+        set_str(d, "func", c ? tt_reader_string(r, c->qualname) : NULL) < 0 ||
+        set_str(d, "type", type_name(r, s->type)) < 0) {
+        Py_XDECREF(line);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(line);
+    return d;
+}
+
+PyObject *
+capture_objects_report(PyObject *module, PyObject *arg)
+{
+    PyObject *path = NULL, *res = NULL, *types = NULL, *sites = NULL;
+    PyObject *notes = NULL, *v;
+    tt_reader_t *r = NULL;
+    tt_objects_t *o = NULL;
+    const tt_objects_summary_t *s;
+    const tt_objstat_t *st;
+    uint32_t i;
+    int rc;
+
+    if (!PyUnicode_FSConverter(arg, &path))
+        return NULL;
+    errno = 0;
+    rc = tt_reader_open(&r, PyBytes_AS_STRING(path), TT_READ_MERGED);
+    if (rc < 0) {
+        if (rc == TT_EIO && errno != 0)
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        else
+            capture_raise_tt(module, rc, "cannot read the recording");
+        goto done;
+    }
+    rc = tt_objects_analyze(r, &o);
+    if (rc < 0) {
+        capture_raise_tt(module, rc, "object analysis failed");
+        goto done;
+    }
+    s = tt_objects_summary(o);
+    types = PyDict_New();
+    sites = PyList_New(0);
+    notes = PyDict_New();
+    if (types == NULL || sites == NULL || notes == NULL)
+        goto done;
+    for (i = 0; (st = tt_objects_type(o, i)) != NULL; i++) {
+        v = stat_dict(r, st);
+        if (v == NULL ||
+            PyDict_SetItemString(types, type_name(r, st->type), v) < 0) {
+            Py_XDECREF(v);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    for (i = 0; (st = tt_objects_site(o, TT_OBJ_BY_CREATED, i)) != NULL;
+         i++) {
+        v = site_dict(r, st);
+        if (v == NULL || PyList_Append(sites, v) < 0) {
+            Py_XDECREF(v);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    for (i = 0; i < tt_reader_n_notes(r); i++) {
+        const char *k, *val;
+        if (tt_reader_note(r, i, &k, &val) < 0)
+            continue;
+        if (strncmp(k, "destroy_gap.", 12) != 0 &&
+            strncmp(k, "objects.", 8) != 0)
+            continue;
+        if (set_str(notes, k, val) < 0)
+            goto done;
+    }
+    res = Py_BuildValue(
+        "{s:O,s:O,s:O,s:O,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:i},"
+        "s:O,s:O,s:O}",
+        "complete_deaths", s->complete_deaths ? Py_True : Py_False,
+        "checked", s->checked ? Py_True : Py_False,
+        "aggregated", s->aggregated ? Py_True : Py_False,
+        "recorded", (tt_reader_header(r)->options & TT_OPT_OBJECTS)
+                        ? Py_True : Py_False,
+        "totals",
+        "created", (unsigned long long)s->created,
+        "destroyed", (unsigned long long)s->destroyed,
+        "survived", (unsigned long long)s->survived,
+        "unverified", (unsigned long long)s->unverified,
+        "died_unseen", (unsigned long long)s->died_unseen,
+        "repaired", (unsigned long long)s->repaired,
+        "unmatched_destroys", (unsigned long long)s->unmatched_destroys,
+        "filtered", (unsigned long long)s->filtered,
+        "bad_chunks", s->bad_chunks,
+        "types", types, "sites", sites, "notes", notes);
+done:
+    Py_XDECREF(types);
+    Py_XDECREF(sites);
+    Py_XDECREF(notes);
+    tt_objects_free(o);
+    tt_reader_close(r);
+    Py_XDECREF(path);
+    return res;
+}

@@ -1,0 +1,135 @@
+"""Object lifetimes: ``Trace.objects()`` and ``tracetap objects``.
+
+The analysis (the live-table replay, per-type and per-site statistics,
+lifetimes, survivor verification) is libtt's (``tt_objects.c``); this
+module names things and lays them out. A survivor is presented as a leak
+only when the recording verified it alive at stop: on interpreters with a
+known DESTROY gap the others are listed apart, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, TextIO
+
+from . import _tracetap
+
+__all__ = ["analyze", "format_text", "format_json"]
+
+# Notes that explain an incomplete view of deaths, in presentation order.
+_GAP_NOTES = ("objects.tracer_replaced", "destroy_gap.eval_loop",
+              "destroy_gap.trashcan", "destroy_gap.address_reuse",
+              "destroy_gap.selftest", "objects.check_failed",
+              "objects.out_of_memory", "objects.survivors",
+              "objects.no_sites")
+
+
+def analyze(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The object report of a recording (see ``Trace.objects``)."""
+    data = _tracetap.objects(os.fspath(path))
+    survivors, unverified = [], []
+    for site in data["sites"]:
+        verified = site["survived"] - site["unverified"]
+        if verified > 0:
+            survivors.append({**_key(site), "count": verified})
+        if site["unverified"] > 0:
+            unverified.append({**_key(site), "count": site["unverified"]})
+    survivors.sort(key=lambda s: (-s["count"], s["file"] or "", s["line"] or 0))
+    unverified.sort(key=lambda s: (-s["count"], s["file"] or "", s["line"] or 0))
+    data["survivors"] = survivors
+    data["unverified_survivors"] = unverified
+    return data
+
+
+def _key(site: dict[str, Any]) -> dict[str, Any]:
+    return {"file": site["file"], "line": site["line"],
+            "func": site["func"], "type": site["type"]}
+
+
+def _where(site: dict[str, Any]) -> str:
+    if site["file"] is None:
+        return "<no Python frame>"
+    line = site["line"] if site["line"] is not None else "?"
+    return f"{site['file']}:{line}"
+
+
+def _ns(v: int | None) -> str:
+    if v is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if v >= scale:
+            return f"<{v / scale:.3g}{unit}"
+    return f"<{v}ns"
+
+
+def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
+    """Writes the human report: totals, gaps, per type, top creation sites
+    and the verified survivors grouped by site."""
+    if not data["recorded"]:
+        out.write("This recording has no object data (record with "
+                  "--objects, CPython 3.13+).\n")
+        return
+    t = data["totals"]
+    out.write(f"Objects: {t['created']:,} created, {t['destroyed']:,} "
+              f"destroyed, {t['survived']:,} alive at stop"
+              f" ({t['survived'] - t['unverified']:,} verified)\n")
+    if t["died_unseen"]:
+        out.write(f"  {t['died_unseen']:,} died without a DESTROY event "
+                  f"(proven by address reuse or at stop)\n")
+    if t["filtered"]:
+        out.write(f"  {t['filtered']:,} frame/int objects made by "
+                  f"tracetap's own tracing were left out\n")
+    notes = data["notes"]
+    shown = [k for k in _GAP_NOTES if k in notes]
+    if shown:
+        out.write("\nDeaths are incomplete in this recording:\n")
+        for k in shown:
+            out.write(f"  {k}: {notes[k]}\n")
+
+    out.write("\nPer type (lifetimes: upper bound of the log2 bucket):\n")
+    rows = sorted(data["types"].items(), key=lambda kv: -kv[1]["created"])
+    w = max([len("type")] + [len(n) for n, _ in rows[:limit]])
+    out.write(f"  {'type':<{w}}  {'created':>10}  {'destroyed':>10}  "
+              f"{'alive':>8}  {'p50':>8}  {'p90':>8}  {'p99':>8}\n")
+    for name, s in rows[:limit]:
+        out.write(f"  {name:<{w}}  {s['created']:>10,}  {s['destroyed']:>10,}"
+                  f"  {s['survived']:>8,}  {_ns(s['lifetime_p50_ns']):>8}"
+                  f"  {_ns(s['lifetime_p90_ns']):>8}"
+                  f"  {_ns(s['lifetime_p99_ns']):>8}\n")
+    if len(rows) > limit:
+        out.write(f"  ... {len(rows) - limit} more types\n")
+
+    out.write("\nTop creation sites:\n")
+    out.write("  file:line  type  created  survived\n")
+    for s in data["sites"][:limit]:
+        out.write(f"  {_where(s)}  {s['type']}  {s['created']:,}  "
+                  f"{s['survived']:,}\n")
+
+    surv = data["survivors"]
+    out.write("\nSurvivors (verified alive at stop), largest first:\n")
+    if not surv:
+        out.write("  none\n")
+    for s in surv[:limit]:
+        func = f" ({s['func']})" if s["func"] else ""
+        out.write(f"  {s['count']:>8,}  {s['type']}  {_where(s)}{func}\n")
+    if len(surv) > limit:
+        out.write(f"  ... {len(surv) - limit} more sites\n")
+    unv = data["unverified_survivors"]
+    if unv:
+        n = sum(s["count"] for s in unv)
+        why = ("its reference tracer was replaced"
+               if "objects.tracer_replaced" in notes else
+               "the recording ended before the stop-time check"
+               if not data["checked"] else
+               "a known DESTROY gap could have hidden their deaths and the "
+               "collector could not confirm them alive")
+        out.write(f"\n{n:,} further object(s) outlived the recording as far "
+                  f"as the events show, but are not reported as leaks: "
+                  f"{why}.\n")
+
+
+def format_json(data: dict[str, Any], out: TextIO) -> None:
+    """Writes the report as JSON (``tracetap objects --format json``)."""
+    json.dump(data, out, indent=1, sort_keys=False)
+    out.write("\n")
