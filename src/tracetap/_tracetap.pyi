@@ -49,6 +49,12 @@ def objects(path: str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording (see Trace.objects)."""
     ...
 
+def destroy_gaps() -> dict[str, Any]:
+    """Runs --objects' start-up self-test for missing DESTROY events:
+    eval_loop, trashcan (bools), the float and list counts it saw, ms.
+    Raises RuntimeError where --objects is refused."""
+    ...
+
 def start(
     path: str,
     *,
