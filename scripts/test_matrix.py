@@ -99,8 +99,9 @@ def c_tests(tally: Tally, variant: str, extra: list[str]) -> None:
 
 
 def matrix() -> tuple[list[tuple[str, str]], bool]:
-    proc = subprocess.run([str(ROOT / "scripts" / "pythons")], capture_output=True, text=True)
-    sys.stderr.write(proc.stderr)
+    # stderr is not captured: building a missing interpreter takes minutes,
+    # and its progress lines should reach the terminal as they happen.
+    proc = subprocess.run([str(ROOT / "scripts" / "pythons")], stdout=subprocess.PIPE, text=True)
     found = [tuple(line.split(None, 1)) for line in proc.stdout.splitlines() if line.strip()]
     return found, proc.returncode == 0
 
