@@ -18,24 +18,7 @@
 
 /* ------------------------------------------------------------- writing */
 
-typedef struct {
-    tt_writer_t *w;
-    tt__bytes b;            /* TT__CHUNK_HEAD bytes of room, then records */
-} lc_out;
-
-static int lc_flush(lc_out *o)
-{
-    int rc;
-    if (o->b.len == TT__CHUNK_HEAD)
-        return 0;
-    rc = tt__bytes_reserve(&o->b, TT__CHUNK_TAIL);
-    if (rc < 0)
-        return rc;
-    rc = tt__writer_chunk(o->w, o->b.p, o->b.len - TT__CHUNK_HEAD,
-                          TT_CHUNK_LINE_COUNTS, TT__NO_THREAD);
-    o->b.len = TT__CHUNK_HEAD;
-    return rc;
-}
+typedef tt__anc lc_out;         /* the 0x80 chunk being built */
 
 /* Checks one table; returns its number of non-zero slots through *nz. */
 static int lc_check(const tt_writer_t *w, const tt_count_table_t *t,
@@ -65,7 +48,7 @@ static int lc_record(lc_out *o, const tt_count_table_t *t, uint32_t nz)
 
     if (o->b.len - TT__CHUNK_HEAD >= LC_CHUNK_SOFT ||
         o->b.len - TT__CHUNK_HEAD + max > TT__MAX_PAYLOAD) {
-        rc = lc_flush(o);
+        rc = tt__anc_flush(o);
         if (rc < 0)
             return rc;
     }
@@ -102,7 +85,7 @@ static int lc_record(lc_out *o, const tt_count_table_t *t, uint32_t nz)
 int tt_writer_line_counts(tt_writer_t *w, const tt_count_table_t *tabs,
                           size_t n)
 {
-    lc_out o = {0};
+    lc_out o;
     uint32_t nz = 0;
     int rc;
 
@@ -113,14 +96,9 @@ int tt_writer_line_counts(tt_writer_t *w, const tt_count_table_t *tabs,
         if (rc < 0)
             return rc;
     }
-    o.w = w;
-    rc = tt__writer_flush_defs(w);         /* definitions before use */
+    rc = tt__anc_open(&o, w, TT_CHUNK_LINE_COUNTS);
     if (rc < 0)
         return rc;
-    rc = tt__bytes_reserve(&o.b, TT__CHUNK_HEAD);
-    if (rc < 0)
-        return rc;
-    o.b.len = TT__CHUNK_HEAD;
     for (size_t i = 0; i < n && rc == 0; i++) {
         (void)lc_check(w, &tabs[i], &nz);
         if (nz == 0 && tabs[i].calls == 0)
@@ -128,8 +106,8 @@ int tt_writer_line_counts(tt_writer_t *w, const tt_count_table_t *tabs,
         rc = lc_record(&o, &tabs[i], nz);
     }
     if (rc == 0)
-        rc = lc_flush(&o);
-    tt__free(o.b.p);
+        rc = tt__anc_flush(&o);
+    tt__anc_close(&o);
     if (rc < 0)
         tt__writer_error(w, rc);
     return rc;

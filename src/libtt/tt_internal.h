@@ -109,6 +109,24 @@ int tt__writer_flush_defs(tt_writer_t *w);
 /* Remembers the first error. */
 void tt__writer_error(tt_writer_t *w, int err);
 
+/* An ancillary chunk being built (line counts, object aggregates):
+ * TT__CHUNK_HEAD bytes of room, then records. Writers of such chunks open
+ * one, append records to `b`, flush whenever they like and close it. */
+typedef struct {
+    tt_writer_t *w;             /* borrowed */
+    tt__bytes b;                /* owned */
+    uint8_t type;               /* the chunk type, 0x80-0xFF */
+} tt__anc;
+
+/* Writes pending definitions (records name their ids), then readies `a`.
+ * 0, TT_EIO or TT_ENOMEM; on failure nothing needs closing. */
+int tt__anc_open(tt__anc *a, tt_writer_t *w, uint8_t type);
+/* Writes the records appended since the last flush as one chunk, if there
+ * are any. 0, TT_ENOMEM or TT_EIO (the writer has recorded an I/O error). */
+int tt__anc_flush(tt__anc *a);
+/* Frees the buffer; unflushed records are dropped. */
+void tt__anc_close(tt__anc *a);
+
 /* tt_tbuf.c: a new buffer for thread `thread`, or NULL without memory. */
 tt_tbuf_t *tt__tbuf_new(tt_writer_t *w, uint32_t thread);
 /* Writes the buffer's pending events (and a pending DROPPED report) as one

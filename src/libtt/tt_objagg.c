@@ -17,25 +17,7 @@
 
 /* ------------------------------------------------------------ writing */
 
-typedef struct {
-    tt_writer_t *w;
-    tt__bytes b;            /* TT__CHUNK_HEAD bytes of room, then records */
-    int err;
-} oa_out;
-
-static int oa_flush(oa_out *o)
-{
-    int rc;
-    if (o->b.len == TT__CHUNK_HEAD)
-        return 0;
-    rc = tt__bytes_reserve(&o->b, TT__CHUNK_TAIL);
-    if (rc < 0)
-        return rc;
-    rc = tt__writer_chunk(o->w, o->b.p, o->b.len - TT__CHUNK_HEAD,
-                          TT_CHUNK_OBJAGG, TT__NO_THREAD);
-    o->b.len = TT__CHUNK_HEAD;
-    return rc;
-}
+typedef tt__anc oa_out;         /* the 0x81 chunk being built */
 
 /* Makes room for one record of at most OA_REC_MAX bytes; returns where its
  * body goes (after the kind byte and a 2-byte length slot). */
@@ -43,7 +25,7 @@ static int oa_begin(oa_out *o, uint8_t **body)
 {
     int rc;
     if (o->b.len - TT__CHUNK_HEAD >= OA_CHUNK_SOFT) {
-        rc = oa_flush(o);
+        rc = tt__anc_flush(o);
         if (rc < 0)
             return rc;
     }
@@ -95,7 +77,7 @@ static int oa_verdicts(oa_out *o, int status, const uint64_t *addrs, size_t n)
         uint8_t *p;
         /* 1000 addresses of <= 10 bytes need their own reservation. */
         if (o->b.len - TT__CHUNK_HEAD >= OA_CHUNK_SOFT)
-            rc = oa_flush(o);
+            rc = tt__anc_flush(o);
         if (rc == 0)
             rc = tt__bytes_reserve(&o->b, 3 + 20 + k * 10 + TT__CHUNK_TAIL);
         if (rc < 0)
@@ -143,15 +125,9 @@ int tt_writer_objagg(tt_writer_t *w, const tt_objagg_summary_t *sum,
             return TT_EINVAL;
     }
     /* Rows use code and type ids: their definitions go out first. */
-    rc = tt__writer_flush_defs(w);
+    rc = tt__anc_open(&o, w, TT_CHUNK_OBJAGG);
     if (rc < 0)
         return rc;
-    memset(&o, 0, sizeof o);
-    o.w = w;
-    rc = tt__bytes_reserve(&o.b, TT__CHUNK_HEAD);
-    if (rc < 0)
-        return rc;
-    o.b.len = TT__CHUNK_HEAD;
 
     rc = oa_begin(&o, &p);
     if (rc < 0)
@@ -188,11 +164,11 @@ int tt_writer_objagg(tt_writer_t *w, const tt_objagg_summary_t *sum,
     if (rc == 0)
         rc = oa_verdicts(&o, TT__OA_UNVERIFIED, unverified, n_unverified);
     if (rc == 0)
-        rc = oa_flush(&o);
+        rc = tt__anc_flush(&o);
 done:
     /* An I/O error is already the writer's (tt__writer_chunk); running out
      * of memory only loses this report, as for definitions. */
-    tt__free(o.b.p);
+    tt__anc_close(&o);
     return rc;
 }
 

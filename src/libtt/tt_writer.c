@@ -509,3 +509,42 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out)
     out->chunks = w->chunks;
     out->last_error = w->last_error;
 }
+
+/* ------------------------------------------------- ancillary chunk builder */
+
+int tt__anc_open(tt__anc *a, tt_writer_t *w, uint8_t type)
+{
+    int rc;
+    memset(a, 0, sizeof *a);
+    rc = tt__writer_flush_defs(w);      /* definitions before use */
+    if (rc < 0)
+        return rc;
+    rc = tt__bytes_reserve(&a->b, TT__CHUNK_HEAD);
+    if (rc < 0)
+        return rc;
+    a->w = w;
+    a->type = type;
+    a->b.len = TT__CHUNK_HEAD;
+    return 0;
+}
+
+int tt__anc_flush(tt__anc *a)
+{
+    int rc;
+    if (a->b.len == TT__CHUNK_HEAD)
+        return 0;
+    rc = tt__bytes_reserve(&a->b, TT__CHUNK_TAIL);
+    if (rc < 0)
+        return rc;
+    rc = tt__writer_chunk(a->w, a->b.p, a->b.len - TT__CHUNK_HEAD, a->type,
+                          TT__NO_THREAD);
+    a->b.len = TT__CHUNK_HEAD;
+    return rc;
+}
+
+void tt__anc_close(tt__anc *a)
+{
+    tt__free(a->b.p);
+    a->b.p = NULL;
+    a->b.len = a->b.cap = 0;
+}
