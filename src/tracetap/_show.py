@@ -60,16 +60,36 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
             size = 0
     secs = summary.get("duration_ns", 0) / 1e9
     threads = summary.get("threads", 0)
-    _err(
-        f"recorded {_n(total)} events in {threads} "
-        f"thread{'s' if threads != 1 else ''} over {secs:.3f} s "
-        f"-> {path} ({_size(size)})"
-    )
-    _err(f"  {_kinds(events)}; dropped {_n(summary.get('dropped', 0))}")
+    counted = _count_totals(path) if total == 0 else None
+    if counted is not None:
+        # --count writes no event log: say what it did count instead.
+        _err(
+            f"counted lines over {secs:.3f} s -> {path} ({_size(size)}): "
+            f"{_n(counted['covered'])} of {_n(counted['executable'])} executable "
+            f"lines ran in {_n(counted['files'])} file{'s' if counted['files'] != 1 else ''}"
+        )
+    else:
+        _err(
+            f"recorded {_n(total)} events in {threads} "
+            f"thread{'s' if threads != 1 else ''} over {secs:.3f} s "
+            f"-> {path} ({_size(size)})"
+        )
+        _err(f"  {_kinds(events)}; dropped {_n(summary.get('dropped', 0))}")
     for w in summary.get("warnings", []):
         _err(f"warning: {w}")
     if summary.get("error"):
         _err(f"error: {summary['error']}")
+
+
+def _count_totals(path: str) -> dict[str, Any] | None:
+    """Coverage totals of a `--count` recording, or None for any other."""
+    try:
+        trace = Trace(path)
+        if "count" not in trace.info()["header"].get("options_set", ()):
+            return None
+        return trace.coverage()["totals"]
+    except (OSError, TraceError, KeyError):
+        return None
 
 
 def _open(path: str) -> Trace | None:

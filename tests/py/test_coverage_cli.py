@@ -227,3 +227,20 @@ def test_usage_errors(rec, tmp_path):
     for kw in ({"opcodes": True}, {"lines": False}):
         with pytest.raises(ValueError, match="no event log"):
             tracetap.record(tmp_path / "n.ttrace", count=True, **kw)
+
+
+def test_count_run_summary_says_what_was_counted(tmp_path):
+    """`run --count` writes no event log, so its summary reports the lines
+    it counted (matching the coverage totals), not "0 events"."""
+    out = str(tmp_path / "c.ttrace")
+    proc = cs.record([_scenario_file(SCENARIO)], str(tmp_path), out, count=True)
+    totals = json.loads(cs.tracetap(["coverage", "--format", "json", out],
+                                    str(tmp_path)).stdout)["totals"]
+    m = re.search(r"counted lines over [\d.]+ s -> .*: ([\d,]+) of ([\d,]+) "
+                  r"executable lines ran in ([\d,]+) files?", proc.stderr)
+    assert m, proc.stderr
+    ran, executable, files = (int(g.replace(",", "")) for g in m.groups())
+    assert (ran, executable, files) == (totals["covered"], totals["executable"],
+                                        totals["files"])
+    assert totals["covered"] > 0
+    assert "0 events" not in proc.stderr
