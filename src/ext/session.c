@@ -10,6 +10,7 @@
 #include "objects.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,30 +389,36 @@ report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
             return -1;
         }
     }
-    if (p->missed_returns && add_note(rec, warnings, "missed_returns",
-            PyUnicode_FromFormat("%llu frame(s) ended without a return "
-                                 "event; their returns are missing",
-                                 (unsigned long long)p->missed_returns)) < 0)
-        return -1;
-    if (p->nomem && add_note(rec, warnings, "out_of_memory",
-            PyUnicode_FromFormat("memory ran out %llu time(s) while "
-                                 "recording; some code or events are missing",
-                                 (unsigned long long)p->nomem)) < 0)
-        return -1;
-    if (p->code_errors && add_note(rec, warnings, "code_errors",
-            PyUnicode_FromFormat("%llu code object(s) could not be recorded "
-                                 "and were skipped",
-                                 (unsigned long long)p->code_errors)) < 0)
-        return -1;
-    if (p->opcode_errors && add_note(rec, warnings, "opcode_errors",
-            PyUnicode_FromFormat("opcode tracing could not be enabled %llu "
-                                 "time(s); some opcode events are missing",
-                                 (unsigned long long)p->opcode_errors)) < 0)
-        return -1;
-    if (p->writer_errors && add_note(rec, warnings, "writer_errors",
-            PyUnicode_FromFormat("writing the recording failed %llu time(s)",
-                                 (unsigned long long)p->writer_errors)) < 0)
-        return -1;
+    {
+        /* Counted problems: a note each, "%llu" being the count. */
+        static const struct {
+            size_t offset;
+            const char *key, *format;
+        } counted[] = {
+            {offsetof(capture_problems_t, missed_returns), "missed_returns",
+             "%llu frame(s) ended without a return event; their returns are "
+             "missing"},
+            {offsetof(capture_problems_t, nomem), "out_of_memory",
+             "memory ran out %llu time(s) while recording; some code or "
+             "events are missing"},
+            {offsetof(capture_problems_t, code_errors), "code_errors",
+             "%llu code object(s) could not be recorded and were skipped"},
+            {offsetof(capture_problems_t, opcode_errors), "opcode_errors",
+             "opcode tracing could not be enabled %llu time(s); some opcode "
+             "events are missing"},
+            {offsetof(capture_problems_t, writer_errors), "writer_errors",
+             "writing the recording failed %llu time(s)"},
+        };
+        size_t k;
+        for (k = 0; k < sizeof counted / sizeof counted[0]; k++) {
+            uint64_t n = *(const uint64_t *)((const char *)p +
+                                             counted[k].offset);
+            if (n && add_note(rec, warnings, counted[k].key,
+                              PyUnicode_FromFormat(counted[k].format,
+                                                   (unsigned long long)n)) < 0)
+                return -1;
+        }
+    }
     return 0;
 }
 
