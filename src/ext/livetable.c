@@ -1,9 +1,10 @@
 /* livetable.c - the live-object table of --objects: open addressing with
  * linear probing keyed by object address, 16 bytes per slot, grown at 3/4
- * load, entries removed by backward shift (no tombstones).
+ * load, entries removed by backward shift (no tombstones), and the
+ * may-contain bitmap in front of it.
  *
- * Owns: the slot array (PyMem_Raw, which creates no Python object and so
- * is safe inside the ref tracer). Must not: touch the objects it lists.
+ * Owns: the slot array and the bitmap (PyMem_Raw, which creates no Python
+ * object and so is safe inside the ref tracer). Must not: touch the objects it lists.
  * GIL: held by every caller (the ref tracer, start and stop).
  */
 #include "objects.h"
@@ -13,6 +14,28 @@
 #include <string.h>
 
 #define LIVE_MIN_BITS 14          /* 16384 slots, 256 KiB */
+#define MAYBE_WORDS   (((size_t)1 << TTX_LIVE_MAYBE_BITS) / 64)
+/* The bitmap is rebuilt once the removals since the last rebuild exceed
+ * the live count plus this: amortised O(1) per removal. */
+#define MAYBE_SLACK   65536
+
+static inline void
+maybe_set(ttx_livetab_t *t, uint64_t addr)
+{
+    size_t b = ttx_live_maybe_bit(addr);
+    t->maybe[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
+static void
+maybe_rebuild(ttx_livetab_t *t)
+{
+    size_t n = (size_t)1 << t->bits, i;
+    memset(t->maybe, 0, MAYBE_WORDS * sizeof(*t->maybe));
+    for (i = 0; i < n; i++)
+        if (t->slots[i].addr != 0)
+            maybe_set(t, t->slots[i].addr);
+    t->stale = 0;
+}
 
 int
 ttx_livetab_init(ttx_livetab_t *t)
@@ -20,8 +43,11 @@ ttx_livetab_init(ttx_livetab_t *t)
     memset(t, 0, sizeof(*t));
     t->bits = LIVE_MIN_BITS;
     t->slots = PyMem_RawCalloc((size_t)1 << t->bits, sizeof(*t->slots));
-    if (t->slots == NULL)
+    t->maybe = PyMem_RawCalloc(MAYBE_WORDS, sizeof(*t->maybe));
+    if (t->slots == NULL || t->maybe == NULL) {
+        ttx_livetab_free(t);
         return -1;
+    }
     t->peak_bytes = ((uint64_t)1 << t->bits) * sizeof(*t->slots);
     return 0;
 }
@@ -30,7 +56,9 @@ void
 ttx_livetab_free(ttx_livetab_t *t)
 {
     PyMem_RawFree(t->slots);
+    PyMem_RawFree(t->maybe);
     t->slots = NULL;
+    t->maybe = NULL;
     t->count = 0;
 }
 
@@ -65,18 +93,31 @@ livetab_grow(ttx_livetab_t *t)
 }
 
 int
-ttx_livetab_insert(ttx_livetab_t *t, uint64_t addr, uint64_t meta)
+ttx_livetab_put(ttx_livetab_t *t, uint64_t addr, uint64_t meta,
+                uint64_t *old)
 {
     size_t mask, i;
     if ((t->count + 1) * 4 > ((uint64_t)3 << t->bits) &&
-        livetab_grow(t) < 0)
-        return -1;
+        livetab_grow(t) < 0) {
+        ttx_live_t *e = ttx_livetab_find(t, addr);
+        if (e == NULL)
+            return -1;
+        *old = e->meta;
+        e->meta = meta;
+        return 1;
+    }
     mask = ((size_t)1 << t->bits) - 1;
-    i = ttx_live_hash(addr, t->bits);
-    while (t->slots[i].addr != 0)
-        i = (i + 1) & mask;
+    for (i = ttx_live_hash(addr, t->bits); t->slots[i].addr != 0;
+         i = (i + 1) & mask) {
+        if (t->slots[i].addr == addr) {
+            *old = t->slots[i].meta;
+            t->slots[i].meta = meta;
+            return 1;
+        }
+    }
     t->slots[i].addr = addr;
     t->slots[i].meta = meta;
+    maybe_set(t, addr);
     if (++t->count > t->peak)
         t->peak = t->count;
     return 0;
@@ -103,6 +144,8 @@ ttx_livetab_remove(ttx_livetab_t *t, ttx_live_t *e)
     t->slots[i].addr = 0;
     t->slots[i].meta = 0;
     t->count--;
+    if (++t->stale > t->count + MAYBE_SLACK)
+        maybe_rebuild(t);
 }
 
 #endif /* TTX_HAVE_REFTRACER */

@@ -1,7 +1,8 @@
 /* objects.h - object-lifetime capture (issue 6, --objects): the shared
  * declarations of reftracer.c (the PyRefTracer hook and its type cache),
  * objsession.c (start, stop, the stop-time survivor check), livetable.c
- * (the live-object table), frameaddr.c (creation sites read from the
+ * (the live-object table), liveops.c (the ring of updates on their way to
+ * it), objclock.c (the clock ticker), frameaddr.c (creation sites read from the
  * interpreter's frames through _Py_DebugOffsets) and destroy_gaps.c (the
  * start-up self-test for missing DESTROY events).
  *
@@ -30,12 +31,21 @@ typedef struct {
 #define TTX_LIVE_ID_MAX      ((1u << TTX_LIVE_ID_BITS) - 1u)
 #define TTX_LIVE_TICK_SHIFT  8
 
+/* `maybe` is a bitmap keyed by address (TTX_LIVE_MAYBE_BITS): a clear bit
+ * proves the address is not in the table, so the frees of objects the
+ * table never held (born before the recording, or our own) cost no probe.
+ * Bits are set on insert and cleared only by a rebuild from the slots,
+ * once enough removals have made them stale. */
+#define TTX_LIVE_MAYBE_BITS 20   /* 128 KiB */
+
 typedef struct {
     ttx_live_t *slots;           /* owned (PyMem_Raw): 1 << bits slots */
     uint32_t bits;
     uint64_t count;
     uint64_t peak;               /* most live objects at once */
     uint64_t peak_bytes;         /* table size at its largest */
+    uint64_t *maybe;             /* owned: 1 << TTX_LIVE_MAYBE_BITS bits */
+    uint64_t stale;              /* removals since the bitmap was rebuilt */
 } ttx_livetab_t;
 
 /* Fibonacci hashing of the address (allocator alignment shifted out). A
@@ -46,6 +56,21 @@ static inline size_t
 ttx_live_hash(uint64_t addr, uint32_t bits)
 {
     return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+static inline size_t
+ttx_live_maybe_bit(uint64_t addr)
+{
+    return (size_t)(((addr >> 4) * 0xC2B2AE3D27D4EB4Full) >>
+                    (64 - TTX_LIVE_MAYBE_BITS));
+}
+
+/* 0 when addr is certainly not in the table. */
+static inline int
+ttx_livetab_maybe(const ttx_livetab_t *t, uint64_t addr)
+{
+    size_t b = ttx_live_maybe_bit(addr);
+    return (int)((t->maybe[b >> 6] >> (b & 63)) & 1);
 }
 
 /* The slot holding addr, or NULL. */
@@ -67,11 +92,20 @@ ttx_livetab_find(const ttx_livetab_t *t, uint64_t addr)
 /* livetable.c */
 int ttx_livetab_init(ttx_livetab_t *t);            /* 0, or -1 (no exc) */
 void ttx_livetab_free(ttx_livetab_t *t);
-/* Inserts addr (not live). 0, or -1 when the table cannot grow (nothing
- * inserted; the caller counts it). */
-int ttx_livetab_insert(ttx_livetab_t *t, uint64_t addr, uint64_t meta);
+/* Inserts addr, or replaces the meta if addr is held already (in one
+ * probe): 0 inserted, 1 replaced (the old meta in *old), -1 when the table
+ * cannot grow (nothing changed; the caller counts it). */
+int ttx_livetab_put(ttx_livetab_t *t, uint64_t addr, uint64_t meta,
+                    uint64_t *old);
 /* Removes the entry e points to (backward shift: no tombstones). */
 void ttx_livetab_remove(ttx_livetab_t *t, ttx_live_t *e);
+/* The slot of addr when the bitmap allows it, else NULL: find() for
+ * addresses that are mostly absent. */
+static inline ttx_live_t *
+ttx_livetab_lookup(const ttx_livetab_t *t, uint64_t addr)
+{
+    return ttx_livetab_maybe(t, addr) ? ttx_livetab_find(t, addr) : NULL;
+}
 
 static inline uint64_t
 ttx_live_meta(uint32_t id, uint64_t rel_tick)
@@ -86,6 +120,44 @@ static inline uint32_t ttx_live_id(uint64_t meta)
 static inline uint64_t ttx_live_birth(uint64_t meta)
 {
     return (meta >> TTX_LIVE_ID_BITS) << TTX_LIVE_TICK_SHIFT;
+}
+
+/* ------------------------------------------ deferred live-table updates */
+
+/* The ref tracer does not touch the live table: it appends each update to
+ * one ring (the GIL orders the hooks of every thread). A DESTROY whose
+ * CREATE is still in the ring cancels it there, so the many objects that
+ * die young never reach the table; the rest is applied in order when the
+ * ring fills, with table slots prefetched ahead (liveops.c). */
+#define TTX_RING_OPS      1024   /* 16 KiB of ops */
+#define TTX_RING_HBITS    12     /* recent-creation index: 8 KiB */
+#define TTX_NOISE_SLOTS   256    /* addresses of our own dropped objects */
+
+/* An update: addr with the low bits as flags (objects are 16-aligned). A
+ * CREATE carries its live-table meta; a DESTROY its time (relative to the
+ * start, in ticks). */
+#define TTX_OP_DESTROY    1u     /* a free not matched in the ring */
+#define TTX_OP_DIED       2u     /* a CREATE whose object died in the ring */
+#define TTX_OP_FLAGS      15u
+typedef struct {
+    uint64_t addr;
+    uint64_t meta;
+} ttx_liveop_t;
+
+typedef struct {
+    ttx_liveop_t ops[TTX_RING_OPS];
+    uint32_t n;
+    uint16_t recent[1u << TTX_RING_HBITS];   /* addr hash -> op index */
+    uint64_t noise[TTX_NOISE_SLOTS];
+    uint64_t cancelled;          /* objects that lived and died in the ring */
+    uint64_t applied;            /* updates that reached the table */
+} ttx_livering_t;
+
+static inline size_t
+ttx_ring_hash(uint64_t addr)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >>
+                    (64 - TTX_RING_HBITS));
 }
 
 /* ------------------------------------------------------- frame sites */
@@ -141,6 +213,9 @@ typedef struct capture_objects {
     int stopping;                /* stop() is checking survivors */
     void *token;                 /* our identity as the tracer's data */
     ttx_livetab_t live;
+    ttx_livering_t ring;         /* updates on their way to `live` */
+    int ghosts;                  /* deaths can go unseen: the table may
+                                    hold dead objects (liveops.c) */
     PyTypeObject *last_tp;       /* one-entry cache of the type table */
     uint32_t last_type;
     ttx_typeslot_t *types;       /* owned: open addressing */
@@ -204,6 +279,39 @@ void capture_objects_site_cache_clear(void);
  * thread is not recorded or memory ran out. */
 ttx_objthread_t *capture_objects_thread(capture_rec_t *rec,
                                         capture_objects_t *o);
+/* liveops.c: the hook's side of the ring. A creation, with its live-table
+ * meta (ttx_live_meta). */
+void ttx_liveops_create(capture_objects_t *o, uint64_t addr, uint64_t meta);
+/* A free at `rel` ticks since the start. 1 if the object is (or may be)
+ * one we track: the caller logs its DESTROY; 0 for an object of our own
+ * that we dropped (no event). */
+int ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel);
+/* Remembers an object we dropped as our own noise, so that its free is
+ * not logged. */
+static inline void
+ttx_liveops_noise(capture_objects_t *o, uint64_t addr)
+{
+    o->ring.noise[ttx_ring_hash(addr) & (TTX_NOISE_SLOTS - 1)] = addr;
+}
+/* Applies every pending update to the table (before anything reads it). */
+void ttx_liveops_flush(capture_objects_t *o);
+/* Row bookkeeping of a death, shared by the ring and the table paths. */
+void ttx_liveops_died(capture_objects_t *o, uint64_t meta, uint64_t rel);
+
+/* objclock.c: the time of object events. Reading the TSC costs 18 ns on
+ * this kind of VM, more than the rest of an event: object events take the
+ * thread's cached time instead, which the clock ticker raises every
+ * TTX_OBJCLOCK_PERIOD_US and each thread refreshes every
+ * TTX_OBJCLOCK_EVERY object events (and, with lines on, every trace event
+ * raises through the buffer's own clock). */
+#define TTX_OBJCLOCK_EVERY     16
+#define TTX_OBJCLOCK_PERIOD_US 1000
+extern uint64_t ttx_objclock_ticker;     /* written by the ticker thread */
+/* Starts the ticker thread. 0, or -1 (no exception; the caller notes it,
+ * and object times then come from the per-thread refresh alone). */
+int ttx_objclock_start(void);
+void ttx_objclock_stop(void);
+
 /* objsession.c: during the stop check, `e` was proven dead (its address
  * was reused): remembers it and removes it. */
 void capture_objects_stop_dead(capture_objects_t *o, ttx_live_t *e);

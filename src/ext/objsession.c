@@ -214,6 +214,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
         note(rec, "destroy_gap.trashcan", buf);
     }
 
+    o->ghosts = o->gaps.eval_loop || o->gaps.trashcan;
     rec->objects = o;
     o->main_ot = capture_objects_thread(rec, o);
     if (o->main_ot == NULL) {
@@ -224,6 +225,12 @@ capture_objects_start(capture_rec_t *rec, int mode)
             PyErr_NoMemory();
         return -1;
     }
+    /* With line events the buffer's clock is never more than a line
+     * behind; without them only the ticker bounds how stale a time is. */
+    if (!o->shadow_sites && ttx_objclock_start() < 0)
+        note(rec, "objects.clock_ticker", "the clock ticker thread could "
+             "not start: an object event's time is that of the thread's "
+             "last trace event or of its last 16th object event");
     return 0;
 }
 
@@ -268,6 +275,7 @@ capture_objects_abort(capture_rec_t *rec)
         return;
     if (PyRefTracer_GetTracer(&data) == capture_reftrace && data == o)
         (void)PyRefTracer_SetTracer(NULL, NULL);
+    ttx_objclock_stop();
     rec->objects = NULL;
     objects_free(o);
 }
@@ -574,6 +582,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
          * between this scan and the report that could free them.) */
         (void)PyRefTracer_SetTracer(NULL, NULL);
         o->stopping = 0;
+        ttx_objclock_stop();
     } else {
         snprintf(buf, sizeof(buf),
                  "%s replaced tracetap's reference tracer during the "
@@ -581,6 +590,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
                  "the replacement are missing, so counts are low and no "
                  "survivor is verified", holder_name());
         note(rec, "objects.tracer_replaced", buf);
+        ttx_objclock_stop();
         s = PyUnicode_FromString(buf);
         if (s == NULL || PyList_Append(warnings, s) < 0)
             PyErr_Clear();
@@ -654,7 +664,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     }
     res = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:O,s:O,s:O,"
-        "s:d,s:O,s:{s:K,s:K,s:K}}",
+        "s:d,s:O,s:{s:K,s:K,s:K},s:K,s:K,s:K}",
         "created", (unsigned long long)o->created,
         "destroyed", (unsigned long long)o->destroyed,
         "survivors", (unsigned long long)survivors,
@@ -676,7 +686,11 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         "filtered_by_type",
         "int", (unsigned long long)o->filtered_kind[0],
         "frame", (unsigned long long)o->filtered_kind[1],
-        "tuple", (unsigned long long)o->filtered_kind[2]);
+        "tuple", (unsigned long long)o->filtered_kind[2],
+        "fixed_bytes", (unsigned long long)(sizeof(o->ring) +
+                                            ((size_t)1 << TTX_LIVE_MAYBE_BITS) / 8),
+        "died_in_ring", (unsigned long long)o->ring.cancelled,
+        "table_updates", (unsigned long long)o->ring.applied);
     /* The report is written: let the survivors go. */
     for (i = 0; i < n_held; i++)
         Py_DECREF(held[i]);

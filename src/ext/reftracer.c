@@ -1,5 +1,6 @@
 /* reftracer.c - the PyRefTracer hook of --objects: CREATE and DESTROY
- * into the live table and the thread's event buffer (or the --count rows),
+ * into the live-table updates (liveops.c) and the thread's event buffer
+ * (or the --count rows), with the object-event clock,
  * with the creation site, the type id cache, and the filter that drops the
  * frame objects and boxed offsets legacy tracing makes for itself.
  *
@@ -32,6 +33,8 @@ typedef struct {
 struct ttx_objthread {
     capture_thread_t *t;         /* borrowed from the recording */
     uint64_t gen;
+    uint64_t tick;               /* the time object events take */
+    uint32_t clock_n;            /* object events since the clock was read */
     ttx_pending_t p[TTX_PENDING_MAX];
     int n_pending;
 };
@@ -42,6 +45,24 @@ static __thread ttx_objthread_t *obj_tls
 static __thread uint64_t obj_tls_gen
     __attribute__((tls_model("initial-exec")));
 __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
+
+/* -------------------------------------------------------------- clock */
+
+/* The time of an object event: the thread's cached time, raised by the
+ * ticker and refreshed from the clock every TTX_OBJCLOCK_EVERY events
+ * (objects.h says why). Never goes back. */
+static inline uint64_t
+obj_tick(ttx_objthread_t *ot)
+{
+    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
+    if (TTX_UNLIKELY(++ot->clock_n >= TTX_OBJCLOCK_EVERY)) {
+        ot->clock_n = 0;
+        now = capture_clock();
+    }
+    if (now > ot->tick)
+        ot->tick = now;
+    return ot->tick;
+}
 
 /* ------------------------------------------------------------ threads */
 
@@ -419,9 +440,8 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
               uint64_t addr, uint64_t tick, uint32_t type, uint64_t size,
               uint32_t code, int32_t line, uint32_t offset)
 {
-    uint64_t rel = tick - rec->start_tick;
+    uint64_t rel = tick > rec->start_tick ? tick - rec->start_tick : 0;
     uint32_t id = type;
-    ttx_live_t *e;
 
     o->created++;
     if (o->aggregate) {
@@ -435,17 +455,7 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         tt_tbuf_obj_create(ot->t->tbuf, tick, type, addr, size, code, line,
                            offset);
     }
-    e = ttx_livetab_find(&o->live, addr);
-    if (e != NULL) {
-        /* The object we held live here died without a DESTROY. */
-        o->repaired++;
-        if (o->aggregate)
-            o->rows[ttx_live_id(e->meta)].st.died_unseen++;
-        e->meta = ttx_live_meta(id, rel);
-    } else if (ttx_livetab_insert(&o->live, addr, ttx_live_meta(id, rel))
-               < 0) {
-        o->nomem++;
-    }
+    ttx_liveops_create(o, addr, ttx_live_meta(id, rel));
 }
 
 /* Records the pending creations in order, keeping those marked in
@@ -462,6 +472,7 @@ flush_pending(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         if (drop != NULL && drop[i]) {
             o->filtered++;
             o->filtered_kind[p->is_frame]++;
+            ttx_liveops_noise(o, p->addr);
             continue;
         }
         record_create(rec, o, ot, p->addr, p->tick, p->type, p->size,
@@ -480,6 +491,7 @@ capture_objects_flush_pending(capture_objects_t *o)
         if (o->threads[i]->n_pending)
             flush_pending(rec, o, o->threads[i], NULL);
     ttx_obj_pending = 0;
+    ttx_liveops_flush(o);
 }
 
 static TT_NOINLINE void
@@ -518,10 +530,38 @@ pending_freed_unseen(capture_objects_t *o, ttx_objthread_t *ot, PyObject *op)
             ot->n_pending = k - 1;
             o->filtered++;
             o->filtered_kind[0]++;
+            ttx_liveops_noise(o, ot->p[k - 1].addr);
         }
     }
     ttx_obj_pending = ot->n_pending > 0;
     return 1;
+}
+
+/* A DESTROY decided at once against the table: in a thread we do not
+ * record (--threads main), and during the stop check. */
+static TT_NOINLINE void
+destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
+            uint64_t addr)
+{
+    ttx_live_t *e;
+    uint64_t tick;
+
+    ttx_liveops_flush(o);
+    e = ttx_livetab_lookup(&o->live, addr);
+    if (e == NULL)
+        return;
+    tick = capture_clock();
+    ttx_liveops_died(o, e->meta, tick > rec->start_tick
+                                     ? tick - rec->start_tick : 0);
+    if (!o->aggregate) {
+        /* A thread we do not record still frees objects we track: its
+         * DESTROY goes to the main thread's buffer (ticks stay ordered:
+         * the GIL serialises them). */
+        ttx_objthread_t *w = ot != NULL ? ot : o->main_ot;
+        if (w != NULL)
+            tt_tbuf_obj_destroy(w->t->tbuf, tick, addr);
+    }
+    ttx_livetab_remove(&o->live, e);
 }
 
 int
@@ -538,10 +578,6 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         return 0;
     }
     o = data;
-    /* The table slot is a likely cache miss: start loading it now and do
-     * the rest of the work while it arrives. */
-    __builtin_prefetch(&o->live.slots[ttx_live_hash((uint64_t)(uintptr_t)op,
-                                                    o->live.bits)], 1);
     if (event == PyRefTracer_CREATE) {
         PyTypeObject *tp = Py_TYPE(op);
         uint32_t type, code, offset;
@@ -569,7 +605,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         }
         o->last_tp = tp;
         o->last_type = type;
-        tick = capture_clock();
+        tick = obj_tick(ot);
         site_of(rec, o, ot, &code, &line, &offset);
         if (rec->calls && (tp == &PyFrame_Type || tp == &PyLong_Type ||
                            tp == &PyTuple_Type)) {
@@ -603,7 +639,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         record_create(rec, o, ot, (uint64_t)(uintptr_t)op, tick, type,
                       (uint64_t)tp->tp_basicsize, code, line, offset);
     } else if (event == PyRefTracer_DESTROY) {
-        ttx_live_t *e;
+        uint64_t addr = (uint64_t)(uintptr_t)op;
         if (TTX_UNLIKELY(PyType_Check(op)))
             on_destroy_type(o, op);
         ot = objthread_get(rec, o);
@@ -612,28 +648,18 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
                 return 0;
             flush_pending(rec, o, ot, NULL);
         }
-        e = ttx_livetab_find(&o->live, (uint64_t)(uintptr_t)op);
-        if (e == NULL)
+        if (TTX_UNLIKELY(ot == NULL || o->stopping)) {
+            destroy_now(rec, o, ot, addr);
             return 0;
-        tick = capture_clock();
-        o->destroyed++;
-        if (o->aggregate) {
-            tt_objstat_t *s = &o->rows[ttx_live_id(e->meta)].st;
-            uint64_t rel = tick - rec->start_tick, birth = ttx_live_birth(e->meta);
-            uint64_t life = rel > birth ? rel - birth : 0;
-            unsigned b = life < 256 ? 8 : 64 - (unsigned)__builtin_clzll(life);
-            s->destroyed++;
-            s->lifetime[b < TT_OBJ_BUCKETS ? b : TT_OBJ_BUCKETS - 1]++;
-        } else {
-            /* A thread we do not record (--threads main) still frees
-             * objects we track: its DESTROY goes to the main thread's
-             * buffer (ticks stay ordered: the GIL serialises them). */
-            ttx_objthread_t *w = ot != NULL ? ot : o->main_ot;
-            if (w != NULL)
-                tt_tbuf_obj_destroy(w->t->tbuf, tick,
-                                    (uint64_t)(uintptr_t)op);
         }
-        ttx_livetab_remove(&o->live, e);
+        tick = obj_tick(ot);
+        /* An object from before the recording is logged too (the ring
+         * cannot tell it from an older one of ours without a probe);
+         * readers ignore a DESTROY without a CREATE. */
+        if (ttx_liveops_destroy(o, addr, tick > rec->start_tick
+                                             ? tick - rec->start_tick : 0) &&
+            !o->aggregate)
+            tt_tbuf_obj_destroy(ot->t->tbuf, tick, addr);
     }
     /* Unknown events (3.15's TRACKER_REMOVED): ignored. */
     return 0;
@@ -657,6 +683,7 @@ capture_objects_own(PyObject *op)
             ot->n_pending--;
             ttx_obj_pending = ot->n_pending > 0;
             rec->objects->own++;
+            ttx_liveops_noise(rec->objects, (uint64_t)(uintptr_t)op);
             return;
         }
     }

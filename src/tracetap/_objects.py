@@ -57,6 +57,8 @@ def _where(site: dict[str, Any]) -> str:
 def _ns(v: int | None) -> str:
     if v is None:
         return "-"
+    if v == 0:
+        return "0"              # below the object clock's resolution
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if v >= scale:
             return f"<{v / scale:.3g}{unit}"
