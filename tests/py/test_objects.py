@@ -257,6 +257,23 @@ def test_objects_lifetime_spans_idle_time(flags, tmp_path):
     assert t["lifetime_p50_ns"] >= 70_000_000, t
 
 
+@needs_313
+@pytest.mark.parametrize("flags", [(), ("--no-calls",), ("--count",)],
+                         ids=["lines", "nocalls", "count"])
+def test_objects_fork_sees_one_thread(flags, tmp_path):
+    """A program that forks while recording objects sees no extra thread
+    (the ticker pauses around fork: no 'multi-threaded' warning, made an
+    error by the program), and the recording goes on after the fork."""
+    prog = os.path.join(OBJPROGS, "forker.py")
+    out = str(tmp_path / "fork.ttrace")
+    p = _cli("run", "-o", out, "--objects", *flags, prog)
+    assert p.returncode == 0, p.stderr
+    assert "CHILD 7" in p.stdout
+    assert "multi-threaded" not in p.stderr
+    rep = _report(out)
+    assert rep["types"]["object"]["created"] >= 20
+
+
 # -------------------------------------------------------------- threads
 
 @needs_313
