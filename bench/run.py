@@ -245,8 +245,9 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def summarize(raw, workloads, modes):
-    """raw[workload][mode] -> list of Outcome. Returns the JSON-ready dict."""
+def summarize(raw, workloads, modes, stat="median"):
+    """raw[workload][mode] -> list of Outcome. Returns the JSON-ready dict;
+    ratios are of `stat` ("median" or "min") of each cell's times."""
     results = {}
     for w in workloads:
         per = {}
@@ -259,13 +260,14 @@ def summarize(raw, workloads, modes):
                 "wall": [o.wall for o in ok],
                 "median": statistics.median([o.work for o in ok]) if ok else None,
                 "median_wall": statistics.median([o.wall for o in ok]) if ok else None,
+                "min": min(o.work for o in ok) if ok else None,
                 "errors": errors,
             }
-        base = per.get("untraced", {}).get("median")
-        floor = per.get("floor", {}).get("median")
+        base = per.get("untraced", {}).get(stat)
+        floor = per.get("floor", {}).get(stat)
         expected = {o.result for o in raw[w].get("untraced", []) if o.error is None}
         for m in modes:
-            med = per[m]["median"]
+            med = per[m][stat]
             per[m]["ratio_untraced"] = med / base if med and base else None
             per[m]["ratio_floor"] = med / floor if med and floor else None
             got = {o.result for o in raw[w][m] if o.error is None}
@@ -285,7 +287,8 @@ def format_table(info, args, workloads, modes, results, skipped) -> str:
     lines.append("tracetap bench: %s %s (%s), %d round(s), scale %g, %s CPU(s), %s"
                  % (info["implementation"], info["version"], info["executable"],
                     args.rounds, args.scale, os.cpu_count(), platform.machine()))
-    lines.append("median time of the workload body; ratios of medians")
+    lines.append("%s time of the workload body; ratios of %ss"
+                 % (args.stat, args.stat))
     width = max(12, max((len(w) for w in workloads), default=0) + 1)
     name_w = max(18, max((len(m) for m in modes), default=0) + 2)
     header = ("mode".ljust(name_w) + "".join(w.rjust(width) for w in workloads)
@@ -301,8 +304,9 @@ def format_table(info, args, workloads, modes, results, skipped) -> str:
             row += _cell(geomean(vals) if all(v is not None for v in vals) else None, width)
             lines.append(row)
     lines.append("")
-    lines.append("untraced median (s)".ljust(name_w) + "".join(
-        _cell(results[w].get("untraced", {}).get("median"), width, "%.3f") for w in workloads))
+    lines.append(("untraced %s (s)" % args.stat).ljust(name_w) + "".join(
+        _cell(results[w].get("untraced", {}).get(args.stat), width, "%.3f")
+        for w in workloads))
     notes = []
     for m, why in skipped.items():
         notes.append("  %-18s skipped: %s" % (m, why))
@@ -352,6 +356,10 @@ def parse_args(argv=None):
     ap.add_argument("--rounds", type=int, default=None,
                     help="runs of each (workload, mode); the median is kept "
                          "(default 5, or 2 with --quick)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="what summarises a cell's rounds (default median). "
+                         "min is the steadier on a shared machine: noise "
+                         "from other tenants only ever adds time")
     ap.add_argument("--workloads", metavar="W1,W2",
                     help="comma-separated workload names or globs (default: all)")
     ap.add_argument("--modes", metavar="M1,M2",
@@ -436,8 +444,8 @@ def main(argv=None) -> int:
                     print("[%d/%d] round %d  %-14s %-18s %s"
                           % (done, total, r + 1, w, m, state), file=sys.stderr, flush=True)
 
-    results = summarize(raw, workloads, modes)
-    doc = {"python": info, "rounds": args.rounds, "scale": args.scale,
+    results = summarize(raw, workloads, modes, args.stat)
+    doc = {"python": info, "rounds": args.rounds, "scale": args.scale, "stat": args.stat,
            "cpus": os.cpu_count(), "machine": platform.machine(),
            "modes": {m: by_name[m].help for m in modes},
            "skipped": skipped, "results": results}
