@@ -8,6 +8,9 @@
  * the floors (bench/workloads/alloc_heavy.py). Most objects die within a
  * few hundred events of their birth and now never reach the table.
  *
+ * The hook's side (ttx_liveops_create and _destroy) is inline, in
+ * objects.h; this file applies the ring.
+ *
  * Owns: o->ring. Must not: create Python objects (it runs inside the ref
  * tracer). GIL: held by every caller; the one ring serves every thread, so
  * updates reach the table in the order they happened.
@@ -20,22 +23,18 @@
 #define RING_PREFETCH 16
 
 void
-ttx_liveops_died(capture_objects_t *o, uint64_t meta, uint64_t rel)
+ttx_liveops_row_died(capture_objects_t *o, uint64_t meta, uint64_t rel)
 {
-    o->destroyed++;
-    if (o->aggregate) {
-        tt_objstat_t *s = &o->rows[ttx_live_id(meta)].st;
-        uint64_t birth = ttx_live_birth(meta);
-        uint64_t life = rel > birth ? rel - birth : 0;
-        unsigned b = life < 256 ? 8 : 64 - (unsigned)__builtin_clzll(life);
-        s->destroyed++;
-        s->lifetime[b < TT_OBJ_BUCKETS ? b : TT_OBJ_BUCKETS - 1]++;
-    }
+    tt_objstat_t *s = &o->rows[ttx_live_id(meta)].st;
+    uint64_t birth = ttx_live_birth(meta);
+    uint64_t life = rel > birth ? rel - birth : 0;
+    unsigned b = life < 256 ? 8 : 64 - (unsigned)__builtin_clzll(life);
+    s->destroyed++;
+    s->lifetime[b < TT_OBJ_BUCKETS ? b : TT_OBJ_BUCKETS - 1]++;
 }
 
-/* The object the table holds at this address died without a DESTROY. */
-static void
-died_unseen(capture_objects_t *o, uint64_t meta)
+void
+ttx_liveops_unseen(capture_objects_t *o, uint64_t meta)
 {
     o->repaired++;
     o->ghosts = 1;
@@ -64,14 +63,14 @@ apply_one(capture_objects_t *o, const ttx_liveop_t *op)
             return;
         e = ttx_livetab_lookup(&o->live, addr);
         if (e != NULL) {
-            died_unseen(o, e->meta);
+            ttx_liveops_unseen(o, e->meta);
             ttx_livetab_remove(&o->live, e);
         }
     } else {
         uint64_t old;
         int rc = ttx_livetab_put(&o->live, addr, op->meta, &old);
         if (rc > 0)
-            died_unseen(o, old);
+            ttx_liveops_unseen(o, old);
         else if (rc < 0)
             o->nomem++;
     }
@@ -106,64 +105,6 @@ ttx_liveops_flush(capture_objects_t *o)
     /* The index is not cleared: an entry is trusted only if the op it
      * names is a CREATE of the same address below n. */
     r->n = 0;
-}
-
-static inline ttx_liveop_t *
-ring_created(ttx_livering_t *r, uint64_t addr, size_t h)
-{
-    uint32_t k = r->recent[h];
-    return k < r->n && r->ops[k].addr == addr ? &r->ops[k] : NULL;
-}
-
-static inline void
-ring_push(capture_objects_t *o, uint64_t addr, uint64_t meta)
-{
-    ttx_livering_t *r = &o->ring;
-    r->ops[r->n].addr = addr;
-    r->ops[r->n].meta = meta;
-    if (++r->n == TTX_RING_OPS)
-        ttx_liveops_flush(o);
-}
-
-void
-ttx_liveops_create(capture_objects_t *o, uint64_t addr, uint64_t meta)
-{
-    ttx_livering_t *r = &o->ring;
-    size_t h = ttx_ring_hash(addr);
-    ttx_liveop_t *prev = ring_created(r, addr, h);
-
-    if (prev != NULL) {
-        /* Born earlier in the ring at this very address: it died unseen. */
-        died_unseen(o, prev->meta);
-        prev->addr |= TTX_OP_DIED;
-    }
-    /* A dropped object of ours lived here: its free is behind us. */
-    if (r->noise[h & (TTX_NOISE_SLOTS - 1)] == addr)
-        r->noise[h & (TTX_NOISE_SLOTS - 1)] = 0;
-    r->recent[h] = (uint16_t)r->n;
-    ring_push(o, addr, meta);
-}
-
-int
-ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel)
-{
-    ttx_livering_t *r = &o->ring;
-    size_t h = ttx_ring_hash(addr), nh;
-    ttx_liveop_t *born = ring_created(r, addr, h);
-
-    if (born != NULL) {
-        ttx_liveops_died(o, born->meta, rel);
-        born->addr |= TTX_OP_DIED;
-        r->cancelled++;
-        return 1;
-    }
-    nh = h & (TTX_NOISE_SLOTS - 1);
-    if (r->noise[nh] == addr) {
-        r->noise[nh] = 0;
-        return 0;
-    }
-    ring_push(o, addr | TTX_OP_DESTROY, rel);
-    return 1;
 }
 
 #endif /* TTX_HAVE_REFTRACER */

@@ -279,13 +279,88 @@ void capture_objects_site_cache_clear(void);
  * thread is not recorded or memory ran out. */
 ttx_objthread_t *capture_objects_thread(capture_rec_t *rec,
                                         capture_objects_t *o);
-/* liveops.c: the hook's side of the ring. A creation, with its live-table
- * meta (ttx_live_meta). */
-void ttx_liveops_create(capture_objects_t *o, uint64_t addr, uint64_t meta);
+/* liveops.c: applies every pending update to the table (before anything
+ * reads it), and the out-of-line parts of a death. */
+void ttx_liveops_flush(capture_objects_t *o);
+/* A --count row's share of a death at `rel` ticks since the start. */
+void ttx_liveops_row_died(capture_objects_t *o, uint64_t meta, uint64_t rel);
+/* The object `meta` describes died without a DESTROY (its address was
+ * reused): counted, and from now on ghosts are looked for. */
+void ttx_liveops_unseen(capture_objects_t *o, uint64_t meta);
+
+static inline void
+ttx_liveops_died(capture_objects_t *o, uint64_t meta, uint64_t rel)
+{
+    o->destroyed++;
+    if (o->aggregate)
+        ttx_liveops_row_died(o, meta, rel);
+}
+
+/* The CREATE of addr still in the ring, if the index knows it. The index
+ * is never cleared: an entry counts only if the op it names is a CREATE
+ * of the same address below n. */
+static inline ttx_liveop_t *
+ttx_ring_created(ttx_livering_t *r, uint64_t addr, size_t h)
+{
+    uint32_t k = r->recent[h];
+    return k < r->n && r->ops[k].addr == addr ? &r->ops[k] : NULL;
+}
+
+static inline void
+ttx_ring_push(capture_objects_t *o, uint64_t addr, uint64_t meta)
+{
+    ttx_livering_t *r = &o->ring;
+    r->ops[r->n].addr = addr;
+    r->ops[r->n].meta = meta;
+    if (TTX_UNLIKELY(++r->n == TTX_RING_OPS))
+        ttx_liveops_flush(o);
+}
+
+/* The hook's side of the ring (inline: it runs for every object). A
+ * creation, with its live-table meta (ttx_live_meta). */
+static inline void
+ttx_liveops_create(capture_objects_t *o, uint64_t addr, uint64_t meta)
+{
+    ttx_livering_t *r = &o->ring;
+    size_t h = ttx_ring_hash(addr), nh = h & (TTX_NOISE_SLOTS - 1);
+    ttx_liveop_t *prev = ttx_ring_created(r, addr, h);
+
+    if (TTX_UNLIKELY(prev != NULL)) {
+        /* Born earlier in the ring at this very address: it died unseen. */
+        ttx_liveops_unseen(o, prev->meta);
+        prev->addr |= TTX_OP_DIED;
+    }
+    /* A dropped object of ours lived here: its free is behind us. */
+    if (TTX_UNLIKELY(r->noise[nh] == addr))
+        r->noise[nh] = 0;
+    r->recent[h] = (uint16_t)r->n;
+    ttx_ring_push(o, addr, meta);
+}
+
 /* A free at `rel` ticks since the start. 1 if the object is (or may be)
  * one we track: the caller logs its DESTROY; 0 for an object of our own
  * that we dropped (no event). */
-int ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel);
+static inline int
+ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel)
+{
+    ttx_livering_t *r = &o->ring;
+    size_t h = ttx_ring_hash(addr), nh = h & (TTX_NOISE_SLOTS - 1);
+    ttx_liveop_t *born = ttx_ring_created(r, addr, h);
+
+    if (TTX_LIKELY(born != NULL)) {
+        ttx_liveops_died(o, born->meta, rel);
+        born->addr |= TTX_OP_DIED;
+        r->cancelled++;
+        return 1;
+    }
+    if (r->noise[nh] == addr) {
+        r->noise[nh] = 0;
+        return 0;
+    }
+    ttx_ring_push(o, addr | TTX_OP_DESTROY, rel);
+    return 1;
+}
+
 /* Remembers an object we dropped as our own noise, so that its free is
  * not logged. */
 static inline void
@@ -293,10 +368,6 @@ ttx_liveops_noise(capture_objects_t *o, uint64_t addr)
 {
     o->ring.noise[ttx_ring_hash(addr) & (TTX_NOISE_SLOTS - 1)] = addr;
 }
-/* Applies every pending update to the table (before anything reads it). */
-void ttx_liveops_flush(capture_objects_t *o);
-/* Row bookkeeping of a death, shared by the ring and the table paths. */
-void ttx_liveops_died(capture_objects_t *o, uint64_t meta, uint64_t rel);
 
 /* objclock.c: the time of object events. Reading the TSC costs 18 ns on
  * this kind of VM, more than the rest of an event: object events take the
