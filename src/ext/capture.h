@@ -155,8 +155,11 @@ typedef struct capture_thread {
     PyThreadState *tstate;       /* identity only */
     uint64_t gen;                /* the recording this state belongs to */
     int detached;                /* detach_thread() took the hook off */
+    int ended;                   /* the OS thread exited: its buffer and
+                                    stack are gone (capture_threads_reap) */
     PyObject *name;              /* owned str, or NULL: the name the thread
                                     had when it started (threading) */
+    struct ttx_objthread *objects;   /* its --objects state, or NULL */
 } capture_thread_t;
 
 /* What each thread caches about itself; valid only when gen matches
@@ -181,6 +184,13 @@ typedef struct {
     uint64_t writer_errors;      /* libtt calls that failed */
 } capture_problems_t;
 
+/* threads.c: the threads of this recording that have exited since the
+ * last call get their events written and their buffer and stack freed
+ * (a thread's 64 KiB buffer would otherwise live until stop). Called with
+ * the GIL where a new thread attaches, and at stop. */
+struct capture_rec;
+void capture_threads_reap(struct capture_rec *rec);
+
 typedef struct capture_rec {
     tt_writer_t *w;              /* owned */
     uint64_t gen;                /* == capture_gen while active */
@@ -197,6 +207,7 @@ typedef struct capture_rec {
     capture_names_t names;       /* owned */
     capture_thread_t **threads;  /* owned array of owned states */
     uint32_t n_threads, cap_threads;
+    uint32_t threads_ended;      /* reaped by capture_threads_reap */
     PyObject *hook;              /* owned: the c_traceobj we install */
     PyObject *thread_names;      /* owned dict: ident -> name of the threads
                                     that existed at start */

@@ -53,7 +53,8 @@ seen_collect(capture_rec_t *rec, hook_seen_t **out, size_t *n)
         v[i].func = ts->c_tracefunc;
         v[i].obj = Py_XNewRef(ts->c_traceobj);
         for (k = 0; rec != NULL && k < rec->n_threads; k++) {
-            if (rec->threads[k]->tstate == ts && !rec->threads[k]->detached)
+            if (rec->threads[k]->tstate == ts && !rec->threads[k]->detached &&
+                !rec->threads[k]->ended)
                 v[i].ours_before = 1;
         }
     }

@@ -273,6 +273,9 @@ extern __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
  * tuple of the threading hook): it is not recorded. */
 void capture_objects_own(PyObject *op);
 void capture_objects_free_threads(capture_objects_t *o);
+/* The thread of `ot` has exited (capture_threads_reap): its held-back
+ * creations are written before its buffer goes. */
+void capture_objects_thread_ended(capture_objects_t *o, ttx_objthread_t *ot);
 /* Forgets the creation-site cache (a new recording has a new code table). */
 void capture_objects_site_cache_clear(void);
 /* The calling thread's object state, created on first use; NULL when the

@@ -96,6 +96,7 @@ objthread_attach(capture_rec_t *rec, capture_objects_t *o)
         return NULL;
     ot->t = t;
     ot->gen = rec->gen;
+    t->objects = ot;
     o->threads[o->n_threads++] = ot;
     obj_tls = ot;
     obj_tls_gen = rec->gen;
@@ -478,6 +479,16 @@ flush_pending(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         record_create(rec, o, ot, p->addr, p->tick, p->type, p->size,
                       p->code, p->line, p->offset);
     }
+}
+
+void
+capture_objects_thread_ended(capture_objects_t *o, ttx_objthread_t *ot)
+{
+    capture_rec_t *rec = capture_rec;
+    int mine = ttx_obj_pending;  /* the calling thread's flag, not ot's */
+    if (rec != NULL && ot->n_pending)
+        flush_pending(rec, o, ot, NULL);
+    ttx_obj_pending = mine;
 }
 
 void

@@ -510,11 +510,12 @@ summary(capture_rec_t *rec, const tt_writer_stats_t *ws, PyObject *warnings,
     }
     for (i = 0; i < rec->n_threads; i++)
         threads += rec->threads[i]->tbuf != NULL;
-    res = Py_BuildValue("{s:N,s:K,s:K,s:I,s:K,s:O,s:s,s:K,s:z}",
+    res = Py_BuildValue("{s:N,s:K,s:K,s:I,s:I,s:K,s:O,s:s,s:K,s:z}",
                         "events", events,
                         "dropped", (unsigned long long)ws->dropped,
                         "bytes", (unsigned long long)ws->bytes,
                         "threads", (unsigned int)threads,
+                        "threads_ended", (unsigned int)rec->threads_ended,
                         "duration_ns",
                         (unsigned long long)(end_ns - rec->start_mono_ns),
                         "warnings", warnings,
@@ -569,6 +570,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     }
     end_ns = capture_mono_ns();
+    capture_threads_reap(rec);
     /* --objects first: its survivor check wants everything still attached
      * (it removes only the reference tracer). */
     if (rec->objects != NULL) {

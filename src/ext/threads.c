@@ -1,16 +1,102 @@
 /* threads.c - per-thread capture state: the event buffer and the shadow
- * stack of (code, line) for the frames whose CALL this thread reported.
+ * stack of (code, line) for the frames whose CALL this thread reported,
+ * and the reaping of threads that have exited.
  *
  * Owns: capture_thread_t objects (listed in the recording, freed at stop),
- * their stacks and the thread-local pointer to them. Must not: raise or run
- * Python code; attach and grow are reached from the trace hook. GIL: held;
- * each state is touched only by its own thread, or by stop().
+ * their stacks, the thread-local pointer to them, and the exit tickets (a
+ * pthread key whose destructor runs when an attached OS thread exits).
+ * Must not: raise or run Python code; attach and grow are reached from the
+ * trace hook. GIL: held, except in the ticket destructor, which only pushes
+ * the ticket on a lock-free list; each state is touched only by its own
+ * thread, by the reaper (after its thread exited) or by stop().
  */
 #include "capture.h"
+#include "objects.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define STACK_FIRST 64
+
+/* ------------------------------------------------------- exit tickets */
+
+/* One per attached thread: which state to reap once the thread exits. The
+ * recording may be over by then: `gen` tells, and t is not touched unless
+ * it matches the running recording. Owned by the thread's key until it
+ * exits, then by the list, then freed by the reaper. */
+typedef struct exit_ticket {
+    struct exit_ticket *next;
+    uint64_t gen;
+    capture_thread_t *t;
+} exit_ticket_t;
+
+static pthread_key_t exit_key;
+static int exit_key_state;        /* 0 not made, 1 made, -1 failed */
+static exit_ticket_t *exited;     /* atomic: pushed by exiting threads */
+
+/* Runs in the exiting thread after CPython has let go of it: no GIL, no
+ * Python. A push on a Treiber stack. */
+static void
+ticket_exit(void *v)
+{
+    exit_ticket_t *k = v;
+    exit_ticket_t *head = __atomic_load_n(&exited, __ATOMIC_RELAXED);
+    do {
+        k->next = head;
+    } while (!__atomic_compare_exchange_n(&exited, &head, k, 1,
+                                          __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+}
+
+/* Gives the calling thread a ticket for t; without one (no memory, no
+ * key) the thread's state just lives until stop, as before. */
+static void
+ticket_issue(capture_thread_t *t)
+{
+    exit_ticket_t *k, *old;
+    if (exit_key_state == 0)
+        exit_key_state = pthread_key_create(&exit_key, ticket_exit) == 0
+                         ? 1 : -1;
+    if (exit_key_state < 0)
+        return;
+    k = PyMem_RawMalloc(sizeof(*k));
+    if (k == NULL)
+        return;
+    k->next = NULL;
+    k->gen = t->gen;
+    k->t = t;
+    old = pthread_getspecific(exit_key);   /* from an earlier recording */
+    if (pthread_setspecific(exit_key, k) != 0) {
+        PyMem_RawFree(k);
+        return;
+    }
+    PyMem_RawFree(old);
+}
+
+void
+capture_threads_reap(capture_rec_t *rec)
+{
+    exit_ticket_t *k = __atomic_exchange_n(&exited, NULL, __ATOMIC_ACQUIRE);
+    while (k != NULL) {
+        exit_ticket_t *next = k->next;
+        capture_thread_t *t = k->t;
+        if (rec != NULL && k->gen == rec->gen && !t->ended) {
+#if TTX_HAVE_REFTRACER
+            if (rec->objects != NULL && t->objects != NULL)
+                capture_objects_thread_ended(rec->objects, t->objects);
+#endif
+            if (t->tbuf != NULL &&
+                tt_writer_thread_end(rec->w, t->tbuf) < 0)
+                rec->problems.writer_errors++;
+            PyMem_RawFree(t->stack);
+            t->stack = t->top = t->end = NULL;
+            t->ended = 1;
+            rec->threads_ended++;
+        }
+        PyMem_RawFree(k);
+        k = next;
+    }
+}
 
 capture_thread_t *
 capture_thread_attach(void)
@@ -31,6 +117,7 @@ capture_thread_attach(void)
         PyEval_SetTrace(NULL, NULL);
         return NULL;
     }
+    capture_threads_reap(rec);
     if (rec->n_threads == rec->cap_threads) {
         uint32_t cap = rec->cap_threads ? rec->cap_threads * 2 : 16;
         capture_thread_t **v = PyMem_RawRealloc(rec->threads,
@@ -56,6 +143,7 @@ capture_thread_attach(void)
     rec->threads[rec->n_threads++] = t;
     capture_tls.thread = t;
     capture_tls.gen = rec->gen;
+    ticket_issue(t);
     return t;
 nomem:
     rec->problems.nomem++;

@@ -171,6 +171,14 @@ int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id);
 int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
                      tt_tbuf_t **out);
 
+/* The thread will append nothing more (it has exited): writes its pending
+ * events as a chunk and frees its buffer (64 KiB), so that a program that
+ * starts many short-lived threads does not hold a buffer per thread until
+ * close. The thread id stays valid for tt_writer_thread_name and the stats;
+ * an append after this is dropped and counted. Returns the flush's error,
+ * or TT_EINVAL for a buffer of another writer; ends it either way. */
+int tt_writer_thread_end(tt_writer_t *w, tt_tbuf_t *b);
+
 /* Records (or replaces) a thread's name. */
 int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name);
 

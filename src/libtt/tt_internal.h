@@ -133,6 +133,9 @@ tt_tbuf_t *tt__tbuf_new(tt_writer_t *w, uint32_t thread);
  * chunk. 0 or TT_EIO (the events are then counted as dropped). */
 int tt__tbuf_flush(tt_tbuf_t *b);
 void tt__tbuf_free(tt_tbuf_t *b);
+/* Flushes and frees the buffer memory, keeping the struct (counts, id);
+ * later appends are dropped. Returns the flush's result. */
+int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
 

@@ -1,7 +1,7 @@
 /* tt_tbuf.c - the slow path of the per-thread event buffers.
  *
- * Owns: creating, sealing, writing, resetting and freeing a tt_tbuf, and
- * the DROPPED bookkeeping. The inline fast path lives in tt_tbuf.h.
+ * Owns: creating, sealing, writing, resetting, ending and freeing a
+ * tt_tbuf, and the DROPPED bookkeeping. The inline fast path lives in tt_tbuf.h.
  * Must not: allocate after tt__tbuf_new (a spill reuses the buffer), print,
  * or let a failed write reach the file as a partial chunk (tt__writer_chunk
  * cuts it back). Threads: whoever holds the buffer (the GIL in capture).
@@ -124,8 +124,16 @@ static int tbuf_write(tt_tbuf_t *b)
     return rc;
 }
 
+/* An ended buffer points pos one past this byte and limit at it, so
+ * every append takes the slow path below and is dropped. */
+static uint8_t ended_mark;
+
 TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick)
 {
+    if (TT_UNLIKELY(b->buf == NULL)) {
+        b->dropped_total++;
+        return 0;
+    }
     if (b->pos > real_limit(b))
         (void)tbuf_write(b);          /* a failure is counted as dropped */
     if (b->dropped_pending)
@@ -135,10 +143,24 @@ TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick)
 
 int tt__tbuf_flush(tt_tbuf_t *b)
 {
+    if (b->buf == NULL)
+        return 0;                     /* ended: written already */
     if (b->dropped_pending) {
         if (b->pos > real_limit(b))
             (void)tbuf_write(b);
         emit_dropped(b, b->tick);
     }
     return tbuf_write(b);
+}
+
+int tt__tbuf_end(tt_tbuf_t *b)
+{
+    int rc = tt__tbuf_flush(b);
+
+    tt__free(b->buf);
+    b->buf = NULL;
+    b->cap = 0;
+    b->pos = &ended_mark + 1;
+    b->limit = &ended_mark;
+    return rc;
 }

@@ -391,6 +391,13 @@ int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
     return 0;
 }
 
+int tt_writer_thread_end(tt_writer_t *w, tt_tbuf_t *b)
+{
+    if (w == NULL || b == NULL || b->w != w)
+        return TT_EINVAL;
+    return tt__tbuf_end(b);
+}
+
 /* 0, or TT_EINVAL (unknown thread, NULL name) / TT_ENOMEM with nothing
  * recorded. The last name recorded for a thread wins. */
 int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)

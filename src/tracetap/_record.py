@@ -238,7 +238,9 @@ class record:
 
     def stop(self) -> dict[str, Any]:
         """Stop recording, finish the file and return a summary: events by
-        kind, dropped, threads, duration_ns, bytes and warnings. Raises
+        kind, dropped, threads (recorded), threads_ended (of those, how
+        many exited while recording and had their buffers released),
+        duration_ns, bytes and warnings. Raises
         RecordingError if the file could not be completed."""
         if self._state != "recording":
             raise RuntimeError("this recording is not running")

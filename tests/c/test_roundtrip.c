@@ -638,3 +638,54 @@ void test_defs_before_use(void)
     tt__tbuf_cap = 64 * 1024;
     evlist_free(&got);
 }
+
+/* tt_writer_thread_end: a thread's pending events reach the file at once,
+ * its buffer is freed, appends after the end are dropped and counted (in
+ * the END chunk, not the stream), its name can still be set, and the
+ * other threads go on unaffected. */
+void test_thread_end(void)
+{
+    const char *path = tmp_path("ended.ttrace");
+    tt_code_def_t cd = {0};
+    tt_tbuf_t *a, *b;
+    tt_writer_t *w;
+    tt_writer_stats_t st;
+    tt_reader_t *r;
+    uint32_t s0, code;
+    model m;
+
+    model_init(&m, 1000);
+    CHECK_OK(tt_writer_open(&w, path, test_header()));
+    CHECK_OK(tt_writer_string(w, "f.py", 4, &s0));
+    cd.filename = cd.qualname = s0;
+    cd.parent = TT_NO_PARENT;
+    CHECK_OK(tt_writer_code(w, &cd, &code));
+    CHECK_OK(tt_writer_thread(w, 11, "short", &a));
+    CHECK_OK(tt_writer_thread(w, 12, "long", &b));
+    for (int i = 0; i < 100; i++) {
+        m_call(&m, a, 2000 + 10 * (uint64_t)i, code, 1);
+        m_return(&m, a, 2001 + 10 * (uint64_t)i, code, 2);
+        m_line(&m, b, 2002 + 10 * (uint64_t)i, code, 3);
+    }
+    CHECK_OK(tt_writer_thread_end(w, a));
+    CHECK(a->buf == NULL);
+    CHECK_EQ(tt_writer_thread_end(w, NULL), TT_EINVAL);
+    CHECK_OK(tt_writer_thread_end(w, a));            /* twice: no-op */
+    /* Not in the model: dropped. */
+    tt_tbuf_line(a, 5000, code, 4);
+    tt_tbuf_call(a, 5001, code, 1);
+    CHECK_OK(tt_writer_thread_name(w, tt_tbuf_thread(a), "short-renamed"));
+    for (int i = 0; i < 100; i++)
+        m_line(&m, b, 6000 + (uint64_t)i, code, 3);
+    tt_writer_stats(w, &st);
+    CHECK_EQ_U64(st.dropped, 2);
+    CHECK_OK(tt_writer_close(w));
+    check_file(path, &m, TT_READ_MERGED);
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_EQ(tt_reader_n_threads(r), 2);
+    CHECK_STR(tt_reader_thread(r, 0)->name, "short-renamed");
+    CHECK_EQ_U64(tt_reader_thread(r, 0)->events, 200);
+    CHECK_EQ_U64(tt_reader_thread(r, 1)->events, 200);
+    tt_reader_close(r);
+    evlist_free(&m.exp);
+}
