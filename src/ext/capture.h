@@ -208,6 +208,9 @@ typedef struct capture_rec {
     capture_thread_t **threads;  /* owned array of owned states */
     uint32_t n_threads, cap_threads;
     uint32_t threads_ended;      /* reaped by capture_threads_reap */
+    int pseudo_caller;           /* while a CALL registers a code: whether
+                                    its caller is traced (pseudo files
+                                    inherit it); 1 otherwise */
     PyObject *hook;              /* owned: the c_traceobj we install */
     PyObject *thread_names;      /* owned dict: ident -> name of the threads
                                     that existed at start */
@@ -285,6 +288,11 @@ int capture_filter_init(capture_filter_t *f, PyObject *include,
 void capture_filter_free(capture_filter_t *f);
 /* 1 if a code object from `filename` (already absolute) is to be traced. */
 int capture_filter_traced(const capture_filter_t *f, const char *filename);
+/* A pseudo file name ("<string>", "<generated>"; not "<frozen ...>"):
+ * such code has no file of its own to judge, so it takes the decision of
+ * the code that first calls it, unless --include/--exclude name it. 1 if
+ * `filename` is one whose decision is inherited. */
+int capture_filter_inherits(const capture_filter_t *f, const char *filename);
 /* Writes os.path.abspath(name) for a real file name, `name` itself for a
  * pseudo one ("<string>"), into a PyMem_Raw buffer the caller frees.
  * Returns NULL when out of memory. */

@@ -311,7 +311,8 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
     c->firstlineno = co->co_firstlineno;
     c->n_units = TTX_CODE_UNITS(co);
     file = code_file(rec, co);
-    if (file != NULL && file->traced == 1) {
+    if (file != NULL && (capture_filter_inherits(&rec->filter, file->s)
+                         ? rec->pseudo_caller : file->traced == 1)) {
         if (code_define(rec, c, co, file, parent) == 0) {
             c->traced = 1;
         } else {

@@ -260,6 +260,15 @@ is_own(const capture_filter_t *f, const char *path)
 }
 
 int
+capture_filter_inherits(const capture_filter_t *f, const char *filename)
+{
+    return filename[0] == '<' && strncmp(filename, "<frozen ", 8) != 0 &&
+           !is_own(f, filename) &&
+           !globs_match(f->exclude, f->n_exclude, filename) &&
+           !globs_match(f->include, f->n_include, filename);
+}
+
+int
 capture_filter_traced(const capture_filter_t *f, const char *filename)
 {
     if (is_own(f, filename))

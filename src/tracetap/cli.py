@@ -160,7 +160,9 @@ def _run_parser() -> argparse.ArgumentParser:
         help="never trace files matching GLOB; wins over --include; repeatable",
     )
     p.add_argument(
-        "--stdlib", action="store_true", help="trace the standard library too"
+        "--stdlib", action="store_true",
+        help="trace the standard library too (code from a pseudo file such "
+        "as <string> follows the code that first calls it)",
     )
     p.add_argument(
         "--objects",

@@ -30,7 +30,10 @@ What is recorded (tracetap's default rules, DESIGN.md section 5):
   sysconfig.get_paths()['stdlib'] or ['platstdlib'] that are not in a
   site-packages/dist-packages directory there, plus frozen modules
   (co_filename ``<frozen ...>``). ``--stdlib`` brings them back. Other pseudo
-  files (``<string>``, ``<generated>``, ...) are not the stdlib: traced.
+  files (``<string>``, ``<generated>``, ...) have no file to judge: a code
+  object from one takes the decision of the frame that first calls it (the
+  ``<string>`` helpers the stdlib execs for itself are the stdlib's; code a
+  script execs is the script's), and keeps it.
 - Never recorded: this recorder's own code, and the runner, i.e. anything
   that runs before the script's ``<module>`` frame starts or after it ends
   (``tracetap run`` never traces itself either). Recording stops when the
@@ -117,18 +120,28 @@ class Recorder:
 
     # -- per code object decisions, made once ------------------------------
 
-    def _classify(self, code):
+    def _classify(self, code, frame):
         filename = code.co_filename
         qualname = getattr(code, "co_qualname", code.co_name)
         if filename.startswith("<"):
             file = filename
         else:
             file = os.path.abspath(filename)
-        excluded = (
-            file in _SELF_FILES
-            or os.path.realpath(file) in _SELF_FILES
-            or (not self.stdlib and is_stdlib_file(filename, self._prefixes))
-        )
+        if filename.startswith("<") and not filename.startswith("<frozen "):
+            caller = frame.f_back if frame is not None else None
+            if caller is None:
+                excluded = False
+            else:
+                info = self._codes.get(id(caller.f_code))
+                if info is None or info[0] is not caller.f_code:
+                    info = self._classify(caller.f_code, caller)
+                excluded = info[1] is None
+        else:
+            excluded = (
+                file in _SELF_FILES
+                or os.path.realpath(file) in _SELF_FILES
+                or (not self.stdlib and is_stdlib_file(filename, self._prefixes))
+            )
         info = (code, None if excluded else file, qualname)
         self._codes[id(code)] = info   # holds `code`, so its id stays unique
         return info
@@ -149,7 +162,7 @@ class Recorder:
         code = frame.f_code
         info = self._codes.get(id(code))
         if info is None or info[0] is not code:
-            info = self._classify(code)
+            info = self._classify(code, frame)
         file = info[1]
         if file is None:
             return None
@@ -174,7 +187,7 @@ class Recorder:
         code = frame.f_code
         info = self._codes.get(id(code))
         if info is None or info[0] is not code:    # cannot happen; be safe
-            info = self._classify(code)
+            info = self._classify(code, frame)
         if info[1] is None:
             return None
         if event == "opcode":
