@@ -56,7 +56,10 @@ def test_short_lived_threads_release_their_buffers(tmp_path, opts):
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout.splitlines()[-1])
     s = data["summary"]
-    assert s["warnings"] == [] and s["error"] is None
+    # (3.13.0 and 3.14.7 warn about their missing DESTROY events.)
+    assert [w for w in s["warnings"]
+            if not w.startswith("object deaths are incomplete")] == []
+    assert s["error"] is None
     # Every worker but the last few (reaped at stop) was reaped while the
     # recording ran; all of them by the end.
     assert s["threads"] == n + 50 + 1
