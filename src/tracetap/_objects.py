@@ -73,8 +73,9 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
                   "--objects, CPython 3.13+).\n")
         return
     t = data["totals"]
+    end = "alive at stop" if data["checked"] else "alive when the file ends"
     out.write(f"Objects: {t['created']:,} created, {t['destroyed']:,} "
-              f"destroyed, {t['survived']:,} alive at stop"
+              f"destroyed, {t['survived']:,} {end}"
               f" ({t['survived'] - t['unverified']:,} verified)\n")
     if t["died_unseen"]:
         out.write(f"  {t['died_unseen']:,} died without a DESTROY event "

@@ -298,6 +298,54 @@ def test_objects_cross_thread(flags, tmp_path):
     assert rep["types"]["__main__.Parcel"]["created"] == 4000
 
 
+@needs_313
+@pytest.mark.parametrize("flags", [(), ("--no-calls",), ("--count",)],
+                         ids=["calls", "nocalls", "count"])
+def test_objects_main_thread_only(flags, tmp_path):
+    """--threads main records what the main thread makes, and the deaths of
+    those objects wherever they happen (here: all in the worker); nothing
+    the worker makes."""
+    prog = os.path.join(OBJPROGS, "handoff.py")
+    out = str(tmp_path / "main.ttrace")
+    p = _cli("run", "-o", out, "--objects", "--threads", "main", *flags, prog)
+    assert p.returncode == 0, p.stderr
+    rep = _report(out)
+    (main_line,) = _marks(prog, "HANDOFF-MAIN")
+    by_line = {s["line"]: s for s in rep["sites"]
+               if s["type"] == "__main__.Parcel"}
+    assert set(by_line) == {main_line}, by_line
+    s = by_line[main_line]
+    assert s["created"] == 2000
+    assert s["survived"] - s["unverified"] == 0
+    if not EVAL_LOOP_GAP:
+        assert s["destroyed"] == 2000
+    assert rep["types"]["__main__.Parcel"]["created"] == 2000
+
+
+@needs_313
+@pytest.mark.parametrize("flags", [(), ("--no-calls",)], ids=["calls", "nocalls"])
+def test_objects_killed_recording(flags, tmp_path):
+    """A recording cut short by SIGKILL still reads: what reached the file
+    is counted, and with no stop-time check nothing is presented as a
+    verified leak."""
+    prog = os.path.join(OBJPROGS, "killed.py")
+    out = str(tmp_path / "killed.ttrace")
+    p = _cli("run", "-o", out, "--objects", *flags, prog)
+    assert p.returncode != 0                     # killed
+    rep = _report(out)
+    assert rep["checked"] is False
+    assert rep["complete_deaths"] is False
+    t = rep["totals"]
+    assert t["created"] > 10000                  # several chunks made it
+    assert t["survived"] == t["unverified"]
+    text = _cli("objects", out)
+    assert text.returncode == 0, text.stderr
+    assert "alive when the file ends (0 verified)" in text.stdout
+    assert "the recording ended before the stop-time check" in text.stdout
+    j = _cli("objects", out, "--format", "json")
+    assert j.returncode == 0 and json.loads(j.stdout) == rep
+
+
 # ----------------------------------------------------------- tracemalloc
 
 TM_BEFORE = """
