@@ -82,7 +82,11 @@ capture_threads_reap(capture_rec_t *rec)
         capture_thread_t *t = k->t;
         if (rec != NULL && k->gen == rec->gen && !t->ended) {
 #if TTX_HAVE_REFTRACER
-            if (rec->objects != NULL && t->objects != NULL)
+            /* (While stop() checks survivors, every thread's held-back
+             * creations were written already, and the table must not
+             * change.) */
+            if (rec->objects != NULL && t->objects != NULL &&
+                !rec->objects->stopping)
                 capture_objects_thread_ended(rec->objects, t->objects);
 #endif
             if (t->tbuf != NULL &&
