@@ -208,9 +208,6 @@ typedef struct capture_rec {
     capture_thread_t **threads;  /* owned array of owned states */
     uint32_t n_threads, cap_threads;
     uint32_t threads_ended;      /* reaped by capture_threads_reap */
-    int pseudo_caller;           /* while a CALL registers a code: whether
-                                    its caller is traced (pseudo files
-                                    inherit it); 1 otherwise */
     PyObject *hook;              /* owned: the c_traceobj we install */
     PyObject *thread_names;      /* owned dict: ident -> name of the threads
                                     that existed at start */
@@ -239,8 +236,10 @@ int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
 /* codetable.c */
 /* Registers `code` (and the code objects nested in its co_consts) on first
  * sight. Returns the entry, or NULL if memory ran out (counted). Never
- * leaves an exception set. */
-capture_code_t *capture_code_register(capture_rec_t *rec, PyObject *code);
+ * leaves an exception set. `caller_traced`: whether the code calling it is
+ * traced (1 when unknown); code from a pseudo file takes that decision. */
+capture_code_t *capture_code_register(capture_rec_t *rec, PyObject *code,
+                                      int caller_traced);
 int capture_codetab_init(capture_codetab_t *t);      /* 0 or -1 + exc */
 void capture_codetab_free(capture_codetab_t *t);     /* drops the refs */
 /* Parses a code object's line table into one line per code unit. Returns

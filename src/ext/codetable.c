@@ -293,7 +293,7 @@ nomem:
 
 static capture_code_t *
 code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
-              int depth)
+              int depth, int caller_traced)
 {
     capture_code_t *c = capture_codetab_find(&rec->codes, co);
     capture_str_t *file;
@@ -312,7 +312,7 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
     c->n_units = TTX_CODE_UNITS(co);
     file = code_file(rec, co);
     if (file != NULL && (capture_filter_inherits(&rec->filter, file->s)
-                         ? rec->pseudo_caller : file->traced == 1)) {
+                         ? caller_traced : file->traced == 1)) {
         if (code_define(rec, c, co, file, parent) == 0) {
             c->traced = 1;
         } else {
@@ -335,7 +335,8 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
         for (i = 0; i < PyTuple_GET_SIZE(consts); i++) {
             PyObject *k = PyTuple_GET_ITEM(consts, i);
             if (PyCode_Check(k))
-                code_register(rec, (PyCodeObject *)k, c->id, depth + 1);
+                code_register(rec, (PyCodeObject *)k, c->id, depth + 1,
+                              caller_traced);
         }
     }
     return c;
@@ -345,13 +346,14 @@ nomem:
 }
 
 capture_code_t *
-capture_code_register(capture_rec_t *rec, PyObject *code)
+capture_code_register(capture_rec_t *rec, PyObject *code, int caller_traced)
 {
     capture_code_t *c;
     ttx_exc_state_t saved;
 
     ttx_exc_save(&saved);
-    c = code_register(rec, (PyCodeObject *)code, TT_NO_PARENT, 0);
+    c = code_register(rec, (PyCodeObject *)code, TT_NO_PARENT, 0,
+                      caller_traced);
     if (PyErr_Occurred())       /* never leak a failure into the program */
         PyErr_Clear();
     ttx_exc_restore(&saved);

@@ -32,8 +32,10 @@ typedef struct {
 #define TTX_LIVE_TICK_SHIFT  8
 
 /* `maybe` is a bitmap keyed by address (TTX_LIVE_MAYBE_BITS): a clear bit
- * proves the address is not in the table, so the frees of objects the
- * table never held (born before the recording, or our own) cost no probe.
+ * proves the address is not in the table, so the ghost checks of objects
+ * that lived and died in the ring (interpreters with a DESTROY gap, where
+ * most objects take one) and the frees decided at once (destroy_now)
+ * mostly cost no probe of the table.
  * Bits are set on insert and cleared only by a rebuild from the slots,
  * once enough removals have made them stale. */
 #define TTX_LIVE_MAYBE_BITS 20   /* 128 KiB */
@@ -250,7 +252,8 @@ int capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data);
 /* Registers the type on first sight: its id, or UINT32_MAX (counted). */
 uint32_t capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
                                  PyTypeObject *tp);
-/* Writes every thread's pending creation. */
+/* Writes every thread's held-back creations, then applies the ring to
+ * the table: after it, the table is complete (stop() reads it). */
 void capture_objects_flush_pending(capture_objects_t *o);
 /* The hot-path settle hook for the trace function: drops the frame object
  * and the boxed offset legacy tracing made for this very event. */

@@ -64,6 +64,13 @@ obj_tick(ttx_objthread_t *ot)
     return ot->tick;
 }
 
+/* Ticks since the recording's start (a time read before it counts 0). */
+static inline uint64_t
+rel_tick(const capture_rec_t *rec, uint64_t tick)
+{
+    return tick > rec->start_tick ? tick - rec->start_tick : 0;
+}
+
 /* ------------------------------------------------------------ threads */
 
 static TT_NOINLINE ttx_objthread_t *
@@ -387,7 +394,7 @@ skip_untraced(void *ctx, PyObject *co)
     c = capture_codetab_find(&rec->codes, co);
     if (TTX_UNLIKELY(c == NULL)) {
         ttx_obj_busy++;
-        c = capture_code_register(rec, co);
+        c = capture_code_register(rec, co, 1);     /* caller unknown */
         ttx_obj_busy--;
     }
     if (c != NULL) {
@@ -441,7 +448,7 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
               uint64_t addr, uint64_t tick, uint32_t type, uint64_t size,
               uint32_t code, int32_t line, uint32_t offset)
 {
-    uint64_t rel = tick > rec->start_tick ? tick - rec->start_tick : 0;
+    uint64_t rel = rel_tick(rec, tick);
     uint32_t id = type;
 
     o->created++;
@@ -562,8 +569,7 @@ destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     if (e == NULL)
         return;
     tick = capture_clock();
-    ttx_liveops_died(o, e->meta, tick > rec->start_tick
-                                     ? tick - rec->start_tick : 0);
+    ttx_liveops_died(o, e->meta, rel_tick(rec, tick));
     if (!o->aggregate) {
         /* A thread we do not record still frees objects we track: its
          * DESTROY goes to the main thread's buffer (ticks stay ordered:
@@ -667,8 +673,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         /* An object from before the recording is logged too (the ring
          * cannot tell it from an older one of ours without a probe);
          * readers ignore a DESTROY without a CREATE. */
-        if (ttx_liveops_destroy(o, addr, tick > rec->start_tick
-                                             ? tick - rec->start_tick : 0) &&
+        if (ttx_liveops_destroy(o, addr, rel_tick(rec, tick)) &&
             !o->aggregate)
             tt_tbuf_obj_destroy(ot->t->tbuf, tick, addr);
     }

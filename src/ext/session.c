@@ -237,7 +237,6 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     rec->calls = calls;
     rec->count = calls && count;
     rec->lines = calls && lines && !rec->count;
-    rec->pseudo_caller = 1;
     rec->opcodes = calls && opcodes;
     rec->main_only = main_only;
     rec->main_ident = PyThread_get_thread_ident();
