@@ -59,13 +59,7 @@ import textwrap as _capture_textwrap
 def capture_env():
     """Environment for tracetap children: no coverage hooks (a second
     tracer would be refused), no setuptools finder noise."""
-    env = dict(_capture_os.environ)
-    env["SETUPTOOLS_USE_DISTUTILS"] = "stdlib"
-    env.pop("COVERAGE_PROCESS_START", None)
-    for key in list(env):
-        if key.startswith("COV_CORE_"):
-            del env[key]
-    return env
+    return oracle_support.child_env()
 
 
 def capture_tracetap(*args, cwd, timeout=120, **kw):
