@@ -123,4 +123,27 @@ ttx_frameaddr_site(int (*skip)(void *ctx, PyObject *code), void *ctx,
     return -1;
 }
 
+uint32_t
+ttx_frameaddr_innermost_units(PyThreadState *ts)
+{
+    const char *f;
+    uintptr_t exe;
+    uint8_t owner;
+    PyObject *co;
+
+    if (!off.ok || ts == NULL)
+        return UINT32_MAX;
+    memcpy(&f, (const char *)ts + off.ts_current_frame, sizeof(f));
+    if (f == NULL)
+        return 0;
+    owner = *(const uint8_t *)(f + off.f_owner);
+    memcpy(&exe, f + off.f_executable, sizeof(exe));
+    exe &= ~(uintptr_t)TTX_FRAME_EXEC_TAG_MASK;
+    co = (PyObject *)exe;
+    if (owner == TTX_FRAME_OWNER_CSTACK || owner == TTX_FRAME_OWNER_INTERP ||
+        co == NULL || !Py_IS_TYPE(co, &PyCode_Type))
+        return 0;
+    return TTX_CODE_UNITS(co);
+}
+
 #endif /* TTX_HAVE_REFTRACER */

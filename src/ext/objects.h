@@ -174,6 +174,12 @@ int ttx_frameaddr_init(const char **why);
 int ttx_frameaddr_site(int (*skip)(void *ctx, PyObject *code), void *ctx,
                        PyObject **code, uint32_t *offset);
 
+/* The size in code units of the code the thread's innermost interpreter
+ * frame runs: 0 when that frame runs no code (a C-stack shim, or no
+ * frame), UINT32_MAX when the layout is unknown. Reads memory only, as
+ * ttx_frameaddr_site. */
+uint32_t ttx_frameaddr_innermost_units(PyThreadState *ts);
+
 /* --------------------------------------------------- DESTROY gaps */
 
 typedef struct {
@@ -218,6 +224,8 @@ typedef struct capture_objects {
     ttx_livering_t ring;         /* updates on their way to `live` */
     int ghosts;                  /* deaths can go unseen: the table may
                                     hold dead objects (liveops.c) */
+    uint64_t clock;              /* time of the last object event (GIL) */
+    uint32_t clock_n;            /* object events since the clock was read */
     PyTypeObject *last_tp;       /* one-entry cache of the type table */
     uint32_t last_type;
     ttx_typeslot_t *types;       /* owned: open addressing */
@@ -237,7 +245,7 @@ typedef struct capture_objects {
     uint64_t created, destroyed;
     uint64_t repaired;           /* CREATE at an address held live */
     uint64_t filtered;           /* our own noise, dropped */
-    uint64_t filtered_kind[3];   /* of which: ints, frames, tuples */
+    uint64_t filtered_kind[4];   /* of which: ints, frames, tuples, other */
     uint64_t own;                /* objects made by our own slow paths */
     uint64_t nomem;              /* live-table or row insertions lost */
     uint64_t other_threads;      /* --threads main: events elsewhere */
@@ -367,6 +375,18 @@ ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel)
     return 1;
 }
 
+/* 1 (and forgets it) if addr is an object we dropped as noise. */
+static inline int
+ttx_liveops_forget_noise(capture_objects_t *o, uint64_t addr)
+{
+    uint64_t *slot = &o->ring.noise[ttx_ring_hash(addr) &
+                                    (TTX_NOISE_SLOTS - 1)];
+    if (*slot != addr)
+        return 0;
+    *slot = 0;
+    return 1;
+}
+
 /* Remembers an object we dropped as our own noise, so that its free is
  * not logged. */
 static inline void
@@ -376,11 +396,12 @@ ttx_liveops_noise(capture_objects_t *o, uint64_t addr)
 }
 
 /* objclock.c: the time of object events. Reading the TSC costs 18 ns on
- * this kind of VM, more than the rest of an event: object events take the
- * thread's cached time instead, which the clock ticker raises every
- * TTX_OBJCLOCK_PERIOD_US and each thread refreshes every
- * TTX_OBJCLOCK_EVERY object events (and, with lines on, every trace event
- * raises through the buffer's own clock). */
+ * this kind of VM, more than the rest of an event: object events take a
+ * cached time instead, one for all threads, which the clock ticker raises
+ * every TTX_OBJCLOCK_PERIOD_US, which is refreshed every
+ * TTX_OBJCLOCK_EVERY object events, and which the calling thread's trace
+ * events raise (through its buffer's clock). Each object event is one
+ * tick past the one before, in any thread (reftracer.c, obj_tick). */
 #define TTX_OBJCLOCK_EVERY     16
 #define TTX_OBJCLOCK_PERIOD_US 1000
 extern uint64_t ttx_objclock_ticker;     /* written by the ticker thread */

@@ -664,7 +664,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     }
     res = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:O,s:O,s:O,"
-        "s:d,s:O,s:{s:K,s:K,s:K},s:K,s:K,s:K}",
+        "s:d,s:O,s:{s:K,s:K,s:K,s:K},s:K,s:K,s:K}",
         "created", (unsigned long long)o->created,
         "destroyed", (unsigned long long)o->destroyed,
         "survivors", (unsigned long long)survivors,
@@ -687,6 +687,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         "int", (unsigned long long)o->filtered_kind[0],
         "frame", (unsigned long long)o->filtered_kind[1],
         "tuple", (unsigned long long)o->filtered_kind[2],
+        "other", (unsigned long long)o->filtered_kind[3],
         "fixed_bytes", (unsigned long long)(sizeof(o->ring) +
                                             ((size_t)1 << TTX_LIVE_MAYBE_BITS) / 8),
         "died_in_ring", (unsigned long long)o->ring.cancelled,

@@ -17,24 +17,23 @@
 #include <string.h>
 
 /* A creation held back until the trace function runs: legacy tracing
- * boxes event offsets as ints, packs an exception event's argument into a
- * tuple and makes the frame object just before it calls us;
- * capture_objects_settle_slow decides whether they are ours. */
+ * boxes event offsets as ints, and may make the frame object (of a frame
+ * that started before the recording), just before it counts as tracing
+ * and calls us; capture_objects_settle_slow decides whether they are
+ * ours. */
 typedef struct {
     uint64_t addr, tick, size;
     uint32_t type, code, offset;
     int32_t line;
-    int is_frame;                /* 1 frame, 2 tuple, 0 int */
+    int is_frame;                /* 1 frame, 0 int */
 } ttx_pending_t;
 
-#define TTX_PENDING_MAX 4        /* to-offset, offset, tuple, frame */
+#define TTX_PENDING_MAX 4        /* to-offset, offset, frame, spare */
 
 /* Per thread: the capture state and the pending creations. */
 struct ttx_objthread {
     capture_thread_t *t;         /* borrowed from the recording */
     uint64_t gen;
-    uint64_t tick;               /* the time object events take */
-    uint32_t clock_n;            /* object events since the clock was read */
     ttx_pending_t p[TTX_PENDING_MAX];
     int n_pending;
 };
@@ -48,20 +47,29 @@ __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
 
 /* -------------------------------------------------------------- clock */
 
-/* The time of an object event: the thread's cached time, raised by the
- * ticker and refreshed from the clock every TTX_OBJCLOCK_EVERY events
- * (objects.h says why). Never goes back. */
+/* The time of an object event: one clock for every thread, raised by the
+ * ticker, refreshed from the clock every TTX_OBJCLOCK_EVERY events
+ * (objects.h says why) and by the thread's own trace events (its buffer's
+ * time, which the event would be clamped to), and one tick past the
+ * previous object event of any thread. The GIL orders the hooks, so an
+ * object's DESTROY always carries a later time than its CREATE, whichever
+ * threads they come from: a reader that merges the threads by time sees
+ * them in order. */
 static inline uint64_t
-obj_tick(ttx_objthread_t *ot)
+obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
 {
     uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
-    if (TTX_UNLIKELY(++ot->clock_n >= TTX_OBJCLOCK_EVERY)) {
-        ot->clock_n = 0;
+    uint64_t t = o->clock + 1, buf = ot->t->tbuf->tick;
+    if (TTX_UNLIKELY(++o->clock_n >= TTX_OBJCLOCK_EVERY)) {
+        o->clock_n = 0;
         now = capture_clock();
     }
-    if (now > ot->tick)
-        ot->tick = now;
-    return ot->tick;
+    if (now > t)
+        t = now;
+    if (buf > t)
+        t = buf;
+    o->clock = t;
+    return t;
 }
 
 /* Ticks since the recording's start (a time read before it counts 0). */
@@ -462,6 +470,10 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     } else {
         tt_tbuf_obj_create(ot->t->tbuf, tick, type, addr, size, code, line,
                            offset);
+        /* A held-back creation is written at its buffer's time, which
+         * trace events since may have raised past the shared clock. */
+        if (TTX_UNLIKELY(ot->t->tbuf->tick > o->clock))
+            o->clock = ot->t->tbuf->tick;
     }
     ttx_liveops_create(o, addr, ttx_live_meta(id, rel));
 }
@@ -479,7 +491,7 @@ flush_pending(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         const ttx_pending_t *p = &ot->p[i];
         if (drop != NULL && drop[i]) {
             o->filtered++;
-            o->filtered_kind[p->is_frame]++;
+            o->filtered_kind[p->is_frame ? 1 : 0]++;
             ttx_liveops_noise(o, p->addr);
             continue;
         }
@@ -569,6 +581,9 @@ destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     if (e == NULL)
         return;
     tick = capture_clock();
+    if (tick <= o->clock)
+        tick = o->clock + 1;
+    o->clock = tick;
     ttx_liveops_died(o, e->meta, rel_tick(rec, tick));
     if (!o->aggregate) {
         /* A thread we do not record still frees objects we track: its
@@ -579,6 +594,81 @@ destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
             tt_tbuf_obj_destroy(w->t->tbuf, tick, addr);
     }
     ttx_livetab_remove(&o->live, e);
+}
+
+/* The writer's id of tp (registered on first sight), or UINT32_MAX. */
+static inline uint32_t
+type_of(capture_rec_t *rec, capture_objects_t *o, PyTypeObject *tp)
+{
+    uint32_t type;
+    /* Runs of one type are the rule (a loop making floats). */
+    if (TTX_LIKELY(tp == o->last_tp))
+        return o->last_type;
+    type = type_find(o, tp);
+    if (TTX_UNLIKELY(type == UINT32_MAX)) {
+        type = capture_objects_type_id(rec, o, tp);
+        if (type == UINT32_MAX)
+            return type;
+    }
+    o->last_tp = tp;
+    o->last_type = type;
+    return type;
+}
+
+static inline int
+noise_kind(PyTypeObject *tp)
+{
+    return tp == &PyLong_Type ? 0 : tp == &PyFrame_Type ? 1
+         : tp == &PyTuple_Type ? 2 : 3;
+}
+
+/* An object of CPython's tracing machinery: not recorded, and its free
+ * not logged. */
+static void
+drop_tracing(capture_objects_t *o, PyObject *op, PyTypeObject *tp)
+{
+    o->filtered++;
+    o->filtered_kind[noise_kind(tp)]++;
+    ttx_liveops_noise(o, (uint64_t)(uintptr_t)op);
+}
+
+/* Whether an int made now (outside a trace callback, with calls on) can
+ * be an event's instruction offset that legacy tracing boxes before it
+ * calls us: those are byte offsets into the code of the innermost frame,
+ * and ints up to 256 are never made (CPython caches them). So an int made
+ * while a code object of at most 128 units runs is the program's. */
+static inline int
+may_box_offset(PyThreadState *ts)
+{
+    return ttx_frameaddr_innermost_units(ts) > 128;
+}
+
+/* Holds a creation back until the trace function runs (settle). */
+static void
+hold_back(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
+          PyObject *op, PyTypeObject *tp)
+{
+    ttx_pending_t *p;
+    uint32_t type = type_of(rec, o, tp);
+    if (type == UINT32_MAX)
+        return;
+    if (ot->n_pending == TTX_PENDING_MAX) {
+        /* The oldest cannot be part of one event's boxing. */
+        ttx_pending_t first = ot->p[0];
+        memmove(&ot->p[0], &ot->p[1],
+                (TTX_PENDING_MAX - 1) * sizeof(ot->p[0]));
+        ot->n_pending--;
+        record_create(rec, o, ot, first.addr, first.tick, first.type,
+                      first.size, first.code, first.line, first.offset);
+    }
+    p = &ot->p[ot->n_pending++];
+    ttx_obj_pending = 1;
+    p->addr = (uint64_t)(uintptr_t)op;
+    p->tick = obj_tick(o, ot);
+    p->size = (uint64_t)tp->tp_basicsize;
+    p->type = type;
+    site_of(rec, o, ot, &p->code, &p->line, &p->offset);
+    p->is_frame = tp == &PyFrame_Type;
 }
 
 int
@@ -610,54 +700,40 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
                 capture_objects_stop_dead(o, e);
             return 0;
         }
-        /* Runs of one type are the rule (a loop making floats). */
-        if (TTX_LIKELY(tp == o->last_tp))
-            type = o->last_type;
-        else
-            type = type_find(o, tp);
-        if (TTX_UNLIKELY(type == UINT32_MAX)) {
-            type = capture_objects_type_id(rec, o, tp);
-            if (type == UINT32_MAX)
+        if (rec->calls) {
+            PyThreadState *ts = PyThreadState_GetUnchecked();
+            if (ts != NULL && ts->tracing) {
+                /* Made while CPython delivers a trace or monitoring event
+                 * (tstate->tracing): legacy tracing's frame object for the
+                 * event, an exception event's (type, value, traceback).
+                 * The program runs no code there. */
+                drop_tracing(o, op, tp);
                 return 0;
-        }
-        o->last_tp = tp;
-        o->last_type = type;
-        tick = obj_tick(ot);
-        site_of(rec, o, ot, &code, &line, &offset);
-        if (rec->calls && (tp == &PyFrame_Type || tp == &PyLong_Type ||
-                           tp == &PyTuple_Type)) {
-            /* Maybe legacy tracing's own: decided when the trace
-             * function runs next (capture_objects_settle). */
-            ttx_pending_t *p;
-            if (ot->n_pending == TTX_PENDING_MAX) {
-                /* The oldest cannot be part of one event's boxing. */
-                ttx_pending_t first = ot->p[0];
-                memmove(&ot->p[0], &ot->p[1],
-                        (TTX_PENDING_MAX - 1) * sizeof(ot->p[0]));
-                ot->n_pending--;
-                record_create(rec, o, ot, first.addr, first.tick, first.type,
-                              first.size, first.code, first.line,
-                              first.offset);
             }
-            p = &ot->p[ot->n_pending++];
-            ttx_obj_pending = 1;
-            p->addr = (uint64_t)(uintptr_t)op;
-            p->tick = tick;
-            p->size = (uint64_t)tp->tp_basicsize;
-            p->type = type;
-            p->code = code;
-            p->line = line;
-            p->offset = offset;
-            p->is_frame = tp == &PyFrame_Type ? 1 : tp == &PyTuple_Type ? 2 : 0;
-            return 0;
+            if (tp == &PyFrame_Type ||
+                (tp == &PyLong_Type && may_box_offset(ts))) {
+                /* Maybe legacy tracing's own, made just before it counts
+                 * as tracing: decided when the trace function runs next
+                 * (capture_objects_settle). */
+                hold_back(rec, o, ot, op, tp);
+                return 0;
+            }
         }
+        type = type_of(rec, o, tp);
+        if (TTX_UNLIKELY(type == UINT32_MAX))
+            return 0;
+        tick = obj_tick(o, ot);
+        site_of(rec, o, ot, &code, &line, &offset);
         if (ot->n_pending)
             flush_pending(rec, o, ot, NULL);
         record_create(rec, o, ot, (uint64_t)(uintptr_t)op, tick, type,
                       (uint64_t)tp->tp_basicsize, code, line, offset);
     } else if (event == PyRefTracer_DESTROY) {
         uint64_t addr = (uint64_t)(uintptr_t)op;
-        if (TTX_UNLIKELY(PyType_Check(op)))
+        PyTypeObject *tp = Py_TYPE(op);
+        if (tp == &PyFrame_Type && ttx_liveops_forget_noise(o, addr))
+            return 0;            /* legacy tracing's frame object */
+        if (TTX_UNLIKELY(PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS)))
             on_destroy_type(o, op);
         ot = objthread_get(rec, o);
         if (ot != NULL && ot->n_pending) {
@@ -669,7 +745,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
             destroy_now(rec, o, ot, addr);
             return 0;
         }
-        tick = obj_tick(ot);
+        tick = obj_tick(o, ot);
         /* An object from before the recording is logged too (the ring
          * cannot tell it from an older one of ours without a probe);
          * readers ignore a DESTROY without a CREATE. */
@@ -687,24 +763,19 @@ void
 capture_objects_own(PyObject *op)
 {
     capture_rec_t *rec = capture_rec;
-    ttx_objthread_t *ot = obj_tls;
-    int i;
-    if (rec == NULL || rec->objects == NULL || obj_tls_gen != rec->gen ||
-        ot == NULL)
+    capture_objects_t *o;
+    if (rec == NULL || (o = rec->objects) == NULL)
         return;
-    for (i = 0; i < ot->n_pending; i++) {
-        if (ot->p[i].addr == (uint64_t)(uintptr_t)op) {
-            memmove(&ot->p[i], &ot->p[i + 1],
-                    (size_t)(ot->n_pending - i - 1) * sizeof(ot->p[0]));
-            ot->n_pending--;
-            ttx_obj_pending = ot->n_pending > 0;
-            rec->objects->own++;
-            ttx_liveops_noise(rec->objects, (uint64_t)(uintptr_t)op);
-            return;
-        }
+    /* Made inside a trace callback: dropped as tracing's already. It is
+     * counted as ours, not as legacy tracing's. */
+    if (ttx_liveops_forget_noise(o, (uint64_t)(uintptr_t)op)) {
+        int k = noise_kind(Py_TYPE(op));
+        o->filtered--;
+        o->filtered_kind[k]--;
+        o->own++;
+        ttx_liveops_noise(o, (uint64_t)(uintptr_t)op);
     }
 }
-
 
 /* The value of a pending int (alive: it is an argument of the call in
  * progress, or a DESTROY would have flushed it), or -1. */
@@ -730,35 +801,28 @@ capture_objects_settle_slow(PyFrameObject *frame, int what, PyObject *arg)
         return;
     lasti = PyFrame_GetLasti(frame);
     for (i = ot->n_pending - 1; i >= 0; i--) {
-        if (ot->p[i].is_frame == 1) {
+        if (ot->p[i].is_frame) {
             /* The frame object CPython made to call us with. */
             drop[i] = ot->p[i].addr == (uint64_t)(uintptr_t)frame;
-        } else if (ot->p[i].is_frame == 2) {
-            /* An exception event's (type, value, traceback). */
-            drop[i] = what == PyTrace_EXCEPTION &&
-                      ot->p[i].addr == (uint64_t)(uintptr_t)arg;
         } else if (k < 0) {
             k = i;               /* the int made last */
         }
     }
     if (k >= 0 && lasti >= 0) {
         /* call_instrumentation_vector boxes the instruction's byte
-         * offset (lasti); a LINE may box the line; a backward jump first
-         * boxes its target, a smaller even offset, just before. An
-         * exception raised in a callee is reported at the last code unit
-         * of the CALL's inline cache: lasti plus a few units, boxed just
-         * before the (type, value, traceback) tuple. */
+         * offset (lasti); a backward jump first boxes its target, a
+         * smaller even offset, just before. An exception raised in a
+         * callee is reported at the last code unit of the CALL's inline
+         * cache: lasti plus a few units. (The (type, value, traceback)
+         * tuple of an exception event is made inside the callback, and
+         * dropped when it is made.) */
         long v = pending_int(&ot->p[k]);
-        if (what == PyTrace_EXCEPTION && k + 1 < ot->n_pending &&
-            drop[k + 1] && ot->p[k + 1].is_frame == 2 && v > lasti &&
-            v <= lasti + 32 && v % 2 == 0) {
-            drop[k] = 1;
-        } else if (v == lasti ||
-            (what == PyTrace_LINE && v == PyFrame_GetLineNumber(frame))) {
+        if (v == lasti || (what == PyTrace_EXCEPTION && v > lasti &&
+                           v <= lasti + 32 && v % 2 == 0)) {
             drop[k] = 1;
             i = k - 1;
             if (v == lasti && what == PyTrace_LINE && i >= 0 &&
-                ot->p[i].is_frame == 0) {
+                !ot->p[i].is_frame) {
                 long to = pending_int(&ot->p[i]);
                 if (to >= 0 && to < lasti && to % 2 == 0)
                     drop[i] = 1;

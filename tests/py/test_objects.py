@@ -299,6 +299,27 @@ def test_objects_cross_thread(flags, tmp_path):
 
 
 @needs_313
+@pytest.mark.parametrize("flags", [(), ("--no-calls",)], ids=["calls", "nocalls"])
+def test_objects_cross_thread_times_stay_ordered(flags, tmp_path):
+    """An object freed in another thread than the one that made it gets a
+    later time than its creation, so a reader merging the threads by time
+    matches every DESTROY. (With a clock cached per thread, a stale thread
+    freed some objects 'before' they were made: about one run in six of
+    this lost a death.)"""
+    prog = os.path.join(OBJPROGS, "handoff.py")
+    out = str(tmp_path / "handoff.ttrace")
+    p = _cli("run", "-o", out, "--objects", *flags, prog, "30000")
+    assert p.returncode == 0, p.stderr
+    rep = _report(out)
+    parcel = [s for s in rep["sites"] if s["type"] == "__main__.Parcel"]
+    assert len(parcel) == 2, parcel
+    for s in parcel:
+        assert s["created"] == 30000
+        if not EVAL_LOOP_GAP:
+            assert (s["destroyed"], s["survived"]) == (30000, 0), s
+
+
+@needs_313
 @pytest.mark.parametrize("flags", [(), ("--no-calls",), ("--count",)],
                          ids=["calls", "nocalls", "count"])
 def test_objects_main_thread_only(flags, tmp_path):
