@@ -29,6 +29,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import cachegrind
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD_DIR = os.path.join(HERE, "workloads")
 TIMING_ENV = "TRACETAP_BENCH_TIMING"
@@ -194,6 +196,32 @@ def run_once(python, mode: Mode, workload: str, scale: float, timeout: float) ->
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def run_cachegrind(python, mode: Mode, workload: str, scale: float,
+                   timeout: float) -> Outcome:
+    """One (workload, mode) under cachegrind: `work` is the estimated cycles
+    of the body, the run at `scale` minus the run at scale 0."""
+    script = os.path.join(WORKLOAD_DIR, workload + ".py")
+    tmp = tempfile.mkdtemp(prefix="ttbench-")
+    timing = os.path.join(tmp, "timing")
+    try:
+        env = child_env(dict(mode.env, **{TIMING_ENV: timing}))
+        est = {}
+        for s in (scale, 0.0):
+            cmd = [python, *mode.argv(script, [repr(s)], tmp)]
+            est[s], err = cachegrind.run_estimate(cmd, tmp, env, timeout)
+            if err:
+                return Outcome(error=err)
+            if s == scale:
+                try:
+                    with open(timing) as f:
+                        result = f.read().split(None, 1)[1].strip()
+                except (OSError, ValueError, IndexError):
+                    return Outcome(error="the workload wrote no timing")
+        return Outcome(max(est[scale] - est[0.0], 1.0), None, result)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _why(stderr: str) -> str:
     """The most telling line of a failed probe's stderr."""
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
@@ -287,8 +315,12 @@ def format_table(info, args, workloads, modes, results, skipped) -> str:
     lines.append("tracetap bench: %s %s (%s), %d round(s), scale %g, %s CPU(s), %s"
                  % (info["implementation"], info["version"], info["executable"],
                     args.rounds, args.scale, os.cpu_count(), platform.machine()))
-    lines.append("%s time of the workload body; ratios of %ss"
-                 % (args.stat, args.stat))
+    if args.cachegrind:
+        lines.append("estimated cycles of the workload body under cachegrind "
+                     "(deterministic; see bench/cachegrind.py)")
+    else:
+        lines.append("%s time of the workload body; ratios of %ss"
+                     % (args.stat, args.stat))
     width = max(12, max((len(w) for w in workloads), default=0) + 1)
     name_w = max(18, max((len(m) for m in modes), default=0) + 2)
     header = ("mode".ljust(name_w) + "".join(w.rjust(width) for w in workloads)
@@ -304,9 +336,14 @@ def format_table(info, args, workloads, modes, results, skipped) -> str:
             row += _cell(geomean(vals) if all(v is not None for v in vals) else None, width)
             lines.append(row)
     lines.append("")
-    lines.append(("untraced %s (s)" % args.stat).ljust(name_w) + "".join(
-        _cell(results[w].get("untraced", {}).get(args.stat), width, "%.3f")
-        for w in workloads))
+    if args.cachegrind:
+        lines.append("untraced (Gcycles)".ljust(name_w) + "".join(
+            _cell((results[w].get("untraced", {}).get(args.stat) or 0) / 1e9,
+                  width, "%.3f") for w in workloads))
+    else:
+        lines.append(("untraced %s (s)" % args.stat).ljust(name_w) + "".join(
+            _cell(results[w].get("untraced", {}).get(args.stat), width, "%.3f")
+            for w in workloads))
     notes = []
     for m, why in skipped.items():
         notes.append("  %-18s skipped: %s" % (m, why))
@@ -349,7 +386,9 @@ def parse_args(argv=None):
                "  python bench/run.py --modes 'untraced,floor,tracetap*' --rounds 7\n"
                "  python bench/run.py --python /path/to/venv-3.14/bin/python "
                "--workloads call_heavy --json\n"
-               "  python bench/run.py --list")
+               "  python bench/run.py --list\n"
+               "  python bench/run.py --cachegrind --workloads alloc_heavy "
+               "--modes 'untraced,floor*,tracetap-objects*'")
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter that runs the workloads and tools "
                          "(default: this one, %(default)s)")
@@ -376,6 +415,11 @@ def parse_args(argv=None):
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds before one run is abandoned; the mode is then "
                          "dropped for that workload (default %(default)s)")
+    ap.add_argument("--cachegrind", action="store_true",
+                    help="instead of timing, estimate each run's cycles under "
+                         "valgrind's cachegrind (deterministic, about 50x "
+                         "slower: one round, default scale 0.2); for tuning "
+                         "a hot path on a noisy machine")
     ap.add_argument("--json", action="store_true",
                     help="print the results as JSON instead of the table")
     ap.add_argument("--save", metavar="FILE",
@@ -385,6 +429,15 @@ def parse_args(argv=None):
     ap.add_argument("-q", "--quiet", action="store_true",
                     help="no progress lines on stderr")
     args = ap.parse_args(argv)
+    if args.cachegrind:
+        why = cachegrind.available()
+        if why:
+            ap.error("--cachegrind: " + why)
+        if args.rounds not in (None, 1):
+            ap.error("--cachegrind is deterministic: one round (drop --rounds)")
+        args.rounds = 1
+        if args.scale is None:
+            args.scale = 0.05 if args.quick else 0.2
     if args.rounds is None:
         args.rounds = 2 if args.quick else 5
     if args.scale is None:
@@ -435,17 +488,24 @@ def main(argv=None) -> int:
                 done += 1
                 if (w, m) in dropped:
                     continue
-                out = run_once(args.python, by_name[m], w, args.scale, args.timeout)
+                run = run_cachegrind if args.cachegrind else run_once
+                out = run(args.python, by_name[m], w, args.scale, args.timeout)
                 raw[w][m].append(out)
                 if out.error and out.error.startswith("timeout"):
                     dropped.add((w, m))
                 if not args.quiet:
-                    state = out.error or "%.3fs (wall %.3fs)" % (out.work, out.wall)
+                    if out.error:
+                        state = out.error
+                    elif args.cachegrind:
+                        state = "%.1f Mcycles (estimated)" % (out.work / 1e6)
+                    else:
+                        state = "%.3fs (wall %.3fs)" % (out.work, out.wall)
                     print("[%d/%d] round %d  %-14s %-18s %s"
                           % (done, total, r + 1, w, m, state), file=sys.stderr, flush=True)
 
     results = summarize(raw, workloads, modes, args.stat)
     doc = {"python": info, "rounds": args.rounds, "scale": args.scale, "stat": args.stat,
+           "measure": "cachegrind-estimated-cycles" if args.cachegrind else "seconds",
            "cpus": os.cpu_count(), "machine": platform.machine(),
            "modes": {m: by_name[m].help for m in modes},
            "skipped": skipped, "results": results}
