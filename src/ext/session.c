@@ -624,7 +624,9 @@ capture_is_recording(PyObject *module, PyObject *unused)
 
 /* os.register_at_fork(after_in_child=...): the child must neither write
  * into the parent's file nor trace. The writer is abandoned, not closed,
- * because closing would flush the parent's pending events a second time. */
+ * because closing would flush the parent's pending events a second time:
+ * its descriptor and memory are let go, and so is the rest of the
+ * recording's state (the child's copy of it). */
 PyObject *
 capture_after_fork_child(PyObject *module, PyObject *unused)
 {
@@ -647,7 +649,9 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
         Py_XDECREF(r);
         PyErr_Clear();
     }
-    /* rec and its writer are leaked on purpose (see above). */
+    tt_writer_abandon(rec->w);
+    rec->w = NULL;
+    rec_free(rec);
     Py_RETURN_NONE;
 }
 

@@ -194,6 +194,11 @@ int tt_writer_flush(tt_writer_t *w);
  * everything, buffers included; w is invalid afterwards whatever it returns. */
 int tt_writer_close(tt_writer_t *w);
 
+/* Closes the file descriptor and frees everything, buffers included,
+ * without writing a byte: what a forked child does with the writer its
+ * parent goes on using. w is invalid afterwards; NULL is a no-op. */
+void tt_writer_abandon(tt_writer_t *w);
+
 /* Counters since open. */
 typedef struct {
     uint64_t events[TT_EV__COUNT];  /* appended, by kind */

@@ -496,6 +496,15 @@ int tt_writer_close(tt_writer_t *w)
     return rc;
 }
 
+/* For a forked child: the parent goes on writing the file, so nothing may
+ * be flushed from here (that would write the parent's pending events a
+ * second time); only the descriptor and the memory are let go. */
+void tt_writer_abandon(tt_writer_t *w)
+{
+    if (w != NULL)
+        writer_free(w);
+}
+
 /* Fills *out (all zero for a NULL writer). events[] counts appends that
  * were stored in a buffer, by kind, including DROPPED events the writer
  * made; dropped counts events lost since open. */

@@ -395,6 +395,37 @@ def test_fork_child_does_not_write_into_the_parent_file(tmp_path):
     assert funcs.count("parent_side") == 2 and "child_side" not in funcs
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_fork_child_lets_go_of_the_parent_file(tmp_path):
+    """The forked child closes its copy of the trace file's descriptor (and
+    frees the rest of the recording) without writing; the parent's file
+    stays whole."""
+    script = capture_write(
+        tmp_path,
+        "forker_fd.py",
+        """
+        import os, sys, tracetap
+        path = os.path.realpath(sys.argv[1])
+        def open_on_trace():
+            return [fd for fd in os.listdir("/proc/self/fd")
+                    if os.path.realpath("/proc/self/fd/" + fd) == path]
+        with tracetap.record(sys.argv[1]):
+            assert open_on_trace(), "the parent writes through a descriptor"
+            pid = os.fork()
+            if pid == 0:
+                code = 3 if open_on_trace() else (4 if sys.gettrace() else 0)
+                os._exit(code)
+            _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """,
+    )
+    out = str(tmp_path / "fork-fd.ttrace")
+    proc = capture_python(script, out, cwd=tmp_path)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    trace = tracetap.load(out)
+    assert trace.info()["damage"]["status"] == 0
+
+
 def make_class():
     class Local:
         x = 1
