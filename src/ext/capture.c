@@ -95,8 +95,11 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
         return 0;
     if (rec->count) {
         /* --count: the entry stays untraced (no event is written for this
-         * frame); LINE events count through e->code. */
+         * frame); LINE events count through e->code. With --objects its
+         * line is kept, as the creation site (reftracer.c, site_of). */
         c->calls++;
+        if (rec->objects != NULL)
+            e->line = capture_line_at(c, frame);
         return 0;
     }
     if (TTX_UNLIKELY(t->tbuf == NULL) && capture_thread_open(rec, t) < 0)
@@ -135,8 +138,10 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             return 0;
         if (TTX_UNLIKELY(!e->traced)) {
             /* --count: one increment, no clock, no buffer (countmode.c) */
-            if (rec->count && e->code != NULL && e->code->counts != NULL)
-                capture_count_line(e->code, PyFrame_GetLineNumber(frame));
+            if (rec->count && e->code != NULL && e->code->counts != NULL) {
+                e->line = PyFrame_GetLineNumber(frame);
+                capture_count_line(e->code, e->line);
+            }
             return 0;
         }
         /* f_lineno is set before a LINE event on every version: O(1). */

@@ -215,8 +215,9 @@ typedef struct {
 
 typedef struct capture_objects {
     int aggregate;               /* --count: rows, no event log */
-    int shadow_sites;            /* sites from the shadow stack (lines on),
-                                    else from the frames (frameaddr) */
+    int shadow_sites;            /* sites from the shadow stack (calls on,
+                                    with lines or --count), else from the
+                                    frames (frameaddr) */
     int frames_ok;               /* frameaddr_init succeeded */
     int stopping;                /* stop() is checking survivors */
     void *token;                 /* our identity as the tracer's data */

@@ -152,7 +152,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
         return -1;
     }
     o->aggregate = mode == 2;
-    o->shadow_sites = rec->calls && rec->lines;
+    o->shadow_sites = rec->calls && (rec->lines || rec->count);
     o->tbits = 8;
     o->types = PyMem_RawCalloc((size_t)1 << o->tbits, sizeof(*o->types));
     o->rbits = 8;
@@ -227,7 +227,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
     }
     /* With line events the buffer's clock is never more than a line
      * behind; without them only the ticker bounds how stale a time is. */
-    if (!o->shadow_sites && ttx_objclock_start() < 0)
+    if (!(rec->calls && rec->lines) && ttx_objclock_start() < 0)
         note(rec, "objects.clock_ticker", "the clock ticker thread could "
              "not start: an object event's time is that of the thread's "
              "last trace event or of its last 16th object event");

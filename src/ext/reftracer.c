@@ -413,8 +413,9 @@ skip_untraced(void *ctx, PyObject *co)
     return c == NULL || !c->traced;
 }
 
-/* The creation site: the nearest traced frame of the shadow stack (lines
- * on), else of the interpreter's frames (by instruction offset). */
+/* The creation site: the nearest frame of traced code on the shadow stack
+ * (calls on, with lines or --count: its entries keep their line), else
+ * of the interpreter's frames (by instruction offset). */
 static inline void
 site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         uint32_t *code, int32_t *line, uint32_t *offset)
@@ -425,7 +426,7 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     if (o->shadow_sites) {
         capture_thread_t *t = ot->t;
         capture_frame_t *e = t->top;
-        while (e > t->stack && !e->traced)
+        while (e > t->stack && (e->code == NULL || !e->code->traced))
             e--;
         if (e > t->stack) {
             *code = e->code->id;
