@@ -238,6 +238,8 @@ typedef struct capture_objects {
     uint32_t *row_heads;         /* owned: 1 << rbits chain heads */
     uint32_t rbits;
     ttx_objthread_t *main_ot;    /* the thread that called start() */
+    ttx_objthread_t *last_ot;    /* the thread of the last object event
+                                    (NULL: one we do not record) */
     ttx_objthread_t **threads;   /* owned */
     uint32_t n_threads, cap_threads;
     PyObject *s_module;          /* owned interned "__module__" */

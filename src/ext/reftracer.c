@@ -525,6 +525,24 @@ capture_objects_flush_pending(capture_objects_t *o)
     ttx_liveops_flush(o);
 }
 
+/* Another thread's turn (the GIL moved). What the previous thread still
+ * holds back is the program's: legacy tracing makes its own objects and
+ * calls us without letting the GIL go in between. It is written now,
+ * before this thread can free any of it (a free of an object whose
+ * creation is not written yet would be logged unmatched, and the object
+ * would look alive). */
+static TT_NOINLINE void
+thread_switched(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot)
+{
+    ttx_objthread_t *prev = o->last_ot;
+    int mine = ttx_obj_pending;  /* this thread's flag, not prev's */
+    o->last_ot = ot;
+    if (prev != NULL && prev->n_pending) {
+        flush_pending(rec, o, prev, NULL);
+        ttx_obj_pending = mine;
+    }
+}
+
 static TT_NOINLINE void
 on_destroy_type(capture_objects_t *o, PyObject *op)
 {
@@ -691,6 +709,8 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         uint32_t type, code, offset;
         int32_t line;
         ot = objthread_get(rec, o);
+        if (TTX_UNLIKELY(ot != o->last_ot))
+            thread_switched(rec, o, ot);
         if (ot == NULL)
             return 0;
         if (TTX_UNLIKELY(o->stopping)) {
@@ -737,6 +757,8 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         if (TTX_UNLIKELY(PyType_FastSubclass(tp, Py_TPFLAGS_TYPE_SUBCLASS)))
             on_destroy_type(o, op);
         ot = objthread_get(rec, o);
+        if (TTX_UNLIKELY(ot != o->last_ot))
+            thread_switched(rec, o, ot);
         if (ot != NULL && ot->n_pending) {
             if (pending_freed_unseen(o, ot, op))
                 return 0;
