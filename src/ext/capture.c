@@ -122,7 +122,7 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 
     /* --objects: drop the frame object / boxed offset legacy tracing made
      * to deliver this very event (reftracer.c). */
-    capture_objects_settle(frame, what, arg);
+    capture_objects_settle(frame, what);
 
     /* A thread-local from an earlier recording, or none yet. capture_gen
      * changes at every start and stop, so a match implies rec != NULL. */

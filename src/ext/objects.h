@@ -268,15 +268,14 @@ uint32_t capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
 void capture_objects_flush_pending(capture_objects_t *o);
 /* The hot-path settle hook for the trace function: drops the frame object
  * and the boxed offset legacy tracing made for this very event. */
-void capture_objects_settle_slow(PyFrameObject *frame, int what,
-                                 PyObject *arg);
+void capture_objects_settle_slow(PyFrameObject *frame, int what);
 extern __thread int ttx_obj_pending
     __attribute__((tls_model("initial-exec")));
 static inline void
-capture_objects_settle(PyFrameObject *frame, int what, PyObject *arg)
+capture_objects_settle(PyFrameObject *frame, int what)
 {
     if (TTX_UNLIKELY(ttx_obj_pending))
-        capture_objects_settle_slow(frame, what, arg);
+        capture_objects_settle_slow(frame, what);
 }
 /* Nonzero while tracetap's own code runs in this thread (a slow path of
  * the trace function or of the ref tracer): objects made then are ours
@@ -371,31 +370,37 @@ ttx_liveops_destroy(capture_objects_t *o, uint64_t addr, uint64_t rel)
         return 1;
     }
     if (r->noise[nh] == addr) {
-        r->noise[nh] = 0;
+        r->noise[nh] = 0;        /* ttx_liveops_forget_noise, hash reused */
         return 0;
     }
     ttx_ring_push(o, addr | TTX_OP_DESTROY, rel);
     return 1;
 }
 
+/* The noise-set slot of addr: it holds addr while addr is an object we
+ * dropped as our own noise (so that its free is not logged). */
+static inline uint64_t *
+ttx_noise_slot(capture_objects_t *o, uint64_t addr)
+{
+    return &o->ring.noise[ttx_ring_hash(addr) & (TTX_NOISE_SLOTS - 1)];
+}
+
 /* 1 (and forgets it) if addr is an object we dropped as noise. */
 static inline int
 ttx_liveops_forget_noise(capture_objects_t *o, uint64_t addr)
 {
-    uint64_t *slot = &o->ring.noise[ttx_ring_hash(addr) &
-                                    (TTX_NOISE_SLOTS - 1)];
+    uint64_t *slot = ttx_noise_slot(o, addr);
     if (*slot != addr)
         return 0;
     *slot = 0;
     return 1;
 }
 
-/* Remembers an object we dropped as our own noise, so that its free is
- * not logged. */
+/* Remembers an object we dropped as our own noise. */
 static inline void
 ttx_liveops_noise(capture_objects_t *o, uint64_t addr)
 {
-    o->ring.noise[ttx_ring_hash(addr) & (TTX_NOISE_SLOTS - 1)] = addr;
+    *ttx_noise_slot(o, addr) = addr;
 }
 
 /* objclock.c: the time of object events. Reading the TSC costs 18 ns on
@@ -418,12 +423,10 @@ void ttx_objclock_stop(void);
 void capture_objects_stop_dead(capture_objects_t *o, ttx_live_t *e);
 
 #else  /* no PyRefTracer: 3.11, 3.12 */
-static inline void capture_objects_settle(PyFrameObject *frame, int what,
-                                          PyObject *arg)
+static inline void capture_objects_settle(PyFrameObject *frame, int what)
 {
     (void)frame;
     (void)what;
-    (void)arg;
 }
 #define TTX_OBJ_OWN(stmt) do { stmt; } while (0)
 static inline void capture_objects_own(PyObject *op)

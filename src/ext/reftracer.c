@@ -791,12 +791,11 @@ capture_objects_own(PyObject *op)
         return;
     /* Made inside a trace callback: dropped as tracing's already. It is
      * counted as ours, not as legacy tracing's. */
-    if (ttx_liveops_forget_noise(o, (uint64_t)(uintptr_t)op)) {
-        int k = noise_kind(Py_TYPE(op));
+    if (*ttx_noise_slot(o, (uint64_t)(uintptr_t)op) ==
+        (uint64_t)(uintptr_t)op) {
         o->filtered--;
-        o->filtered_kind[k]--;
+        o->filtered_kind[noise_kind(Py_TYPE(op))]--;
         o->own++;
-        ttx_liveops_noise(o, (uint64_t)(uintptr_t)op);
     }
 }
 
@@ -812,7 +811,7 @@ pending_int(const ttx_pending_t *p)
 }
 
 void
-capture_objects_settle_slow(PyFrameObject *frame, int what, PyObject *arg)
+capture_objects_settle_slow(PyFrameObject *frame, int what)
 {
     capture_rec_t *rec = capture_rec;
     ttx_objthread_t *ot = obj_tls;
