@@ -195,6 +195,8 @@ typedef struct capture_rec {
     tt_writer_t *w;              /* owned */
     uint64_t gen;                /* == capture_gen while active */
     int calls, lines, opcodes;   /* what to record */
+    int opcode_flag_lower;       /* 3.12: stop() lowers the interpreter's
+                                    opcode mark (opcode_flag.c) */
     int count;                   /* --count: line counts, no event log */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */

@@ -10,6 +10,7 @@
  */
 #include "capture.h"
 #include "objects.h"
+#include "opcode_flag.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -159,17 +160,36 @@ capture_check_free(capture_rec_t *rec)
 #if TTX_OPCODES_PRIME
 /* 3.12: the f_trace_opcodes setter marks the interpreter, and the next
  * PyEval_SetTrace turns INSTRUCTION events on everywhere (CPYTHON-NOTES
- * section 1). Prime it on the calling frame and clear that frame's flag. */
+ * section 1). Prime it on the calling frame and clear that frame's flag.
+ * The mark is never lowered by CPython: when it was down before, stop()
+ * lowers it again (unprime_opcodes), once it has seen that the field it
+ * reads is the one the setter raises. */
 static int
 prime_opcodes(capture_rec_t *rec)
 {
     PyFrameObject *f = PyEval_GetFrame();    /* borrowed */
+    int was = ttx_opcode_flag_read();
     if (f == NULL)
         return 0;
     if (PyObject_SetAttr((PyObject *)f, rec->s_f_trace_opcodes, Py_True) < 0 ||
         PyObject_SetAttr((PyObject *)f, rec->s_f_trace_opcodes, Py_False) < 0)
         return -1;
+    rec->opcode_flag_lower = was == 0 && ttx_opcode_flag_read() == 1;
     return 0;
+}
+
+static void
+unprime_opcodes(capture_rec_t *rec)
+{
+    if (rec->opcode_flag_lower)
+        ttx_opcode_flag_clear();
+    rec->opcode_flag_lower = 0;
+}
+#else
+static void
+unprime_opcodes(capture_rec_t *rec)
+{
+    (void)rec;
 }
 #endif
 
@@ -206,8 +226,10 @@ capture_install(capture_rec_t *rec)
     } else {
         /* New threads first, so none can start between the two steps
          * without being covered. */
-        if (threading_settrace(rec, rec->hook) < 0)
+        if (threading_settrace(rec, rec->hook) < 0) {
+            unprime_opcodes(rec);
             return -1;
+        }
 #if TTX_SET_TRACE_ALL
         PyEval_SetTraceAllThreads(capture_trace, rec->hook);
 #else
@@ -221,6 +243,7 @@ capture_install(capture_rec_t *rec)
                     ttx_exc_state_t saved;
                     ttx_exc_save(&saved);
                     uninstall_all_unchecked();
+                    unprime_opcodes(rec);
                     (void)threading_settrace(rec, none);
                     PyErr_Clear();
                     ttx_exc_restore(&saved);
@@ -235,6 +258,7 @@ capture_install(capture_rec_t *rec)
         ttx_exc_state_t saved;
         ttx_exc_save(&saved);
         uninstall_all_unchecked();
+        unprime_opcodes(rec);
         if (!rec->main_only)
             (void)threading_settrace(rec, Py_None);
         PyErr_Clear();
@@ -371,6 +395,9 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
         Py_XDECREF(my_obj);
     }
 #endif
+    /* No hook of ours is left to need it (INSTRUCTION events went off
+     * with the last PyEval_SetTrace above). */
+    unprime_opcodes(rec);
 
     /* Verify: no thread may keep our hook. */
     if (seen_collect(NULL, &seen, &n) < 0)

@@ -169,6 +169,48 @@ def test_opcodes(tmp_path):
     assert ops[-1].opcode.startswith("RETURN")
 
 
+_LATER_TRACER = """
+import sys, tracetap
+def f():
+    x = 1
+    return x + 1
+def g():
+    y = 2
+    return y * 2
+if sys.argv[1] == "record":
+    with tracetap.record("o.ttrace", opcodes=True):
+        f()
+seen = []
+def tr(frame, event, arg):
+    if event == "call" and frame.f_code is g.__code__:
+        frame.f_trace_opcodes = True
+    seen.append(event)
+    return tr
+sys.settrace(tr)
+g()
+sys.settrace(None)
+print(sorted(set(seen)), seen.count("opcode"))
+"""
+
+
+def test_opcodes_leave_later_tracers_as_they_were(tmp_path):
+    # 3.12 raises an interpreter-wide mark when a frame asks for opcode
+    # events, never lowers it, and then turns INSTRUCTION events on for
+    # every later sys.settrace (2.7x slower). After a recording with
+    # opcodes, a later tracer of code the recording never ran must see what
+    # it sees where tracetap never ran: the same events, and no opcode
+    # events switched on behind its back. (3.13+ arms opcode events per
+    # code object, and disarms a code object at its first instruction
+    # under a tracer that did not ask for them.)
+    capture_write(tmp_path, "later.py", _LATER_TRACER)
+    plain = capture_python("later.py", "plain", cwd=tmp_path)
+    after = capture_python("later.py", "record", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert after.returncode == 0, after.stderr
+    assert "'line'" in plain.stdout
+    assert after.stdout == plain.stdout
+
+
 def test_refuses_when_another_tracer_holds_the_hook(tmp_path):
     def other(frame, event, arg):
         return None
