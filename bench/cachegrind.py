@@ -74,7 +74,9 @@ def run_estimate(cmd: list[str], cwd: str, env: dict, timeout: float):
         except subprocess.TimeoutExpired:
             return None, "timeout (>%gs under cachegrind)" % timeout
         if proc.returncode != 0:
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            # The program's own last words, not valgrind's summary lines.
+            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            tail = [ln for ln in lines if not ln.startswith("==")][-1:]
             return None, "exit %d under cachegrind: %s" % (
                 proc.returncode, tail[0] if tail else "")
         try:

@@ -1,7 +1,7 @@
 /* floor.c - tracetap._floor: the overhead floor for bench/run.py.
  *
  * Owns: an empty C trace function and an empty PyRefTracer, installed on
- * request, so that a benchmark measures what CPython itself charges to
+ * request, and an empty sys.monitoring callback, so that a benchmark measures what CPython itself charges to
  * deliver the events (DESIGN.md section 7). Must not: record anything,
  * create objects per event, or raise from a hook. Everything runs with the
  * GIL held; the few globals below are read and written only under it.
@@ -280,6 +280,39 @@ floor_clear_reftracer(PyObject *module, PyObject *Py_UNUSED(ignored))
 #endif
 }
 
+/* The floor of a sys.monitoring backend (3.12+): one empty C callback for
+ * every event legacy tracing subscribes to (bench/run.py registers it). */
+static PyObject *
+floor_monitoring_callback(PyObject *module, PyObject *const *args,
+                          Py_ssize_t nargs)
+{
+    (void)module;
+    (void)args;
+    (void)nargs;
+    Py_RETURN_NONE;
+}
+
+/* sys.monitoring.DISABLE (owned), for the JUMP callback. */
+static PyObject *floor_disable = NULL;
+
+/* JUMP (code, from, to): legacy tracing wants only backward jumps (they
+ * repeat a line); a forward one is switched off where it is, as legacy
+ * tracing's own handler does. */
+static PyObject *
+floor_monitoring_jump(PyObject *module, PyObject *const *args,
+                      Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs == 3 && floor_disable != NULL) {
+        long from = PyLong_AsLong(args[1]), to = PyLong_AsLong(args[2]);
+        if (PyErr_Occurred())
+            return NULL;
+        if (to > from)
+            return Py_NewRef(floor_disable);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef floor_methods[] = {
     {"set_trace", (PyCFunction)(void (*)(void))floor_set_trace,
      METH_VARARGS | METH_KEYWORDS, set_trace_doc},
@@ -287,6 +320,12 @@ static PyMethodDef floor_methods[] = {
     {"trace_installed", floor_trace_installed, METH_NOARGS, trace_installed_doc},
     {"set_reftracer", floor_set_reftracer, METH_NOARGS, set_reftracer_doc},
     {"clear_reftracer", floor_clear_reftracer, METH_NOARGS, clear_reftracer_doc},
+    {"monitoring_callback",
+     (PyCFunction)(void (*)(void))floor_monitoring_callback, METH_FASTCALL,
+     "An empty sys.monitoring callback: returns None for any event."},
+    {"monitoring_jump",
+     (PyCFunction)(void (*)(void))floor_monitoring_jump, METH_FASTCALL,
+     "The sys.monitoring JUMP callback: DISABLE for a forward jump."},
     {"_thread_installer", (PyCFunction)(void (*)(void))floor_thread_installer,
      METH_FASTCALL, "threading.settrace() hook used by set_trace()."},
     {NULL, NULL, 0, NULL}
@@ -309,6 +348,14 @@ floor_exec(PyObject *module)
         return -1;
     if (PyModule_AddIntConstant(module, "HAS_REFTRACER", FLOOR_HAS_REFTRACER) < 0)
         return -1;
+#if PY_VERSION_HEX >= 0x030C0000
+    if (floor_disable == NULL) {
+        PyObject *mon = PySys_GetObject("monitoring");     /* borrowed */
+        if (mon != NULL &&
+            (floor_disable = PyObject_GetAttrString(mon, "DISABLE")) == NULL)
+            return -1;
+    }
+#endif
     return 0;
 }
 

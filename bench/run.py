@@ -78,6 +78,22 @@ def _stdlib_dirs_arg(python):
     return out.stdout.strip()
 
 
+# The events legacy tracing (PyEval_SetTrace) subscribes to on 3.12+, each
+# delivered to an empty C callback (forward jumps switched off where they
+# are, as legacy tracing does): what a sys.monitoring backend would pay
+# CPython for the same events (DESIGN.md section 7).
+_MONITORING_FLOOR = (
+    "import sys; from tracetap import _floor; m = sys.monitoring; E = m.events; "
+    "m.use_tool_id(5, 'floor'); "
+    "evs = (E.PY_START, E.PY_RESUME, E.PY_RETURN, E.PY_YIELD, E.RAISE, E.LINE, "
+    "E.PY_UNWIND, E.PY_THROW, E.STOP_ITERATION); "
+    "[m.register_callback(5, e, _floor.monitoring_callback) for e in evs]; "
+    "m.register_callback(5, E.JUMP, _floor.monitoring_jump); "
+    "m.set_events(5, sum(evs) | E.JUMP)")
+_MONITORING_PROBE = ("import sys; from tracetap import _floor; "
+                     "assert hasattr(sys, 'monitoring'), 'sys.monitoring needs 3.12+'")
+
+
 def make_modes(python: str) -> list[Mode]:
     stdlib_dirs = _stdlib_dirs_arg(python)
     return [
@@ -88,6 +104,15 @@ def make_modes(python: str) -> list[Mode]:
         Mode("floor-opcodes", "empty C trace function, opcode events on",
              _runner("from tracetap import _floor; _floor.set_trace(opcodes=True)"),
              probe_code="from tracetap import _floor"),
+        Mode("floor-monitoring",
+             "empty C sys.monitoring callback (3.12+) for the events legacy "
+             "tracing uses: the floor of a sys.monitoring backend",
+             _runner(_MONITORING_FLOOR), probe_code=_MONITORING_PROBE),
+        Mode("floor-monitoring+reftracer",
+             "floor-monitoring and an empty PyRefTracer together",
+             _runner(_MONITORING_FLOOR + "; _floor.set_reftracer()"),
+             probe_code=_MONITORING_PROBE + "; assert _floor.HAS_REFTRACER, "
+                        "'PyRefTracer needs CPython 3.13+'"),
         Mode("floor-reftracer", "empty PyRefTracer (3.13+), no trace function",
              _runner("from tracetap import _floor; _floor.set_reftracer()"),
              probe_code="from tracetap import _floor; assert _floor.HAS_REFTRACER, "

@@ -3,6 +3,7 @@ per-line cost of a tracer dominates."""
 
 
 def sieve(limit):
+    limit = max(limit, 1)        # scale 0 (bench --cachegrind)
     flags = [True] * (limit + 1)
     flags[0] = flags[1] = False
     i = 2
