@@ -104,10 +104,16 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
         out.write(f"  ... {len(rows) - limit} more types\n")
 
     out.write("\nTop creation sites:\n")
-    out.write("  file:line  type  created  survived\n")
-    for s in data["sites"][:limit]:
-        out.write(f"  {_where(s)}  {s['type']}  {s['created']:,}  "
-                  f"{s['survived']:,}\n")
+    sites = data["sites"][:limit]
+    ww = max([len("file:line")] + [len(_where(s)) for s in sites])
+    wt = max([len("type")] + [len(s["type"]) for s in sites])
+    out.write(f"  {'file:line':<{ww}}  {'type':<{wt}}  {'created':>10}  "
+              f"{'survived':>8}\n")
+    for s in sites:
+        out.write(f"  {_where(s):<{ww}}  {s['type']:<{wt}}  "
+                  f"{s['created']:>10,}  {s['survived']:>8,}\n")
+    if len(data["sites"]) > limit:
+        out.write(f"  ... {len(data['sites']) - limit} more sites\n")
 
     surv = data["survivors"]
     out.write("\nSurvivors (verified alive at stop), largest first:\n")

@@ -229,6 +229,15 @@ def test_objects_report_cli(tmp_path):
     text = _cli("objects", out)
     assert text.returncode == 0
     assert "Top creation sites" in text.stdout
+    table = text.stdout.split("Top creation sites:\n", 1)[1].split("\n\n")[0]
+    head, *rows = table.splitlines()
+    assert head.split() == ["file:line", "type", "created", "survived"]
+    # Columns line up: every row ends where the header does.
+    assert rows and all(len(r) == len(head) for r in rows
+                        if not r.lstrip().startswith("..."))
+    row = next(r for r in rows if r.split()[0] == "%s:%d" % (prog, site["line"])
+               and r.split()[1] == "bytearray")
+    assert row.split()[2:] == ["{:,}".format(site["created"]), "30"]
     assert re.search(r"\b30\s+bytearray\s+%s:\d+" % re.escape(prog), text.stdout)
     # A recording without object data says so.
     plain = str(tmp_path / "plain.ttrace")
