@@ -366,6 +366,26 @@ Reader_string(ReaderObject *self, PyObject *arg)
     return decode(s);
 }
 
+/* type(id) -> (name, basicsize, flags) */
+static PyObject *
+Reader_type(ReaderObject *self, PyObject *arg)
+{
+    unsigned long id;
+    const tt_type_def_t *t;
+    if (reader_check(self) < 0)
+        return NULL;
+    id = PyLong_AsUnsignedLong(arg);
+    if (id == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    t = id <= UINT32_MAX ? tt_reader_type(self->r, (uint32_t)id) : NULL;
+    if (t == NULL) {
+        PyErr_Format(PyExc_IndexError, "no type %lu in the recording", id);
+        return NULL;
+    }
+    return Py_BuildValue("(NKI)", decode(tt_reader_string(self->r, t->name)),
+                         (unsigned long long)t->basicsize, t->flags);
+}
+
 /* code(id) -> (filename, qualname, firstlineno, flags, parent, ranges) */
 static PyObject *
 Reader_code(ReaderObject *self, PyObject *arg)
@@ -507,12 +527,14 @@ static PyMethodDef reader_methods[] = {
     {"code", (PyCFunction)Reader_code, METH_O,
      "code(id) -> (filename, qualname, firstlineno, flags, parent, "
      "ranges)."},
+    {"type", (PyCFunction)Reader_type, METH_O,
+     "type(id) -> (name, basicsize, flags): a type OBJ_CREATE events name."},
     {"ns", (PyCFunction)Reader_ns, METH_O,
      "ns(tick) -> nanoseconds since the recording started."},
     {"events", (PyCFunction)(void (*)(void))Reader_events,
      METH_VARARGS | METH_KEYWORDS,
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
-     "offset, opcode, extra) tuples; thread is an ordinal."},
+     "offset, opcode, extra, addr, size) tuples; thread is an ordinal."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close(): release the file (when no iterator uses it)."},
     {NULL, NULL, 0, NULL},
@@ -556,7 +578,8 @@ EventIter_next(EventIterObject *self)
     tt_event_t ev;
     PyObject *t;
     ReaderObject *reader = self->reader;
-    int rc;
+    int rc, is_obj;
+    Py_ssize_t i;
     uint64_t extra;
 
     for (;;) {
@@ -571,8 +594,17 @@ EventIter_next(EventIterObject *self)
             return NULL;
     }
     extra = ev.kind == TT_EV_EXCEPTION ? ev.exc_type
-          : ev.kind == TT_EV_DROPPED ? ev.count : 0;
-    t = PyTuple_New(8);
+          : ev.kind == TT_EV_DROPPED ? ev.count
+          : ev.kind == TT_EV_OBJ_CREATE ? ev.type : 0;
+    if (ev.kind == TT_EV_OBJ_CREATE && ev.line == TT_NO_LINE &&
+        ev.offset != TT_NO_OFFSET) {
+        /* A site known by offset (--objects --no-calls): its line. */
+        const tt_code_def_t *c = tt_reader_code(self->r, ev.code);
+        if (c != NULL)
+            ev.line = tt_code_line_at(c, ev.offset);
+    }
+    is_obj = ev.kind == TT_EV_OBJ_CREATE || ev.kind == TT_EV_OBJ_DESTROY;
+    t = PyTuple_New(10);
     if (t == NULL)
         return NULL;
     PyTuple_SET_ITEM(t, 0, PyLong_FromLong(ev.kind));
@@ -589,12 +621,16 @@ EventIter_next(EventIterObject *self)
                                : PyLong_FromUnsignedLong(ev.offset));
     PyTuple_SET_ITEM(t, 6, PyLong_FromLong(ev.opcode));
     PyTuple_SET_ITEM(t, 7, PyLong_FromUnsignedLongLong(extra));
-    if (PyTuple_GET_ITEM(t, 0) == NULL || PyTuple_GET_ITEM(t, 1) == NULL ||
-        PyTuple_GET_ITEM(t, 2) == NULL || PyTuple_GET_ITEM(t, 3) == NULL ||
-        PyTuple_GET_ITEM(t, 4) == NULL || PyTuple_GET_ITEM(t, 5) == NULL ||
-        PyTuple_GET_ITEM(t, 6) == NULL || PyTuple_GET_ITEM(t, 7) == NULL) {
-        Py_DECREF(t);
-        return NULL;
+    PyTuple_SET_ITEM(t, 8, is_obj ? PyLong_FromUnsignedLongLong(ev.addr)
+                                  : Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(t, 9, ev.kind == TT_EV_OBJ_CREATE
+                               ? PyLong_FromUnsignedLongLong(ev.size)
+                               : Py_NewRef(Py_None));
+    for (i = 0; i < 10; i++) {
+        if (PyTuple_GET_ITEM(t, i) == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
     }
     return t;
 }

@@ -177,6 +177,11 @@ def cmd_events(
                 text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
             elif ev.kind == "dropped":
                 text = f"--- {_n(ev.count or 0)} events lost here ---"
+            elif ev.kind == "obj_create":
+                site = where if ev.file else "(no Python frame)"
+                text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
+            elif ev.kind == "obj_destroy":
+                text = f"destroy   {'':<20} {ev.addr:#x}"
             else:
                 src = ""
                 if ev.file and ev.line:

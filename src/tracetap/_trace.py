@@ -21,6 +21,9 @@ _KINDS = _tracetap.kind_names()  # number -> "call", "line", ...
 _EV_OPCODE = _KINDS.index("opcode")
 _EV_EXCEPTION = _KINDS.index("exception")
 _EV_DROPPED = _KINDS.index("dropped")
+_EV_OBJ_CREATE = _KINDS.index("obj_create")
+_EV_OBJ_DESTROY = _KINDS.index("obj_destroy")
+_NO_CODE = 0xFFFFFFFF  # an OBJ_CREATE with no Python frame (TT_NO_CODE)
 
 # Header option bits (tt.h TT_OPT_*).
 OPTION_NAMES = {
@@ -46,6 +49,13 @@ class Event(NamedTuple):
     ``t_ns`` nanoseconds since the recording started. Opcode events carry
     the byte ``offset`` and the ``opcode`` name; exception events the
     ``exception`` type name.
+
+    Recordings made with ``--objects`` also hold ``obj_create`` events (the
+    object's ``type`` name, its ``addr`` and ``size`` (the type's basic
+    size); ``file``, ``line`` and ``func`` are the creation site, None when
+    no traced Python code was running) and ``obj_destroy`` events (``addr``
+    only). A destroy may name an object made before the recording started:
+    ``Trace.objects()`` pairs them up.
     """
 
     thread: int
@@ -58,6 +68,9 @@ class Event(NamedTuple):
     opcode: str | None = None
     exception: str | None = None
     count: int | None = None
+    type: str | None = None
+    addr: int | None = None
+    size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON-ready dict (``tracetap events --json``)."""
@@ -76,6 +89,12 @@ class Event(NamedTuple):
             d["exception"] = self.exception
         elif self.kind == "dropped":
             d["count"] = self.count
+        elif self.kind == "obj_create":
+            d["type"] = self.type
+            d["addr"] = self.addr
+            d["size"] = self.size
+        elif self.kind == "obj_destroy":
+            d["addr"] = self.addr
         return d
 
 
@@ -87,6 +106,7 @@ class Trace:
         self._reader = _tracetap.Reader(self.path)
         self._codes: dict[int, tuple[str | None, str | None]] = {}
         self._strings: dict[int, str] = {}
+        self._types: dict[int, str] = {}
         self._opnames: list[str | None] | None = None
 
     def _code(self, cid: int) -> tuple[str | None, str | None]:
@@ -118,56 +138,50 @@ class Trace:
         name = names[op] if op < len(names) else None
         return name or f"<{op}>"
 
+    def _type(self, tid: int) -> str | None:
+        name = self._types.get(tid)
+        if name is None:
+            try:
+                name = self._reader.type(tid)[0]
+            except IndexError:
+                return None
+            self._types[tid] = name
+        return name
+
     def events(self, thread: int | None = None) -> Iterator[Event]:
         """Every event in time order (or one thread's, by ordinal)."""
         code = self._code
         kinds = _KINDS
         new = tuple.__new__
-        for kind, th, t_ns, cid, line, offset, op, extra in self._reader.events(thread):
+        for kind, th, t_ns, cid, line, offset, op, extra, addr, size in (
+            self._reader.events(thread)
+        ):
             if kind == _EV_DROPPED:
-                yield new(
-                    Event,
-                    (th, "dropped", None, None, None, t_ns, None, None, None, extra),
-                )
+                yield new(Event, (th, "dropped", None, None, None, t_ns, None,
+                                  None, None, extra, None, None, None))
+                continue
+            if kind == _EV_OBJ_DESTROY:
+                yield new(Event, (th, "obj_destroy", None, None, None, t_ns,
+                                  None, None, None, None, None, addr, None))
                 continue
             file, func = code(cid)
             if kind == _EV_OPCODE:
-                yield new(
-                    Event,
-                    (
-                        th,
-                        "opcode",
-                        file,
-                        line,
-                        func,
-                        t_ns,
-                        offset,
-                        self._opname(op),
-                        None,
-                        None,
-                    ),
-                )
+                yield new(Event, (th, "opcode", file, line, func, t_ns, offset,
+                                  self._opname(op), None, None, None, None,
+                                  None))
             elif kind == _EV_EXCEPTION:
-                yield new(
-                    Event,
-                    (
-                        th,
-                        "exception",
-                        file,
-                        line,
-                        func,
-                        t_ns,
-                        None,
-                        None,
-                        self._string(extra),
-                        None,
-                    ),
-                )
+                yield new(Event, (th, "exception", file, line, func, t_ns,
+                                  None, None, self._string(extra), None, None,
+                                  None, None))
+            elif kind == _EV_OBJ_CREATE:
+                if cid == _NO_CODE:
+                    file = func = None
+                yield new(Event, (th, "obj_create", file, line, func, t_ns,
+                                  None, None, None, None, self._type(extra),
+                                  addr, size))
             else:
-                yield new(
-                    Event,
-                    (th, kinds[kind], file, line, func, t_ns, None, None, None, None),
-                )
+                yield new(Event, (th, kinds[kind], file, line, func, t_ns,
+                                  None, None, None, None, None, None, None))
 
     def objects(self) -> dict[str, Any]:
         """Object lifetimes (recordings made with ``--objects``):

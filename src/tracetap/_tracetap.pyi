@@ -36,13 +36,20 @@ class Reader:
     def code(
         self, id: int, /
     ) -> tuple[str, str, int, int, int, list[tuple[int, int, int | None]]]: ...
+    def type(self, id: int, /) -> tuple[str, int, int]:
+        """(name, basicsize, flags) of a type that OBJ_CREATE events name."""
     def ns(self, tick: int, /) -> int: ...
     def events(
         self, thread: int | None = None
-    ) -> Iterator[tuple[int, int, int, int, int | None, int | None, int, int]]:
+    ) -> Iterator[
+        tuple[int, int, int, int, int | None, int | None, int, int,
+              int | None, int | None]
+    ]:
         """(kind, thread ordinal, t_ns, code id, line, offset, opcode,
-        extra): extra is the exception type's string id for exception
-        events and the count for dropped events."""
+        extra, addr, size): extra is the exception type's string id for
+        exception events, the count for dropped events and the type id for
+        obj_create; addr is set for obj_create and obj_destroy, size for
+        obj_create."""
     def close(self) -> None: ...
 
 def objects(path: str, /) -> dict[str, Any]:

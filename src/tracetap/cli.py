@@ -52,12 +52,15 @@ examples:
 EVENTS_EPILOG = """\
 The listing shows, per event: the thread number (in order of first event),
 seconds since the recording started, the event indented by call depth, the
-location, and for line events the source text.
+location, and for line events the source text. Recordings made with
+--objects also list each object's creation (type, creation site, address)
+and destruction (address).
 
 examples:
   tracetap events app.ttrace | less
   tracetap events app.ttrace --thread 1 --limit 200
   tracetap events app.ttrace --json | jq -c 'select(.kind == "exception")'
+  tracetap events app.ttrace --json | jq -c 'select(.type == "MyNode")'
 """
 
 COVERAGE_EPILOG = """\
@@ -216,7 +219,8 @@ def _main_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one JSON object per line: thread, kind, file, "
         "line, func, t_ns (+ offset, opcode for opcode "
-        "events, exception for exception events)",
+        "events, exception for exception events, type, addr, size for "
+        "obj_create and addr for obj_destroy)",
     )
     ev.add_argument(
         "--thread",

@@ -247,6 +247,53 @@ def test_objects_report_cli(tmp_path):
 
 
 @needs_313
+@pytest.mark.parametrize("flags", [(), ("--no-calls",)], ids=["calls", "nocalls"])
+def test_objects_events_listed(flags, tmp_path):
+    """`tracetap events` and Trace.events() show object events for what
+    they are: each creation with its type, site and address, each
+    destruction with its address. They agree with the object analysis:
+    per type, as many creations as it counts; per site, the same line
+    (resolved from the instruction offset under --no-calls)."""
+    import tracetap
+    prog = os.path.join(OBJPROGS, "leaks.py")
+    out = str(tmp_path / "leaks.ttrace")
+    assert _cli("run", "-o", out, "--objects", *flags, prog).returncode == 0
+    rep = _report(out)
+    with tracetap.load(out) as t:
+        evs = [e for e in t.events() if e.kind.startswith("obj_")]
+    creates = [e for e in evs if e.kind == "obj_create"]
+    by_type: dict[str, int] = {}
+    for e in creates:
+        assert e.type and e.addr and e.addr % 8 == 0 and e.size > 0
+        by_type[e.type] = by_type.get(e.type, 0) + 1
+    assert by_type == {k: v["created"] for k, v in rep["types"].items()}
+    per_site: dict[tuple, int] = {}
+    for e in creates:
+        if e.file == prog:
+            key = (e.line, e.type)
+            per_site[key] = per_site.get(key, 0) + 1
+    for s in rep["sites"]:
+        if s["file"] == prog:
+            assert per_site.get((s["line"], s["type"])) == s["created"], s
+    destroys = [e for e in evs if e.kind == "obj_destroy"]
+    assert destroys and all(e.addr and e.type is None for e in destroys)
+    # The listing, in text and JSON.
+    text = _cli("events", out).stdout
+    site = next(s for s in rep["sites"]
+                if s["file"] == prog and s["type"] == "bytearray")
+    assert re.search(r"create\s+bytearray\s+\S*leaks\.py:%d\s+0x[0-9a-f]+"
+                     % site["line"], text)
+    assert re.search(r"destroy\s+0x[0-9a-f]+", text)
+    lines = _cli("events", out, "--json").stdout.splitlines()
+    js = [json.loads(ln) for ln in lines]
+    made = [j for j in js if j["kind"] == "obj_create"]
+    assert len(made) == len(creates)
+    assert all({"type", "addr", "size"} <= j.keys() for j in made)
+    assert all(j.keys() >= {"addr"} and "type" not in j
+               for j in js if j["kind"] == "obj_destroy")
+
+
+@needs_313
 @pytest.mark.parametrize("flags", [(), ("--no-calls",), ("--count",)],
                          ids=["lines", "nocalls", "count"])
 def test_objects_lifetime_spans_idle_time(flags, tmp_path):
