@@ -350,6 +350,14 @@ extern PyMethodDef capture_coverage_methods[];
 
 /* objreader.c: _tracetap.objects(path) -> dict (issue 6). */
 PyObject *capture_objects_report(PyObject *module, PyObject *path);
+
+/* progress.c: r's long reads check for Ctrl-C and report to the callable
+ * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)
+ * must outlive the read. A read stopped that way ends in TT_ECANCELED with
+ * the Python exception set. */
+void capture_progress_attach(tt_reader_t *r, PyObject *path);
+/* _tracetap.set_progress(fn or None) -> the previous one. */
+PyObject *capture_set_progress(PyObject *module, PyObject *fn);
 /* objsession.c: _tracetap.destroy_gaps() -> dict (issue 6). */
 PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
 

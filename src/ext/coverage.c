@@ -71,10 +71,12 @@ load(PyObject *module, PyObject *paths, PyObject *warnings)
             Py_DECREF(s);
         }
         Py_DECREF(b);
+        capture_progress_attach(r, PySequence_Fast_GET_ITEM(fast, i));
         rc = tt_coverage_add(cov, r);
         tt_reader_close(r);
         if (rc < 0) {
-            capture_raise_tt(module, rc, "coverage");
+            if (rc != TT_ECANCELED || !PyErr_Occurred())
+                capture_raise_tt(module, rc, "coverage");
             goto error;
         }
     }

@@ -111,6 +111,10 @@ static PyMethodDef module_methods[] = {
      "destroy_gaps() -> dict: runs --objects' start-up self-test for the "
      "interpreter's missing DESTROY events (needs 3.13+ and a free "
      "reference tracer)."},
+    {"set_progress", capture_set_progress, METH_O,
+     "set_progress(fn or None) -> the previous one: fn(path, done, total) "
+     "is called every 65,536 events of a long read (objects, coverage); "
+     "an exception it raises stops the read."},
     {"objects", capture_objects_report, METH_O,
      "objects(path) -> dict: the object-lifetime analysis of a recording "
      "(types, sites, survivors, notes); see tracetap.Trace.objects()."},

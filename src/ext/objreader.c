@@ -121,9 +121,11 @@ capture_objects_report(PyObject *module, PyObject *arg)
             capture_raise_tt(module, rc, "cannot read the recording");
         goto done;
     }
+    capture_progress_attach(r, arg);
     rc = tt_objects_analyze(r, &o);
     if (rc < 0) {
-        capture_raise_tt(module, rc, "object analysis failed");
+        if (rc != TT_ECANCELED || !PyErr_Occurred())
+            capture_raise_tt(module, rc, "object analysis failed");
         goto done;
     }
     s = tt_objects_summary(o);

@@ -30,7 +30,8 @@ extern "C" {
     X(CRC,       -7, "checksum mismatch")                                    \
     X(TRUNCATED, -8, "recording is truncated")                              \
     X(LIMIT,     -9, "a size limit was exceeded")                           \
-    X(STATE,    -10, "operation not valid in this state")
+    X(STATE,    -10, "operation not valid in this state")                   \
+    X(CANCELED, -11, "stopped by the caller")
 
 typedef enum {
 #define TT__ERR_ENUM(name, value, text) TT_E##name = value,
@@ -281,8 +282,19 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread);
 /* Decodes the next event into *ev. Returns 1 for an event, 0 at the end,
  * or a negative TT_E* code if an event stream is malformed (the rest of
  * that chunk is skipped, recorded in tt_reader_damage, and reading may
- * continue with the next call). */
+ * continue with the next call). After a progress callback asked to stop,
+ * TT_ECANCELED on every call until tt_reader_select_thread rewinds. */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev);
+
+/* Called by tt_reader_next every TT_PROGRESS_EVERY events it returns, with
+ * the events returned since the last rewind and the number the selection
+ * holds (what the index counted). A nonzero return stops the reading
+ * (TT_ECANCELED): for a caller's Ctrl-C, or a progress display that was
+ * closed. */
+typedef int (*tt_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+#define TT_PROGRESS_EVERY (1u << 16)
+/* Installs fn (NULL removes it); kept across rewinds. */
+void tt_reader_set_progress(tt_reader_t *r, tt_progress_fn fn, void *ctx);
 
 /* Borrowed views; valid until tt_reader_close. */
 const tt_header_t     *tt_reader_header(const tt_reader_t *r);
@@ -397,7 +409,8 @@ typedef struct {
 
 /* Analyses r's object data. Rewinds r (all threads selected) and leaves it
  * at the end. Returns 0 and *out (the caller frees it with
- * tt_objects_free), or TT_ENOMEM with *out = NULL. Malformed event chunks
+ * tt_objects_free), or TT_ENOMEM or TT_ECANCELED (r's progress callback
+ * stopped it) with *out = NULL. Malformed event chunks
  * and 0x81 chunks are skipped (the latter counted in bad_chunks). */
 int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out);
 const tt_objects_summary_t *tt_objects_summary(const tt_objects_t *o);
@@ -501,8 +514,9 @@ typedef struct {
 int tt_coverage_new(tt_coverage_t **out);
 /* Adds one recording: rewinds r (all threads) and reads it to the end.
  * Malformed event chunks and 0x80 chunks are skipped (counted in
- * tt_coverage_skipped). Returns 0, or TT_EINVAL / TT_ENOMEM, after which
- * cov may hold part of the recording (free it). Call tt_coverage_finish
+ * tt_coverage_skipped). Returns 0, or TT_EINVAL / TT_ENOMEM /
+ * TT_ECANCELED (r's progress callback stopped it), after which cov may
+ * hold part of the recording (free it). Call tt_coverage_finish
  * before reading results. */
 int tt_coverage_add(tt_coverage_t *cov, tt_reader_t *r);
 /* Sorts and merges what was added; the accessors show the state as of the

@@ -461,7 +461,7 @@ int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out)
         if (n == 0)
             break;
         if (n < 0) {
-            if (n == TT_ENOMEM)
+            if (n == TT_ENOMEM || n == TT_ECANCELED)
                 rc = n;
             continue;                 /* a malformed chunk: skipped */
         }

@@ -235,6 +235,15 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread)
     if (r == NULL || (thread != UINT32_MAX && thread >= r->n_threads))
         return TT_EINVAL;
     r->sel = thread;
+    r->progress_done = 0;
+    r->canceled = 0;
+    if (thread == UINT32_MAX) {
+        r->progress_total = 0;
+        for (uint32_t i = 0; i < r->n_threads; i++)
+            r->progress_total += r->threads[i].events;
+    } else {
+        r->progress_total = r->threads[thread].events;
+    }
     r->fchunk = 0;
     r->factive = 0;
     r->pending_err = 0;
@@ -316,11 +325,26 @@ static int next_merged(tt_reader_t *r, tt_event_t *ev)
  * good events end (*ev untouched). Never allocates. */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev)
 {
+    int rc;
     if (r == NULL || ev == NULL)
         return TT_EINVAL;
-    if (r->flags & TT_READ_FILE)
-        return next_file(r, ev);
-    return next_merged(r, ev);
+    if (TT_UNLIKELY(r->canceled))
+        return TT_ECANCELED;
+    rc = (r->flags & TT_READ_FILE) ? next_file(r, ev) : next_merged(r, ev);
+    if (rc == 1 && TT_UNLIKELY(++r->progress_done % TT_PROGRESS_EVERY == 0) &&
+        r->progress != NULL &&
+        r->progress(r->progress_ctx, r->progress_done,
+                    r->progress_total) != 0)
+        r->canceled = 1;         /* this event stands; the next call stops */
+    return rc;
+}
+
+void tt_reader_set_progress(tt_reader_t *r, tt_progress_fn fn, void *ctx)
+{
+    if (r == NULL)
+        return;
+    r->progress = fn;
+    r->progress_ctx = ctx;
 }
 
 /* ------------------------------------------------------------ accessors */

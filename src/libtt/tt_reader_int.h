@@ -108,6 +108,13 @@ struct tt_reader {
     uint32_t heap_n;
     int pending_err;              /* TT_E* of malformed chunks passed, */
     uint32_t pending_n;           /* not yet returned by tt_reader_next */
+
+    /* progress (tt_reader_set_progress) */
+    tt_progress_fn progress;
+    void *progress_ctx;
+    uint64_t progress_done;       /* events returned since the rewind */
+    uint64_t progress_total;      /* events the selection holds */
+    int canceled;                 /* the callback asked to stop */
 };
 
 /* tt_evdec.c. Starts decoding payload[0, len) of a chunk of `thread` with

@@ -88,16 +88,21 @@ def cmd_coverage(
         for w in lines:
             sys.stderr.write(f"tracetap: warning: {w}\n")
 
+    from ._progress import shown
+
     try:
+        with shown(sys.stderr):
+            if fmt == "annotate":
+                assert out is not None
+                problems, warnings, written = annotate(files, out)
+            else:
+                text, warnings = export(files, fmt, out, show_missing=show_missing)
         if fmt == "annotate":
-            assert out is not None
-            problems, warnings, written = annotate(files, out)
             warn(warnings)
             for src, why in problems:
                 sys.stderr.write(f"tracetap: {src}: {why}\n")
             sys.stderr.write(f"tracetap: wrote {written} .cover file(s) to {out}\n")
             return 1 if problems and not written else 0
-        text, warnings = export(files, fmt, out, show_missing=show_missing)
     except OSError as exc:
         sys.stderr.write(f"tracetap: {exc}\n")
         return 1

@@ -1,6 +1,6 @@
 """Typed stub of tracetap's C extension (src/ext)."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType, FrameType
 from typing import Any, final
 
@@ -51,6 +51,14 @@ class Reader:
         obj_create; addr is set for obj_create and obj_destroy, size for
         obj_create."""
     def close(self) -> None: ...
+
+def set_progress(
+    fn: Callable[[str, int, int], object] | None, /
+) -> Callable[[str, int, int], object] | None:
+    """Installs fn(path, done, total), called every 65,536 events of a long
+    read (objects, coverage data); returns the previous one. An exception
+    it raises stops the read and propagates."""
+    ...
 
 def objects(path: str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording (see Trace.objects)."""

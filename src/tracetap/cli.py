@@ -481,9 +481,11 @@ def _cmd_run(argv: Sequence[str]) -> int:
 
 def _cmd_objects(path: str, fmt: str, limit: int) -> int:
     from . import _objects
+    from ._progress import shown
     from ._trace import TraceError
     try:
-        data = _objects.analyze(path)
+        with shown(sys.stderr):
+            data = _objects.analyze(path)
     except (OSError, TraceError) as exc:
         _err(f"error: {exc}")
         return 1
@@ -548,6 +550,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import _coverage
 
             return _coverage.cmd_coverage(ns.files, ns.format, ns.output, ns.missing)
+    except KeyboardInterrupt:
+        # Ctrl-C during a long read (the C reader checks for it).
+        sys.stdout.flush()
+        _err("interrupted")
+        return 130
     except BrokenPipeError:
         # `tracetap events big.ttrace | head`: the reader went away.
         devnull = os.open(os.devnull, os.O_WRONLY)
