@@ -348,40 +348,56 @@ Reader_notes(ReaderObject *self, PyObject *unused)
     return list;
 }
 
+/* The table id `arg` names, for an open reader: 0, or -1 with an
+ * exception (ValueError when closed, IndexError naming `what` above
+ * 2^32-1; the caller's lookup decides the rest, with no_such). */
+static int
+reader_id(ReaderObject *self, PyObject *arg, const char *what, uint32_t *id)
+{
+    unsigned long v;
+    if (reader_check(self) < 0)
+        return -1;
+    v = PyLong_AsUnsignedLong(arg);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (v > UINT32_MAX) {
+        PyErr_Format(PyExc_IndexError, "no %s %lu in the recording", what, v);
+        return -1;
+    }
+    *id = (uint32_t)v;
+    return 0;
+}
+
+static PyObject *
+no_such(const char *what, uint32_t id)
+{
+    PyErr_Format(PyExc_IndexError, "no %s %lu in the recording", what,
+                 (unsigned long)id);
+    return NULL;
+}
+
 static PyObject *
 Reader_string(ReaderObject *self, PyObject *arg)
 {
-    unsigned long id;
+    uint32_t id;
     const char *s;
-    if (reader_check(self) < 0)
+    if (reader_id(self, arg, "string", &id) < 0)
         return NULL;
-    id = PyLong_AsUnsignedLong(arg);
-    if (id == (unsigned long)-1 && PyErr_Occurred())
-        return NULL;
-    s = id <= UINT32_MAX ? tt_reader_string(self->r, (uint32_t)id) : NULL;
-    if (s == NULL) {
-        PyErr_Format(PyExc_IndexError, "no string %lu in the recording", id);
-        return NULL;
-    }
-    return decode(s);
+    s = tt_reader_string(self->r, id);
+    return s != NULL ? decode(s) : no_such("string", id);
 }
 
 /* type(id) -> (name, basicsize, flags) */
 static PyObject *
 Reader_type(ReaderObject *self, PyObject *arg)
 {
-    unsigned long id;
+    uint32_t id;
     const tt_type_def_t *t;
-    if (reader_check(self) < 0)
+    if (reader_id(self, arg, "type", &id) < 0)
         return NULL;
-    id = PyLong_AsUnsignedLong(arg);
-    if (id == (unsigned long)-1 && PyErr_Occurred())
-        return NULL;
-    t = id <= UINT32_MAX ? tt_reader_type(self->r, (uint32_t)id) : NULL;
-    if (t == NULL) {
-        PyErr_Format(PyExc_IndexError, "no type %lu in the recording", id);
-        return NULL;
-    }
+    t = tt_reader_type(self->r, id);
+    if (t == NULL)
+        return no_such("type", id);
     return Py_BuildValue("(NKI)", decode(tt_reader_string(self->r, t->name)),
                          (unsigned long long)t->basicsize, t->flags);
 }
@@ -390,21 +406,16 @@ Reader_type(ReaderObject *self, PyObject *arg)
 static PyObject *
 Reader_code(ReaderObject *self, PyObject *arg)
 {
-    unsigned long id;
+    uint32_t id;
     const tt_code_def_t *c;
     PyObject *ranges;
     uint32_t i;
 
-    if (reader_check(self) < 0)
+    if (reader_id(self, arg, "code", &id) < 0)
         return NULL;
-    id = PyLong_AsUnsignedLong(arg);
-    if (id == (unsigned long)-1 && PyErr_Occurred())
-        return NULL;
-    c = id <= UINT32_MAX ? tt_reader_code(self->r, (uint32_t)id) : NULL;
-    if (c == NULL) {
-        PyErr_Format(PyExc_IndexError, "no code %lu in the recording", id);
-        return NULL;
-    }
+    c = tt_reader_code(self->r, id);
+    if (c == NULL)
+        return no_such("code", id);
     ranges = PyList_New(c->n_ranges);
     if (ranges == NULL)
         return NULL;
