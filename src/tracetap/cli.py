@@ -84,6 +84,28 @@ examples:
   tracetap coverage --format cobertura -o coverage.xml *.ttrace
 """
 
+OBJECTS_EPILOG = """\
+Reading the report:
+  - A creation site is the innermost line of traced code that was running:
+    objects the standard library makes for your call (json.loads, an
+    import) are charged to your line, so `import x` lines show what the
+    import allocated and kept.
+  - "survived" counts objects still alive at stop that were born during
+    the recording. They are leaks only if nothing should still hold them:
+    caches and module state survive on purpose.
+  - On CPython 3.13.0-3.13.2 and 3.14.x some deaths are never reported by
+    the interpreter; such survivors are checked at stop and only the ones
+    verified alive are listed (the notes say which gap, and what it
+    affects). Creation counts are exact everywhere.
+  - Lifetimes are upper bounds of log2 buckets of the object clock.
+
+examples:
+  tracetap run --objects app.py && tracetap objects app.ttrace
+  tracetap run --objects --no-calls app.py     # cheapest: objects only
+  tracetap objects app.ttrace --limit 50
+  tracetap objects app.ttrace --format json | jq '.sites[:5]'
+"""
+
 INFO_EPILOG = """\
 Exit status: 0 for a complete recording; 0 with a warning on stderr for a
 truncated or damaged one that is still readable; 1 if nothing is usable.
@@ -246,6 +268,7 @@ def _main_parser() -> argparse.ArgumentParser:
                                      "the end, grouped by site. Survivors are "
                                      "shown as leaks only when verified alive "
                                      "(see the notes on DESTROY gaps).",
+                         epilog=OBJECTS_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     obj.add_argument("file", metavar="FILE", help="a .ttrace recording")
     obj.add_argument("--format", choices=("text", "json"), default="text",

@@ -251,7 +251,7 @@ def test_usage_errors_exit_2(tmp_path, argv, needle):
 def test_help_texts(tmp_path):
     top = capture_tracetap("--help", cwd=tmp_path)
     assert top.returncode == 0
-    for verb in ("run", "events", "info"):
+    for verb in ("run", "events", "info", "objects", "coverage"):
         assert verb in top.stdout
         sub = capture_tracetap(verb, "--help", cwd=tmp_path)
         assert sub.returncode == 0, sub.stderr
