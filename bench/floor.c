@@ -1,10 +1,11 @@
 /* floor.c - tracetap._floor: the overhead floor for bench/run.py.
  *
  * Owns: an empty C trace function and an empty PyRefTracer, installed on
- * request, and an empty sys.monitoring callback, so that a benchmark measures what CPython itself charges to
- * deliver the events (DESIGN.md section 7). Must not: record anything,
- * create objects per event, or raise from a hook. Everything runs with the
- * GIL held; the few globals below are read and written only under it.
+ * request, and empty sys.monitoring callbacks, so that a benchmark measures
+ * what CPython itself charges to deliver the events (DESIGN.md section 7).
+ * Must not: record anything, create objects per event, or raise from a
+ * hook. Everything runs with the GIL held; the few globals below are read
+ * and written only under it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -354,7 +354,7 @@ PyObject *capture_objects_report(PyObject *module, PyObject *path);
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)
  * must outlive the read. A read stopped that way ends in TT_ECANCELED with
- * the Python exception set. */
+ * the Python exception set (capture_raise_tt keeps it). */
 void capture_progress_attach(tt_reader_t *r, PyObject *path);
 /* _tracetap.set_progress(fn or None) -> the previous one. */
 PyObject *capture_set_progress(PyObject *module, PyObject *fn);
@@ -376,7 +376,9 @@ typedef struct {
 capture_state_t *capture_get_state(PyObject *module);
 extern PyModuleDef capture_module_def;
 /* Raises TraceError (or OSError/MemoryError) for a TT_E* code; returns
- * NULL so callers can `return capture_raise_tt(...)`. */
+ * NULL so callers can `return capture_raise_tt(...)`. TT_ECANCELED with an
+ * exception already set (a read its progress callback stopped) keeps that
+ * exception. */
 PyObject *capture_raise_tt(PyObject *module, int err, const char *what);
 
 #endif /* TTX_CAPTURE_H */

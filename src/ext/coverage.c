@@ -75,8 +75,7 @@ load(PyObject *module, PyObject *paths, PyObject *warnings)
         rc = tt_coverage_add(cov, r);
         tt_reader_close(r);
         if (rc < 0) {
-            if (rc != TT_ECANCELED || !PyErr_Occurred())
-                capture_raise_tt(module, rc, "coverage");
+            capture_raise_tt(module, rc, "coverage");
             goto error;
         }
     }

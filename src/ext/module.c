@@ -23,6 +23,10 @@ capture_raise_tt(PyObject *module, int err, const char *what)
     capture_state_t *st = module ? capture_get_state(module) : NULL;
     PyObject *exc, *code;
 
+    /* A read stopped by its progress callback (progress.c): the reason
+     * (KeyboardInterrupt, the callback's own exception) is already set. */
+    if (err == TT_ECANCELED && PyErr_Occurred())
+        return NULL;
     if (err == TT_ENOMEM)
         return PyErr_NoMemory();
     if (err == TT_EIO && errno != 0)

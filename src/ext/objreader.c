@@ -124,8 +124,7 @@ capture_objects_report(PyObject *module, PyObject *arg)
     capture_progress_attach(r, arg);
     rc = tt_objects_analyze(r, &o);
     if (rc < 0) {
-        if (rc != TT_ECANCELED || !PyErr_Occurred())
-            capture_raise_tt(module, rc, "object analysis failed");
+        capture_raise_tt(module, rc, "object analysis failed");
         goto done;
     }
     s = tt_objects_summary(o);
