@@ -44,13 +44,27 @@ capture_clock(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Picks the clock (TSC when the kernel itself trusts it, else
- * CLOCK_MONOTONIC) and returns its name and rate through the pointers. The
- * first call calibrates the TSC for ~10 ms; later calls are free. */
+/* Picks the clock (TSC when the kernel itself uses it and the CPU says it is
+ * invariant, else CLOCK_MONOTONIC; TRACETAP_CLOCK=tsc|monotonic overrides)
+ * and returns its name and rate through the pointers. The first call
+ * calibrates the TSC for ~10 ms; later calls are free. */
 void capture_clock_choose(const char **name, uint64_t *hz);
 
 /* Nanoseconds of CLOCK_MONOTONIC, for calibration and summaries. */
 uint64_t capture_mono_ns(void);
+
+/* A reading of the recording clock paired with CLOCK_MONOTONIC: the
+ * tightest of at least 16 brackets mono-tick-mono (clock.c). */
+typedef struct {
+    uint64_t tick;               /* capture_clock() */
+    uint64_t ns;                 /* CLOCK_MONOTONIC, the bracket's middle */
+    uint64_t err_ns;             /* half the bracket's width */
+} capture_clock_pair_t;
+void capture_clock_pair(capture_clock_pair_t *out);
+
+/* Writes a sync point (a fresh pair) into the recording. The tt_writer
+ * result: 0 or TT_EIO (counted by the writer like any failed chunk). */
+int capture_clock_sync(tt_writer_t *w);
 
 /* ------------------------------------------------------------ code table */
 
@@ -319,6 +333,8 @@ PyObject *capture_stop(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *capture_is_recording(PyObject *module, PyObject *unused);
 PyObject *capture_after_fork_child(PyObject *module, PyObject *unused);
 PyObject *capture_debug_code_lines(PyObject *module, PyObject *code);
+
+/* clock.c: clock_info() for the benchmark notes and the tests. */
 PyObject *capture_clock_info(PyObject *module, PyObject *unused);
 
 /* install.c: putting the hook on threads and taking it off again. */

@@ -18,7 +18,7 @@ lifetime_ns(tt_reader_t *r, const tt_objstat_t *s, double q)
     uint64_t t = tt_objstat_lifetime(s, q);
     if (t == UINT64_MAX)
         Py_RETURN_NONE;
-    return PyLong_FromUnsignedLongLong(tt_reader_ns(r, t));
+    return PyLong_FromUnsignedLongLong(tt_reader_span_ns(r, t));
 }
 
 static PyObject *

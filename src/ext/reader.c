@@ -262,6 +262,23 @@ Reader_damage(ReaderObject *self, PyObject *unused)
 }
 
 static PyObject *
+Reader_clock(ReaderObject *self, PyObject *unused)
+{
+    tt_clock_info_t c;
+    if (reader_check(self) < 0)
+        return NULL;
+    if (tt_reader_clock(self->r, &c) == TT_ENOMEM)
+        return PyErr_NoMemory();
+    return Py_BuildValue("{s:K,s:d,s:I,s:I,s:K,s:K}",
+                         "header_hz", (unsigned long long)c.header_hz,
+                         "measured_hz", c.measured_hz,
+                         "sync_points", (unsigned int)c.n_sync,
+                         "bad_sync_records", (unsigned int)c.bad_records,
+                         "max_sync_err_ns", (unsigned long long)c.max_err_ns,
+                         "sync_span_ns", (unsigned long long)c.span_ns);
+}
+
+static PyObject *
 Reader_threads(ReaderObject *self, PyObject *unused)
 {
     PyObject *list;
@@ -527,6 +544,10 @@ static PyMethodDef reader_methods[] = {
      "header() -> dict: interpreter, argv, start time, clock, options."},
     {"damage", (PyCFunction)Reader_damage, METH_NOARGS,
      "damage() -> dict: status, offset, bytes_lost, reason, clean_end."},
+    {"clock", (PyCFunction)Reader_clock, METH_NOARGS,
+     "clock() -> dict: how ticks become ns: header_hz, measured_hz (between "
+     "the first and last sync points), sync_points, bad_sync_records, "
+     "max_sync_err_ns, sync_span_ns."},
     {"threads", (PyCFunction)Reader_threads, METH_NOARGS,
      "threads() -> list of dicts, in order of first appearance."},
     {"counts", (PyCFunction)Reader_counts, METH_NOARGS,

@@ -1,7 +1,7 @@
 /* session.c - starting and stopping a recording: _tracetap.start/stop.
  *
  * Owns: the lifetime of capture_rec (one recording per process), the file
- * header, the clock choice, the fork guard, and the summary and warnings
+ * header and its first clock sync point, the fork guard, and the summary and warnings
  * handed back at stop (problems the hooks counted become notes in the file
  * and sentences for the user). Must not: be called from the trace hook.
  * GIL: held; start and stop may run on any thread.
@@ -15,98 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ------------------------------------------------------------- the clock */
-
-int capture_clock_tsc = 0;              /* GIL (written once, first start) */
-static int clock_chosen = 0;            /* GIL */
-static uint64_t clock_tsc_hz = 0;       /* GIL */
-
-uint64_t
-capture_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-#if TTX_HAVE_TSC
-/* The kernel picks "tsc" as its clocksource only when the TSC is invariant
- * and synchronised across CPUs; that is our test too. */
-static int
-tsc_trusted(void)
-{
-    char buf[32] = {0};
-    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/"
-                    "current_clocksource", "r");
-    if (f == NULL)
-        return 0;
-    if (fgets(buf, sizeof(buf), f) == NULL)
-        buf[0] = '\0';
-    fclose(f);
-    return strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0');
-}
-
-/* TSC ticks per second against CLOCK_MONOTONIC over ~10 ms. */
-static uint64_t
-tsc_calibrate(void)
-{
-    uint64_t m0, m1, c0, c1, a, b;
-    a = capture_mono_ns();
-    c0 = __rdtsc();
-    b = capture_mono_ns();
-    m0 = a + (b - a) / 2;
-    do {
-        a = capture_mono_ns();
-        c1 = __rdtsc();
-        b = capture_mono_ns();
-    } while (b - m0 < 10000000u);
-    m1 = a + (b - a) / 2;
-    if (c1 <= c0 || m1 <= m0)
-        return 0;
-    return (uint64_t)((double)(c1 - c0) * 1e9 / (double)(m1 - m0) + 0.5);
-}
-#endif
-
-void
-capture_clock_choose(const char **name, uint64_t *hz)
-{
-    if (!clock_chosen) {
-        const char *want = getenv("TRACETAP_CLOCK");
-        clock_chosen = 1;
-#if TTX_HAVE_TSC
-        if (want == NULL || strcmp(want, "monotonic") != 0) {
-            if ((want != NULL && strcmp(want, "tsc") == 0) || tsc_trusted()) {
-                clock_tsc_hz = tsc_calibrate();
-                capture_clock_tsc = clock_tsc_hz > 1000000u;
-            }
-        }
-#else
-        (void)want;
-#endif
-    }
-    *name = capture_clock_tsc ? "tsc" : "monotonic";
-    *hz = capture_clock_tsc ? clock_tsc_hz : 1000000000u;
-}
-
-PyObject *
-capture_clock_info(PyObject *module, PyObject *unused)
-{
-    const char *name;
-    uint64_t hz, t0, t1, m0, m1;
-    int i;
-    capture_clock_choose(&name, &hz);
-    /* The cost of one reading, for the benchmark notes. */
-    m0 = capture_mono_ns();
-    t0 = 0;
-    for (i = 0; i < 1000000; i++)
-        t0 += capture_clock();
-    m1 = capture_mono_ns();
-    t1 = m1 - m0;
-    (void)t0;
-    return Py_BuildValue("{s:s,s:K,s:d}", "name", name, "hz",
-                         (unsigned long long)hz, "read_ns", (double)t1 / 1e6);
-}
 
 /* --------------------------------------------------------------- helpers */
 
@@ -207,6 +115,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     const char **argv_v = NULL, **ops_v = NULL;
     tt_header_t hdr;
     struct timespec now;
+    capture_clock_pair_t start;
     int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpi", kwlist,
@@ -292,8 +201,9 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     clock_gettime(CLOCK_REALTIME, &now);
     hdr.start_unix_ns = (uint64_t)now.tv_sec * 1000000000u +
                         (uint64_t)now.tv_nsec;
-    rec->start_mono_ns = capture_mono_ns();
-    rec->start_tick = hdr.start_tick = capture_clock();
+    capture_clock_pair(&start);
+    rec->start_mono_ns = start.ns;
+    rec->start_tick = hdr.start_tick = start.tick;
 
     errno = 0;
     rc = tt_writer_open(&rec->w, PyBytes_AS_STRING(path), &hdr);
@@ -311,6 +221,9 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     PyMem_RawFree(argv_v);
     PyMem_RawFree(ops_v);
     argv_v = ops_v = NULL;
+    /* The first sync point is the pair the header's start_tick came from;
+     * a failure is counted by the writer and reported at stop. */
+    (void)tt_writer_clock_sync(rec->w, start.tick, start.ns, start.err_ns);
 
     rec->gen = ++capture_gen;
     capture_rec = rec;
@@ -550,6 +463,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     PyObject *given = Py_None, *warnings, *foreign, *res, *objsum = NULL;
     capture_rec_t *rec = capture_rec;
     tt_writer_stats_t ws;
+    capture_clock_pair_t end;
     uint64_t end_ns;
     int rc, rc2;
     const char *error = NULL;
@@ -569,7 +483,8 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         Py_XDECREF(foreign);
         return NULL;
     }
-    end_ns = capture_mono_ns();
+    capture_clock_pair(&end);
+    end_ns = end.ns;
     capture_threads_reap(rec);
     /* --objects first: its survivor check wants everything still attached
      * (it removes only the reference tracer). */
@@ -592,6 +507,9 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         note_failure(warnings, "reporting problems");
     name_threads(rec, given);
 
+    /* The last sync point is the pair the summary's duration ends at, so
+     * the summary and every reader agree on the recording's length. */
+    (void)tt_writer_clock_sync(rec->w, end.tick, end.ns, end.err_ns);
     rc = tt_writer_flush(rec->w);
     tt_writer_stats(rec->w, &ws);
     if (rc == 0)

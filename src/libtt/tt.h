@@ -314,8 +314,43 @@ int tt_reader_note(const tt_reader_t *r, uint32_t i,
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped);
 
-/* Ticks to nanoseconds, using the header's clock_hz. */
+/* ------------------------------------------------ the clock (tt_clock.c) */
+
+#define TT_CHUNK_CLOCK 0x82        /* clock sync points, FORMAT.md §15 */
+
+/* Writes a sync point now, as its own 0x82 chunk: the recording clock read
+ * `tick` (raw, on the header's clock) while CLOCK_MONOTONIC read `mono_ns`
+ * +- `err_ns`. Capture writes one at start, about once a second and at
+ * stop. Returns 0, TT_EINVAL, or TT_EIO (the file is cut back to its last
+ * complete chunk and the error remembered, as for any chunk). */
+int tt_writer_clock_sync(tt_writer_t *w, uint64_t tick, uint64_t mono_ns,
+                         uint64_t err_ns);
+
+/* Ticks to nanoseconds since the recording's start. With two or more sync
+ * points, by linear interpolation between the two around the tick
+ * (extrapolating the first or last segment outside them), so a clock rate
+ * the capture mis-estimated does not matter; otherwise by the header's
+ * clock_hz. Never decreasing in tick. 0 for a NULL reader. */
 uint64_t tt_reader_ns(const tt_reader_t *r, uint64_t tick);
+/* A duration in ticks (an object's lifetime) as ns, at the recording's
+ * average rate: the span of its sync points, or the header's clock_hz. */
+uint64_t tt_reader_span_ns(const tt_reader_t *r, uint64_t ticks);
+
+typedef struct {
+    uint64_t header_hz;      /* the rate the capture calibrated at start */
+    double measured_hz;      /* ticks per second between the first and the
+                                last sync point (header_hz if fewer than 2) */
+    uint32_t n_sync;         /* usable sync points */
+    uint32_t bad_records;    /* sync records rejected (malformed or going
+                                backwards); their chunk's later ones too */
+    uint64_t max_err_ns;     /* widest bracket of a sync point */
+    uint64_t span_ns;        /* monotonic time from first to last point */
+} tt_clock_info_t;
+
+/* How the recording's clock was converted. 0, or TT_EINVAL, or TT_ENOMEM
+ * (no table: *out then describes the header's rate alone and the
+ * conversions above use it). */
+int tt_reader_clock(const tt_reader_t *r, tt_clock_info_t *out);
 
 /* Line of a bytecode offset in a code object, by its ranges; TT_NO_LINE if
  * the offset has no line or is out of range. */

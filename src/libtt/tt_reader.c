@@ -28,6 +28,7 @@ static void reader_free(tt_reader_t *r)
     tt__free(r->anc);
     tt__free(r->cursors);
     tt__free(r->heap);
+    tt__clock_free(r->clock);
     tt__free(r->owned);
     tt__free(r);
 }
@@ -447,27 +448,6 @@ void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
         *dropped = r ? r->dropped : 0;
 }
 
-/* tick * 1e9 / clock_hz, rounded down, saturating at UINT64_MAX; 0 for a
- * NULL reader. */
-uint64_t tt_reader_ns(const tt_reader_t *r, uint64_t tick)
-{
-    uint64_t hz = r ? r->header.clock_hz : 0;
-    if (hz == 0)
-        return 0;
-    if (hz == 1000000000u)
-        return tick;
-#ifdef __SIZEOF_INT128__
-    {
-        unsigned __int128 ns = (unsigned __int128)tick * 1000000000u / hz;
-        return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
-    }
-#else
-    {
-        long double ns = (long double)tick * 1e9L / (long double)hz;
-        return ns >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)ns;
-    }
-#endif
-}
 
 /* Binary search over the ranges (sorted and disjoint, as the reader
  * guarantees); TT_NO_LINE for NULL, a gap, or an offset past the end. */

@@ -115,7 +115,14 @@ struct tt_reader {
     uint64_t progress_done;       /* events returned since the rewind */
     uint64_t progress_total;      /* events the selection holds */
     int canceled;                 /* the callback asked to stop */
+
+    struct tt__clockmap *clock;   /* tick conversion, built on first use
+                                     (tt_clock.c), owned */
 };
+
+/* tt_clock.c. Frees the conversion table; NULL is a no-op. */
+struct tt__clockmap;
+void tt__clock_free(struct tt__clockmap *m);
 
 /* tt_evdec.c. Starts decoding payload[0, len) of a chunk of `thread` with
  * the reader's tables as they stood before the chunk. 0 or TT_ECORRUPT. */

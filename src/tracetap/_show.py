@@ -102,6 +102,27 @@ def _open(path: str) -> Trace | None:
     return None
 
 
+def _hz(hz: float) -> str:
+    return f"{hz / 1e9:.6g} GHz" if hz >= 1e9 else f"{hz:,.0f} Hz"
+
+
+def _clock_line(h: dict, clock: dict) -> str:
+    """The clock and how its ticks became times: by the sync points the
+    capture wrote (FORMAT.md §15), or by the calibrated rate alone."""
+    line = f"{h['clock_name']}, {_hz(h['clock_hz'])}"
+    n = clock["sync_points"]
+    if n >= 2:
+        err = clock["max_sync_err_ns"]
+        line += (f"; times from {n} sync points with CLOCK_MONOTONIC"
+                 f" (measured {_hz(clock['measured_hz'])}, each within"
+                 f" {err / 1000:.3g} µs)")
+    elif h["clock_hz"] != 1_000_000_000:
+        line += "; times from the calibrated rate (no sync points)"
+    if clock["bad_sync_records"]:
+        line += f"; {clock['bad_sync_records']} bad sync records ignored"
+    return line
+
+
 def _damage_sentence(damage: dict[str, Any], size: int) -> str | None:
     """One sentence a person can act on, or None for a complete file."""
     if damage["status"] == 0 and damage["clean_end"]:
@@ -212,12 +233,7 @@ def cmd_info(path: str) -> int:
         w(f"build:      {build}\n")
     w(f"command:    {' '.join(h['argv'])}\n")
     w(f"started:    {start:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " (local time)\n")
-    hz = h["clock_hz"]
-    w(
-        f"clock:      {h['clock_name']}, {hz / 1e9:.6g} GHz\n"
-        if hz >= 1e9
-        else f"clock:      {h['clock_name']}, {hz:,} Hz\n"
-    )
+    w(f"clock:      {_clock_line(h, info['clock'])}\n")
     recorded = ", ".join(h["options_set"]) or "nothing"
     w(f"options:    {h['options_text'] or '(defaults)'}  [records: {recorded}]\n")
     w(f"duration:   {info['duration_ns'] / 1e9:.6f} s\n")

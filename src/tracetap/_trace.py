@@ -203,7 +203,11 @@ class Trace:
         header = r.header()
         counts, dropped = r.counts()
         threads = r.threads()
+        clock = r.clock()
+        # The recording's length: to its last event, or to the last sync
+        # point (stop writes one from the pair the run summary ends at).
         last = max((t["last_ns"] for t in threads if t["events"]), default=0)
+        last = max(last, clock["sync_span_ns"])
         header.pop("opnames", None)
         header["options_set"] = [
             name for bit, name in OPTION_NAMES.items() if header["options"] & bit
@@ -217,6 +221,7 @@ class Trace:
             "dropped": dropped,
             "duration_ns": last,
             "notes": r.notes(),
+            "clock": clock,
             "damage": r.damage(),
             "codes": r.n_codes,
         }
