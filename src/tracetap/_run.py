@@ -207,9 +207,12 @@ def run(
     if target.is_module:
         import runpy
 
+        # As `python -m`: the current directory comes first on sys.path,
+        # also for the installed `tracetap` command (whose sys.path[0] is
+        # its bin directory), and before the module is looked up.
+        sys.path[0] = os.getcwd()
         _check_module(target.name)
         sys.argv[:] = ["-m"] + target.args
-        sys.path[0] = os.getcwd()
         # Finding the module imports its parent packages, which is the
         # program's own code: that happens under the recording, with
         # runpy's frames kept out.

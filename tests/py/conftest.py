@@ -70,6 +70,16 @@ def capture_tracetap(*args, cwd, timeout=120, **kw):
         **kw)
 
 
+def capture_tracetap_script(*args, cwd, timeout=120, **kw):
+    """The installed `tracetap` console script (beside this interpreter)
+    with ARGS in `cwd` -> CompletedProcess (text): the command users run."""
+    script = _capture_os.path.join(_capture_os.path.dirname(_capture_sys.executable),
+                                   "tracetap")
+    return _capture_subprocess.run(
+        [script, *args], cwd=cwd, env=capture_env(), capture_output=True,
+        text=True, timeout=timeout, **kw)
+
+
 def capture_python(*args, cwd, timeout=120, **kw):
     """`python ARGS` in `cwd` -> CompletedProcess (text)."""
     return _capture_subprocess.run(

@@ -3,7 +3,9 @@ MODULE` would: argv, sys.path[0], __main__, exit status, traceback, signals,
 and a complete recording in every case; usage errors exit 2.
 
 Each case runs the program both ways and compares what the program saw and
-how it ended, then checks the recording itself.
+how it ended, then checks the recording itself. Every case runs twice:
+through `python -m tracetap` and through the installed `tracetap` command,
+whose sys.path[0] is its bin directory, not the current one.
 """
 
 import json
@@ -14,15 +16,42 @@ import sys
 import time
 
 import pytest
+import conftest
 from conftest import (
     capture_env,
     capture_python,
-    capture_tracetap,
     capture_without_summary,
     capture_write,
 )
 
 import tracetap
+
+LAUNCHERS = {
+    "python -m tracetap": lambda: [sys.executable, "-m", "tracetap"],
+    "tracetap": lambda: [os.path.join(os.path.dirname(sys.executable), "tracetap")],
+}
+
+
+@pytest.fixture(autouse=True, params=sorted(LAUNCHERS))
+def launcher(request):
+    """Which command runs tracetap in this case; capture_tracetap and
+    _tracetap_cmd follow it."""
+    global _launcher
+    _launcher = request.param
+    yield request.param
+
+
+_launcher = "python -m tracetap"
+
+
+def _tracetap_cmd():
+    return LAUNCHERS[_launcher]()
+
+
+def capture_tracetap(*args, cwd, **kw):
+    if _launcher == "tracetap":
+        return conftest.capture_tracetap_script(*args, cwd=cwd, **kw)
+    return conftest.capture_tracetap(*args, cwd=cwd, **kw)
 
 PROBE = """
 import json, os, sys
@@ -311,7 +340,28 @@ def test_waits_for_threads_like_python(tmp_path):
     assert "finish" in calls  # the thread was recorded to its end
 
 
-def _start_and_wait(cmd, cwd):
+def _default_signals():
+    """In the child: SIGINT and SIGTERM as a shell started from a terminal
+    leaves them, whatever this test process inherited (a background job
+    inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def children():
+    """Popen objects started by the test; killed if still running when the
+    test ends, passed or failed."""
+    started = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _start_and_wait(cmd, cwd, children):
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -319,7 +369,9 @@ def _start_and_wait(cmd, cwd):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
+    children.append(proc)
     assert proc.stdout.readline() == "ready\n"
     time.sleep(0.3)
     return proc
@@ -337,14 +389,15 @@ while True:
 """
 
 
-def test_sigterm_finishes_the_file_and_dies_of_sigterm(tmp_path):
+def test_sigterm_finishes_the_file_and_dies_of_sigterm(tmp_path, children):
     capture_write(tmp_path, "loop.py", LOOP)
-    plain = _start_and_wait([sys.executable, "loop.py"], tmp_path)
+    plain = _start_and_wait([sys.executable, "loop.py"], tmp_path, children)
     plain.send_signal(signal.SIGTERM)
     plain.communicate(timeout=30)
     traced = _start_and_wait(
-        [sys.executable, "-m", "tracetap", "run", "-o", "loop.ttrace", "loop.py"],
+        [*_tracetap_cmd(), "run", "-o", "loop.ttrace", "loop.py"],
         tmp_path,
+        children,
     )
     traced.send_signal(signal.SIGTERM)
     _, err = traced.communicate(timeout=30)
@@ -359,14 +412,15 @@ def test_sigterm_finishes_the_file_and_dies_of_sigterm(tmp_path):
     assert len(ticks) > 10
 
 
-def test_sigint_is_a_keyboardinterrupt_as_in_python(tmp_path):
+def test_sigint_is_a_keyboardinterrupt_as_in_python(tmp_path, children):
     capture_write(tmp_path, "loop.py", LOOP)
-    plain = _start_and_wait([sys.executable, "loop.py"], tmp_path)
+    plain = _start_and_wait([sys.executable, "loop.py"], tmp_path, children)
     plain.send_signal(signal.SIGINT)
     _, plain_err = plain.communicate(timeout=30)
     traced = _start_and_wait(
-        [sys.executable, "-m", "tracetap", "run", "-o", "loop.ttrace", "loop.py"],
+        [*_tracetap_cmd(), "run", "-o", "loop.ttrace", "loop.py"],
         tmp_path,
+        children,
     )
     traced.send_signal(signal.SIGINT)
     _, err = traced.communicate(timeout=30)
