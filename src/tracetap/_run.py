@@ -222,7 +222,8 @@ def run(
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
     rec = record(output, _argv=argv, _own=extra_own, **rec_options)
     outcome = Outcome()
-    old_term = _install_sigterm(rec, on_summary)
+    recorder_pid = os.getpid()
+    old_term = _install_sigterm(rec, on_summary, recorder_pid)
     try:
         if target.is_module:
             rec.start()
@@ -284,6 +285,11 @@ def run(
     except KeyboardInterrupt:
         outcome.interrupted = True
     _restore_sigterm(old_term)
+    if os.getpid() != recorder_pid:
+        # A forked child that ran on to the program's end: the recording is
+        # its parent's (the child let go of it at the fork), so it has no
+        # summary to give.
+        return outcome
     if rec.recording:
         try:
             outcome.summary = rec.stop()
@@ -301,13 +307,21 @@ def _remove(path: str) -> None:
         pass
 
 
-def _install_sigterm(rec: record, on_summary: Callable[[dict[str, Any]], None]) -> Any:
+def _install_sigterm(
+    rec: record, on_summary: Callable[[dict[str, Any]], None], recorder_pid: int
+) -> Any:
     """SIGTERM: finish the file, then die of SIGTERM as python would. Left
-    alone if the program's environment already handles or ignores it."""
+    alone if the program's environment already handles or ignores it. A
+    forked child inherits the handler but not the recording: it just dies
+    of the signal, as it would untraced (a fork pool's terminate())."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def on_term(signum: int, frame: Any) -> None:
+        if os.getpid() != recorder_pid:
+            _signal.signal(signum, _signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         summary = rec.stop() if rec.recording else dict(rec.summary or {})
         summary.setdefault("warnings", []).append(
             "the program was terminated by SIGTERM"

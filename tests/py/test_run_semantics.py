@@ -514,3 +514,47 @@ def test_pseudo_files_take_their_callers_decision(tmp_path):
     assert last <= {"__init__", "__new__", "<lambda>"}, generated
     assert "__create_fn__" not in generated
     assert {file for file, _ in calls} == {script, "<generated>", "<string>"}
+
+
+FORKER = """
+import os, signal, sys, time
+
+def work():
+    return 1
+
+work()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    work()
+    if sys.argv[1] == "term":
+        os.write(w, b"x")
+        time.sleep(30)
+    sys.exit(0)            # runs on to the program's end, as a fork child may
+os.close(w)
+if sys.argv[1] == "term":
+    os.read(r, 1)
+    os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["term", "exit"])
+def test_fork_child_ends_as_without_tracetap(tmp_path, how):
+    """A forked child inherits neither the recording nor tracetap's SIGTERM
+    handling: SIGTERM kills it as it would untraced (a fork pool's
+    terminate()), and a child that runs to the program's end prints no
+    summary of its own."""
+    capture_write(tmp_path, "forker.py", FORKER)
+    plain = capture_python("forker.py", how, cwd=tmp_path)
+    traced = capture_tracetap("run", "-o", "f.ttrace", "forker.py", how, cwd=tmp_path)
+    assert plain.returncode == traced.returncode == 0, traced.stderr
+    assert traced.stdout == plain.stdout
+    assert plain.stdout == ("child -15\n" if how == "term" else "child 0\n")
+    assert "RuntimeError" not in traced.stderr, traced.stderr
+    summaries = [ln for ln in traced.stderr.splitlines()
+                 if ln.startswith("tracetap: recorded")]
+    assert len(summaries) == 1, traced.stderr
+    _assert_complete(str(tmp_path / "f.ttrace"), tmp_path)
