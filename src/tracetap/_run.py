@@ -296,8 +296,19 @@ def run(
         except Exception as exc:  # noqa: BLE001 - reported
             outcome.summary = dict(rec.summary or {})
             outcome.summary.setdefault("warnings", []).append(str(exc))
-    on_summary(outcome.summary or {})
+    _give_summary(on_summary, outcome.summary or {})
     return outcome
+
+
+def _give_summary(on_summary: Callable[[dict[str, Any]], None],
+                  summary: dict[str, Any]) -> None:
+    """The summary goes to stderr, which the program may have closed (a
+    daemon closes fds 1 and 2): then there is none, and the program's exit
+    status stays what python would give."""
+    try:
+        on_summary(summary)
+    except (OSError, ValueError):
+        pass
 
 
 def _remove(path: str) -> None:
@@ -326,7 +337,7 @@ def _install_sigterm(
         summary.setdefault("warnings", []).append(
             "the program was terminated by SIGTERM"
         )
-        on_summary(summary)
+        _give_summary(on_summary, summary)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

@@ -558,3 +558,19 @@ def test_fork_child_ends_as_without_tracetap(tmp_path, how):
                  if ln.startswith("tracetap: recorded")]
     assert len(summaries) == 1, traced.stderr
     _assert_complete(str(tmp_path / "f.ttrace"), tmp_path)
+
+
+@pytest.mark.parametrize("closing", [
+    "sys.stderr.close()",
+    "os.close(1); os.close(2)",
+])
+def test_program_that_closes_stderr_exits_as_in_python(tmp_path, closing):
+    """A program that closes stderr (or fds 1 and 2, daemon style) exits as
+    it would untraced; the recording is complete, only the summary is not
+    shown."""
+    capture_write(tmp_path, "closer.py",
+                  f"import os, sys\ndef f():\n    return 1\nf()\n{closing}\n")
+    plain = capture_python("closer.py", cwd=tmp_path)
+    traced = capture_tracetap("run", "-o", "c.ttrace", "closer.py", cwd=tmp_path)
+    assert plain.returncode == traced.returncode == 0, traced.stderr
+    _assert_complete(str(tmp_path / "c.ttrace"), tmp_path)
