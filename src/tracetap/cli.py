@@ -121,6 +121,14 @@ def _parser_class() -> type[argparse.ArgumentParser]:
     class _Parser(argparse.ArgumentParser):
         """argparse with errors that say how to get help."""
 
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            # A subcommand's unknown option is its own usage error (argparse
+            # would report it with the top-level usage).
+            ns, extras = super().parse_known_args(args, namespace)
+            if extras:
+                self.error("unrecognized arguments: " + " ".join(extras))
+            return ns, extras
+
         def error(self, message: str) -> Any:  # type: ignore[override]
             self.print_usage(sys.stderr)
             self.exit(
@@ -487,6 +495,9 @@ def _cmd_run(argv: Sequence[str]) -> int:
         _err(f"error: {exc}")
         return 2
     except SyntaxError as exc:
+        # As python shows it: the program's file and line, none of ours.
+        exc.__traceback__ = None
+        exc.__context__ = exc.__cause__ = None
         sys.excepthook(type(exc), exc, None)
         _err("the program did not compile; nothing was recorded")
         return 1

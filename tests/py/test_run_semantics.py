@@ -216,6 +216,10 @@ def test_syntax_error_is_reported_like_python(tmp_path):
     assert plain.returncode == traced.returncode == 1
     assert "SyntaxError" in traced.stderr
     assert plain.stderr.strip().splitlines()[-1] in traced.stderr
+    # python's report, and none of tracetap's own frames
+    shown = capture_without_summary(traced.stderr)
+    assert shown.startswith(plain.stderr), shown
+    assert "_run.py" not in shown and "cli.py" not in shown and "Traceback" not in shown
 
 
 def test_module_mode(tmp_path):
@@ -265,6 +269,9 @@ def test_directory_with_main(tmp_path):
         (["run", "--no-calls", "--opcodes", "x.py"], "cannot be combined"),
         (["run", "-m"], "expected one argument"),
         (["events"], "required"),
+        (["coverage", "--include", "x", "f.ttrace"], "tracetap coverage: error: unrecognized"),
+        (["events", "--bogus", "f.ttrace"], "tracetap events: error: unrecognized"),
+        (["info", "a", "b"], "tracetap info: error: unrecognized"),
         (["frobnicate"], "invalid choice"),
     ],
 )
