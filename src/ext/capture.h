@@ -367,6 +367,9 @@ extern PyMethodDef capture_coverage_methods[];
 /* objreader.c: _tracetap.objects(path) -> dict (issue 6). */
 PyObject *capture_objects_report(PyObject *module, PyObject *path);
 
+/* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
+PyObject *capture_calls_report(PyObject *module, PyObject *path);
+
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)
  * must outlive the read. A read stopped that way ends in TT_ECANCELED with

@@ -122,6 +122,10 @@ static PyMethodDef module_methods[] = {
     {"objects", capture_objects_report, METH_O,
      "objects(path) -> dict: the object-lifetime analysis of a recording "
      "(types, sites, survivors, notes); see tracetap.Trace.objects()."},
+    {"calls", capture_calls_report, METH_O,
+     "calls(path) -> dict: the call analysis of a recording (functions, "
+     "callers/callees, call tree, per-thread totals); see "
+     "tracetap.Trace.calls()."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},

@@ -603,6 +603,123 @@ int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
  * consecutive executable lines) to out. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
 
+
+/* ------------------------------------------ call analysis (issue 14) */
+
+/* tt_calls.c: where the time goes. One pass over CALL/RETURN (LINE,
+ * EXCEPTION and OBJ_* events are skipped) in merged order keeps a shadow
+ * stack per thread and a call tree (one node per distinct call path and
+ * thread); per-function and caller/callee statistics are derived from the
+ * tree at the end, so memory is bounded by the number of call paths, not
+ * by the recording. Rules (docs/calls.md): a call is primitive when its
+ * code is not already on the thread's stack (cProfile); cumtime counts
+ * primitive activations only; a CALL of a generator code
+ * (TT_CODE_GENERATOR) at a line other than its first line (or the line of
+ * its offset 0) is a resumption, not a call; frames still open at a
+ * DROPPED event or at the end are closed there and counted. Times are ns
+ * through tt_reader_ns. */
+typedef struct tt_calls tt_calls_t;
+
+#define TT_CALLS_ALL_THREADS UINT32_MAX
+#define TT_CALLS_NO_NODE     UINT32_MAX
+
+/* One node of the call tree: a code reached through one path of calls in
+ * one thread. Activations are calls and generator resumptions alike. */
+typedef struct {
+    uint32_t parent;         /* node index, or TT_CALLS_NO_NODE for a root
+                                (a frame with no traced frame below it) */
+    uint32_t code;           /* code id */
+    uint32_t thread;
+    uint32_t flags;          /* TT_CALLNODE_* */
+    uint64_t calls;          /* activations that were calls (creations) */
+    uint64_t resumes;        /* generator resumptions */
+    uint64_t tottime_ns;     /* exclusive: minus the time in child nodes */
+    uint64_t cumtime_ns;     /* inclusive, summed over its activations */
+    uint64_t min_ns, max_ns; /* inclusive time of one activation */
+} tt_callnode_t;
+
+#define TT_CALLNODE_PRIMITIVE 0x1u  /* code not among its ancestors */
+#define TT_CALLNODE_EDGE_PRIM 0x2u  /* (parent code, code) not among the
+                                       ancestors' (parent, node) pairs */
+#define TT_CALLNODE_CLOSED    0x4u  /* some activation was closed without
+                                       its RETURN (drop, end, cut file) */
+
+/* Per function (code), in one thread or all (thread =
+ * TT_CALLS_ALL_THREADS): cProfile's numbers plus resumptions. */
+typedef struct {
+    uint32_t code;
+    uint32_t thread;
+    uint64_t calls;          /* calls (creations for generators) */
+    uint64_t prim_calls;     /* of those, primitive */
+    uint64_t resumes;        /* generator resumptions */
+    uint64_t prim_resumes;   /* of those, primitive */
+    uint64_t tottime_ns;     /* exclusive time */
+    uint64_t cumtime_ns;     /* inclusive, primitive activations only */
+    uint64_t min_ns, max_ns; /* inclusive time of one activation; min is
+                                UINT64_MAX when there was none */
+} tt_callstat_t;
+
+/* Caller -> callee, in one thread or all. caller is TT_NO_CODE for calls
+ * from untraced code (the roots). Times are the callee's while called
+ * from this caller; cumtime counts activations where the pair was not
+ * already on the stack (cProfile's rule for its callers table). */
+typedef struct {
+    uint32_t caller, callee;
+    uint32_t thread;
+    uint64_t calls, prim_calls, resumes, prim_resumes;
+    uint64_t tottime_ns, cumtime_ns;
+} tt_calledge_t;
+
+typedef struct {
+    uint64_t traced_ns;      /* time inside traced frames: the sum of the
+                                roots' cumtime (= the sum of all tottimes) */
+    uint64_t first_ns, last_ns;  /* first and last event of the thread */
+    uint64_t activations;    /* calls + resumptions */
+    uint64_t unmatched_returns;  /* RETURNs of frames entered before the
+                                    recording (or lost to a drop): ignored */
+    uint64_t mismatched;     /* RETURNs of a frame below the top: the
+                                frames above were closed there */
+    uint64_t closed_at_drop; /* frames closed at a DROPPED event */
+    uint64_t open_at_end;    /* frames still open at the thread's last
+                                event, closed there */
+    uint64_t dropped;        /* events lost (DROPPED counts) */
+} tt_calls_thread_t;
+
+typedef struct {
+    uint64_t events;         /* events read */
+    uint64_t activations;
+    uint64_t unmatched_returns, mismatched, closed_at_drop, open_at_end;
+    uint64_t dropped;
+    uint64_t traced_ns;      /* over all threads */
+    uint32_t n_threads;      /* threads in the recording */
+    uint32_t n_nodes, n_functions, n_edges;  /* rows, all-thread ones
+                                                included */
+    int truncated;           /* the file was cut (kill) or damaged: open
+                                frames were closed at the last event */
+    int bad_chunks;          /* malformed event streams skipped */
+    int has_calls;           /* the recording has CALL events (not
+                                --count / --no-calls) */
+} tt_calls_summary_t;
+
+/* Analyses r's calls. Rewinds r (all threads) and leaves it at the end.
+ * Returns 0 and *out (free it with tt_calls_free; independent of r except
+ * that ids refer to r's tables), or TT_EINVAL, TT_ENOMEM or TT_ECANCELED
+ * (r's progress callback stopped it) with *out = NULL. Malformed event
+ * chunks are skipped and counted. */
+int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out);
+const tt_calls_summary_t *tt_calls_summary(const tt_calls_t *c);
+/* Per-thread totals; NULL for a thread id out of range. */
+const tt_calls_thread_t *tt_calls_thread(const tt_calls_t *c, uint32_t thread);
+/* Node i (0 .. n_nodes-1); a parent's index is below its children's.
+ * Borrowed until tt_calls_free; NULL past the end. */
+const tt_callnode_t *tt_calls_node(const tt_calls_t *c, uint32_t i);
+/* Function rows, by (thread, code), the all-thread rows
+ * (TT_CALLS_ALL_THREADS) last; NULL past the end. */
+const tt_callstat_t *tt_calls_function(const tt_calls_t *c, uint32_t i);
+/* Edge rows, by (thread, callee, caller), all-thread rows last. */
+const tt_calledge_t *tt_calls_edge(const tt_calls_t *c, uint32_t i);
+void tt_calls_free(tt_calls_t *c);
+
 #ifdef __cplusplus
 }
 #endif

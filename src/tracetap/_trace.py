@@ -195,6 +195,17 @@ class Trace:
         from ._objects import analyze
         return analyze(self.path)
 
+    def calls(self) -> dict[str, Any]:
+        """Where the time goes (docs/calls.md): ``functions`` (per function
+        and thread, ``thread`` None for all threads together: calls,
+        primitive_calls, resumes, tottime_ns, cumtime_ns, min_ns, max_ns),
+        ``edges`` (caller -> callee with the same counts), ``tree`` (the
+        call tree: one node per call path, parents first), ``threads``
+        (per-thread traced time and what was closed without a return) and
+        ``summary`` (totals, and whether the file was cut off)."""
+        from ._calls import analyze
+        return analyze(self.path)
+
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,
         dropped events, duration, notes, and damage (status 0 when the file

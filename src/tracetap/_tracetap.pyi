@@ -61,6 +61,10 @@ def set_progress(
     it raises stops the read and propagates."""
     ...
 
+def calls(path: str, /) -> dict[str, Any]:
+    """libtt's call analysis of a recording, as tuples (see _calls.py)."""
+    ...
+
 def objects(path: str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording (see Trace.objects)."""
     ...

@@ -315,6 +315,8 @@ def _main_parser() -> argparse.ArgumentParser:
         help="write the report to OUT (a directory for annotate) instead of stdout",
     )
     cov.set_defaults(_coverage_parser=cov)
+    from . import _calls
+    _calls.add_parser(sub, _Parser)
     return p
 
 
@@ -573,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show.cmd_info(ns.file)
         if ns.command == "objects":
             return _cmd_objects(ns.file, ns.format, ns.limit)
+        if ns.command == "calls":
+            from . import _calls
+            return _calls.cmd_calls(ns)
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:
