@@ -26,6 +26,7 @@ struct tt__clockmap {
     uint32_t n;
     uint32_t bad;                 /* records rejected (malformed, backwards) */
     uint32_t last;                /* segment of the previous lookup */
+    double last_slope;            /* its ns per tick; 0: none yet */
     double mono0;                 /* monotonic ns at tick 0 (n >= 2) */
     double ns_per_tick;           /* over the whole span; header rate if n < 2 */
 };
@@ -140,25 +141,6 @@ static uint64_t clamp_ns(double ns)
     return ns >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)ns;
 }
 
-/* The segment [pts[i], pts[i+1]] holding tick, with i clamped to the ends
- * (ticks outside the sync points extrapolate the nearest segment). */
-static uint32_t segment(struct tt__clockmap *m, uint64_t tick)
-{
-    uint32_t lo = 0, hi = m->n - 2, i = m->last;
-
-    if (i <= hi && m->pts[i].tick <= tick && tick <= m->pts[i + 1].tick)
-        return i;
-    while (lo < hi) {                      /* last i with pts[i].tick <= tick */
-        uint32_t mid = lo + (hi - lo + 1) / 2;
-        if (m->pts[mid].tick <= tick)
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    m->last = lo;
-    return lo;
-}
-
 /* tick * 1e9 / clock_hz, rounded down, saturating; exact (no sync points:
  * a recording from before they existed, or one cut before its second). */
 static uint64_t header_ns(const tt_reader_t *r, uint64_t tick)
@@ -178,12 +160,41 @@ static uint64_t header_ns(const tt_reader_t *r, uint64_t tick)
 #endif
 }
 
+/* Makes m->last the segment [pts[i], pts[i+1]] holding tick, with i
+ * clamped to the ends (ticks outside the sync points extrapolate the
+ * nearest segment), and m->last_slope its rate. Events come in time order,
+ * so the previous segment almost always holds the next tick. */
+static void segment(struct tt__clockmap *m, uint64_t tick)
+{
+    uint32_t lo = 0, hi = m->n - 2, i = m->last;
+    const sync_point *a, *b;
+
+    if (m->last_slope > 0.0 && (i == 0 || m->pts[i].tick <= tick) &&
+        (i == hi || tick <= m->pts[i + 1].tick))
+        return;
+    while (lo < hi) {                      /* last i with pts[i].tick <= tick */
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (m->pts[mid].tick <= tick)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    a = &m->pts[lo];
+    b = a + 1;
+    m->last = lo;
+    m->last_slope = (double)(b->ns - a->ns) / (double)(b->tick - a->tick);
+    if (!(m->last_slope > 0.0))            /* equal ns: a flat segment */
+        m->last_slope = 1e-300;
+}
+
 /* Monotonic ns of a tick, by the sync points. Requires m->n >= 2. */
 static double mono_at(struct tt__clockmap *m, uint64_t tick)
 {
-    const sync_point *a = &m->pts[segment(m, tick)], *b = a + 1;
-    double slope = (double)(b->ns - a->ns) / (double)(b->tick - a->tick);
-    return (double)a->ns + ((double)tick - (double)a->tick) * slope;
+    const sync_point *a;
+
+    segment(m, tick);
+    a = &m->pts[m->last];
+    return (double)a->ns + ((double)tick - (double)a->tick) * m->last_slope;
 }
 
 /* Contract (tt.h): ns since the recording's start for a tick; 0 for a NULL
