@@ -41,6 +41,7 @@ int tt__evdec_start(tt__evdec *d, const tt_reader_t *r, const tt__evchunk *c,
     d->codes = r->codes;
     d->types = r->types;
     d->tab_codes = c->lax ? r->n_codes : c->n_codes;
+    d->lossy = c->lax || r->damage.defs_lost;
     d->tab_types = c->lax ? r->n_types : c->n_types;
     for (int i = 0; i < 3; i++) {
         d->mru[i].code = TT_NO_CODE;
@@ -256,6 +257,11 @@ int tt__evdec_next(tt__evdec *d, tt_event_t *ev)
         break;
     }
 done:
+    if (TT_UNLIKELY(d->lossy) && ev->code != TT_NO_CODE &&
+        ev->line != TT_NO_LINE &&
+        (ev->code >= d->tab_codes ||
+         d->codes[ev->code].filename >= TT__XSTR_BASE))
+        ev->line = TT_NO_LINE;    /* counted from a lost firstlineno */
     d->tick = ev->tick;
     d->p = p;
     return 1;

@@ -30,6 +30,8 @@ typedef struct {
     uint32_t n_strings, n_codes, n_types;   /* ids usable by the chunk */
     int lax;                      /* ids may name lost definitions: accept
                                      any id (tables give placeholders) */
+    int lossy;                    /* some codes are placeholders: their
+                                     lines are unknown (TT_NO_LINE) */
     const tt_code_def_t *codes;
     const tt_type_def_t *types;
     uint32_t tab_codes, tab_types;          /* sizes of codes/types */

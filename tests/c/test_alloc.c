@@ -206,6 +206,19 @@ void test_alloc_fail_reader(void)
     reader_alloc_sweep(data, len, path);
     write_file(cut, data, len * 2 / 3);       /* and a damaged one */
     reader_alloc_sweep(data, len * 2 / 3, cut);
+    /* resynchronisation and placeholders: the first DEFS chunk's header
+     * and, separately, its payload damaged */
+    {
+        size_t defs = 12 + 20 + tt__get_le32(data + 12 + 8);
+        const char *bad = tmp_path("bad-defs.ttrace");
+        CHECK_EQ(data[defs], TT__CH_DEFS);
+        for (size_t at = defs + 5; at <= defs + 20; at += 15) {
+            data[at] ^= 4;
+            write_file(bad, data, len);
+            reader_alloc_sweep(data, len, bad);
+            data[at] ^= 4;
+        }
+    }
     free(data);
     evlist_free(&m.exp);
 }
