@@ -333,6 +333,7 @@ static void fix_crcs(uint8_t *d, size_t len)
     }
 }
 
+#ifndef TT_FUZZ_NO_MAIN   /* fuzz_resync.c reuses tt_fuzz_exercise */
 /* Each input is read twice: as it is (the checksum paths) and with its
  * checksums repaired (everything behind them). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -350,3 +351,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     free(copy);
     return 0;
 }
+#endif

@@ -502,3 +502,24 @@ void test_lazy_open_and_scan(void)
     (void)seen;
     tt__tbuf_cap = 64 * 1024;
 }
+
+int tt_fuzz_resync_one(const uint8_t *data, size_t len);
+
+/* The resync fuzz target over deterministic inputs: single flips
+ * everywhere, cuts, inserted and deleted ranges, and random mixes. */
+void test_fuzz_resync_replay(void)
+{
+    uint64_t seed = 4242;
+    uint8_t in[64];
+
+    for (int i = 0; i < 600; i++) {
+        size_t n = 4 * (1 + (size_t)(rnd_next(&seed) % 4));
+        for (size_t k = 0; k < n; k++)
+            in[k] = (uint8_t)rnd_next(&seed);
+        if (i < 200) {                   /* one edit of each kind */
+            n = 4;
+            in[0] = (uint8_t)(i % 4);
+        }
+        CHECK_EQ(tt_fuzz_resync_one(in, n), 0);
+    }
+}
