@@ -42,17 +42,15 @@ reader_secs=$(( secs * 2 / 3 ))
 resync_secs=$(( secs - reader_secs ))
 # -malloc_limit_mb: the reader may allocate only in proportion to the
 # input (at most -max_len bytes), so any big allocation is a bug.
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-build/fuzz/fuzz/fuzz_reader \
-    -max_total_time="$reader_secs" -max_len=65536 -malloc_limit_mb=64 \
-    -rss_limit_mb=2048 -timeout=10 $par \
-    -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ \
-    fuzz/corpus-work fuzz/corpus
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-build/fuzz/fuzz/fuzz_resync \
-    -max_total_time="$resync_secs" -max_len=256 -malloc_limit_mb=64 \
-    -rss_limit_mb=2048 -timeout=10 $par \
-    -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ \
-    fuzz/corpus-resync-work
+fuzz() {   # TARGET SECONDS MAX_LEN CORPUS...
+    target=$1 t=$2 max=$3
+    shift 3
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    build/fuzz/fuzz/"$target" \
+        -max_total_time="$t" -max_len="$max" -malloc_limit_mb=64 \
+        -rss_limit_mb=2048 -timeout=10 $par \
+        -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ "$@"
+}
+fuzz fuzz_reader "$reader_secs" 65536 fuzz/corpus-work fuzz/corpus
+fuzz fuzz_resync "$resync_secs" 256 fuzz/corpus-resync-work

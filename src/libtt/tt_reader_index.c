@@ -443,6 +443,16 @@ static int skip_region(tt_reader_t *r, uint64_t *off, int status,
     return 0;
 }
 
+/* The source could not be read at off (it shrank, or an I/O error):
+ * the walk stops there. */
+static void read_failed(tt_reader_t *r, uint64_t off, int rc)
+{
+    tt__reader_damage(r, rc, off, r->len - off,
+        "reading the chunk at byte %llu failed (%s)",
+        (unsigned long long)off, tt_strerror(rc));
+    r->end_off = off;
+}
+
 int tt__reader_index(tt_reader_t *r)
 {
     uint64_t off = 0;
@@ -485,10 +495,7 @@ int tt__reader_index(tt_reader_t *r)
             break;
         }
         if (rc < 0) {
-            tt__reader_damage(r, rc, off, r->len - off,
-                "reading the chunk at byte %llu failed (%s)",
-                (unsigned long long)off, tt_strerror(rc));
-            r->end_off = off;
+            read_failed(r, off, rc);
             break;
         }
         if (f.reserved) {
@@ -521,10 +528,7 @@ int tt__reader_index(tt_reader_t *r)
             continue;
         }
         if (rc < 0) {
-            tt__reader_damage(r, rc, off, r->len - off,
-                "reading the chunk at byte %llu failed (%s)",
-                (unsigned long long)off, tt_strerror(rc));
-            r->end_off = off;
+            read_failed(r, off, rc);
             break;
         }
         rc = apply_chunk(r, off, &f, p);
