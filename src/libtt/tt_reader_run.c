@@ -33,6 +33,8 @@ static void commit(tt_reader_t *r, tt__evchunk *e, const tt__run *u,
     const tt__evchunk *prev = e->prev != UINT32_MAX ? &r->chunks[e->prev]
                                                     : NULL;
 
+    if (e->state == TT__CK_DONE)    /* a scan during the iteration did it */
+        return;
     e->state = TT__CK_DONE;
     e->good = good;
     e->err = err;

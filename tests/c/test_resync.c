@@ -454,14 +454,7 @@ void test_lazy_open_and_scan(void)
     CHECK_EQ_U64(cl[TT_EV_CALL], 0);  /* nothing decoded yet */
     CHECK_EQ(tt_reader_next(lazy, &ev), 1);
     CHECK(tt_reader_damage(lazy)->complete == 0);
-    /* a scan stopped by its callback, then finished */
-    tt_reader_set_progress(lazy, stop_at_first, seen);
-    {
-        /* enough events for one callback: the sample has ~1,900 */
-        CHECK(m.exp.n < TT_PROGRESS_EVERY);
-    }
     CHECK_OK(tt_reader_scan(lazy));
-    tt_reader_set_progress(lazy, NULL, NULL);
     CHECK_EQ(tt_reader_damage(lazy)->complete, 1);
     tt_reader_counts(eager, ce, &de);
     tt_reader_counts(lazy, cl, &dl);
@@ -484,6 +477,20 @@ void test_lazy_open_and_scan(void)
     evlist_free(&a);
     evlist_free(&b);
 
+    /* a scan in the middle of an iteration: nothing counted twice */
+    CHECK_OK(tt_reader_open(&lazy, path, TT_READ_LAZY));
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(tt_reader_next(lazy, &ev), 1);
+    CHECK_OK(tt_reader_scan(lazy));
+    evlist_read(&a, lazy, 0);
+    CHECK_EQ_U64(a.n + 100, m.exp.n);
+    tt_reader_counts(lazy, cl, NULL);
+    for (int k = 0; k < TT_EV__COUNT; k++)
+        CHECK_EQ_U64(cl[k], ce[k]);
+    CHECK_EQ(tt_reader_damage(lazy)->status, 0);
+    tt_reader_close(lazy);
+    evlist_free(&a);
+
     /* a full iteration completes a lazy reader too, counted once */
     CHECK_OK(tt_reader_open(&lazy, path, TT_READ_LAZY | TT_READ_FILE));
     evlist_read(&a, lazy, 0);
@@ -499,8 +506,34 @@ void test_lazy_open_and_scan(void)
     tt_reader_close(lazy);
     evlist_free(&a);
     evlist_free(&m.exp);
-    (void)seen;
     tt__tbuf_cap = 64 * 1024;
+
+    {   /* a scan stopped by the progress callback, then finished */
+        const char *big = tmp_path("big.ttrace");
+        tt_writer_t *w;
+        tt_tbuf_t *tb;
+        uint64_t n = 3 * TT_PROGRESS_EVERY / 2;
+        CHECK_OK(tt_writer_open(&w, big, test_header()));
+        CHECK_OK(tt_writer_thread(w, 1, "main", &tb));
+        for (uint64_t i = 0; i < n; i++)
+            tt_tbuf_line(tb, 2000 + i, TT_NO_CODE, (int32_t)(i % 9));
+        CHECK_OK(tt_writer_close(w));
+        CHECK_OK(tt_reader_open(&lazy, big, TT_READ_LAZY));
+        tt_reader_set_progress(lazy, stop_at_first, seen);
+        CHECK_EQ(tt_reader_scan(lazy), TT_ECANCELED);
+        CHECK_EQ_U64(seen[0], TT_PROGRESS_EVERY);
+        CHECK_EQ_U64(seen[1], n);               /* END's count */
+        CHECK_EQ(tt_reader_damage(lazy)->complete, 0);
+        tt_reader_counts(lazy, cl, NULL);
+        CHECK(cl[TT_EV_LINE] >= TT_PROGRESS_EVERY && cl[TT_EV_LINE] < n);
+        tt_reader_set_progress(lazy, NULL, NULL);
+        CHECK_OK(tt_reader_scan(lazy));
+        tt_reader_counts(lazy, cl, NULL);
+        CHECK_EQ_U64(cl[TT_EV_LINE], n);
+        CHECK_EQ(tt_reader_damage(lazy)->complete, 1);
+        CHECK_EQ(tt_reader_damage(lazy)->status, 0);
+        tt_reader_close(lazy);
+    }
 }
 
 int tt_fuzz_resync_one(const uint8_t *data, size_t len);
