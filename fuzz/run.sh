@@ -1,8 +1,11 @@
 #!/bin/sh
-# fuzz/run.sh SECONDS - build fuzz_reader (clang, libFuzzer, ASan, UBSan) in
-# build/fuzz and fuzz the reader for SECONDS (default 60), starting from the
-# seed corpus fuzz/corpus. New inputs go to fuzz/corpus-work (not checked
-# in); crashes to fuzz/artifacts/ (reproduce: build/fuzz/fuzz/fuzz_reader FILE).
+# fuzz/run.sh SECONDS - build the fuzz targets (clang, libFuzzer, ASan,
+# UBSan) in build/fuzz and fuzz for SECONDS in all (default 60): two thirds
+# for fuzz_reader, from the seed corpus fuzz/corpus (new inputs go to
+# fuzz/corpus-work, not checked in), one third for fuzz_resync (damage to a
+# valid recording; inputs in fuzz/corpus-resync-work). Crashes go to
+# fuzz/artifacts/ (reproduce: build/fuzz/fuzz/fuzz_reader FILE, or
+# fuzz_resync).
 set -eu
 secs=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,17 +33,24 @@ if [ ! -f build/fuzz/build.ninja ]; then
 fi
 ninja -C build/fuzz
 
-mkdir -p fuzz/corpus-work fuzz/artifacts
+mkdir -p fuzz/corpus-work fuzz/corpus-resync-work fuzz/artifacts
 par=""
 if [ "${FUZZ_JOBS:-1}" -gt 1 ]; then
     par="-jobs=$FUZZ_JOBS -workers=$FUZZ_JOBS"
 fi
+reader_secs=$(( secs * 2 / 3 ))
+resync_secs=$(( secs - reader_secs ))
 # -malloc_limit_mb: the reader may allocate only in proportion to the
 # input (at most -max_len bytes), so any big allocation is a bug.
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-build/fuzz/fuzz/fuzz_reader \
-    -max_total_time="$secs" -max_len=65536 -malloc_limit_mb=64 \
-    -rss_limit_mb=2048 -timeout=10 $par \
-    -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ \
-    fuzz/corpus-work fuzz/corpus
+fuzz() {   # TARGET SECONDS MAX_LEN CORPUS...
+    target=$1 t=$2 max=$3
+    shift 3
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    build/fuzz/fuzz/"$target" \
+        -max_total_time="$t" -max_len="$max" -malloc_limit_mb=64 \
+        -rss_limit_mb=2048 -timeout=10 $par \
+        -print_final_stats=1 -artifact_prefix=fuzz/artifacts/ "$@"
+}
+fuzz fuzz_reader "$reader_secs" 65536 fuzz/corpus-work fuzz/corpus
+fuzz fuzz_resync "$resync_secs" 256 fuzz/corpus-resync-work

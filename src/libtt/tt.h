@@ -242,31 +242,75 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out);
 
 typedef struct tt_reader tt_reader_t;
 
-/* What was wrong with a file that was still read as far as possible. */
+/* What was wrong with a file that was still read as far as possible.
+ *
+ * Since issue 12 a reader resynchronises: a damaged chunk costs that chunk,
+ * not the rest of the file (FORMAT.md §9). The first five fields describe
+ * the first problem; the rest add up over all of them. Problems inside
+ * EVENTS payloads (CRC, malformed streams) are found when a chunk is
+ * decoded, so the report is complete after open without TT_READ_LAZY,
+ * after tt_reader_scan, or after a full iteration (`complete` says so). */
 typedef struct {
-    int status;              /* 0: clean; TT_ETRUNCATED, TT_ECRC, TT_ECORRUPT */
+    int status;              /* 0: clean; TT_ETRUNCATED, TT_ECRC, TT_ECORRUPT,
+                                TT_EIO (the file changed under the reader) */
     uint64_t offset;         /* byte offset of the first unusable byte */
-    uint64_t bytes_lost;     /* bytes from there to the end of the file */
+    uint64_t bytes_lost;     /* bytes that could not be used, over all
+                                problems (a cut or unreadable tail counts
+                                to the end of the file) */
     char reason[160];        /* a sentence a person can act on */
     int clean_end;           /* 1 if the end-of-recording chunk was seen */
+    /* appended by issue 12 */
+    uint64_t chunks_lost;    /* chunks skipped whole or after a malformed
+                                event or record, their frames readable */
+    uint64_t regions_lost;   /* unreadable stretches skipped by searching for
+                                the next good chunk (their chunks' threads
+                                are unknown) */
+    uint64_t bytes_unattributed;  /* bytes of those stretches */
+    uint32_t threads_lost;   /* threads with lost chunks (see
+                                tt_thread_info_t.chunks_lost); when
+                                regions_lost > 0 other threads may have
+                                lost events too ("unknown threads") */
+    int defs_lost;           /* 1 if definitions were lost: some ids are
+                                placeholders (tt_reader_code) */
+    uint64_t end_events;     /* the END chunk's event count (0 without END) */
+    uint64_t end_dropped;    /* the END chunk's dropped count */
+    uint64_t events_lost;    /* end_events minus the events decoded, when
+                                complete and END was seen; else 0 */
+    int complete;            /* 1 once every EVENTS chunk was decoded */
 } tt_damage_t;
 
 typedef struct {
-    uint64_t ident;          /* threading.get_ident() */
-    const char *name;        /* "" if never named */
+    uint64_t ident;          /* threading.get_ident(); 0 for a placeholder */
+    const char *name;        /* "" if never named; "<lost>" for a thread
+                                whose definition was lost */
     uint64_t events;         /* events decoded for this thread */
     uint64_t first_tick;
     uint64_t last_tick;      /* last good timestamp */
+    /* appended by issue 12 */
+    uint64_t chunks_lost;    /* its chunks skipped (damaged) */
+    uint64_t bytes_lost;     /* payload bytes of those */
 } tt_thread_info_t;
 
 #define TT_READ_MERGED  0x0u  /* all threads, ordered by tick (ties: thread) */
 #define TT_READ_FILE    0x1u  /* chunk order as in the file */
+#define TT_READ_LAZY    0x2u  /* open walks chunk frames only: the first
+                                 tt_reader_next comes at once, and counts,
+                                 thread events/ticks and payload damage are
+                                 complete after tt_reader_scan or a full
+                                 iteration (issue 12) */
 
-/* Opens and validates a recording. Returns 0 and *out on success, including
- * for a damaged file with usable content (see tt_reader_damage); returns
+/* Opens a recording. Returns 0 and *out on success, including for a
+ * damaged file with usable content (see tt_reader_damage); returns
  * TT_ENOTTRACE, TT_EVERSION, TT_EIO, ... and *out = NULL when nothing is
- * usable. The reader never trusts a length field: allocation is bounded by
- * the file's size. */
+ * usable. The reader keeps the file open and reads it with pread(2), chunk
+ * by chunk: memory grows with the recording's tables (strings, codes,
+ * types, threads, notes, ancillary chunks, about 80 bytes per EVENTS chunk)
+ * and one chunk buffer per thread being merged, not with the file's size.
+ * The open pass walks every chunk frame and applies HEADER, DEFS, END and
+ * ancillary chunks; without TT_READ_LAZY it then decodes every event once
+ * (tt_reader_scan), so counts and damage are complete on return. A file
+ * cut or rewritten while open yields damage (TT_ETRUNCATED, TT_ECRC,
+ * TT_EIO) and errors from tt_reader_next, never a crash. */
 int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags);
 
 /* The same over a caller-owned buffer that must outlive the reader. */
@@ -275,20 +319,34 @@ int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
 
 void tt_reader_close(tt_reader_t *r);
 
+/* Decodes every EVENTS chunk not decoded yet (the whole file after a
+ * TT_READ_LAZY open), so that tt_reader_counts, tt_reader_thread and
+ * tt_reader_damage are complete. Calls the progress callback every
+ * TT_PROGRESS_EVERY events with (events decoded, END's count or 0). Returns
+ * 0, TT_ECANCELED (the callback stopped it; what was decoded stays
+ * counted, call again to finish), TT_ENOMEM or TT_EINVAL. Does not move
+ * the iteration; damage is reported through tt_reader_damage only. */
+int tt_reader_scan(tt_reader_t *r);
+
 /* Restricts tt_reader_next to one thread id, or to all with UINT32_MAX, and
  * rewinds to the first event. */
 int tt_reader_select_thread(tt_reader_t *r, uint32_t thread);
 
 /* Decodes the next event into *ev. Returns 1 for an event, 0 at the end,
- * or a negative TT_E* code if an event stream is malformed (the rest of
- * that chunk is skipped, recorded in tt_reader_damage, and reading may
- * continue with the next call). After a progress callback asked to stop,
- * TT_ECANCELED on every call until tt_reader_select_thread rewinds. */
+ * or a negative TT_E* code if a chunk is unusable: TT_ECORRUPT (malformed
+ * events: the rest of that chunk is skipped), TT_ECRC (a payload CRC
+ * failed: the chunk is skipped), TT_ETRUNCATED / TT_EIO (the file shrank
+ * or could not be read since open), TT_ENOMEM (no buffer for the chunk:
+ * skipped); each is recorded in tt_reader_damage (except TT_ENOMEM) and
+ * reading may continue with the next call. After a progress callback asked
+ * to stop, TT_ECANCELED on every call until tt_reader_select_thread
+ * rewinds. */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev);
 
 /* Called by tt_reader_next every TT_PROGRESS_EVERY events it returns, with
  * the events returned since the last rewind and the number the selection
- * holds (what the index counted). A nonzero return stops the reading
+ * holds (exact when the file was scanned; otherwise END's count for all
+ * threads, or 0 if unknown). A nonzero return stops the reading
  * (TT_ECANCELED): for a caller's Ctrl-C, or a progress display that was
  * closed. */
 typedef int (*tt_progress_fn)(void *ctx, uint64_t done, uint64_t total);
@@ -296,7 +354,13 @@ typedef int (*tt_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* Installs fn (NULL removes it); kept across rewinds. */
 void tt_reader_set_progress(tt_reader_t *r, tt_progress_fn fn, void *ctx);
 
-/* Borrowed views; valid until tt_reader_close. */
+/* Borrowed views; valid until tt_reader_close. Ids whose definitions were
+ * lost with a damaged DEFS chunk (tt_damage_t.defs_lost) give placeholders:
+ * a string "<lost>", a code named "<unknown code N>" (file "<lost>", no
+ * line table), a type "<unknown type N>" (basicsize 0); their names have
+ * string ids of 0xF0000000 and above. After a loss in a file of an older
+ * writer (no BASE records), events may name ids beyond the tables: those
+ * give one shared placeholder code, type and string instead of NULL. */
 const tt_header_t     *tt_reader_header(const tt_reader_t *r);
 const tt_damage_t     *tt_reader_damage(const tt_reader_t *r);
 const char            *tt_reader_string(const tt_reader_t *r, uint32_t id);
@@ -310,7 +374,11 @@ uint32_t tt_reader_n_notes(const tt_reader_t *r);
 int tt_reader_note(const tt_reader_t *r, uint32_t i,
                    const char **key, const char **value);
 
-/* Event counts by kind over the whole file, and the dropped total. */
+/* Event counts by kind over the whole file (complete after a scan or a
+ * full iteration, as tt_reader_damage says), and the dropped total:
+ * max(sum of the DROPPED events' counts, the END chunk's `dropped`), so
+ * that a file whose writer lost events it could not report in the stream
+ * (a full disk) is not presented as nearly complete. */
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped);
 

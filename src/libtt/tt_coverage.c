@@ -284,7 +284,7 @@ static int add_events(tt_coverage_t *cov, tt_reader_t *r, code_info *info,
         return rc;
     while ((rc = tt_reader_next(r, &ev)) != 0) {
         code_info *ci;
-        if (rc == TT_ECANCELED)
+        if (rc == TT_ECANCELED || rc == TT_ENOMEM)   /* no chunk buffer */
             return rc;
         if (rc < 0) {
             cov->skipped++;       /* a malformed chunk: the rest is read */

@@ -2,7 +2,8 @@
  *
  * Owns: the inverse of tt_tbuf.h's encoders (docs/FORMAT.md §6), with every
  * check the format allows: tag values, varints, tick overflow, line and
- * offset ranges, ids defined before the chunk. Must not: read outside
+ * offset ranges, ids defined before the chunk (any id after a loss of
+ * definitions: the reader's tables answer with placeholders). Must not: read outside
  * [p, end), allocate, or trust anything it decodes. Threads: the decoder
  * state belongs to one reader, hence to one thread.
  */
@@ -24,26 +25,31 @@
     } while (0)
 
 int tt__evdec_start(tt__evdec *d, const tt_reader_t *r, const tt__evchunk *c,
-                    size_t len)
+                    const uint8_t *payload, size_t len)
 {
     uint64_t base;
-    const uint8_t *p = c->payload;
+    const uint8_t *p = payload;
 
     memset(d, 0, sizeof *d);
-    d->end = c->payload + len;
+    d->start = payload;
+    d->end = payload + len;
     d->thread = c->thread;
-    d->n_strings = c->n_strings;
-    d->n_codes = c->n_codes;
-    d->n_types = c->n_types;
+    d->lax = c->lax;
+    d->n_strings = c->lax ? TT__XSTR_BASE : c->n_strings;
+    d->n_codes = c->lax ? UINT32_MAX - 1 : c->n_codes;
+    d->n_types = c->lax ? UINT32_MAX : c->n_types;
     d->codes = r->codes;
     d->types = r->types;
+    d->tab_codes = c->lax ? r->n_codes : c->n_codes;
+    d->lossy = c->lax || r->damage.defs_lost;
+    d->tab_types = c->lax ? r->n_types : c->n_types;
     for (int i = 0; i < 3; i++) {
         d->mru[i].code = TT_NO_CODE;
         d->mru[i].line = 0;
     }
     /* An empty chunk has no prologue; the writer never makes one. */
     if (tt__get_varint(&p, d->end, &base) < 0) {
-        d->p = c->payload;
+        d->p = payload;
         FAIL(d, "the chunk's base tick is unreadable");
     }
     d->tick = base;
@@ -53,7 +59,7 @@ int tt__evdec_start(tt__evdec *d, const tt_reader_t *r, const tt__evchunk *c,
 
 static int32_t firstline(const tt__evdec *d, uint32_t code)
 {
-    return code < d->n_codes ? d->codes[code].firstlineno : 0;
+    return code < d->tab_codes ? d->codes[code].firstlineno : 0;
 }
 
 /* Decodes the code selector and line of a code-carrying event. */
@@ -222,8 +228,9 @@ int tt__evdec_next(tt__evdec *d, tt_event_t *ev)
         if (d->last_type >= d->n_types)
             FAIL(d, "an object event names a type id not defined before it");
         ev->type = d->last_type;
-        if (flags & TT__CF_BASICSIZE)
-            ev->size = d->types[ev->type].basicsize;
+        if (flags & TT__CF_BASICSIZE)      /* 0 for a lost type */
+            ev->size = ev->type < d->tab_types
+                           ? d->types[ev->type].basicsize : 0;
         else
             GET(d, &p, &ev->size, "an object event's size is unreadable");
         if (!(flags & TT__CF_NO_OFFSET) &&
@@ -250,6 +257,11 @@ int tt__evdec_next(tt__evdec *d, tt_event_t *ev)
         break;
     }
 done:
+    if (TT_UNLIKELY(d->lossy) && ev->code != TT_NO_CODE &&
+        ev->line != TT_NO_LINE &&
+        (ev->code >= d->tab_codes ||
+         d->codes[ev->code].filename >= TT__XSTR_BASE))
+        ev->line = TT_NO_LINE;    /* counted from a lost firstlineno */
     d->tick = ev->tick;
     d->p = p;
     return 1;

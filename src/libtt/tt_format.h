@@ -35,6 +35,12 @@
 #define TT__REC_THREAD_NAME  0x05
 #define TT__REC_NOTE         0x06
 #define TT__REC_ANCILLARY    0x80
+/* Ancillary record 0x80, first in every DEFS chunk of writers since issue
+ * 12: the numbers of strings, codes, types and threads defined before the
+ * chunk (four varint32), so that a reader can place later definitions at
+ * their ids after losing a DEFS chunk. */
+#define TT__REC_BASE         0x80
+#define TT__REC_BASE_MAX     22        /* kind, length, 4 x varint32 */
 
 static inline void tt__put_le16(uint8_t *p, uint16_t v)
 {

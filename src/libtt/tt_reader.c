@@ -1,12 +1,13 @@
 /* tt_reader.c - the reader's public face: open, close, accessors, iteration.
  *
- * Owns: loading a file (one whole-file read, no mmap, so a file cut while
- * open cannot SIGBUS us), the file-order iterator and the k-way merge over
- * per-thread chunk chains (a binary heap keyed by (tick, thread)).
- * Validation lives in tt_reader_index.c; tt_reader_next never allocates.
- * Threads: a reader belongs to one thread.
+ * Owns: opening a file (kept open, read with pread(2): no mmap, so a file
+ * cut while open cannot SIGBUS us, and no whole-file buffer), the
+ * file-order iterator and the k-way merge over per-thread chunk chains (a
+ * binary heap keyed by (tick, thread); a thread's next chunk waits in the
+ * heap under its base tick and is read only when it comes to the top).
+ * The open pass lives in tt_reader_index.c, chunk decoding in
+ * tt_reader_run.c. Threads: a reader belongs to one thread.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,7 +18,8 @@
 static void reader_free(tt_reader_t *r)
 {
     tt__arena_free(&r->arena);
-    tt__free(r->strings);
+    tt__free((void *)r->strings);
+    tt__free((void *)r->xstrings);
     tt__free(r->codes);
     tt__free(r->types);
     tt__free(r->threads);
@@ -25,16 +27,23 @@ static void reader_free(tt_reader_t *r)
     tt__free((void *)r->note_keys);
     tt__free((void *)r->note_values);
     tt__free(r->chunks);
+    for (uint32_t i = 0; i < r->n_anc; i++)
+        tt__free(r->anc[i].owned);
     tt__free(r->anc);
+    for (uint32_t i = 0; i < r->n_cursors; i++)
+        tt__run_free(&r->cursors[i].run);
     tt__free(r->cursors);
     tt__free(r->heap);
     tt__clock_free(r->clock);
-    tt__free(r->owned);
+    tt__run_free(&r->frun);
+    tt__free(r->wbuf);
+    if (r->fd >= 0)
+        close(r->fd);
     tt__free(r);
 }
 
-/* Frees the reader and everything it handed out (strings, tables, the
- * file buffer of tt_reader_open); NULL is a no-op. */
+/* Frees the reader and everything it handed out (strings, tables, chunk
+ * buffers) and closes its file; NULL is a no-op. */
 void tt_reader_close(tt_reader_t *r)
 {
     if (r != NULL)
@@ -59,16 +68,48 @@ static int make_cursors(tt_reader_t *r)
         memset(&r->cursors[n], 0, sizeof r->cursors[n]);
         r->cursors[n].thread = t;
         r->cursors[n].first = r->chains[t].first_chunk;
+        r->cursors[n].run.chunk = UINT32_MAX;
         n++;
     }
     r->n_cursors = n;
     return 0;
 }
 
+/* The open shared by both sources: index, cursors, optional scan. */
+static int reader_start(tt_reader_t *r)
+{
+    int rc = tt__reader_index(r);
+    if (rc == 0)
+        rc = tt__reader_placeholders(r);
+    if (rc == 0)
+        rc = make_cursors(r);
+    if (rc == 0 && !(r->flags & TT_READ_LAZY))
+        rc = tt_reader_scan(r);
+    if (rc == 0)
+        rc = tt_reader_select_thread(r, UINT32_MAX);
+    tt__free(r->wbuf);              /* the open pass's scratch */
+    r->wbuf = NULL;
+    r->wcap = 0;
+    return rc;
+}
+
+static tt_reader_t *reader_new(unsigned flags)
+{
+    tt_reader_t *r = tt__malloc(sizeof *r);
+    if (r == NULL)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    r->flags = flags;
+    r->sel = UINT32_MAX;
+    r->frun.chunk = UINT32_MAX;
+    return r;
+}
+
 /* Contract (tt.h): 0 and *out, also for a damaged file with a readable
  * header; else TT_EINVAL, TT_ENOMEM, TT_ENOTTRACE, TT_EVERSION,
  * TT_ETRUNCATED, TT_ECRC or TT_ECORRUPT with *out = NULL. data is borrowed
- * and must outlive the reader. Validates and indexes the whole file now. */
+ * and must outlive the reader. */
 int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
                        unsigned flags)
 {
@@ -78,23 +119,15 @@ int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
     if (out == NULL)
         return TT_EINVAL;
     *out = NULL;
-    if ((data == NULL && len) || (flags & ~TT_READ_FILE))
+    if ((data == NULL && len) || (flags & ~(TT_READ_FILE | TT_READ_LAZY)))
         return TT_EINVAL;
     if (len == 0)
         return TT_ETRUNCATED;
-    r = tt__malloc(sizeof *r);
-    if (r == NULL)
+    if ((r = reader_new(flags)) == NULL)
         return TT_ENOMEM;
-    memset(r, 0, sizeof *r);
     r->data = data;
     r->len = len;
-    r->flags = flags;
-    r->sel = UINT32_MAX;
-    rc = tt__reader_index(r);
-    if (rc == 0)
-        rc = make_cursors(r);
-    if (rc == 0)
-        rc = tt_reader_select_thread(r, UINT32_MAX);
+    rc = reader_start(r);
     if (rc < 0) {
         reader_free(r);
         return rc;
@@ -103,79 +136,34 @@ int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
     return 0;
 }
 
-/* Reads a whole file into a fresh buffer. */
-static int slurp(const char *path, uint8_t **out, size_t *len)
-{
-    struct stat st;
-    size_t cap, n = 0;
-    uint8_t *buf;
-    int fd, rc = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return TT_EIO;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        return TT_EIO;
-    }
-    cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-    buf = tt__malloc(cap);
-    if (buf == NULL) {
-        close(fd);
-        return TT_ENOMEM;
-    }
-    for (;;) {
-        ssize_t k;
-        if (n == cap) {             /* the file grew, or is not regular */
-            void *p = buf;
-            rc = tt__grow(&p, &cap, cap + 1, 1);
-            if (rc < 0)
-                break;
-            buf = p;
-        }
-        k = read(fd, buf + n, cap - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = TT_EIO;
-            break;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-    }
-    close(fd);
-    if (rc < 0) {
-        tt__free(buf);
-        return rc == TT_ELIMIT ? TT_ENOMEM : rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-/* As tt_reader_open_mem over the file's bytes, which the reader reads
- * whole and owns; TT_EIO if the file cannot be opened or read. */
+/* As tt_reader_open_mem over the file, which the reader keeps open (its
+ * size at open is what it reads); TT_EIO if the file cannot be opened or
+ * is not a regular file. */
 int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags)
 {
-    uint8_t *buf;
-    size_t len;
+    struct stat st;
+    tt_reader_t *r;
     int rc;
 
     if (out == NULL)
         return TT_EINVAL;
     *out = NULL;
-    if (path == NULL || (flags & ~TT_READ_FILE))
+    if (path == NULL || (flags & ~(TT_READ_FILE | TT_READ_LAZY)))
         return TT_EINVAL;
-    rc = slurp(path, &buf, &len);
-    if (rc < 0)
-        return rc;
-    rc = tt_reader_open_mem(out, buf, len, flags);
+    if ((r = reader_new(flags)) == NULL)
+        return TT_ENOMEM;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0 || fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        reader_free(r);
+        return TT_EIO;
+    }
+    r->len = (uint64_t)st.st_size;
+    rc = r->len == 0 ? TT_ETRUNCATED : reader_start(r);
     if (rc < 0) {
-        tt__free(buf);
+        reader_free(r);
         return rc;
     }
-    (*out)->owned = buf;
+    *out = r;
     return 0;
 }
 
@@ -204,33 +192,77 @@ static void sift_down(tt_reader_t *r, uint32_t i)
     }
 }
 
-/* Loads the cursor's next event into c->ev. Returns 1, 0 when the thread
- * is done, or the TT_E* of a malformed chunk it just left (call again). */
+/* Sets the cursor's key to its next chunk's base tick, unread. Returns 1,
+ * or 0 when the thread is done. */
+static int cursor_park(tt_reader_t *r, tt__cursor *c)
+{
+    const tt__evchunk *e;
+
+    if (c->next == UINT32_MAX) {
+        tt__run_free(&c->run);      /* the thread is over: its buffer too */
+        return 0;
+    }
+    c->loaded = 0;
+    /* The key must not exceed any later event of the thread. The base tick
+     * of a decoded chunk with events bounds them and, by the base-tick
+     * check, every later chunk's; a chunk not decoded yet may be damaged
+     * (its base tick anything), so it waits under the thread's last tick. */
+    e = &r->chunks[c->next];
+    c->ev.tick = e->state == TT__CK_DONE && e->events > 0 ? e->base_tick
+                                                          : c->floor;
+    c->ev.thread = c->thread;
+    return 1;
+}
+
+/* Advances the cursor to a real next event (c->loaded) or a parked chunk.
+ * Returns 1, 0 when the thread is done, or the TT_E* of a chunk it just
+ * gave up (call again). */
 static int cursor_next(tt_reader_t *r, tt__cursor *c)
 {
-    for (;;) {
-        const tt__evchunk *e;
-        int rc;
-        if (c->chunk == UINT32_MAX)
-            return 0;
-        e = &r->chunks[c->chunk];
-        if (!c->active) {
-            (void)tt__evdec_start(&c->dec, r, e, e->good);
-            c->active = 1;
-        }
-        rc = tt__evdec_next(&c->dec, &c->ev);
-        if (rc == 1)
+    int rc;
+    if (c->run.chunk != UINT32_MAX) {
+        rc = tt__run_next(r, &c->run, &c->ev);
+        if (rc == 1) {
+            c->loaded = 1;
+            c->floor = c->ev.tick;
             return 1;
-        /* The good part is over: the index pass already vouched for it. */
-        c->active = 0;
-        c->chunk = e->next;
-        if (e->err < 0)
-            return e->err;
+        }
+        if (rc < 0)
+            return rc;
+        return cursor_park(r, c);
     }
+    return cursor_park(r, c);
+}
+
+/* Loads a parked cursor's chunk and its first event. As cursor_next. */
+static int cursor_load(tt_reader_t *r, tt__cursor *c)
+{
+    uint32_t i = c->next;
+    int rc;
+    c->next = r->chunks[i].next;
+    rc = tt__run_load(r, &c->run, i);
+    if (rc < 0) {
+        (void)cursor_park(r, c);
+        return rc;
+    }
+    return cursor_next(r, c);
+}
+
+/* Selected events, as far as known: exact once every chunk was decoded. */
+static uint64_t selection_total(const tt_reader_t *r, uint32_t thread)
+{
+    uint64_t n = 0;
+    if (thread != UINT32_MAX)
+        return r->threads[thread].events;
+    if (r->n_new && r->has_end)
+        return r->damage.end_events;
+    for (uint32_t i = 0; i < r->n_threads; i++)
+        n += r->threads[i].events;
+    return n;
 }
 
 /* 0, or TT_EINVAL (NULL reader, unknown thread) with the selection and
- * position unchanged. Never allocates. */
+ * position unchanged. Reads nothing. */
 int tt_reader_select_thread(tt_reader_t *r, uint32_t thread)
 {
     if (r == NULL || (thread != UINT32_MAX && thread >= r->n_threads))
@@ -238,32 +270,22 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread)
     r->sel = thread;
     r->progress_done = 0;
     r->canceled = 0;
-    if (thread == UINT32_MAX) {
-        r->progress_total = 0;
-        for (uint32_t i = 0; i < r->n_threads; i++)
-            r->progress_total += r->threads[i].events;
-    } else {
-        r->progress_total = r->threads[thread].events;
-    }
+    r->progress_total = selection_total(r, thread);
     r->fchunk = 0;
-    r->factive = 0;
+    tt__run_drop(&r->frun);
     r->pending_err = 0;
     r->pending_n = 0;
     r->heap_n = 0;
-    if (r->flags & TT_READ_FILE)
-        return 0;
     for (uint32_t i = 0; i < r->n_cursors; i++) {
         tt__cursor *c = &r->cursors[i];
-        int rc;
+        tt__run_drop(&c->run);
+        if (r->flags & TT_READ_FILE)
+            continue;
         if (thread != UINT32_MAX && c->thread != thread)
             continue;
-        c->chunk = c->first;
-        c->active = 0;
-        while ((rc = cursor_next(r, c)) < 0) {
-            r->pending_err = rc;
-            r->pending_n++;
-        }
-        if (rc == 1)
+        c->next = c->first;
+        c->floor = 0;
+        if (cursor_park(r, c))
             r->heap[r->heap_n++] = i;
     }
     for (uint32_t i = r->heap_n / 2; i-- > 0;)
@@ -274,56 +296,60 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread)
 static int next_file(tt_reader_t *r, tt_event_t *ev)
 {
     for (;;) {
-        const tt__evchunk *e;
         int rc;
-        if (!r->factive) {
+        if (r->frun.chunk == UINT32_MAX) {
             while (r->fchunk < r->n_chunks && r->sel != UINT32_MAX &&
                    r->chunks[r->fchunk].thread != r->sel)
                 r->fchunk++;
             if (r->fchunk >= r->n_chunks)
                 return 0;
-            e = &r->chunks[r->fchunk];
-            (void)tt__evdec_start(&r->fdec, r, e, e->good);
-            r->factive = 1;
+            rc = tt__run_load(r, &r->frun, r->fchunk++);
+            if (rc < 0)
+                return rc;
         }
-        e = &r->chunks[r->fchunk];
-        rc = tt__evdec_next(&r->fdec, ev);
-        if (rc == 1)
-            return 1;
-        r->factive = 0;
-        r->fchunk++;
-        if (e->err < 0)
-            return e->err;
+        rc = tt__run_next(r, &r->frun, ev);
+        if (rc != 0)
+            return rc;
     }
 }
 
 static int next_merged(tt_reader_t *r, tt_event_t *ev)
 {
-    tt__cursor *c;
-    int rc;
-
-    if (r->pending_n) {           /* one report per malformed chunk */
-        r->pending_n--;
-        return r->pending_err;
+    for (;;) {
+        tt__cursor *c;
+        int rc, out = 0;
+        if (r->pending_n) {       /* one report per bad chunk */
+            r->pending_n--;
+            return r->pending_err;
+        }
+        if (r->heap_n == 0)
+            return 0;
+        c = &r->cursors[r->heap[0]];
+        if (c->loaded) {
+            *ev = c->ev;
+            out = 1;
+            rc = cursor_next(r, c);
+        } else {                  /* a parked chunk reached the top */
+            rc = cursor_load(r, c);
+        }
+        while (rc < 0) {
+            r->pending_err = rc;
+            r->pending_n++;
+            rc = cursor_next(r, c);
+        }
+        if (rc == 0)
+            r->heap[0] = r->heap[--r->heap_n];
+        if (r->heap_n)
+            sift_down(r, 0);
+        if (out)
+            return 1;
     }
-    if (r->heap_n == 0)
-        return 0;
-    c = &r->cursors[r->heap[0]];
-    *ev = c->ev;
-    while ((rc = cursor_next(r, c)) < 0) {
-        r->pending_err = rc;
-        r->pending_n++;
-    }
-    if (rc == 0)
-        r->heap[0] = r->heap[--r->heap_n];
-    if (r->heap_n)
-        sift_down(r, 0);
-    return 1;
 }
 
 /* 1 and *ev, 0 at the end (and on every later call), TT_EINVAL for NULL
- * arguments, or TT_ECORRUPT once per malformed chunk at the point where its
- * good events end (*ev untouched). Never allocates. */
+ * arguments, or the TT_E* of a bad chunk once, at the point where its good
+ * events end (*ev untouched). Allocates only a chunk buffer per thread for
+ * a file (TT_ENOMEM: that chunk is skipped). */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev)
 {
     int rc;
@@ -363,19 +389,35 @@ const tt_damage_t *tt_reader_damage(const tt_reader_t *r)
     return r ? &r->damage : NULL;
 }
 
+/* Past the tables, a reader whose events may name lost ids (r->lax)
+ * answers with one shared placeholder, never NULL. */
 const char *tt_reader_string(const tt_reader_t *r, uint32_t id)
 {
-    return r && id < r->n_strings ? r->strings[id] : NULL;
+    if (r == NULL)
+        return NULL;
+    if (id < r->n_strings)
+        return r->strings[id];
+    if (id >= TT__XSTR_BASE && id - TT__XSTR_BASE < r->n_xstrings)
+        return r->xstrings[id - TT__XSTR_BASE];
+    return r->lax && id < TT__XSTR_BASE ? "<lost>" : NULL;
 }
 
 const tt_code_def_t *tt_reader_code(const tt_reader_t *r, uint32_t id)
 {
-    return r && id < r->n_codes ? &r->codes[id] : NULL;
+    if (r == NULL)
+        return NULL;
+    if (id < r->n_codes)
+        return &r->codes[id];
+    return r->lax && id != TT_NO_CODE ? &r->unk_code : NULL;
 }
 
 const tt_type_def_t *tt_reader_type(const tt_reader_t *r, uint32_t id)
 {
-    return r && id < r->n_types ? &r->types[id] : NULL;
+    if (r == NULL)
+        return NULL;
+    if (id < r->n_types)
+        return &r->types[id];
+    return r->lax ? &r->unk_type : NULL;
 }
 
 const tt_thread_info_t *tt_reader_thread(const tt_reader_t *r, uint32_t id)
@@ -437,15 +479,18 @@ int tt_reader_note(const tt_reader_t *r, uint32_t i, const char **key,
     return 0;
 }
 
-/* Events decoded at open, by kind (index 0 unused), and the sum of the
- * DROPPED events' counts; either pointer may be NULL. */
+/* Events decoded so far (all of them after a scan), by kind (index 0
+ * unused), and max(the DROPPED events' sum, END's dropped); either pointer
+ * may be NULL. */
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped)
 {
     for (int k = 0; counts && k < TT_EV__COUNT; k++)
         counts[k] = r ? r->counts[k] : 0;
     if (dropped)
-        *dropped = r ? r->dropped : 0;
+        *dropped = r == NULL ? 0
+                   : r->dropped > r->damage.end_dropped ? r->dropped
+                                                        : r->damage.end_dropped;
 }
 
 

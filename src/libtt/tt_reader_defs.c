@@ -3,9 +3,11 @@
  * Owns: the string, code, type, thread and note tables of a tt_reader and
  * its tt_header_t. Every count read from the file is checked against the
  * bytes left before anything is allocated for it, so allocation stays
- * proportional to the file. Must not read outside the payload.
- * Threads: one reader, one thread.
+ * proportional to the file. After a lost DEFS chunk it places later
+ * definitions through BASE records and fills the gap with placeholders.
+ * Must not read outside the payload. Threads: one reader, one thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "tt_reader_int.h"
@@ -124,6 +126,145 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------ placeholders */
+
+static const char lost_string[] = "<lost>";
+
+/* A placeholder name in the second string table; its id or TT_ENOMEM. */
+static int64_t xstr(tt_reader_t *r, const char *fmt, uint32_t n)
+{
+    char buf[48];
+    void *arr = (void *)r->xstrings;
+    char *s;
+    int k = snprintf(buf, sizeof buf, fmt, n);
+
+    if (r->n_xstrings >= UINT32_MAX - TT__XSTR_BASE ||
+        tt__grow(&arr, &r->cap_xstrings, (size_t)r->n_xstrings + 1,
+                 sizeof(char *)) < 0)
+        return TT_ENOMEM;
+    r->xstrings = arr;
+    s = tt__arena_strdup(&r->arena, buf, (size_t)k);
+    if (s == NULL)
+        return TT_ENOMEM;
+    r->xstrings[r->n_xstrings] = s;
+    return (int64_t)TT__XSTR_BASE + r->n_xstrings++;
+}
+
+/* Threads up to (not including) `id` as placeholders. */
+int tt__reader_fill_threads(tt_reader_t *r, uint32_t id)
+{
+    void *arr = r->threads;
+    if (tt__grow(&arr, &r->cap_threads, id, sizeof *r->threads) < 0)
+        return TT_ENOMEM;
+    r->threads = arr;
+    arr = r->chains;
+    if (tt__grow(&arr, &r->cap_chains, id, sizeof *r->chains) < 0)
+        return TT_ENOMEM;
+    r->chains = arr;
+    for (; r->n_threads < id; r->n_threads++) {
+        memset(&r->threads[r->n_threads], 0, sizeof *r->threads);
+        r->threads[r->n_threads].name = lost_string;
+        r->chains[r->n_threads].first_chunk = UINT32_MAX;
+        r->chains[r->n_threads].last_chunk = UINT32_MAX;
+    }
+    return 0;
+}
+
+/* Fills ids up to the given counts with placeholders: strings "<lost>",
+ * codes "<unknown code N>" (no line table), types "<unknown type N>". */
+static int fill_ids(tt_reader_t *r, uint32_t ns, uint32_t nc, uint32_t nt,
+                    uint32_t nth)
+{
+    void *arr;
+    int64_t lost = 0, name;
+
+    arr = (void *)r->strings;
+    if (tt__grow(&arr, &r->cap_strings, ns, sizeof(char *)) < 0)
+        return TT_ENOMEM;
+    r->strings = arr;
+    while (r->n_strings < ns)
+        r->strings[r->n_strings++] = lost_string;
+    arr = r->codes;
+    if (tt__grow(&arr, &r->cap_codes, nc, sizeof *r->codes) < 0)
+        return TT_ENOMEM;
+    r->codes = arr;
+    if (r->n_codes < nc && (lost = xstr(r, "<lost>", 0)) < 0)
+        return TT_ENOMEM;
+    while (r->n_codes < nc) {
+        tt_code_def_t *c = &r->codes[r->n_codes];
+        if ((name = xstr(r, "<unknown code %u>", r->n_codes)) < 0)
+            return TT_ENOMEM;
+        memset(c, 0, sizeof *c);
+        c->filename = (uint32_t)lost;
+        c->qualname = (uint32_t)name;
+        c->parent = TT_NO_PARENT;
+        r->n_codes++;
+    }
+    arr = r->types;
+    if (tt__grow(&arr, &r->cap_types, nt, sizeof *r->types) < 0)
+        return TT_ENOMEM;
+    r->types = arr;
+    while (r->n_types < nt) {
+        if ((name = xstr(r, "<unknown type %u>", r->n_types)) < 0)
+            return TT_ENOMEM;
+        memset(&r->types[r->n_types], 0, sizeof *r->types);
+        r->types[r->n_types++].name = (uint32_t)name;
+    }
+    return tt__reader_fill_threads(r, nth);
+}
+
+/* The BASE record: ids defined before this chunk. Places what follows. */
+static int rec_base(tt_reader_t *r, cur *c)
+{
+    uint32_t n[4];
+    uint64_t gap = 0;
+    const uint32_t have[4] = {r->n_strings, r->n_codes, r->n_types,
+                              r->n_threads};
+    int rc;
+
+    for (int i = 0; i < 4; i++) {
+        if ((rc = get_u32(c, &n[i], "a base record is unreadable")) < 0)
+            return rc;
+        if (n[i] < have[i])
+            BAD(c, "a base record counts fewer definitions than came "
+                   "before it");
+        gap += n[i] - have[i];
+    }
+    /* Each lost definition took at least 2 bytes of the lost ones. */
+    if (gap > r->unread_bytes / 2 || n[0] >= TT__XSTR_BASE ||
+        n[1] >= UINT32_MAX - 1 || n[2] == UINT32_MAX || n[3] == UINT32_MAX)
+        BAD(c, "a base record counts definitions the file never held");
+    if (gap && (rc = fill_ids(r, n[0], n[1], n[2], n[3])) < 0)
+        return rc;
+    if (gap)
+        r->damage.defs_lost = 1;
+    r->ids_uncertain = 0;
+    return 0;
+}
+
+int tt__reader_placeholders(tt_reader_t *r)
+{
+    int64_t lost, code, type;
+    if (!r->lax)
+        return 0;
+    if ((lost = xstr(r, "<lost>", 0)) < 0 ||
+        (code = xstr(r, "<unknown code>", 0)) < 0 ||
+        (type = xstr(r, "<unknown type>", 0)) < 0)
+        return TT_ENOMEM;
+    memset(&r->unk_code, 0, sizeof r->unk_code);
+    r->unk_code.filename = (uint32_t)lost;
+    r->unk_code.qualname = (uint32_t)code;
+    r->unk_code.parent = TT_NO_PARENT;
+    memset(&r->unk_type, 0, sizeof r->unk_type);
+    r->unk_type.name = (uint32_t)type;
+    return 0;
+}
+
+void tt__reader_defs_lost(tt_reader_t *r)
+{
+    r->ids_uncertain = 1;
+}
+
 /* ------------------------------------------------------------ records */
 
 static int rec_string(tt_reader_t *r, cur *c)
@@ -132,7 +273,7 @@ static int rec_string(tt_reader_t *r, cur *c)
     char *s;
     int rc;
 
-    if (r->n_strings == UINT32_MAX)
+    if (r->n_strings >= TT__XSTR_BASE)
         BAD(c, "too many strings");
     rc = tt__grow(&arr, &r->cap_strings, (size_t)r->n_strings + 1,
                   sizeof(char *));
@@ -244,6 +385,11 @@ static int rec_thread(tt_reader_t *r, cur *c)
     if ((rc = get_u32(c, &id, "a thread record is unreadable")) < 0 ||
         (rc = get_u64(c, &ident, "a thread record is unreadable")) < 0)
         return rc;
+    if (id > r->n_threads && r->ids_uncertain &&
+        (uint64_t)(id - r->n_threads) <= r->unread_bytes / 2) {
+        if ((rc = tt__reader_fill_threads(r, id)) < 0)   /* lost ones before it */
+            return rc;
+    }
     if (id != r->n_threads || id == UINT32_MAX)
         BAD(c, "a thread record is out of sequence");
     arr = r->threads;
@@ -317,6 +463,8 @@ static int rec_note(tt_reader_t *r, cur *c)
     return 0;
 }
 
+#define HANDLED 0x100u           /* not a kind byte: record already done */
+
 int tt__reader_defs(tt_reader_t *r, const uint8_t *p, size_t len,
                     const char **why, size_t *bad)
 {
@@ -338,7 +486,21 @@ int tt__reader_defs(tt_reader_t *r, const uint8_t *p, size_t len,
         c.p = q;
         c.end = q + n;
         c.why = NULL;
+        if (rec == p && kind == TT__REC_BASE) {
+            rc = rec_base(r, &c);
+            kind = HANDLED;
+        } else if (r->ids_uncertain &&
+                   (kind == TT__REC_STRING || kind == TT__REC_CODE ||
+                    kind == TT__REC_TYPE)) {
+            /* After a loss and no BASE record (an older writer): the id
+             * this defines is unknown, so it is not guessed. */
+            r->lax = 1;
+            r->damage.defs_lost = 1;
+            kind = HANDLED;
+        }
         switch (kind) {
+        case HANDLED:
+            break;
         case TT__REC_STRING:
             rc = rec_string(r, &c);
             break;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tt_internal.h"
+#include "tt_varint.h"
 
 #define DEFS_FLUSH_AT  (64 * 1024)   /* write definitions beyond this */
 #define REC_ROOM       11            /* record kind + longest length varint */
@@ -64,15 +65,46 @@ int tt__writer_chunk(tt_writer_t *w, uint8_t *buf, size_t payload_len,
     return 0;
 }
 
+/* Every DEFS chunk starts with a BASE record (FORMAT.md §5): the ids
+ * defined before it, counted back from the totals over the pending
+ * records, so that a reader that lost an earlier DEFS chunk can place
+ * these. Without memory for it the chunk goes out without one (still a
+ * valid file; readers then treat ids after a loss as unknown). */
 int tt__writer_flush_defs(tt_writer_t *w)
 {
+    uint32_t n[4] = {w->n_strings, w->tab.n_codes, w->tab.n_types,
+                     w->n_threads};
+    uint8_t base[TT__REC_BASE_MAX], *p = base + 2, *rec;
+    size_t len = w->defs.len - TT__CHUNK_HEAD, blen = 0;
     int rc;
-    if (w->defs.len == TT__CHUNK_HEAD)
+
+    if (len == 0)
         return 0;
-    rc = tt__writer_chunk(w, w->defs.p, w->defs.len - TT__CHUNK_HEAD,
-                          TT__CH_DEFS, TT__NO_THREAD);
+    for (rec = w->defs.p + TT__CHUNK_HEAD; rec < w->defs.p + w->defs.len;) {
+        const uint8_t *q = rec + 1;
+        uint64_t body = 0;
+        (void)tt__get_varint(&q, w->defs.p + w->defs.len, &body);
+        if (*rec >= TT__REC_STRING && *rec <= TT__REC_THREAD)
+            n[*rec - TT__REC_STRING]--;   /* STRING CODE TYPE THREAD */
+        rec = (uint8_t *)q + body;
+    }
+    if (tt__bytes_reserve(&w->defs, TT__REC_BASE_MAX + TT__CHUNK_TAIL) == 0) {
+        for (int i = 0; i < 4; i++)
+            p = tt__put_varint(p, n[i]);
+        base[0] = TT__REC_BASE;
+        base[1] = (uint8_t)(p - base - 2);
+        blen = (size_t)(p - base);
+        memmove(w->defs.p + TT__CHUNK_HEAD + blen, w->defs.p + TT__CHUNK_HEAD,
+                len);
+        memcpy(w->defs.p + TT__CHUNK_HEAD, base, blen);
+    }
+    rc = tt__writer_chunk(w, w->defs.p, blen + len, TT__CH_DEFS,
+                          TT__NO_THREAD);
     if (rc == 0)
         w->defs.len = TT__CHUNK_HEAD;
+    else if (blen)                  /* stays pending, as it was */
+        memmove(w->defs.p + TT__CHUNK_HEAD, w->defs.p + TT__CHUNK_HEAD + blen,
+                len);
     return rc;
 }
 
@@ -93,6 +125,11 @@ static int rec_begin(tt_writer_t *w, size_t max_body, uint8_t **body)
     int rc;
     if (max_body > TT__MAX_RECORD)
         return TT_ELIMIT;
+    /* Past the threshold, pending definitions go out before this record
+     * (not at rec_end: the caller has not counted its id yet, and the
+     * BASE record needs the counts). On failure they stay pending. */
+    if (w->defs.len >= DEFS_FLUSH_AT)
+        (void)tt__writer_flush_defs(w);
     if (w->defs.len - TT__CHUNK_HEAD + REC_ROOM + max_body > TT__MAX_PAYLOAD) {
         /* Pending definitions could not be written; refuse to grow. */
         rc = tt__writer_flush_defs(w);
@@ -117,8 +154,6 @@ static void rec_end(tt_writer_t *w, uint8_t kind, uint8_t *end)
     p = tt__put_varint(p, n);
     memmove(p, body, n);
     w->defs.len = (size_t)(p + n - w->defs.p);
-    if (w->defs.len >= DEFS_FLUSH_AT)
-        (void)tt__writer_flush_defs(w);  /* on failure: stays pending */
 }
 
 /* ----------------------------------------------------------- public API */

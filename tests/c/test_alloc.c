@@ -129,6 +129,11 @@ void test_alloc_fail_writer(void)
     tt__tbuf_cap = 64 * 1024;
 }
 
+/* Fails each allocation of open and iteration in turn, over the buffer and
+ * the file, eager and lazy (TT_READ_LAZY: chunks are decoded only while
+ * iterating). A file's chunks are read into a buffer per thread. A failed open is TT_ENOMEM with no
+ * reader; a failure while iterating is TT_ENOMEM from tt_reader_next for
+ * the chunk it hit, and a rewind then reads everything as a clean run. */
 static void reader_alloc_sweep(const uint8_t *data, size_t len,
                                const char *path)
 {
@@ -142,22 +147,30 @@ static void reader_alloc_sweep(const uint8_t *data, size_t len,
     evlist_read(&ref, r, 1);
     dmg = *tt_reader_damage(r);
     tt_reader_close(r);
-    for (int use_path = 0; use_path < 2; use_path++)
+    for (int mode = 0; mode < 4; mode++)
         for (long n = 1;; n++) {
             evlist got = {0};
+            unsigned flags = mode & 2 ? TT_READ_LAZY : 0;
+            tt_event_t ev;
+            int nomem = 0;
             tt__alloc_fail_at(n, 0);
-            rc = use_path ? tt_reader_open(&r, path, 0)
-                          : tt_reader_open_mem(&r, data, len, 0);
+            rc = mode & 1 ? tt_reader_open(&r, path, flags)
+                          : tt_reader_open_mem(&r, data, len, flags);
             if (rc != 0) {
                 tt__alloc_fail_at(0, 0);
                 CHECK_EQ(rc, TT_ENOMEM);
                 CHECK(r == NULL);
                 continue;
             }
-            /* iteration never allocates */
-            evlist_read(&got, r, 1);
-            if (tt__alloc_count() < n) {
+            while ((rc = tt_reader_next(r, &ev)) != 0) {
+                if (rc == TT_ENOMEM)
+                    nomem++;
+                else if (rc == 1)
+                    evlist_push(&got, &ev);
+            }
+            if (tt__alloc_count() < n) {       /* nothing failed: all read */
                 tt__alloc_fail_at(0, 0);
+                CHECK_EQ(nomem, 0);
                 check_evlists(&got, &ref, "after alloc sweep");
                 CHECK_EQ(tt_reader_damage(r)->status, dmg.status);
                 CHECK_EQ_U64(tt_reader_damage(r)->offset, dmg.offset);
@@ -165,7 +178,19 @@ static void reader_alloc_sweep(const uint8_t *data, size_t len,
                 evlist_free(&got);
                 break;
             }
-            TT_TEST_FAIL("allocation %ld failed but open succeeded", n);
+            tt__alloc_fail_at(0, 0);
+            /* only a file reader allocates while iterating (chunk buffers) */
+            if (!(mode & 1))
+                TT_TEST_FAIL("allocation %ld failed but open succeeded", n);
+            CHECK_EQ(nomem, 1);
+            CHECK(got.n < ref.n);
+            evlist_free(&got);
+            CHECK_OK(tt_reader_select_thread(r, UINT32_MAX));
+            evlist_read(&got, r, 1);
+            check_evlists(&got, &ref, "after a failed chunk buffer");
+            CHECK_EQ(tt_reader_damage(r)->status, dmg.status);
+            tt_reader_close(r);
+            evlist_free(&got);
         }
     evlist_free(&ref);
 }
@@ -181,6 +206,19 @@ void test_alloc_fail_reader(void)
     reader_alloc_sweep(data, len, path);
     write_file(cut, data, len * 2 / 3);       /* and a damaged one */
     reader_alloc_sweep(data, len * 2 / 3, cut);
+    /* resynchronisation and placeholders: the first DEFS chunk's header
+     * and, separately, its payload damaged */
+    {
+        size_t defs = 12 + 20 + tt__get_le32(data + 12 + 8);
+        const char *bad = tmp_path("bad-defs.ttrace");
+        CHECK_EQ(data[defs], TT__CH_DEFS);
+        for (size_t at = defs + 5; at <= defs + 20; at += 15) {
+            data[at] ^= 4;
+            write_file(bad, data, len);
+            reader_alloc_sweep(data, len, bad);
+            data[at] ^= 4;
+        }
+    }
     free(data);
     evlist_free(&m.exp);
 }

@@ -11,6 +11,7 @@
 
 #include "tt_test.h"
 #include "tt_format.h"
+#include "tt_varint.h"
 
 int tt_fuzz_exercise(const uint8_t *data, size_t len);
 
@@ -398,6 +399,55 @@ size_t frame_chunk(uint8_t *out, uint8_t type, uint32_t thread,
         memcpy(out + 16, payload, len);
     tt__put_le32(out + 16 + len, tt__crc32c(0, out + 16, len));
     return 20 + len;
+}
+
+/* The writer's output without the BASE records that writers since issue 12
+ * put first in every DEFS chunk (FORMAT.md §5): what a version-1.0 writer
+ * wrote. Checks each BASE record against the ids defined before its
+ * chunk. Returns a malloc'd copy and its length. */
+uint8_t *strip_base_records(const uint8_t *d, size_t len, size_t *out)
+{
+    uint8_t *o = malloc(len), *payload = malloc(len);
+    size_t off = TT__FILE_HEAD, n = TT__FILE_HEAD;
+    uint64_t defined[4] = {0, 0, 0, 0};
+    int bases = 0;
+
+    CHECK(o != NULL && payload != NULL);
+    memcpy(o, d, TT__FILE_HEAD);
+    while (off < len) {
+        uint32_t plen = tt__get_le32(d + off + 8);
+        const uint8_t *p = d + off + 16, *end = p + plen;
+        if (d[off] == TT__CH_DEFS) {
+            size_t k = 0;
+            const uint8_t *q;
+            uint64_t v, body;
+            CHECK(plen > 2 && p[0] == TT__REC_BASE);
+            q = p + 2;
+            for (int i = 0; i < 4; i++) {
+                CHECK(tt__get_varint(&q, end, &v) == 0);
+                CHECK_EQ_U64(v, defined[i]);
+            }
+            CHECK(q == p + 2 + p[1]);
+            bases++;
+            for (q = p + 2 + p[1]; q < end; q += body) {   /* count ids */
+                const uint8_t *rec = q++;
+                CHECK(tt__get_varint(&q, end, &body) == 0);
+                if (*rec >= TT__REC_STRING && *rec <= TT__REC_THREAD)
+                    defined[*rec - TT__REC_STRING]++;
+                memcpy(payload + k, rec, (size_t)(q - rec) + body);
+                k += (size_t)(q - rec) + body;
+            }
+            n += frame_chunk(o + n, TT__CH_DEFS, TT__NO_THREAD, payload, k);
+        } else {
+            memcpy(o + n, d + off, 20 + (size_t)plen);
+            n += 20 + (size_t)plen;
+        }
+        off += 20 + (size_t)plen;
+    }
+    CHECK(bases > 0);
+    free(payload);
+    *out = n;
+    return o;
 }
 
 int exercise_reader(const uint8_t *data, size_t len)

@@ -130,6 +130,11 @@ const char *write_sample(model *m);
 size_t frame_chunk(uint8_t *out, uint8_t type, uint32_t thread,
                    const void *payload, size_t len);
 
+/* The writer's output without the BASE records of its DEFS chunks (what a
+ * version-1.0 writer wrote); checks each against the ids before it.
+ * Returns a malloc'd copy, its length in *out. */
+uint8_t *strip_base_records(const uint8_t *d, size_t len, size_t *out);
+
 /* Opens a reader over data and iterates everything and every accessor;
  * returns open's result. Must never crash (used by bit-flip tests and the
  * fuzz corpus replay). */
