@@ -11,6 +11,7 @@
 
 #include "pycompat.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
@@ -205,6 +206,13 @@ typedef struct {
 struct capture_rec;
 void capture_threads_reap(struct capture_rec *rec);
 
+/* A thread alive when the recording started, with its name then: what a
+ * thread is named as soon as its event stream opens. */
+typedef struct capture_start_name {
+    uint64_t ident;
+    char *name;                  /* owned (PyMem_Raw), UTF-8 */
+} capture_start_name_t;
+
 typedef struct capture_rec {
     tt_writer_t *w;              /* owned */
     uint64_t gen;                /* == capture_gen while active */
@@ -232,6 +240,9 @@ typedef struct capture_rec {
     PyObject *s_f_trace;         /* owned interned names */
     PyObject *s_f_trace_opcodes;
     PyObject *s_module;
+    uint64_t flush_ns;           /* the flush interval; 0: none */
+    uint32_t n_start_names;      /* threads alive at start: their names */
+    struct capture_start_name *start_names;   /* owned (PyMem_Raw) */
     capture_problems_t problems;
     struct capture_objects *objects;  /* owned (objsession.c): the
                                      --objects state, or NULL */
@@ -326,6 +337,55 @@ int capture_thread_grow(capture_thread_t *t);
  * RETURNs). NULL if the frame is not on the stack. */
 capture_frame_t *capture_thread_find(capture_thread_t *t, const void *frame);
 void capture_threads_free(capture_rec_t *rec);
+
+/* bgthread.c: a background OS thread that calls tick() every period_ns
+ * until stopped; every signal blocked; paused around os.fork() (CPython
+ * 3.12+ warns when a forking process has a second thread), gone in a
+ * forked child. The struct is static storage, reused by later starts. */
+typedef struct ttx_bgthread {
+    /* set by the owner */
+    long period_ns;
+    int takes_gil;               /* tick() takes the GIL: stop releases it
+                                    while waiting for the thread to end */
+    void (*tick)(struct ttx_bgthread *t, uint64_t epoch);
+    /* bgthread.c's (GIL) */
+    pthread_t thread;
+    int running, paused;
+    uint64_t epoch;              /* atomic: bumped by each stop */
+    struct ttx_bgthread *next;
+} ttx_bgthread_t;
+/* Starts the thread (no-op if running). 0, or -1 (no exception). */
+int ttx_bgthread_start(ttx_bgthread_t *t);
+/* Ends it and waits for it (no-op if not running). */
+void ttx_bgthread_stop(ttx_bgthread_t *t);
+/* For tick(): 1 once the thread of `epoch` has been asked to end. A tick
+ * that took the GIL checks this before touching the recording. */
+int ttx_bgthread_quitting(ttx_bgthread_t *t, uint64_t epoch);
+
+/* flusher.c: every flush interval, with the GIL held, capture_periodic()
+ * writes what every thread has buffered. */
+/* Starts the flusher for rec (none when rec->flush_ns is 0). 0, or -1
+ * (no exception). */
+int capture_flusher_start(struct capture_rec *rec);
+/* Stops it and waits for it; the GIL is released meanwhile, so other
+ * threads (a concurrent stop) may run: re-check capture_rec after. */
+void capture_flusher_stop(void);
+/* The periodic work of a recording, once per flush interval, with the GIL
+ * held, on the flusher's thread: writes every thread's buffered events and
+ * the pending definitions (thread names included). Never raises; failures
+ * are counted. */
+void capture_periodic(struct capture_rec *rec);
+
+/* crashsig.c: the crash handlers (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT) that write the recording's sealed state before the signal goes
+ * on as it would have without tracetap. */
+/* Installs them for w (GIL held). 0, or -1 with nothing changed (no
+ * exception). */
+int capture_crashsig_install(tt_writer_t *w);
+/* Disarms them (waiting for a crash handler busy with w to finish) and
+ * restores the dispositions found at install where ours are still in
+ * place. w may be closed afterwards. No-op when not installed. */
+void capture_crashsig_uninstall(void);
 
 /* session.c: the module-level start/stop/is_recording functions. */
 PyObject *capture_start(PyObject *module, PyObject *args, PyObject *kw);

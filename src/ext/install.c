@@ -492,8 +492,11 @@ hook_note_name(capture_rec_t *rec, unsigned long ident)
             Py_DECREF(thread);
         }
     }
-    /* The recording may have ended meanwhile. */
-    if (name != NULL && PyUnicode_Check(name) && capture_rec == rec) {
+    /* The recording may have ended meanwhile. The UTF-8 form is made (and
+     * cached in the str) here, where that may fail: capture_thread_open
+     * names the thread's stream with it from the hook. */
+    if (name != NULL && PyUnicode_Check(name) && capture_rec == rec &&
+        PyUnicode_AsUTF8(name) != NULL) {
         t = capture_tls.gen == rec->gen ? capture_tls.thread
                                         : capture_thread_attach();
         if (t != NULL)

@@ -23,6 +23,14 @@
 #  define TTX_FREE_THREADED 0
 #endif
 
+/* ---- is the interpreter finalizing? Callable without the GIL (an
+ * atomic read): a background thread checks it before PyGILState_Ensure. */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define TTX_IS_FINALIZING() Py_IsFinalizing()
+#else
+#  define TTX_IS_FINALIZING() _Py_IsFinalizing()
+#endif
+
 /* ---- installing a C trace function on threads (CPYTHON-NOTES section 3).
  *
  * TTX_SET_TRACE_ALL: PyEval_SetTraceAllThreads exists (3.12+). It reports

@@ -1,9 +1,10 @@
 /* session.c - starting and stopping a recording: _tracetap.start/stop.
  *
  * Owns: the lifetime of capture_rec (one recording per process), the file
- * header and its first clock sync point, the fork guard, and the summary and warnings
- * handed back at stop (problems the hooks counted become notes in the file
- * and sentences for the user). Must not: be called from the trace hook.
+ * header and its first and last clock sync points, the fork guard, when
+ * the flusher thread and the crash handlers come and go, and the summary
+ * and warnings handed back at stop (problems the hooks counted become
+ * notes in the file and sentences for the user). Must not: be called from the trace hook.
  * GIL: held; start and stop may run on any thread.
  */
 #include "capture.h"
@@ -24,6 +25,9 @@ rec_free(capture_rec_t *rec)
     if (rec == NULL)
         return;
     capture_threads_free(rec);
+    for (uint32_t i = 0; i < rec->n_start_names; i++)
+        PyMem_RawFree(rec->start_names[i].name);
+    PyMem_RawFree(rec->start_names);
     capture_codetab_free(&rec->codes);
     capture_names_free(&rec->names);
     capture_filter_free(&rec->filter);
@@ -93,6 +97,63 @@ utf8_or(PyObject *s, const char *dflt)
     return u ? u : dflt;
 }
 
+/* Copies {ident: name} (threads alive at start) into rec->start_names,
+ * so that a thread's stream is named from the hook without touching
+ * Python (threads.c). Entries that are not int: str are skipped. 0, or -1
+ * + exc. */
+static int
+copy_start_names(capture_rec_t *rec, PyObject *names)
+{
+    Py_ssize_t pos = 0, n;
+    PyObject *k, *v;
+
+    if (names == Py_None || !PyDict_Check(names))
+        return 0;
+    n = PyDict_Size(names);
+    rec->start_names = PyMem_RawCalloc(n ? (size_t)n : 1,
+                                       sizeof(*rec->start_names));
+    if (rec->start_names == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (PyDict_Next(names, &pos, &k, &v)) {
+        capture_start_name_t *e = &rec->start_names[rec->n_start_names];
+        Py_ssize_t len;
+        const char *u;
+        if (!PyLong_Check(k) || !PyUnicode_Check(v))
+            continue;
+        e->ident = PyLong_AsUnsignedLongLong(k);
+        u = PyUnicode_AsUTF8AndSize(v, &len);
+        if (u == NULL || PyErr_Occurred())
+            return -1;
+        e->name = PyMem_RawMalloc((size_t)len + 1);
+        if (e->name == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(e->name, u, (size_t)len + 1);
+        rec->n_start_names++;
+    }
+    return 0;
+}
+
+/* The flush interval in ns from seconds: 0 (off), or 0.01 to 3600 s.
+ * 0, or -1 + ValueError. */
+static int
+flush_interval_ns(double seconds, uint64_t *ns)
+{
+    if (!(seconds == 0.0 || (seconds >= 0.01 && seconds <= 3600.0))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "flush_interval must be 0 (write only "
+                 "full buffers, and at stop) or between 0.01 and 3600 "
+                 "seconds, not %g", seconds);
+        PyErr_SetString(PyExc_ValueError, msg);
+        return -1;
+    }
+    *ns = (uint64_t)(seconds * 1e9 + 0.5);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ start */
 
 PyObject *
@@ -102,7 +163,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "path", "calls", "lines", "opcodes", "main_only", "include",
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
-        "python_build", "count", "objects", NULL};
+        "python_build", "count", "objects", "flush_interval", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -111,6 +172,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
     int count = 0;
+    double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
     tt_header_t hdr;
@@ -118,13 +180,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpi", kwlist,
-                                     PyUnicode_FSConverter, &path, &calls,
-                                     &lines, &opcodes, &main_only, &include,
-                                     &exclude, &stdlib_dirs, &own_dirs,
-                                     &stdlib, &argv, &options_text, &opnames,
-                                     &thread_names, &pyver, &pybuild, &count,
-                                     &objects))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpid",
+                                     kwlist, PyUnicode_FSConverter, &path,
+                                     &calls, &lines, &opcodes, &main_only,
+                                     &include, &exclude, &stdlib_dirs,
+                                     &own_dirs, &stdlib, &argv, &options_text,
+                                     &opnames, &thread_names, &pyver,
+                                     &pybuild, &count, &objects,
+                                     &flush_interval))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -148,6 +211,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     rec->lines = calls && lines && !rec->count;
     rec->opcodes = calls && opcodes;
     rec->main_only = main_only;
+    if (flush_interval_ns(flush_interval, &rec->flush_ns) < 0)
+        goto error;
     rec->main_ident = PyThread_get_thread_ident();
     rec->pid = getpid();
     rec->hook = capture_hook_new(st->hook_type);
@@ -161,7 +226,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         rec->thread_names == NULL)
         goto error;
     if (thread_names != Py_None &&
-        PyDict_Update(rec->thread_names, thread_names) < 0)
+        (PyDict_Update(rec->thread_names, thread_names) < 0 ||
+         copy_start_names(rec, thread_names) < 0))
         goto error;
     rec->threading = PyImport_ImportModule("threading");
     if (rec->threading == NULL)
@@ -234,7 +300,10 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         rec->w = NULL;
         goto error;
     }
-    if (capture_install(rec) < 0) {
+    if (capture_flusher_start(rec) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "tracetap could not start its "
+                        "flusher thread (flush_interval=0 records without "
+                        "it)");
         capture_objects_abort(rec);
         capture_rec = NULL;
         capture_gen++;
@@ -242,6 +311,16 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         rec->w = NULL;
         goto error;
     }
+    if (capture_install(rec) < 0) {
+        capture_objects_abort(rec);
+        capture_rec = NULL;
+        capture_gen++;
+        capture_flusher_stop();         /* (releases the GIL a moment) */
+        (void)tt_writer_close(rec->w);
+        rec->w = NULL;
+        goto error;
+    }
+    (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
     Py_DECREF(path);
     Py_RETURN_NONE;
@@ -471,6 +550,13 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &given))
         return NULL;
+    if (rec != NULL) {
+        /* First: it must not write while the recording is taken apart.
+         * The GIL is let go while it ends, so another thread may have
+         * stopped the recording meanwhile. */
+        capture_flusher_stop();
+        rec = capture_rec;
+    }
     if (rec == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "tracetap is not recording");
         return NULL;
@@ -481,6 +567,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         /* Nothing changed: the recording goes on. */
         Py_XDECREF(warnings);
         Py_XDECREF(foreign);
+        (void)capture_flusher_start(rec);
         return NULL;
     }
     capture_clock_pair(&end);
@@ -507,6 +594,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         note_failure(warnings, "reporting problems");
     name_threads(rec, given);
 
+    capture_crashsig_uninstall();       /* before the writer goes away */
     /* The last sync point is the pair the summary's duration ends at, so
      * the summary and every reader agree on the recording's length. */
     (void)tt_writer_clock_sync(rec->w, end.tick, end.ns, end.err_ns);
@@ -554,6 +642,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     capture_rec = NULL;
     capture_gen++;
+    capture_crashsig_uninstall();       /* the dispositions it found */
     capture_objects_abort(rec);         /* --objects: our tracer, if set */
     if (me->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);

@@ -154,10 +154,28 @@ nomem:
     return NULL;
 }
 
+/* The name a thread's stream starts with, when it is known already: the
+ * one threading gave it (hook_note_name, install.c, cached its UTF-8, so
+ * this cannot fail), else the one it had when the recording started. It
+ * goes to the file with the next flush, and so survives a kill; stop()
+ * names every thread again as it is then. */
+static const char *
+thread_known_name(const capture_rec_t *rec, const capture_thread_t *t)
+{
+    uint32_t i;
+    if (t->name != NULL)
+        return PyUnicode_AsUTF8(t->name);
+    for (i = 0; i < rec->n_start_names; i++)
+        if (rec->start_names[i].ident == t->ident)
+            return rec->start_names[i].name;
+    return NULL;
+}
+
 int
 capture_thread_open(capture_rec_t *rec, capture_thread_t *t)
 {
-    int rc = tt_writer_thread(rec->w, t->ident, NULL, &t->tbuf);
+    int rc = tt_writer_thread(rec->w, t->ident, thread_known_name(rec, t),
+                              &t->tbuf);
     if (rc < 0) {
         t->tbuf = NULL;
         rec->problems.writer_errors++;

@@ -6,7 +6,9 @@
  * 0 or a negative TT_E* code (tt_strerror() names it).
  *
  * Threading: a tt_writer_t and its tt_tbuf_t buffers are used by one thread at
- * a time (capture holds the GIL). A tt_reader_t belongs to one thread.
+ * a time (capture holds the GIL), except tt_writer_flush_emergency, which a
+ * signal handler may call from any thread. A tt_reader_t belongs to one
+ * thread.
  */
 #ifndef TT_H
 #define TT_H
@@ -190,6 +192,27 @@ int tt_writer_note(tt_writer_t *w, const char *key, const char *value);
 /* Writes every buffer's pending events as complete chunks and syncs the file
  * to the OS, so that a kill after this loses nothing recorded so far. */
 int tt_writer_flush(tt_writer_t *w);
+
+/* For a signal handler of a dying process (SIGSEGV, SIGABRT, ...):
+ * writes what can be written safely, as complete chunks with their CRCs:
+ * the pending definitions, then a NOTE record key=value (if both are
+ * non-NULL; cut to 40 and 86 bytes), then each thread's events appended
+ * so far (of the chunk being filled). Async-signal-safe: no allocation,
+ * no lock, only write(2), lseek(2) and ftruncate(2); callable from any
+ * thread, while an append runs on another (events not yet complete are
+ * left out).
+ * Returns 0; TT_ESTATE with nothing written when another libtt call on w is
+ * under way (it may be the one the signal interrupted: nothing half-made
+ * is written) or when an emergency flush already ran; TT_EINVAL for NULL;
+ * TT_EIO when a write failed (the file is cut back to its last complete
+ * chunk). Pending DROPPED reports and the END chunk are not written.
+ * Afterwards the writer is finished: every other call returns TT_ESTATE
+ * (appends are dropped and counted), tt_writer_close frees it without
+ * writing more (and returns TT_ESTATE), so a process that survives the
+ * signal does not write its events twice. The caller must keep w alive
+ * (not closed, abandoned or being closed) while this runs. */
+int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
+                              const char *value);
 
 /* Flushes, writes the end-of-recording chunk, closes the file and frees
  * everything, buffers included; w is invalid afterwards whatever it returns. */

@@ -96,7 +96,34 @@ struct tt_writer {
     uint64_t chunks;
     uint64_t events_written;    /* in chunks that reached the file */
     int last_error;
+    int busy;                   /* atomic: guarded calls under way, plus
+                                   TT__W_EMERGENCY once
+                                   tt_writer_flush_emergency claimed it */
 };
+
+#define TT__W_EMERGENCY (1 << 30)
+
+/* The guard every libtt call that changes what tt_writer_flush_emergency
+ * reads (pending definitions, the thread table, a buffer's chunk, the file)
+ * takes around its work: 0, or TT_EINVAL for a NULL writer, or TT_ESTATE
+ * when an emergency flush has claimed the writer (the caller then changes
+ * nothing). Every call, whatever it returned, is paired with
+ * tt__writer_leave. Not taken by the inline appends: they only write past
+ * the published `pos`, which the emergency flush never reads. */
+static inline int tt__writer_enter(tt_writer_t *w)
+{
+    if (w == NULL)
+        return TT_EINVAL;
+    if (__atomic_fetch_add(&w->busy, 1, __ATOMIC_ACQUIRE) & TT__W_EMERGENCY)
+        return TT_ESTATE;
+    return 0;
+}
+
+static inline void tt__writer_leave(tt_writer_t *w)
+{
+    if (w != NULL)
+        __atomic_fetch_sub(&w->busy, 1, __ATOMIC_RELEASE);
+}
 
 /* Seals buf (TT__CHUNK_HEAD bytes of room, then payload_len bytes, then
  * TT__CHUNK_TAIL bytes of room) as one chunk and writes it. On an I/O error

@@ -31,7 +31,7 @@ static void tbuf_reset(tt_tbuf_t *b)
     uint8_t *p = b->buf + TT__CHUNK_HEAD;
 
     p = tt__put_varint(p, b->tick - b->w->start_tick);
-    b->pos = p;
+    b->pos = b->start = p;
     /* With losses to report, a limit below pos sends the next append to
      * tt__tbuf_make_room, which puts the DROPPED event first. */
     b->limit = b->dropped_pending ? b->buf : real_limit(b);
@@ -130,17 +130,29 @@ static uint8_t ended_mark;
 
 TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick)
 {
+    int room = 0;
+
+    /* After an emergency flush the buffer is left as it was: full, so
+     * every later append comes here and is dropped. */
     if (TT_UNLIKELY(b->buf == NULL)) {
         b->dropped_total++;
         return 0;
+    }
+    if (tt__writer_enter(b->w) < 0) {
+        b->dropped_total++;
+        goto out;
     }
     if (b->pos > real_limit(b))
         (void)tbuf_write(b);          /* a failure is counted as dropped */
     if (b->dropped_pending)
         emit_dropped(b, tick);
-    return b->pos <= b->limit;
+    room = b->pos <= b->limit;
+out:
+    tt__writer_leave(b->w);
+    return room;
 }
 
+/* Callers hold the writer's guard (tt__writer_enter). */
 int tt__tbuf_flush(tt_tbuf_t *b)
 {
     if (b->buf == NULL)
@@ -153,6 +165,7 @@ int tt__tbuf_flush(tt_tbuf_t *b)
     return tbuf_write(b);
 }
 
+/* Callers hold the writer's guard (tt__writer_enter). */
 int tt__tbuf_end(tt_tbuf_t *b)
 {
     int rc = tt__tbuf_flush(b);

@@ -65,6 +65,8 @@ struct tt_tbuf {
     const struct tt__deftab *defs;  /* borrowed from the writer */
     /* cold: the slow path only (tt_tbuf.c) */
     uint8_t *buf;              /* owned; TT__CHUNK_HEAD + payload + CRC */
+    uint8_t *start;            /* after the chunk's prologue: the chunk
+                                  holds events when pos > start */
     size_t cap;
     uint64_t chunk_base;       /* sum(counts) when the chunk was started */
     uint64_t dropped_pending;  /* lost, not yet reported by a DROPPED event */

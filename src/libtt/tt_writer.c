@@ -5,7 +5,10 @@
  * is tt_tbuf.h/tt_tbuf.c. Sealed chunks go to the file inline with write(2):
  * bench_codec measured a background writer thread as no faster (FORMAT.md
  * §9). Must not: print, abort, or leave a partial chunk in the file after an
- * I/O error. Threads: one thread at a time per writer (the GIL in capture).
+ * I/O error. Threads: one thread at a time per writer (the GIL in capture),
+ * except tt_writer_flush_emergency, which a signal handler may call from
+ * any thread: the calls that change what it reads take the writer's guard
+ * (tt__writer_enter), the appends do not (see its contract).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -36,32 +39,49 @@ void tt__writer_error(tt_writer_t *w, int err)
         w->last_error = err;
 }
 
+/* The 16 bytes of a chunk header. */
+static void chunk_head(uint8_t *h, uint8_t type, uint32_t thread,
+                       size_t payload_len)
+{
+    h[0] = type;
+    h[1] = 0;
+    h[2] = 0;
+    h[3] = 0;
+    tt__put_le32(h + 4, thread);
+    tt__put_le32(h + 8, (uint32_t)payload_len);
+    tt__put_le32(h + 12, tt__crc32c(0, h, 12));
+}
+
+/* After a failed write: cuts a torn chunk off so later chunks stay
+ * reachable. Failures here leave at worst a damaged tail, which readers
+ * report. Async-signal-safe (lseek, ftruncate). */
+static int chunk_failed(tt_writer_t *w)
+{
+    (void)!lseek(w->fd, (off_t)w->off, SEEK_SET);
+    (void)!ftruncate(w->fd, (off_t)w->off);
+    tt__writer_error(w, TT_EIO);
+    return TT_EIO;
+}
+
+static void chunk_written(tt_writer_t *w, size_t total)
+{
+    w->off += total;
+    w->bytes += total;
+    w->chunks++;
+}
+
 int tt__writer_chunk(tt_writer_t *w, uint8_t *buf, size_t payload_len,
                      uint8_t type, uint32_t thread)
 {
     size_t total = TT__CHUNK_HEAD + payload_len + TT__CHUNK_TAIL;
 
     TT_ASSERT(payload_len <= TT__MAX_PAYLOAD);
-    buf[0] = type;
-    buf[1] = 0;
-    buf[2] = 0;
-    buf[3] = 0;
-    tt__put_le32(buf + 4, thread);
-    tt__put_le32(buf + 8, (uint32_t)payload_len);
-    tt__put_le32(buf + 12, tt__crc32c(0, buf, 12));
+    chunk_head(buf, type, thread, payload_len);
     tt__put_le32(buf + TT__CHUNK_HEAD + payload_len,
                  tt__crc32c(0, buf + TT__CHUNK_HEAD, payload_len));
-    if (tt__write_all(w->fd, buf, total) < 0) {
-        /* Cut a torn chunk off so later chunks stay reachable. Failures
-         * here leave at worst a damaged tail, which readers report. */
-        (void)!lseek(w->fd, (off_t)w->off, SEEK_SET);
-        (void)!ftruncate(w->fd, (off_t)w->off);
-        tt__writer_error(w, TT_EIO);
-        return TT_EIO;
-    }
-    w->off += total;
-    w->bytes += total;
-    w->chunks++;
+    if (tt__write_all(w->fd, buf, total) < 0)
+        return chunk_failed(w);
+    chunk_written(w, total);
     return 0;
 }
 
@@ -277,7 +297,8 @@ error:
  * no id consumed. The bytes are copied; they need not be NUL-terminated.
  * A failed write of the buffered definitions does not fail this call: the
  * definitions stay pending and the error shows in tt_writer_stats. */
-int tt_writer_string(tt_writer_t *w, const char *s, size_t len, uint32_t *id)
+static int writer_string(tt_writer_t *w, const char *s, size_t len,
+                         uint32_t *id)
 {
     uint8_t *p;
     int rc;
@@ -299,7 +320,8 @@ int tt_writer_string(tt_writer_t *w, const char *s, size_t len, uint32_t *id)
 /* 0 and *id, or TT_EINVAL (a string or parent id not defined yet, ranges
  * out of order or NULL), TT_ENOMEM or TT_ELIMIT with *id unchanged and no
  * id consumed. def and its ranges are copied. */
-int tt_writer_code(tt_writer_t *w, const tt_code_def_t *def, uint32_t *id)
+static int writer_code(tt_writer_t *w, const tt_code_def_t *def,
+                       uint32_t *id)
 {
     uint8_t *p;
     uint32_t prev_end = 0;
@@ -355,7 +377,8 @@ int tt_writer_code(tt_writer_t *w, const tt_code_def_t *def, uint32_t *id)
 
 /* 0 and *id, or TT_EINVAL (name not a defined string id), TT_ENOMEM or
  * TT_ELIMIT with *id unchanged and no id consumed. */
-int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id)
+static int writer_type(tt_writer_t *w, const tt_type_def_t *def,
+                       uint32_t *id)
 {
     uint8_t *p;
     void *arr;
@@ -386,8 +409,8 @@ int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id)
 /* 0 and *out (owned by w until tt_writer_close), or TT_EINVAL / TT_ENOMEM
  * / TT_ELIMIT with *out = NULL and no thread id consumed. The buffer is
  * allocated here, once: appends never allocate. */
-int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
-                     tt_tbuf_t **out)
+static int writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
+                         tt_tbuf_t **out)
 {
     size_t n = cstrlen(name);
     tt_tbuf_t *b;
@@ -428,14 +451,20 @@ int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
 
 int tt_writer_thread_end(tt_writer_t *w, tt_tbuf_t *b)
 {
+    int rc;
     if (w == NULL || b == NULL || b->w != w)
         return TT_EINVAL;
-    return tt__tbuf_end(b);
+    rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = tt__tbuf_end(b);
+    tt__writer_leave(w);
+    return rc;
 }
 
 /* 0, or TT_EINVAL (unknown thread, NULL name) / TT_ENOMEM with nothing
  * recorded. The last name recorded for a thread wins. */
-int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
+static int writer_thread_name(tt_writer_t *w, uint32_t thread,
+                              const char *name)
 {
     size_t n = cstrlen(name);
     uint8_t *p;
@@ -454,7 +483,7 @@ int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
 
 /* 0, or TT_EINVAL (NULL key or value) / TT_ENOMEM / TT_ELIMIT with nothing
  * recorded. Notes keep their order; keys may repeat. */
-int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
+static int writer_note(tt_writer_t *w, const char *key, const char *value)
 {
     size_t nk, nv;
     uint8_t *p;
@@ -475,6 +504,139 @@ int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
     return 0;
 }
 
+/* The public definition calls: each runs under the writer's guard, so
+ * that an emergency flush never sees a definition half-made. Contracts
+ * (tt.h, and above each worker): TT_ESTATE with nothing recorded after an
+ * emergency flush. */
+int tt_writer_string(tt_writer_t *w, const char *s, size_t len, uint32_t *id)
+{
+    int rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_string(w, s, len, id);
+    tt__writer_leave(w);
+    return rc;
+}
+
+int tt_writer_code(tt_writer_t *w, const tt_code_def_t *def, uint32_t *id)
+{
+    int rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_code(w, def, id);
+    tt__writer_leave(w);
+    return rc;
+}
+
+int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id)
+{
+    int rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_type(w, def, id);
+    tt__writer_leave(w);
+    return rc;
+}
+
+int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
+                     tt_tbuf_t **out)
+{
+    int rc;
+    if (out == NULL)
+        return TT_EINVAL;
+    *out = NULL;
+    rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_thread(w, ident, name, out);
+    tt__writer_leave(w);
+    return rc;
+}
+
+int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
+{
+    int rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_thread_name(w, thread, name);
+    tt__writer_leave(w);
+    return rc;
+}
+
+int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
+{
+    int rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = writer_note(w, key, value);
+    tt__writer_leave(w);
+    return rc;
+}
+
+/* One chunk whose payload is read where it lies, header and CRC built on
+ * the stack: three write(2)s, cut back on failure. Async-signal-safe. */
+static int emergency_chunk(tt_writer_t *w, const uint8_t *payload,
+                           size_t len, uint8_t type, uint32_t thread)
+{
+    uint8_t head[TT__CHUNK_HEAD], tail[TT__CHUNK_TAIL];
+
+    chunk_head(head, type, thread, len);
+    tt__put_le32(tail, tt__crc32c(0, payload, len));
+    if (tt__write_all(w->fd, head, sizeof head) < 0 ||
+        tt__write_all(w->fd, payload, len) < 0 ||
+        tt__write_all(w->fd, tail, sizeof tail) < 0)
+        return chunk_failed(w);
+    chunk_written(w, TT__CHUNK_HEAD + len + TT__CHUNK_TAIL);
+    return 0;
+}
+
+/* Contract (tt.h). The claim (busy 0 -> TT__W_EMERGENCY) succeeds only
+ * when no guarded call is under way, and turns every later one away, so
+ * what is read below cannot change meanwhile, except each buffer's `pos`,
+ * which an append running on another thread may still advance: the bytes
+ * before the value read here are complete events (every append publishes
+ * pos after writing its bytes), the bytes after it are not read. */
+int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
+                              const char *value)
+{
+    int busy = 0, rc, first = 0;
+
+    if (w == NULL)
+        return TT_EINVAL;
+    if (!__atomic_compare_exchange_n(&w->busy, &busy, TT__W_EMERGENCY, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return TT_ESTATE;
+    if (w->defs.len > TT__CHUNK_HEAD) {
+        rc = emergency_chunk(w, w->defs.p + TT__CHUNK_HEAD,
+                             w->defs.len - TT__CHUNK_HEAD, TT__CH_DEFS,
+                             TT__NO_THREAD);
+        if (rc < 0)
+            return rc;              /* events would name undefined ids */
+    }
+    if (key != NULL && value != NULL) {
+        /* A NOTE record, built on the stack; long texts are cut. */
+        uint8_t note[2 + 127];
+        size_t nk = strnlen(key, 40), nv = strnlen(value, 86);
+        uint8_t *p = note + 2;
+        p = put_str(p, key, nk);
+        memcpy(p, value, nv);
+        p += nv;
+        note[0] = TT__REC_NOTE;
+        note[1] = (uint8_t)(p - note - 2);      /* < 128: one varint byte */
+        first = emergency_chunk(w, note, (size_t)(p - note), TT__CH_DEFS,
+                                TT__NO_THREAD);
+    }
+    for (uint32_t i = 0; i < w->n_threads; i++) {
+        const tt_tbuf_t *b = w->threads[i];
+        uint8_t *pos;
+        if (b->buf == NULL)
+            continue;                       /* ended: written already */
+        pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
+        if (pos <= b->start || pos > b->buf + b->cap - TT__CHUNK_TAIL)
+            continue;                       /* empty (or not a position) */
+        rc = emergency_chunk(w, b->buf + TT__CHUNK_HEAD,
+                             (size_t)(pos - (b->buf + TT__CHUNK_HEAD)),
+                             TT__CH_EVENTS, b->thread);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
 /* Writes pending definitions, then each thread's pending events (preceded
  * by a DROPPED event if some were lost), as complete chunks. Returns 0, or
  * TT_EIO if a write failed (those events are counted as dropped; the file
@@ -484,8 +646,11 @@ int tt_writer_flush(tt_writer_t *w)
 {
     int rc, first = 0;
 
-    if (w == NULL)
-        return TT_EINVAL;
+    rc = tt__writer_enter(w);
+    if (rc < 0) {
+        tt__writer_leave(w);
+        return rc;
+    }
     rc = tt__writer_flush_defs(w);
     if (rc < 0)
         first = rc;
@@ -494,6 +659,7 @@ int tt_writer_flush(tt_writer_t *w)
         if (rc < 0 && first == 0)
             first = rc;
     }
+    tt__writer_leave(w);
     return first;
 }
 
@@ -515,8 +681,10 @@ int tt_writer_close(tt_writer_t *w)
     p = tt__put_varint(buf + TT__CHUNK_HEAD, w->events_written);
     p = tt__put_varint(p, dropped);
     /* The END chunk goes out even after a failed flush: it carries the
-     * dropped total, and storage may work again. */
-    {
+     * dropped total, and storage may work again. Not after an emergency
+     * flush: the file ends with what that wrote (its events are not in
+     * events_written), as a crashed program's would. */
+    if (!(__atomic_load_n(&w->busy, __ATOMIC_ACQUIRE) & TT__W_EMERGENCY)) {
         int rc2 = tt__writer_chunk(w, buf, (size_t)(p - buf - TT__CHUNK_HEAD),
                                    TT__CH_END, TT__NO_THREAD);
         if (rc == 0)
@@ -567,7 +735,10 @@ int tt__anc_open(tt__anc *a, tt_writer_t *w, uint8_t type)
 {
     int rc;
     memset(a, 0, sizeof *a);
-    rc = tt__writer_flush_defs(w);      /* definitions before use */
+    rc = tt__writer_enter(w);
+    if (rc == 0)
+        rc = tt__writer_flush_defs(w);  /* definitions before use */
+    tt__writer_leave(w);
     if (rc < 0)
         return rc;
     rc = tt__bytes_reserve(&a->b, TT__CHUNK_HEAD);
@@ -587,8 +758,11 @@ int tt__anc_flush(tt__anc *a)
     rc = tt__bytes_reserve(&a->b, TT__CHUNK_TAIL);
     if (rc < 0)
         return rc;
-    rc = tt__writer_chunk(a->w, a->b.p, a->b.len - TT__CHUNK_HEAD, a->type,
-                          TT__NO_THREAD);
+    rc = tt__writer_enter(a->w);
+    if (rc == 0)
+        rc = tt__writer_chunk(a->w, a->b.p, a->b.len - TT__CHUNK_HEAD,
+                              a->type, TT__NO_THREAD);
+    tt__writer_leave(a->w);
     a->b.len = TT__CHUNK_HEAD;
     return rc;
 }

@@ -106,6 +106,13 @@ class record:
       Refused (RuntimeError) before 3.13, on free-threaded builds, and
       while tracemalloc holds the reference tracer.
 
+    - ``flush_interval``: seconds between two writes of what every thread
+      has buffered (``--flush-interval``; default 1.0), so that a program
+      that is killed (SIGKILL, ``os._exit``) loses about that much at most;
+      0 writes only full buffers (64 KiB per thread) and at stop. A crash
+      (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) writes everything recorded
+      up to it in any case.
+
     ``ring`` is not available yet and raises :class:`NotAvailableError`.
 
     Frames that are already running when the recording starts (such as the
@@ -127,6 +134,7 @@ class record:
         exclude: str | Iterable[str] | None = None,
         stdlib: bool = False,
         ring: Any = None,
+        flush_interval: float = 1.0,
         _argv: Sequence[str] | None = None,
         _options_text: str | None = None,
         _own: Sequence[str] = (),
@@ -156,6 +164,7 @@ class record:
         self.include = _globs(include, "include")
         self.exclude = _globs(exclude, "exclude")
         self.stdlib = bool(stdlib)
+        self.flush_interval = float(flush_interval)
         self._argv = list(sys.argv if _argv is None else _argv)
         self._options_text = (
             self._describe() if _options_text is None else _options_text
@@ -181,6 +190,8 @@ class record:
         parts += [f"--exclude {g}" for g in self.exclude]
         if self.stdlib:
             parts.append("--stdlib")
+        if self.flush_interval != 1.0:
+            parts.append(f"--flush-interval {self.flush_interval:g}")
         return " ".join(parts)
 
     # -- control ------------------------------------------------------------
@@ -224,6 +235,7 @@ class record:
             "thread_names": names,
             "python_version": sys.version.split()[0],
             "python_build": sys.version,
+            "flush_interval": self.flush_interval,
         }
         if self.objects:
             args["objects"] = self.objects
