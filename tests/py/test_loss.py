@@ -73,6 +73,11 @@ def _run_and_kill(tmp_path, mode, *options, calls=30):
     prog = capture_write(tmp_path, "killed.py", KILLED)
     side = str(tmp_path / "progress")
     out = str(tmp_path / "killed.ttrace")
+    # A progress file left by an earlier run in this directory would make
+    # the wait below end before this run has started.
+    for stale in (side, out):
+        if os.path.exists(stale):
+            os.unlink(stale)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracetap", "run", "-o", out, *options, prog,
          mode, side],
