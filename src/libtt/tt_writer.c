@@ -7,8 +7,10 @@
  * §9). Must not: print, abort, or leave a partial chunk in the file after an
  * I/O error. Threads: one thread at a time per writer (the GIL in capture).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "tt_internal.h"
@@ -51,6 +53,8 @@ int tt__writer_chunk(tt_writer_t *w, uint8_t *buf, size_t payload_len,
     tt__put_le32(buf + TT__CHUNK_HEAD + payload_len,
                  tt__crc32c(0, buf + TT__CHUNK_HEAD, payload_len));
     if (tt__write_all(w->fd, buf, total) < 0) {
+        if (w->last_errno == 0)
+            w->last_errno = errno ? errno : EIO;
         /* Cut a torn chunk off so later chunks stay reachable. Failures
          * here leave at worst a damaged tail, which readers report. */
         (void)!lseek(w->fd, (off_t)w->off, SEEK_SET);
@@ -217,6 +221,10 @@ int tt_writer_open(tt_writer_t **out, const char *path, const tt_header_t *hdr)
         rc = TT_EIO;
         goto error;
     }
+    /* The "being written" mark (tt_file_being_written): held by this open
+     * file description until close. Advisory: where flock fails (another
+     * writer has it, or the file system lacks it) the recording goes on. */
+    (void)flock(w->fd, LOCK_EX | LOCK_NB);
     memcpy(head, TT__MAGIC, TT__MAGIC_LEN);
     tt__put_le16(head + 8, TT__VERSION_MAJOR);
     tt__put_le16(head + 10, TT__VERSION_MINOR);
@@ -487,6 +495,9 @@ int tt_writer_close(tt_writer_t *w)
         if (rc == 0)
             rc = rc2;
     }
+    /* Unlock explicitly: a forked child that has not abandoned its copy of
+     * the descriptor yet would otherwise keep the mark alive. */
+    (void)flock(w->fd, LOCK_UN);
     if (close(w->fd) < 0 && rc == 0)
         rc = TT_EIO;
     w->fd = -1;
@@ -498,7 +509,10 @@ int tt_writer_close(tt_writer_t *w)
 
 /* For a forked child: the parent goes on writing the file, so nothing may
  * be flushed from here (that would write the parent's pending events a
- * second time); only the descriptor and the memory are let go. */
+ * second time); only the descriptor and the memory are let go. No
+ * flock(LOCK_UN): the lock belongs to the open file description the parent
+ * shares, and unlocking here would unlock the parent's file; closing the
+ * child's descriptor only drops the child's reference to it. */
 void tt_writer_abandon(tt_writer_t *w)
 {
     if (w != NULL)
@@ -524,6 +538,7 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out)
     out->bytes = w->bytes;
     out->chunks = w->chunks;
     out->last_error = w->last_error;
+    out->last_errno = w->last_errno;
 }
 
 /* ------------------------------------------------- ancillary chunk builder */
