@@ -503,12 +503,15 @@ def _cmd_run(argv: Sequence[str]) -> int:
 
 
 def _cmd_objects(path: str, fmt: str, limit: int) -> int:
-    from . import _objects
+    from . import _objects, _show
     from ._progress import shown
-    from ._trace import TraceError
+    from ._trace import Trace, TraceError
     try:
-        with shown(sys.stderr):
-            data = _objects.analyze(path)
+        with Trace(path) as trace, shown(sys.stderr):
+            data = _objects.analyze(trace)
+            rec = data["recording"]
+            for w in _show.status_warnings(path, rec, trace._reader.size):
+                _err(f"warning: {w}")
     except (OSError, TraceError) as exc:
         _err(f"error: {exc}")
         return 1
