@@ -177,45 +177,54 @@ def cmd_events(
         depth: dict[int, int] = {}
         n = 0
         stopped = False
-        for ev in trace.events(thread):
-            if limit is not None and n >= limit:
-                stopped = True
-                break
-            n += 1
-            if as_json:
-                out.write(json.dumps(ev.to_json()))
-                out.write("\n")
-                continue
-            # A call sits at its caller's depth; the callee's events and
-            # its return one step in.
-            d = depth.get(ev.thread, 0)
-            if ev.kind == "call":
-                depth[ev.thread] = d + 1
-            elif ev.kind == "return":
-                depth[ev.thread] = max(d - 1, 0)
-            indent = "  " * d
-            where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
-            if ev.kind == "call":
-                text = f"call      {ev.func}  ({where})"
-            elif ev.kind == "return":
-                text = f"return    {ev.func}  ({where})"
-            elif ev.kind == "exception":
-                text = f"exception {ev.exception}  in {ev.func}  ({where})"
-            elif ev.kind == "opcode":
-                text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
-            elif ev.kind == "dropped":
-                text = f"--- {_n(ev.count or 0)} events lost here ---"
-            elif ev.kind == "obj_create":
-                site = where if ev.file else "(no Python frame)"
-                text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
-            elif ev.kind == "obj_destroy":
-                text = f"destroy   {'':<20} {ev.addr:#x}"
-            else:
-                src = ""
-                if ev.file and ev.line:
-                    src = linecache.getline(ev.file, ev.line).rstrip()
-                text = f"{where:<28} {src}"
-            out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
+        try:
+            for ev in trace.events(thread):
+                if limit is not None and n >= limit:
+                    stopped = True
+                    break
+                n += 1
+                if as_json:
+                    out.write(json.dumps(ev.to_json()))
+                    out.write("\n")
+                    continue
+                # A call sits at its caller's depth; the callee's events and
+                # its return one step in.
+                d = depth.get(ev.thread, 0)
+                if ev.kind == "call":
+                    depth[ev.thread] = d + 1
+                elif ev.kind == "return":
+                    depth[ev.thread] = max(d - 1, 0)
+                indent = "  " * d
+                where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
+                if ev.kind == "call":
+                    text = f"call      {ev.func}  ({where})"
+                elif ev.kind == "return":
+                    text = f"return    {ev.func}  ({where})"
+                elif ev.kind == "exception":
+                    text = f"exception {ev.exception}  in {ev.func}  ({where})"
+                elif ev.kind == "opcode":
+                    text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
+                elif ev.kind == "dropped":
+                    text = f"--- {_n(ev.count or 0)} events lost here ---"
+                elif ev.kind == "obj_create":
+                    site = where if ev.file else "(no Python frame)"
+                    text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
+                elif ev.kind == "obj_destroy":
+                    text = f"destroy   {'':<20} {ev.addr:#x}"
+                else:
+                    src = ""
+                    if ev.file and ev.line:
+                        src = linecache.getline(ev.file, ev.line).rstrip()
+                    text = f"{where:<28} {src}"
+                out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
+        except BrokenPipeError:
+            raise                       # `| head`: the CLI's to handle
+        except (OSError, TraceError) as exc:
+            # The file was replaced by a new recording, or could not be
+            # read any more, while it was listed (the message names it).
+            out.flush()
+            _err(f"error: {exc}")
+            return 1
         out.flush()
         # --limit: no whole-file count for a listing that stopped early.
         warn_status(trace, counts=not stopped)

@@ -56,6 +56,11 @@ location, and for line events the source text. Recordings made with
 --objects also list each object's creation (type, creation site, address)
 and destruction (address).
 
+Exit status: 0, with a warning on stderr when the recording is damaged,
+lost events while recording (a full disk), is still being recorded, or was
+cut while being listed; 1 when it cannot be read, or was replaced by a new
+recording while being listed.
+
 examples:
   tracetap events app.ttrace | less
   tracetap events app.ttrace --thread 1 --limit 200
@@ -107,8 +112,14 @@ examples:
 """
 
 INFO_EPILOG = """\
-Exit status: 0 for a complete recording; 0 with a warning on stderr for a
-truncated or damaged one that is still readable; 1 if nothing is usable.
+The status line says "complete", or why not: "in progress" (a recording
+still being written: what it has flushed so far is shown), "incomplete"
+(events were lost while recording, e.g. to a full disk: how many and why),
+or "damaged" (cut off or corrupt: what is missing).
+
+Exit status: 0 for a complete recording; 0 with a warning on stderr for an
+incomplete, in-progress or damaged one that is still readable; 1 if nothing
+is usable.
 
 example:
   tracetap info app.ttrace
