@@ -10,6 +10,7 @@ open a recording (issue 12 part 4).
   prints its summary from stop(), without reading the file back.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -245,14 +246,21 @@ except tracetap.RecordingError as exc:
 ENOSPC = os.strerror(28).lower()        # "no space left on device"
 
 
-def test_disk_full_is_reported_everywhere(tmp_path, small_disk):
-    out = small_disk / "full.ttrace"
+def _fill(tmp_path, disk, mode):
+    """Records FULL_SCRIPT onto the small disk; (file, stop()'s summary),
+    which must name ENOSPC."""
+    out = disk / f"{mode}.ttrace"
     script = capture_write(tmp_path, "full.py", FULL_SCRIPT)
-    proc = capture_python(script, str(out), "plain", cwd=tmp_path)
+    proc = capture_python(script, str(out), mode, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["write_error"] == ENOSPC
     assert ENOSPC in summary["error"] and "input/output" not in summary["error"]
+    return out, summary
+
+
+def test_disk_full_is_reported_everywhere(tmp_path, small_disk):
+    out, summary = _fill(tmp_path, small_disk, "plain")
     appended = sum(summary["events"].values())
     assert summary["dropped"] > 0
 
@@ -292,12 +300,7 @@ def test_disk_full_is_reported_everywhere(tmp_path, small_disk):
 
 @pytest.mark.skipif(not HAVE_OBJECTS, reason="--objects needs CPython 3.13+")
 def test_disk_full_objects_report(tmp_path, small_disk):
-    out = small_disk / "objects.ttrace"
-    script = capture_write(tmp_path, "full.py", FULL_SCRIPT)
-    proc = capture_python(script, str(out), "objects", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert summary["write_error"] == ENOSPC
+    out, _ = _fill(tmp_path, small_disk, "objects")
     text = capture_tracetap("objects", str(out), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "events were lost while recording" in text.stdout
@@ -333,22 +336,31 @@ sys.stdin.readline()
 """
 
 
-def _waiter(tmp_path, out, n, *extra):
+@contextlib.contextmanager
+def _waiting(tmp_path, out, n, *extra):
+    """Runs WAITER until it says "ready" (recording, n calls made)."""
     script = capture_write(tmp_path, "waiter.py", WAITER)
-    return subprocess.Popen([sys.executable, script, str(out), str(n), *extra],
+    proc = subprocess.Popen([sys.executable, script, str(out), str(n), *extra],
                             cwd=tmp_path, env=capture_env(), text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
-def _step(proc, want):
-    assert proc.stdout.readline().strip() == want
+def _stop(proc):
+    """Lets WAITER stop its recording; returns once it has."""
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "stopped"
 
 
 def test_a_recording_in_progress_says_so(tmp_path):
     out = tmp_path / "live.ttrace"
-    proc = _waiter(tmp_path, out, 100_000)
-    try:
-        _step(proc, "ready")
+    with _waiting(tmp_path, out, 100_000) as proc:
         info = capture_tracetap("info", str(out), cwd=tmp_path)
         assert info.returncode == 0
         assert "status:     in progress: still being recorded" in info.stdout
@@ -364,49 +376,32 @@ def test_a_recording_in_progress_says_so(tmp_path):
         assert 0 < counts["counts"]["3"] < 100_000
         with tracetap.load(out) as t:
             assert t.status()["being_written"] is True
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        _step(proc, "stopped")
+        _stop(proc)
         info = capture_tracetap("info", str(out), cwd=tmp_path)
         assert "status:     complete" in info.stdout, info.stdout
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_nothing_flushed_yet_is_not_100_percent(tmp_path):
-    out = tmp_path / "early.ttrace"
-    proc = _waiter(tmp_path, out, 3)
-    try:
-        _step(proc, "ready")
-        text = capture_tracetap("coverage", str(out), cwd=tmp_path)
+    with _waiting(tmp_path, tmp_path / "early.ttrace", 3):
+        text = capture_tracetap("coverage", str(tmp_path / "early.ttrace"),
+                                cwd=tmp_path)
         assert text.returncode == 0
         assert "100.0%" not in text.stdout
         assert "No line has been recorded yet" in text.stdout
         assert "still being recorded" in text.stderr
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_forked_child_does_not_keep_the_file_in_progress(tmp_path):
     out = tmp_path / "forked.ttrace"
-    proc = _waiter(tmp_path, out, 10, "fork")
-    try:
-        _step(proc, "ready")
+    with _waiting(tmp_path, out, 10, "fork") as proc:
         with tracetap.load(out) as t:
             assert t.status()["being_written"] is True
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        _step(proc, "stopped")
+        _stop(proc)
         # The child still runs (until the parent exits) but let go of the
         # file at fork: the recording is finished.
         with tracetap.load(out) as t:
             st = t.status()
         assert st["being_written"] is False and st["state"] == "complete"
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_sigbus_would_be_a_signal_exit(tmp_path):
