@@ -182,7 +182,9 @@ Reader_release(ReaderObject *self)
     if (self->r != NULL)
         tt_reader_close(self->r);
     self->r = NULL;
-    if (self->fd >= 0)
+    /* fd is meaningful once init has set the path (a Reader that init
+     * never ran on has fd 0 from tp_alloc: not ours to close). */
+    if (self->path != NULL && self->fd >= 0)
         close(self->fd);
     self->fd = -1;
     PyMem_Free(self->ordinal);

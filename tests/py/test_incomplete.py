@@ -412,3 +412,30 @@ def test_sigbus_would_be_a_signal_exit(tmp_path):
     assert proc.returncode == -signal.SIGBUS
     with pytest.raises(AssertionError):
         _no_signal(proc)
+
+
+def test_a_reader_never_initialised_closes_nothing():
+    """Reader.__new__ without __init__ holds no descriptor: freeing it must
+    not close descriptor 0 (what its zeroed memory would name)."""
+    from tracetap import _tracetap
+
+    try:
+        saved = os.dup(0)
+    except OSError:                     # no stdin here: make one
+        saved = None
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+    try:
+        mine = os.fstat(0)
+        r = _tracetap.Reader.__new__(_tracetap.Reader)
+        with pytest.raises(ValueError):
+            r.header()
+        del r
+        assert os.fstat(0).st_ino == mine.st_ino
+    finally:
+        if saved is not None:
+            os.dup2(saved, 0)
+            os.close(saved)
+        else:
+            os.close(0)
