@@ -86,6 +86,8 @@ typedef struct capture_code {
     int32_t count_base;
     uint32_t count_span;     /* entries in counts */
     uint64_t calls;
+    uint32_t file_id;        /* writer string id of the file; when traced */
+    uint8_t pseudo_file;     /* "<string>", "": coverage leaves it out */
 } capture_code_t;
 
 typedef struct {
@@ -285,6 +287,12 @@ capture_count_line(capture_code_t *c, int line)
 int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
 /* Writes every code's counts as 0x80 chunks. 0, or -1 (counted). */
 int capture_counts_write(capture_rec_t *rec);
+/* The coverage totals of the counts, as tt_coverage would compute them
+ * from the file (files with a traced code, executable lines: the union of
+ * the codes' lines >= 1 per file, pseudo files left out; covered: of those,
+ * lines that ran), without reading the file: what `run --count` prints.
+ * The function counts are left 0. 0, or -1 + MemoryError. */
+int capture_counts_totals(capture_rec_t *rec, tt_cov_summary_t *out);
 
 /* names.c */
 int capture_names_init(capture_names_t *n);          /* 0 or -1 + exc */
@@ -424,8 +432,8 @@ PyObject *capture_hook_new(PyTypeObject *type);
 /* coverage.c: coverage_data/coverage_export/coverage_annotate */
 extern PyMethodDef capture_coverage_methods[];
 
-/* objreader.c: _tracetap.objects(path) -> dict (issue 6). */
-PyObject *capture_objects_report(PyObject *module, PyObject *path);
+/* objreader.c: _tracetap.objects(reader or path) -> dict (issue 6). */
+PyObject *capture_objects_report(PyObject *module, PyObject *arg);
 
 /* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);
@@ -443,6 +451,21 @@ PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
 /* reader.c */
 extern PyType_Spec capture_reader_spec;
 extern PyType_Spec capture_eventiter_spec;
+/* The one way the analyses open a recording: a Reader. Returns a new
+ * reference to `item` if it is a Reader, else a new Reader(item) (a path),
+ * or NULL + OSError/TraceError. */
+PyObject *capture_reader_get(PyObject *module, PyObject *item);
+/* Lends a cursor over the Reader `obj`'s open file for one analysis: the
+ * Reader's own tt_reader when no iterator uses it, else a new one over the
+ * same descriptor. 0 and *out, or -1 + exception (TypeError for a
+ * non-Reader, ValueError for a closed one, TraceError if the file changed
+ * since it was opened). The cursor's position is unspecified: analyses
+ * rewind. Give it back (its progress callback is removed) with
+ * capture_reader_give_back(obj, *out) while obj is still referenced. */
+int capture_reader_lend(PyObject *module, PyObject *obj, tt_reader_t **out);
+void capture_reader_give_back(PyObject *obj, tt_reader_t *r);
+/* The Reader's path as given (borrowed str). */
+PyObject *capture_reader_path(PyObject *obj);
 
 /* module.c: the module state. */
 typedef struct {

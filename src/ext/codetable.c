@@ -264,6 +264,9 @@ code_define(capture_rec_t *rec, capture_code_t *c, PyCodeObject *co,
     if (capture_str_define(rec, file, &def.filename) < 0 ||
         capture_string_id(rec, qual, (size_t)qlen, &def.qualname) < 0)
         return -1;
+    c->file_id = def.filename;
+    c->pseudo_file = file->len == 0 ||
+                     (file->s[0] == '<' && file->s[file->len - 1] == '>');
     ranges = code_ranges(c, &def.n_ranges);
     if (ranges == NULL)
         goto nomem;

@@ -3,10 +3,13 @@
  *
  * Owns: sizing each traced code object's array (indexed by line -
  * count_base, from the lines its line table names) and writing the arrays
- * through tt_writer_line_counts. The increments themselves are inline in
- * capture.c (capture_count_line). Must not: run Python code. GIL: held.
+ * through tt_writer_line_counts, and their coverage totals for the run
+ * summary. The increments themselves are inline in capture.c
+ * (capture_count_line). Must not: run Python code. GIL: held.
  */
 #include "capture.h"
+
+#include <stdlib.h>
 
 int
 capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
@@ -66,5 +69,78 @@ capture_counts_write(capture_rec_t *rec)
         rec->problems.writer_errors++;
         return -1;
     }
+    return 0;
+}
+
+typedef struct {
+    uint32_t file;
+    int32_t line;
+    uint8_t ran;
+} count_line_t;
+
+static int
+count_line_cmp(const void *a, const void *b)
+{
+    const count_line_t *x = a, *y = b;
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+int
+capture_counts_totals(capture_rec_t *rec, tt_cov_summary_t *out)
+{
+    capture_codetab_t *t = &rec->codes;
+    size_t i, n = 0, cap = t->slots ? (size_t)1 << t->bits : 0, total = 0;
+    count_line_t *v;
+    uint32_t u;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < cap; i++) {
+        capture_code_t *c = t->slots[i];
+        if (c != NULL && c->traced && c->lines != NULL && !c->pseudo_file)
+            total += c->n_units + 1;
+    }
+    v = PyMem_RawMalloc((total ? total : 1) * sizeof(*v));
+    if (v == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < cap; i++) {
+        capture_code_t *c = t->slots[i];
+        if (c == NULL || !c->traced || c->lines == NULL || c->pseudo_file)
+            continue;
+        v[n].file = c->file_id;         /* a file with a code counts */
+        v[n].line = 0;
+        v[n++].ran = 0;
+        for (u = 0; u < c->n_units; u++) {
+            int32_t line = c->lines[u];
+            uint32_t k = (uint32_t)line - (uint32_t)c->count_base;
+            if (line < 1 || (u > 0 && c->lines[u - 1] == line))
+                continue;
+            v[n].file = c->file_id;
+            v[n].line = line;
+            v[n++].ran = c->counts != NULL && k < c->count_span &&
+                         c->counts[k] != 0;
+        }
+    }
+    qsort(v, n, sizeof(*v), count_line_cmp);
+    for (i = 0; i < n; i++) {
+        int first = i == 0 || v[i].file != v[i - 1].file;
+        if (first)
+            out->files++;
+        if (v[i].line < 1)
+            continue;
+        if (first || v[i].line != v[i - 1].line) {
+            out->executable++;
+            out->covered += v[i].ran;
+        } else if (v[i].ran && !v[i - 1].ran) {
+            out->covered++;             /* a later code ran it */
+            v[i].ran = 1;
+        } else {
+            v[i].ran |= v[i - 1].ran;
+        }
+    }
+    PyMem_RawFree(v);
     return 0;
 }

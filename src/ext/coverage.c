@@ -1,9 +1,10 @@
 /* coverage.c - the Python binding of libtt's coverage analysis and
  * exporters: _tracetap.coverage_data/coverage_export/coverage_annotate.
  *
- * Owns: opening the recordings named by the caller, turning libtt's
- * coverage tables into Python objects (the same data as the JSON export),
- * and routing exporter output to a file or a str. Must not: hold analysis
+ * Owns: reading the recordings the caller gives (Readers, or paths opened
+ * as Readers: one way to open), turning libtt's coverage tables into
+ * Python objects (the same data as the JSON export), and routing exporter
+ * output to a file or a str. Must not: hold analysis
  * logic (tt_coverage.c) or formatting (tt_export_*.c). GIL: held; nothing
  * here runs while a trace hook could (these read finished recordings).
  */
@@ -13,14 +14,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Loads every recording of `paths` (a sequence of str/PathLike) into a new
- * coverage table and appends a sentence to `warnings` for each damaged
- * one. NULL + exception on failure (OSError or TraceError naming the
+/* Adds every recording of `items` (a sequence of Readers or
+ * str/PathLike paths) to a new coverage table, reading each once through
+ * its Reader. Sentences about what was skipped go to `warnings` (the
+ * completeness of each recording is the caller's to report: it holds the
+ * Readers). NULL + exception on failure (OSError or TraceError naming the
  * file). */
 static tt_coverage_t *
-load(PyObject *module, PyObject *paths, PyObject *warnings)
+load(PyObject *module, PyObject *items, PyObject *warnings)
 {
-    PyObject *fast = PySequence_Fast(paths, "paths must be a sequence");
+    PyObject *fast = PySequence_Fast(items, "paths must be a sequence");
     tt_coverage_t *cov = NULL;
     Py_ssize_t i, n;
     int rc;
@@ -38,42 +41,19 @@ load(PyObject *module, PyObject *paths, PyObject *warnings)
         goto error;
     }
     for (i = 0; i < n; i++) {
-        PyObject *b = NULL;
+        PyObject *reader;
         tt_reader_t *r;
-        const tt_damage_t *d;
-        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(fast, i), &b))
+        reader = capture_reader_get(module, PySequence_Fast_GET_ITEM(fast, i));
+        if (reader == NULL)
             goto error;
-        errno = 0;
-        rc = tt_reader_open(&r, PyBytes_AS_STRING(b), TT_READ_MERGED);
-        if (rc < 0) {
-            if (rc == TT_EIO && errno != 0)
-                PyErr_SetFromErrnoWithFilename(PyExc_OSError,
-                                               PyBytes_AS_STRING(b));
-            else {
-                char what[512];
-                snprintf(what, sizeof(what), "%s: not a usable tracetap "
-                         "recording", PyBytes_AS_STRING(b));
-                capture_raise_tt(module, rc, what);
-            }
-            Py_DECREF(b);
+        if (capture_reader_lend(module, reader, &r) < 0) {
+            Py_DECREF(reader);
             goto error;
         }
-        d = tt_reader_damage(r);
-        if (d->status != 0) {
-            PyObject *s = PyUnicode_FromFormat("%s: %s", PyBytes_AS_STRING(b),
-                                               d->reason);
-            if (s == NULL || PyList_Append(warnings, s) < 0) {
-                Py_XDECREF(s);
-                Py_DECREF(b);
-                tt_reader_close(r);
-                goto error;
-            }
-            Py_DECREF(s);
-        }
-        Py_DECREF(b);
-        capture_progress_attach(r, PySequence_Fast_GET_ITEM(fast, i));
+        capture_progress_attach(r, capture_reader_path(reader));
         rc = tt_coverage_add(cov, r);
-        tt_reader_close(r);
+        capture_reader_give_back(reader, r);
+        Py_DECREF(reader);
         if (rc < 0) {
             capture_raise_tt(module, rc, "coverage");
             goto error;
@@ -228,16 +208,17 @@ done:
     return res;
 }
 
-/* coverage_export(paths, format, out=None, *, show_missing=False,
+/* coverage_export(readers, format, out=None, *, show_missing=False,
  * root=None, test_name=None, version=None, timestamp_ms=0)
- * -> (str or None, warnings) */
+ * -> (str or None, warnings, totals) */
 static PyObject *
 coverage_export(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"paths", "format", "out", "show_missing", "root",
                              "test_name", "version", "timestamp_ms", NULL};
     PyObject *paths, *out = Py_None, *outb = NULL, *warnings = NULL;
-    PyObject *text = NULL, *res = NULL;
+    PyObject *text = NULL, *res = NULL, *tot = NULL;
+    tt_cov_summary_t t;
     const char *fmt, *root = NULL, *test_name = NULL, *version = NULL;
     unsigned long long ts = 0;
     int show_missing = 0, rc = 0;
@@ -305,30 +286,57 @@ coverage_export(PyObject *module, PyObject *args, PyObject *kw)
     } else {
         text = Py_NewRef(Py_None);
     }
-    res = PyTuple_Pack(2, text, warnings);
+    tt_coverage_totals(cov, &t);
+    tot = summary_dict(&t, 1);
+    if (tot != NULL)
+        res = PyTuple_Pack(3, text, warnings, tot);
 done:
     free(buf);
     tt_coverage_free(cov);
     Py_XDECREF(outb);
     Py_XDECREF(text);
+    Py_XDECREF(tot);
     Py_XDECREF(warnings);
     return res;
 }
 
-/* coverage_annotate(paths, targets) -> (problems, warnings): writes the
- * .cover text of each source file that `targets` ({source: output path})
- * names; `problems` lists (source, message) for sources that could not be
- * read or outputs that could not be written. */
+/* The source paths of cov's files, in order: a list of str. */
+static PyObject *
+file_paths(const tt_coverage_t *cov)
+{
+    uint32_t i, n = tt_coverage_n_files(cov);
+    PyObject *list = PyList_New(n);
+    for (i = 0; list != NULL && i < n; i++) {
+        PyObject *p = PyUnicode_DecodeFSDefault(tt_coverage_file(cov, i)->path);
+        if (p == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, p);
+    }
+    return list;
+}
+
+/* coverage_annotate(readers, targets) -> (problems, warnings): reads the
+ * recordings once and writes the .cover text of each source file that
+ * `targets` names: a dict {source: output path}, or a callable that gets
+ * the list of source files (sorted) and returns that dict. `problems`
+ * lists (source, message) for sources that could not be read or outputs
+ * that could not be written. */
 static PyObject *
 coverage_annotate(PyObject *module, PyObject *args)
 {
     PyObject *paths, *targets, *warnings = NULL, *problems = NULL;
-    PyObject *res = NULL;
+    PyObject *res = NULL, *made = NULL;
     tt_coverage_t *cov = NULL;
     uint32_t i;
 
-    if (!PyArg_ParseTuple(args, "OO!", &paths, &PyDict_Type, &targets))
+    if (!PyArg_ParseTuple(args, "OO", &paths, &targets))
         return NULL;
+    if (!PyDict_Check(targets) && !PyCallable_Check(targets)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "targets must be a dict or a callable");
+        return NULL;
+    }
     warnings = PyList_New(0);
     problems = PyList_New(0);
     if (warnings == NULL || problems == NULL)
@@ -336,6 +344,19 @@ coverage_annotate(PyObject *module, PyObject *args)
     cov = load(module, paths, warnings);
     if (cov == NULL)
         goto done;
+    if (!PyDict_Check(targets)) {
+        PyObject *files = file_paths(cov);
+        made = files ? PyObject_CallOneArg(targets, files) : NULL;
+        Py_XDECREF(files);
+        if (made == NULL)
+            goto done;
+        if (!PyDict_Check(made)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "targets() must return a dict");
+            goto done;
+        }
+        targets = made;
+    }
     for (i = 0; i < tt_coverage_n_files(cov); i++) {
         const tt_cov_file_t *cf = tt_coverage_file(cov, i);
         PyObject *key = PyUnicode_DecodeFSDefault(cf->path), *dest, *db = NULL;
@@ -392,6 +413,7 @@ coverage_annotate(PyObject *module, PyObject *args)
     res = PyTuple_Pack(2, problems, warnings);
 done:
     tt_coverage_free(cov);
+    Py_XDECREF(made);
     Py_XDECREF(warnings);
     Py_XDECREF(problems);
     return res;
@@ -399,18 +421,19 @@ done:
 
 PyMethodDef capture_coverage_methods[] = {
     {"coverage_data", coverage_data, METH_O,
-     "coverage_data(paths) -> (data, warnings): the coverage of one or more "
-     "recordings (counts summed) as the JSON export has it, with lines as "
-     "ints; warnings name damaged files and skipped chunks."},
+     "coverage_data(readers) -> (data, warnings): the coverage of one or "
+     "more recordings (Readers, or paths; counts summed) as the JSON export "
+     "has it, with lines as ints; warnings name skipped chunks."},
     {"coverage_export", (PyCFunction)(void (*)(void))coverage_export,
      METH_VARARGS | METH_KEYWORDS,
-     "coverage_export(paths, format, out=None, *, show_missing=False, "
+     "coverage_export(readers, format, out=None, *, show_missing=False, "
      "root=None, test_name=None, version=None, timestamp_ms=0) -> "
-     "(str or None, warnings): a text, json, lcov or cobertura report, "
-     "written to `out` or returned."},
+     "(str or None, warnings, totals): a text, json, lcov or cobertura "
+     "report, written to `out` or returned, and the totals."},
     {"coverage_annotate", coverage_annotate, METH_VARARGS,
-     "coverage_annotate(paths, targets) -> (problems, warnings): writes a "
-     "stdlib-trace style .cover file for each source named in `targets` "
-     "({source: output path})."},
+     "coverage_annotate(readers, targets) -> (problems, warnings): reads "
+     "the recordings once and writes a stdlib-trace style .cover file for "
+     "each source named in `targets` ({source: output path}, or a callable "
+     "that maps the sorted list of sources to that dict)."},
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,6 @@
-/* objreader.c - _tracetap.objects(path): libtt's object analysis
- * (tt_objects_analyze) as a dict for tracetap.load(path).objects() and
- * `tracetap objects`.
+/* objreader.c - _tracetap.objects(reader): libtt's object analysis
+ * (tt_objects_analyze) over an open Reader, as a dict for
+ * tracetap.load(path).objects() and `tracetap objects`.
  *
  * Owns: the conversion of tt_objects_t into Python objects (names, files,
  * lifetimes in ns). Must not: analyse anything itself (libtt does) or
@@ -8,7 +8,6 @@
  */
 #include "capture.h"
 
-#include <errno.h>
 #include <string.h>
 
 /* A lifetime percentile in ns, or None when nothing died. */
@@ -98,10 +97,11 @@ site_dict(tt_reader_t *r, const tt_objstat_t *s)
     return d;
 }
 
+/* objects(reader) -> dict; a path is opened as a Reader first. */
 PyObject *
 capture_objects_report(PyObject *module, PyObject *arg)
 {
-    PyObject *path = NULL, *res = NULL, *types = NULL, *sites = NULL;
+    PyObject *reader, *res = NULL, *types = NULL, *sites = NULL;
     PyObject *notes = NULL, *v;
     tt_reader_t *r = NULL;
     tt_objects_t *o = NULL;
@@ -110,18 +110,12 @@ capture_objects_report(PyObject *module, PyObject *arg)
     uint32_t i;
     int rc;
 
-    if (!PyUnicode_FSConverter(arg, &path))
+    reader = capture_reader_get(module, arg);
+    if (reader == NULL)
         return NULL;
-    errno = 0;
-    rc = tt_reader_open(&r, PyBytes_AS_STRING(path), TT_READ_MERGED);
-    if (rc < 0) {
-        if (rc == TT_EIO && errno != 0)
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
-        else
-            capture_raise_tt(module, rc, "cannot read the recording");
+    if (capture_reader_lend(module, reader, &r) < 0)
         goto done;
-    }
-    capture_progress_attach(r, arg);
+    capture_progress_attach(r, capture_reader_path(reader));
     rc = tt_objects_analyze(r, &o);
     if (rc < 0) {
         capture_raise_tt(module, rc, "object analysis failed");
@@ -185,7 +179,7 @@ done:
     Py_XDECREF(sites);
     Py_XDECREF(notes);
     tt_objects_free(o);
-    tt_reader_close(r);
-    Py_XDECREF(path);
+    capture_reader_give_back(reader, r);
+    Py_DECREF(reader);
     return res;
 }

@@ -1,44 +1,49 @@
 /* reader.c - the Python binding of tt_reader: Reader and its event
- * iterator.
+ * iterator, and the cursors the analyses read through (one way to open).
  *
- * Owns: the file mapping shared by a Reader and its iterators (each
- * iterator has its own tt_reader cursor over the same bytes), the thread
- * ordinals (threads numbered in order of their first event), and the
- * conversion of headers, tables and events into Python objects. Must not:
- * trust the file; libtt validates and reports damage. GIL: held; a Reader
- * is not meant to be shared between threads.
+ * Owns: the one open descriptor of a Reader's file (libtt reads it through
+ * /proc/self/fd/N, so that every cursor of one Reader reads the same file
+ * even if its path is replaced or removed; no mmap, so a file truncated
+ * while read cannot SIGBUS us), lending the Reader's own tt_reader to one
+ * user at a time (more users open their own over the same descriptor),
+ * the thread ordinals (threads numbered in order of their first event),
+ * and the conversion of headers, tables and events into Python objects.
+ * Must not: trust the file; libtt validates and reports damage. GIL: held;
+ * a Reader is not meant to be shared between threads.
  */
 #include "capture.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
     PyObject_HEAD
-    tt_reader_t *r;          /* owned: metadata and counts */
-    uint8_t *map;            /* owned mapping of the file, or NULL */
-    size_t len;
+    tt_reader_t *r;          /* owned: metadata, and a cursor to lend */
+    int fd;                  /* owned: the file as opened, or -1 */
+    PyObject *src;           /* owned bytes: what libtt opens, the fd's
+                                /proc/self/fd/N or else the path */
     PyObject *path;          /* owned str */
     uint32_t n_threads;
-    uint32_t *ordinal;       /* owned: thread id -> ordinal */
+    uint32_t *ordinal;       /* owned: thread id -> ordinal; NULL until
+                                first needed */
     uint32_t *by_ordinal;    /* owned: ordinal -> thread id */
-    uint32_t n_iters;        /* live iterators over the mapping */
+    uint32_t n_users;        /* live iterators and analyses */
+    int lent;                /* r is lent to an iterator or an analysis */
     int closed;              /* close() was called */
 } ReaderObject;
 
 typedef struct {
     PyObject_HEAD
-    ReaderObject *reader;    /* owned: keeps the mapping alive */
-    tt_reader_t *r;          /* owned: this iterator's cursor */
+    ReaderObject *reader;    /* owned: keeps the descriptor open */
+    tt_reader_t *r;          /* this iterator's cursor: the Reader's own
+                                (lent) or owned */
     uint64_t errors;         /* malformed streams skipped */
 } EventIterObject;
-
-static const uint8_t empty_file[1];
 
 static PyObject *
 decode(const char *s)
@@ -68,16 +73,24 @@ ord_cmp(const void *a, const void *b)
 }
 
 /* Numbers threads by their first event (ties by id), as a merged reading
- * meets them. 0, or -1 + MemoryError. */
+ * meets them; once, when first needed. 0, or -1 + MemoryError. */
 static int
 reader_ordinals(ReaderObject *self)
 {
-    uint32_t i, n = tt_reader_n_threads(self->r);
-    ord_key_t *keys = PyMem_Calloc(n ? n : 1, sizeof(*keys));
+    uint32_t i, n;
+    ord_key_t *keys;
+
+    if (self->ordinal != NULL)
+        return 0;
+    n = tt_reader_n_threads(self->r);
+    keys = PyMem_Calloc(n ? n : 1, sizeof(*keys));
     self->ordinal = PyMem_Calloc(n ? n : 1, sizeof(uint32_t));
     self->by_ordinal = PyMem_Calloc(n ? n : 1, sizeof(uint32_t));
     if (keys == NULL || self->ordinal == NULL || self->by_ordinal == NULL) {
         PyMem_Free(keys);
+        PyMem_Free(self->ordinal);
+        PyMem_Free(self->by_ordinal);
+        self->ordinal = self->by_ordinal = NULL;
         PyErr_NoMemory();
         return -1;
     }
@@ -99,68 +112,68 @@ reader_ordinals(ReaderObject *self)
 
 /* --------------------------------------------------------------- Reader */
 
+/* Raises for a failed tt_reader_open of the Reader's file: OSError
+ * naming the path for TT_EIO with an errno, else TraceError. */
+static void
+raise_open(ReaderObject *self, int rc, const char *what)
+{
+    PyObject *module;
+    if (rc == TT_EIO && errno != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, self->path);
+        return;
+    }
+    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    if (module != NULL)
+        capture_raise_tt(module, rc, what);
+}
+
 static int
 Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", NULL};
-    PyObject *path = NULL, *module;
+    PyObject *path = NULL, *b;
     struct stat sb;
-    int fd, rc;
-    const uint8_t *data = empty_file;
-    size_t len = 0;
+    char proc[64];
+    int rc;
 
-    if (self->r != NULL) {
+    if (self->r != NULL || self->path != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Reader is already open");
         return -1;
     }
+    self->fd = -1;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&", kwlist,
                                      PyUnicode_FSDecoder, &path))
         return -1;
     self->path = path;
-    {
-        PyObject *b = PyUnicode_EncodeFSDefault(path);
+    b = PyUnicode_EncodeFSDefault(path);
+    if (b == NULL)
+        return -1;
+    self->fd = open(PyBytes_AS_STRING(b), O_RDONLY | O_CLOEXEC);
+    if (self->fd < 0 || fstat(self->fd, &sb) < 0 ||
+        (S_ISDIR(sb.st_mode) && (errno = EISDIR, 1))) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        Py_DECREF(b);
+        return -1;
+    }
+    /* Every cursor reads the file this descriptor holds, wherever its
+     * path points later; without /proc, the path itself. */
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", self->fd);
+    if (access(proc, R_OK) == 0) {
+        Py_DECREF(b);
+        b = PyBytes_FromString(proc);
         if (b == NULL)
             return -1;
-        fd = open(PyBytes_AS_STRING(b), O_RDONLY | O_CLOEXEC);
-        Py_DECREF(b);
     }
-    if (fd < 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return -1;
-    }
-    if (fstat(fd, &sb) < 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        close(fd);
-        return -1;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        close(fd);
-        errno = EISDIR;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return -1;
-    }
-    if (sb.st_size > 0) {
-        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-            close(fd);
-            return -1;
-        }
-        self->map = m;
-        self->len = (size_t)sb.st_size;
-        data = m;
-        len = self->len;
-    }
-    close(fd);
-    rc = tt_reader_open_mem(&self->r, data, len, TT_READ_MERGED);
+    self->src = b;
+    errno = 0;
+    rc = tt_reader_open(&self->r, PyBytes_AS_STRING(self->src),
+                        TT_READ_MERGED);
     if (rc < 0) {
         self->r = NULL;
-        module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
-        if (module != NULL)
-            capture_raise_tt(module, rc, "not a usable tracetap recording");
+        raise_open(self, rc, "not a usable tracetap recording");
         return -1;
     }
-    return reader_ordinals(self);
+    return 0;
 }
 
 static void
@@ -169,9 +182,11 @@ Reader_release(ReaderObject *self)
     if (self->r != NULL)
         tt_reader_close(self->r);
     self->r = NULL;
-    if (self->map != NULL)
-        munmap(self->map, self->len);
-    self->map = NULL;
+    /* fd is meaningful once init has set the path (a Reader that init
+     * never ran on has fd 0 from tp_alloc: not ours to close). */
+    if (self->path != NULL && self->fd >= 0)
+        close(self->fd);
+    self->fd = -1;
     PyMem_Free(self->ordinal);
     PyMem_Free(self->by_ordinal);
     self->ordinal = self->by_ordinal = NULL;
@@ -183,6 +198,7 @@ Reader_dealloc(ReaderObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     Reader_release(self);
     Py_CLEAR(self->path);
+    Py_CLEAR(self->src);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -244,12 +260,8 @@ error:
 }
 
 static PyObject *
-Reader_damage(ReaderObject *self, PyObject *unused)
+damage_dict(const tt_damage_t *d)
 {
-    const tt_damage_t *d;
-    if (reader_check(self) < 0)
-        return NULL;
-    d = tt_reader_damage(self->r);
     return Py_BuildValue("{s:i,s:s,s:K,s:K,s:N,s:O}",
                          "status", d->status,
                          "status_text", tt_strerror(d->status),
@@ -279,11 +291,35 @@ Reader_clock(ReaderObject *self, PyObject *unused)
 }
 
 static PyObject *
+Reader_damage(ReaderObject *self, PyObject *unused)
+{
+    if (reader_check(self) < 0)
+        return NULL;
+    return damage_dict(tt_reader_damage(self->r));
+}
+
+/* True while a writer still has the file open (tt_file_being_written on
+ * the open file, not on whatever the path names now). */
+static PyObject *
+Reader_being_written(ReaderObject *self, PyObject *unused)
+{
+    int rc;
+    if (reader_check(self) < 0)
+        return NULL;
+    errno = 0;
+    rc = tt_file_being_written(PyBytes_AS_STRING(self->src));
+    if (rc < 0)
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError,
+                                                    self->path);
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *
 Reader_threads(ReaderObject *self, PyObject *unused)
 {
     PyObject *list;
     uint32_t i;
-    if (reader_check(self) < 0)
+    if (reader_check(self) < 0 || reader_ordinals(self) < 0)
         return NULL;
     list = PyList_New(self->n_threads);
     if (list == NULL)
@@ -475,12 +511,137 @@ Reader_ns(ReaderObject *self, PyObject *arg)
     return PyLong_FromUnsignedLongLong(tt_reader_ns(self->r, tick));
 }
 
+/* Raises for a cursor that could not be opened over the Reader's file,
+ * or found a different recording there: the file was truncated or
+ * rewritten (a new recording into the same path) since it was opened. */
+static void
+raise_changed(ReaderObject *self, int rc)
+{
+    PyObject *module;
+    char what[] = "the recording changed since it was opened (truncated, "
+                  "or rewritten by a new recording?)";
+    if (rc == TT_EIO && errno != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, self->path);
+        return;
+    }
+    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    if (module == NULL)
+        return;
+    if (rc == 0)
+        rc = TT_ECORRUPT;
+    {
+        PyObject *msg = PyUnicode_FromFormat("%U: %s", self->path, what);
+        const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+        if (m != NULL)
+            capture_raise_tt(module, rc, m);
+        Py_XDECREF(msg);
+    }
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* 1 if b's header is the one a read: the same recording. */
+static int
+same_recording(const tt_reader_t *a, const tt_reader_t *b)
+{
+    const tt_header_t *x = tt_reader_header(a), *y = tt_reader_header(b);
+    return x->start_unix_ns == y->start_unix_ns &&
+           x->start_tick == y->start_tick && x->clock_hz == y->clock_hz &&
+           x->options == y->options &&
+           same_str(x->python_version, y->python_version);
+}
+
+/* A cursor over the Reader's file for one user (an iterator, an
+ * analysis): the Reader's own tt_reader when it is free, else a new one
+ * opened over the same descriptor. 0 and *out, or -1 with an exception
+ * (closed Reader, the file changed, no memory). Give it back with
+ * reader_give_back. */
+static int
+reader_lend(ReaderObject *self, tt_reader_t **out)
+{
+    int rc;
+    *out = NULL;
+    if (reader_check(self) < 0)
+        return -1;
+    if (!self->lent) {
+        self->lent = 1;
+        *out = self->r;
+    } else {
+        errno = 0;
+        rc = tt_reader_open(out, PyBytes_AS_STRING(self->src),
+                            TT_READ_MERGED);
+        if (rc < 0 || !same_recording(self->r, *out)) {
+            tt_reader_close(*out);
+            *out = NULL;
+            raise_changed(self, rc);
+            return -1;
+        }
+    }
+    self->n_users++;
+    return 0;
+}
+
+static void
+reader_give_back(ReaderObject *self, tt_reader_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r == self->r) {
+        tt_reader_set_progress(r, NULL, NULL);
+        self->lent = 0;
+    } else {
+        tt_reader_close(r);
+    }
+    if (--self->n_users == 0 && self->closed)
+        Reader_release(self);
+}
+
+/* For the analyses (capture.h): `obj` must be a Reader. */
+int
+capture_reader_lend(PyObject *module, PyObject *obj, tt_reader_t **out)
+{
+    capture_state_t *st = capture_get_state(module);
+    if (!PyObject_TypeCheck(obj, st->reader_type)) {
+        *out = NULL;
+        PyErr_Format(PyExc_TypeError, "expected a tracetap Reader, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return reader_lend((ReaderObject *)obj, out);
+}
+
+void
+capture_reader_give_back(PyObject *obj, tt_reader_t *r)
+{
+    reader_give_back((ReaderObject *)obj, r);
+}
+
+PyObject *
+capture_reader_path(PyObject *obj)
+{
+    return ((ReaderObject *)obj)->path;
+}
+
+PyObject *
+capture_reader_get(PyObject *module, PyObject *item)
+{
+    capture_state_t *st = capture_get_state(module);
+    if (PyObject_TypeCheck(item, st->reader_type))
+        return Py_NewRef(item);
+    return PyObject_CallOneArg((PyObject *)st->reader_type, item);
+}
+
 static PyObject *
 Reader_close(ReaderObject *self, PyObject *unused)
 {
-    /* Live iterators read the mapping: the last one releases it. */
+    /* Live iterators and analyses read through the descriptor: the last
+     * one releases it. */
     self->closed = 1;
-    if (self->n_iters == 0)
+    if (self->n_users == 0)
         Reader_release(self);
     Py_RETURN_NONE;
 }
@@ -492,13 +653,25 @@ Reader_events(ReaderObject *self, PyObject *args, PyObject *kw)
     PyObject *thread = Py_None, *module;
     capture_state_t *st;
     EventIterObject *it;
-    const uint8_t *data;
+    uint32_t sel = UINT32_MAX;
     int rc;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &thread))
         return NULL;
-    if (reader_check(self) < 0)
+    if (reader_check(self) < 0 || reader_ordinals(self) < 0)
         return NULL;
+    if (thread != Py_None) {
+        long ord = PyLong_AsLong(thread);
+        if (ord == -1 && PyErr_Occurred())
+            return NULL;
+        if (ord < 0 || (unsigned long)ord >= self->n_threads) {
+            PyErr_Format(PyExc_ValueError,
+                         "no thread %ld in the recording (it has %u)", ord,
+                         self->n_threads);
+            return NULL;
+        }
+        sel = self->by_ordinal[ord];
+    }
     module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
     if (module == NULL)
         return NULL;
@@ -507,34 +680,15 @@ Reader_events(ReaderObject *self, PyObject *args, PyObject *kw)
     if (it == NULL)
         return NULL;
     it->reader = (ReaderObject *)Py_NewRef(self);
-    it->r = NULL;
     it->errors = 0;
-    self->n_iters++;
-    data = self->map ? self->map : empty_file;
-    rc = tt_reader_open_mem(&it->r, data, self->len, TT_READ_MERGED);
-    if (rc < 0) {
-        it->r = NULL;
+    if (reader_lend(self, &it->r) < 0) {
         Py_DECREF(it);
-        return capture_raise_tt(module, rc, "cannot read events");
+        return NULL;
     }
-    if (thread != Py_None) {
-        long ord = PyLong_AsLong(thread);
-        if (ord == -1 && PyErr_Occurred()) {
-            Py_DECREF(it);
-            return NULL;
-        }
-        if (ord < 0 || (unsigned long)ord >= self->n_threads) {
-            Py_DECREF(it);
-            PyErr_Format(PyExc_ValueError,
-                         "no thread %ld in the recording (it has %u)", ord,
-                         self->n_threads);
-            return NULL;
-        }
-        rc = tt_reader_select_thread(it->r, self->by_ordinal[ord]);
-        if (rc < 0) {
-            Py_DECREF(it);
-            return capture_raise_tt(module, rc, "cannot select the thread");
-        }
+    rc = tt_reader_select_thread(it->r, sel);
+    if (rc < 0) {
+        Py_DECREF(it);
+        return capture_raise_tt(module, rc, "cannot select the thread");
     }
     return (PyObject *)it;
 }
@@ -548,6 +702,9 @@ static PyMethodDef reader_methods[] = {
      "clock() -> dict: how ticks become ns: header_hz, measured_hz (between "
      "the first and last sync points), sync_points, bad_sync_records, "
      "max_sync_err_ns, sync_span_ns."},
+    {"being_written", (PyCFunction)Reader_being_written, METH_NOARGS,
+     "being_written() -> bool: a writer still has the file open (the "
+     "recording is in progress)."},
     {"threads", (PyCFunction)Reader_threads, METH_NOARGS,
      "threads() -> list of dicts, in order of first appearance."},
     {"counts", (PyCFunction)Reader_counts, METH_NOARGS,
@@ -568,7 +725,8 @@ static PyMethodDef reader_methods[] = {
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
      "offset, opcode, extra, addr, size) tuples; thread is an ordinal."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
-     "close(): release the file (when no iterator uses it)."},
+     "close(): release the file (when no iterator or analysis uses "
+     "it)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -578,9 +736,24 @@ Reader_path(ReaderObject *self, void *unused)
     return Py_NewRef(self->path ? self->path : Py_None);
 }
 
+/* The open file's size now (it grows while a recording is in progress). */
+static PyObject *
+Reader_size(ReaderObject *self, void *unused)
+{
+    struct stat sb;
+    if (reader_check(self) < 0)
+        return NULL;
+    if (fstat(self->fd, &sb) < 0)
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError,
+                                                    self->path);
+    return PyLong_FromLongLong((long long)sb.st_size);
+}
+
 static PyGetSetDef reader_getset[] = {
     {"n_codes", (getter)Reader_n_codes, NULL, "number of code records", NULL},
     {"path", (getter)Reader_path, NULL, "the recording's path", NULL},
+    {"size", (getter)Reader_size, NULL,
+     "the open file's size in bytes, now", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -591,7 +764,9 @@ static PyType_Slot reader_slots[] = {
     {Py_tp_methods, (void *)reader_methods},
     {Py_tp_getset, (void *)reader_getset},
     {Py_tp_doc, (void *)"Reader(path): a validated, read-only view of a "
-                        ".ttrace recording."},
+                        ".ttrace recording; holds the file open, so its "
+                        "iterators and analyses read the same file even if "
+                        "the path is replaced."},
     {0, NULL},
 };
 
@@ -620,8 +795,13 @@ EventIter_next(EventIterObject *self)
             break;
         if (rc == 0)
             return NULL;                /* StopIteration */
+        if (rc == TT_EIO) {             /* the file could not be read */
+            raise_changed(reader, rc);
+            return NULL;
+        }
         /* A malformed stream: libtt skipped the rest of that chunk and
-         * recorded it in the damage report; go on with the next one. */
+         * recorded it in the damage report (this iterator's damage());
+         * go on with the next one. */
         if (++self->errors > 1000000u)
             return NULL;
     }
@@ -672,11 +852,8 @@ EventIter_dealloc(EventIterObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     ReaderObject *reader = self->reader;
-    if (self->r != NULL)
-        tt_reader_close(self->r);
     if (reader != NULL) {
-        if (--reader->n_iters == 0 && reader->closed)
-            Reader_release(reader);
+        reader_give_back(reader, self->r);
         Py_DECREF(reader);
     }
     tp->tp_free((PyObject *)self);
@@ -689,6 +866,22 @@ EventIter_errors(EventIterObject *self, void *unused)
     return PyLong_FromUnsignedLongLong(self->errors);
 }
 
+/* What this iterator's cursor met: the Reader's damage report, or, when
+ * the iterator read the file again, the report of that reading (a file
+ * cut since it was opened shows here). */
+static PyObject *
+EventIter_damage(EventIterObject *self, PyObject *unused)
+{
+    return damage_dict(tt_reader_damage(self->r));
+}
+
+static PyMethodDef eventiter_methods[] = {
+    {"damage", (PyCFunction)EventIter_damage, METH_NOARGS,
+     "damage() -> dict: what this iteration found wrong with the file "
+     "(as Reader.damage())."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyGetSetDef eventiter_getset[] = {
     {"errors", (getter)EventIter_errors, NULL,
      "malformed event streams skipped so far", NULL},
@@ -700,6 +893,7 @@ static PyType_Slot eventiter_slots[] = {
     {Py_tp_iternext, (void *)EventIter_next},
     {Py_tp_dealloc, (void *)EventIter_dealloc},
     {Py_tp_getset, (void *)eventiter_getset},
+    {Py_tp_methods, (void *)eventiter_methods},
     {0, NULL},
 };
 

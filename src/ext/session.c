@@ -478,9 +478,22 @@ name_threads(capture_rec_t *rec, PyObject *given)
     Py_XDECREF(active);
 }
 
+/* strerror(3)'s text with a lower-case first letter ("no space left on
+ * device"), in a static buffer: what the summary, the error and the NOTE
+ * "write_error" say. */
+static const char *
+capture_errno_text(int err)
+{
+    static char buf[128];
+    snprintf(buf, sizeof(buf), "%s", strerror(err));
+    if (buf[0] >= 'A' && buf[0] <= 'Z')
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 static PyObject *
 summary(capture_rec_t *rec, const tt_writer_stats_t *ws, PyObject *warnings,
-        uint64_t end_ns, const char *error)
+        uint64_t end_ns, const char *error, PyObject *counted)
 {
     PyObject *events = PyDict_New(), *res;
     uint32_t i, threads = 0;
@@ -502,7 +515,7 @@ summary(capture_rec_t *rec, const tt_writer_stats_t *ws, PyObject *warnings,
     }
     for (i = 0; i < rec->n_threads; i++)
         threads += rec->threads[i]->tbuf != NULL;
-    res = Py_BuildValue("{s:N,s:K,s:K,s:I,s:I,s:K,s:O,s:s,s:K,s:z}",
+    res = Py_BuildValue("{s:N,s:K,s:K,s:I,s:I,s:K,s:O,s:s,s:K,s:z,s:z,s:O}",
                         "events", events,
                         "dropped", (unsigned long long)ws->dropped,
                         "bytes", (unsigned long long)ws->bytes,
@@ -513,8 +526,25 @@ summary(capture_rec_t *rec, const tt_writer_stats_t *ws, PyObject *warnings,
                         "warnings", warnings,
                         "clock", rec->clock_name,
                         "untracked", (unsigned long long)rec->problems.untracked,
-                        "error", error);
+                        "error", error,
+                        "write_error", ws->last_errno
+                                           ? capture_errno_text(ws->last_errno)
+                                           : NULL,
+                        "counted", counted ? counted : Py_None);
     return res;
+}
+
+/* The --count totals for the summary (no re-reading of the file):
+ * {"files", "executable", "covered"}, or NULL + exception. */
+static PyObject *
+counted_totals(capture_rec_t *rec)
+{
+    tt_cov_summary_t t;
+    if (capture_counts_totals(rec, &t) < 0)
+        return NULL;
+    return Py_BuildValue("{s:I,s:K,s:K}", "files", (unsigned int)t.files,
+                         "executable", (unsigned long long)t.executable,
+                         "covered", (unsigned long long)t.covered);
 }
 
 /* Appends a sentence about a failed step to `warnings` and clears the
@@ -540,6 +570,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"thread_names", NULL};
     PyObject *given = Py_None, *warnings, *foreign, *res, *objsum = NULL;
+    PyObject *counted = NULL;
     capture_rec_t *rec = capture_rec;
     tt_writer_stats_t ws;
     capture_clock_pair_t end;
@@ -588,8 +619,12 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     capture_gen++;
     if (capture_uninstall(rec, warnings, foreign) < 0)
         note_failure(warnings, "removing the hook");
-    if (rec->count)
+    if (rec->count) {
         (void)capture_counts_write(rec);    /* failures are counted */
+        counted = counted_totals(rec);
+        if (counted == NULL)
+            note_failure(warnings, "counting the coverage totals");
+    }
     if (report_problems(rec, warnings, foreign) < 0)
         note_failure(warnings, "reporting problems");
     name_threads(rec, given);
@@ -600,6 +635,15 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     (void)tt_writer_clock_sync(rec->w, end.tick, end.ns, end.err_ns);
     rc = tt_writer_flush(rec->w);
     tt_writer_stats(rec->w, &ws);
+    if (ws.last_errno != 0) {
+        /* Why events were lost, in the file too (best effort: on a full
+         * disk the NOTE may not fit either; the END chunk's count then
+         * says how many). */
+        if (tt_writer_note(rec->w, "write_error",
+                           capture_errno_text(ws.last_errno)) == 0)
+            (void)tt_writer_flush(rec->w);
+        tt_writer_stats(rec->w, &ws);
+    }
     if (rc == 0)
         rc = ws.last_error;
     rc2 = tt_writer_close(rec->w);
@@ -608,10 +652,15 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         rc = rc2;
     if (rc < 0) {
         snprintf(errbuf, sizeof(errbuf), "the recording is incomplete: %s",
-                 tt_strerror(rc));
+                 rc == TT_EIO && ws.last_errno
+                     ? capture_errno_text(ws.last_errno) : tt_strerror(rc));
+        if (ws.dropped)
+            snprintf(errbuf + strlen(errbuf), sizeof(errbuf) - strlen(errbuf),
+                     " (%llu events lost)", (unsigned long long)ws.dropped);
         error = errbuf;
     }
-    res = summary(rec, &ws, warnings, end_ns, error);
+    res = summary(rec, &ws, warnings, end_ns, error, counted);
+    Py_XDECREF(counted);
     if (res != NULL && objsum != NULL &&
         PyDict_SetItemString(res, "objects", objsum) < 0)
         Py_CLEAR(res);

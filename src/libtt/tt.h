@@ -152,7 +152,10 @@ typedef struct {
 typedef struct tt_writer tt_writer_t;
 typedef struct tt_tbuf tt_tbuf_t;
 
-/* Creates `path` (truncating it) and writes the header.
+/* Creates `path` (truncating it) and writes the header. While the writer
+ * is open its descriptor holds an advisory flock(LOCK_EX), the mark that
+ * tt_file_being_written looks for (not taken on file systems without
+ * flock; the recording works the same).
  * On success *out owns the open file; on failure *out is NULL, nothing is
  * left open, and the file may exist but is not a valid recording. */
 int tt_writer_open(tt_writer_t **out, const char *path, const tt_header_t *hdr);
@@ -215,12 +218,15 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
                               const char *value);
 
 /* Flushes, writes the end-of-recording chunk, closes the file and frees
- * everything, buffers included; w is invalid afterwards whatever it returns. */
+ * everything, buffers included; w is invalid afterwards whatever it returns.
+ * Releases the "being written" lock (tt_file_being_written). */
 int tt_writer_close(tt_writer_t *w);
 
 /* Closes the file descriptor and frees everything, buffers included,
  * without writing a byte: what a forked child does with the writer its
- * parent goes on using. w is invalid afterwards; NULL is a no-op. */
+ * parent goes on using. The parent's "being written" lock stays (it belongs
+ * to the open file the parent still holds). w is invalid afterwards; NULL
+ * is a no-op. */
 void tt_writer_abandon(tt_writer_t *w);
 
 /* Counters since open. */
@@ -230,6 +236,8 @@ typedef struct {
     uint64_t bytes;                 /* bytes written to the file so far */
     uint64_t chunks;
     int last_error;                 /* first TT_E* met while writing, or 0 */
+    int last_errno;                 /* the errno of the first failed write
+                                       (ENOSPC, EDQUOT, EIO...), or 0 */
 } tt_writer_stats_t;
 
 void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out);
@@ -404,6 +412,13 @@ int tt_reader_note(const tt_reader_t *r, uint32_t i,
  * (a full disk) is not presented as nearly complete. */
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped);
+
+/* Whether a writer still has `path` open (tt_inprogress.c): 1 if another
+ * open file description holds the writer's advisory lock (a recording in
+ * progress, in this process or another), 0 if not (finished, or its writer
+ * died), or TT_EIO (errno set) if the file cannot be opened. A file system
+ * without flock answers 0. Takes and drops a shared lock; never blocks. */
+int tt_file_being_written(const char *path);
 
 /* ------------------------------------------------ the clock (tt_clock.c) */
 

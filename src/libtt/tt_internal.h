@@ -41,12 +41,15 @@ uint32_t tt__crc32c_sw(uint32_t crc, const void *data, size_t n);
 
 /* ---------------------------------------------------------- tt_io.c */
 
-/* Writes all n bytes, retrying EINTR and short writes. Returns 0 or TT_EIO.
- * On failure some prefix may have been written. */
+/* Writes all n bytes, retrying EINTR and short writes. Returns 0 or TT_EIO
+ * with errno saying why (ENOSPC, EDQUOT, EIO...). On failure some prefix
+ * may have been written. */
 int tt__write_all(int fd, const void *p, size_t n);
 /* Test hook (tests only): the n-th write from now fails after writing half
- * its bytes; `sticky` makes every later write fail too. 0 disarms. */
+ * its bytes; `sticky` makes every later write fail too. 0 disarms. The
+ * failure's errno is EIO, or what tt__io_fail_errno chose (0: EIO). */
 void tt__io_fail_at(long n, int sticky);
+void tt__io_fail_errno(int err);
 /* Benchmark hook (bench_codec's background-writer experiment): when set,
  * tt__write_all hands every write to it. Set it only while no writer is
  * open. */
@@ -99,6 +102,7 @@ struct tt_writer {
     int busy;                   /* atomic: guarded calls under way, plus
                                    TT__W_EMERGENCY once
                                    tt_writer_flush_emergency claimed it */
+    int last_errno;             /* errno of the first failed write, or 0 */
 };
 
 #define TT__W_EMERGENCY (1 << 30)

@@ -10,8 +10,10 @@
  * any thread: the calls that change what it reads take the writer's guard
  * (tt__writer_enter), the appends do not (see its contract).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "tt_internal.h"
@@ -57,6 +59,8 @@ static void chunk_head(uint8_t *h, uint8_t type, uint32_t thread,
  * report. Async-signal-safe (lseek, ftruncate). */
 static int chunk_failed(tt_writer_t *w)
 {
+    if (w->last_errno == 0)
+        w->last_errno = errno ? errno : EIO;
     (void)!lseek(w->fd, (off_t)w->off, SEEK_SET);
     (void)!ftruncate(w->fd, (off_t)w->off);
     tt__writer_error(w, TT_EIO);
@@ -272,6 +276,10 @@ int tt_writer_open(tt_writer_t **out, const char *path, const tt_header_t *hdr)
         rc = TT_EIO;
         goto error;
     }
+    /* The "being written" mark (tt_file_being_written): held by this open
+     * file description until close. Advisory: where flock fails (another
+     * writer has it, or the file system lacks it) the recording goes on. */
+    (void)flock(w->fd, LOCK_EX | LOCK_NB);
     memcpy(head, TT__MAGIC, TT__MAGIC_LEN);
     tt__put_le16(head + 8, TT__VERSION_MAJOR);
     tt__put_le16(head + 10, TT__VERSION_MINOR);
@@ -690,6 +698,9 @@ int tt_writer_close(tt_writer_t *w)
         if (rc == 0)
             rc = rc2;
     }
+    /* Unlock explicitly: a forked child that has not abandoned its copy of
+     * the descriptor yet would otherwise keep the mark alive. */
+    (void)flock(w->fd, LOCK_UN);
     if (close(w->fd) < 0 && rc == 0)
         rc = TT_EIO;
     w->fd = -1;
@@ -701,7 +712,10 @@ int tt_writer_close(tt_writer_t *w)
 
 /* For a forked child: the parent goes on writing the file, so nothing may
  * be flushed from here (that would write the parent's pending events a
- * second time); only the descriptor and the memory are let go. */
+ * second time); only the descriptor and the memory are let go. No
+ * flock(LOCK_UN): the lock belongs to the open file description the parent
+ * shares, and unlocking here would unlock the parent's file; closing the
+ * child's descriptor only drops the child's reference to it. */
 void tt_writer_abandon(tt_writer_t *w)
 {
     if (w != NULL)
@@ -727,6 +741,7 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out)
     out->bytes = w->bytes;
     out->chunks = w->chunks;
     out->last_error = w->last_error;
+    out->last_errno = w->last_errno;
 }
 
 /* ------------------------------------------------- ancillary chunk builder */

@@ -16,40 +16,105 @@ from typing import Any
 
 from . import __version__, _tracetap
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._trace import Trace
+
 FORMATS = ("text", "annotate", "lcov", "cobertura", "json")
 
-
-def _paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    return [os.path.abspath(os.fspath(p)) for p in paths]
+Recordings = Sequence["str | os.PathLike[str] | Trace"]
 
 
-def coverage_data(
-    paths: Sequence[str | os.PathLike[str]],
-) -> tuple[dict[str, Any], list[str]]:
-    """(data, warnings): the coverage of the recordings, counts summed."""
-    return _tracetap.coverage_data(_paths(paths))
+def _open(items: Recordings) -> tuple[list[Trace], list[Trace]]:
+    """(traces, the ones opened here): one Trace (one open file) each."""
+    from ._trace import Trace
+
+    traces, opened = [], []
+    try:
+        for item in items:
+            if not isinstance(item, Trace):
+                item = Trace(item)
+                opened.append(item)
+            traces.append(item)
+    except BaseException:
+        for t in opened:
+            t.close()
+        raise
+    return traces, opened
+
+
+def _completeness(traces: list[Trace]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per recording, what the outputs say about its completeness (the
+    JSON's "recordings": path and Trace.status() without the damage
+    report), and the same in words for stderr."""
+    from ._show import status_warnings
+
+    recs, warnings = [], []
+    for t in traces:
+        st = t.status()
+        recs.append({"path": t.path, "state": st["state"],
+                     "being_written": st["being_written"],
+                     "dropped": st["dropped"],
+                     "lost_reason": st["lost_reason"]})
+        warnings += status_warnings(t.path, st, t._reader.size)
+    return recs, warnings
+
+
+def coverage_data(items: Recordings) -> tuple[dict[str, Any], list[str]]:
+    """(data, warnings): the coverage of the recordings (Traces, or paths
+    opened here), counts summed, each read once. ``data["recordings"]``
+    says how complete each one was; the warnings say it in words."""
+    traces, opened = _open(items)
+    try:
+        data, warnings = _tracetap.coverage_data([t._reader for t in traces])
+        recs, said = _completeness(traces)
+        return {"recordings": recs, **data}, said + warnings
+    finally:
+        for t in opened:
+            t.close()
 
 
 def export(
-    paths: Sequence[str | os.PathLike[str]],
+    items: Recordings,
     fmt: str,
     out: str | None = None,
     *,
     show_missing: bool = False,
-) -> tuple[str | None, list[str]]:
+) -> tuple[str | None, list[str], dict[str, Any], list[dict[str, Any]]]:
     """A text, json, lcov or cobertura report: written to `out`, or
-    returned as a str. Also returns the warnings."""
-    return _tracetap.coverage_export(
-        _paths(paths),
-        fmt,
-        out,
-        show_missing=show_missing,
-        root=os.getcwd(),
-        test_name="",
-        version=f"tracetap {__version__}",
-        timestamp_ms=int(time.time() * 1000),
-    )
+    returned as a str. Also returns the warnings, the totals and the
+    completeness of each recording (JSON reports carry it as
+    "recordings")."""
+    traces, opened = _open(items)
+    try:
+        direct = out if fmt != "json" else None
+        text, warnings, totals = _tracetap.coverage_export(
+            [t._reader for t in traces],
+            fmt,
+            direct,
+            show_missing=show_missing,
+            root=os.getcwd(),
+            test_name="",
+            version=f"tracetap {__version__}",
+            timestamp_ms=int(time.time() * 1000),
+        )
+        recs, said = _completeness(traces)
+        warnings = said + warnings
+    finally:
+        for t in opened:
+            t.close()
+    if fmt == "json":
+        import json
 
+        # {"recordings": [...], "files": ..., "totals": ...}: the C report
+        # with the completeness of each recording in front.
+        assert text is not None and text.startswith("{")
+        text = '{"recordings": ' + json.dumps(recs) + ", " + text[1:]
+        if out is not None:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+            text = None
+    return text, warnings, totals, recs
 
 def cover_names(files: Sequence[str]) -> dict[str, str]:
     """Source path -> .cover file name: the path relative to the files'
@@ -66,16 +131,29 @@ def cover_names(files: Sequence[str]) -> dict[str, str]:
 
 
 def annotate(
-    paths: Sequence[str | os.PathLike[str]], outdir: str
+    items: Recordings, outdir: str
 ) -> tuple[list[tuple[str, str]], list[str], int]:
-    """Writes one .cover file per source file into outdir. Returns the
-    problems (source, why), the warnings and the number of files written."""
-    data, warnings = coverage_data(paths)
-    os.makedirs(outdir, exist_ok=True)
-    names = cover_names(sorted(data["files"]))
-    targets = {src: os.path.join(outdir, name) for src, name in names.items()}
-    problems, _ = _tracetap.coverage_annotate(_paths(paths), targets)
-    return problems, warnings, len(targets) - len(problems)
+    """Writes one .cover file per source file into outdir, reading each
+    recording once. Returns the problems (source, why), the warnings and
+    the number of files written."""
+    made: dict[str, str] = {}
+
+    def targets(files: list[str]) -> dict[str, str]:
+        os.makedirs(outdir, exist_ok=True)
+        names = cover_names(sorted(files))
+        made.update((src, os.path.join(outdir, n)) for src, n in names.items())
+        return made
+
+    traces, opened = _open(items)
+    try:
+        problems, warnings = _tracetap.coverage_annotate(
+            [t._reader for t in traces], targets)
+        _, said = _completeness(traces)
+        warnings = said + warnings
+    finally:
+        for t in opened:
+            t.close()
+    return problems, warnings, len(made) - len(problems)
 
 
 def cmd_coverage(
@@ -96,7 +174,8 @@ def cmd_coverage(
                 assert out is not None
                 problems, warnings, written = annotate(files, out)
             else:
-                text, warnings = export(files, fmt, out, show_missing=show_missing)
+                text, warnings, totals, recs = export(
+                    files, fmt, out, show_missing=show_missing)
         if fmt == "annotate":
             warn(warnings)
             for src, why in problems:
@@ -110,6 +189,17 @@ def cmd_coverage(
         sys.stderr.write(f"tracetap: {exc}\n")
         return 1
     warn(warnings)
+    if fmt == "text" and totals["executable"] == 0 and any(
+            r["state"] != "complete" for r in recs):
+        # Not "TOTAL 0 0 0 100.0%": nothing has been seen yet.
+        text = "No line has been recorded yet: " + (
+            "the recording is still in progress.\n"
+            if any(r["being_written"] for r in recs)
+            else "the recording is incomplete.\n")
+        if out is not None:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text)
+            return 0
     if text is not None:
         sys.stdout.write(text)
     return 0

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _tracetap
+
+if TYPE_CHECKING:
+    from ._trace import Trace
 
 __all__ = ["analyze", "format_text", "format_json"]
 
@@ -25,9 +28,17 @@ _GAP_NOTES = ("objects.tracer_replaced", "destroy_gap.eval_loop",
               "objects.no_sites")
 
 
-def analyze(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The object report of a recording (see ``Trace.objects``)."""
-    data = _tracetap.objects(os.fspath(path))
+def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
+    """The object report of a recording (see ``Trace.objects``), read
+    through the Trace's open file (a path is opened as a Trace here)."""
+    from ._trace import Trace
+
+    if not isinstance(trace, Trace):
+        with Trace(trace) as t:
+            return analyze(t)
+    data = _tracetap.objects(trace._reader)
+    st = trace.status()
+    data["recording"] = {"path": trace.path, **st}
     survivors, unverified = [], []
     for site in data["sites"]:
         verified = site["survived"] - site["unverified"]
@@ -72,6 +83,15 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
         out.write("This recording has no object data (record with "
                   "--objects, CPython 3.13+).\n")
         return
+    rec = data.get("recording", {})
+    if rec.get("state", "complete") != "complete":
+        from ._show import IN_PROGRESS, loss_sentence
+
+        if rec["being_written"]:
+            out.write(f"Warning: this recording is {IN_PROGRESS}.\n")
+        lost = loss_sentence(rec)
+        if lost:
+            out.write(f"Warning: {lost}.\n")
     t = data["totals"]
     end = "alive at stop" if data["checked"] else "alive when the file ends"
     out.write(f"Objects: {t['created']:,} created, {t['destroyed']:,} "

@@ -20,7 +20,7 @@ import sys
 import threading
 
 from . import _tracetap
-from ._record import record
+from ._record import RecordingError, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -295,7 +295,8 @@ def run(
             outcome.summary = rec.stop()
         except Exception as exc:  # noqa: BLE001 - reported
             outcome.summary = dict(rec.summary or {})
-            outcome.summary.setdefault("warnings", []).append(str(exc))
+            if not isinstance(exc, RecordingError):  # that one is "error"
+                outcome.summary.setdefault("warnings", []).append(str(exc))
     _give_summary(on_summary, outcome.summary or {})
     return outcome
 

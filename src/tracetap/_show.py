@@ -60,7 +60,7 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
             size = 0
     secs = summary.get("duration_ns", 0) / 1e9
     threads = summary.get("threads", 0)
-    counted = _count_totals(path) if total == 0 else None
+    counted = summary.get("counted")
     if counted is not None:
         # --count writes no event log: say what it did count instead.
         _err(
@@ -79,17 +79,6 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
         _err(f"warning: {w}")
     if summary.get("error"):
         _err(f"error: {summary['error']}")
-
-
-def _count_totals(path: str) -> dict[str, Any] | None:
-    """Coverage totals of a `--count` recording, or None for any other."""
-    try:
-        trace = Trace(path)
-        if "count" not in trace.info()["header"].get("options_set", ()):
-            return None
-        return trace.coverage()["totals"]
-    except (OSError, TraceError, KeyError):
-        return None
 
 
 def _open(path: str) -> Trace | None:
@@ -121,6 +110,43 @@ def _clock_line(h: dict, clock: dict) -> str:
     if clock["bad_sync_records"]:
         line += f"; {clock['bad_sync_records']} bad sync records ignored"
     return line
+
+
+def loss_sentence(status: dict[str, Any]) -> str | None:
+    """Events lost while recording (a full disk, no memory), or None."""
+    dropped, reason = status.get("dropped"), status.get("lost_reason")
+    if not dropped and not reason:
+        return None
+    what = f"{_n(dropped)} events were" if dropped else "events were"
+    why = f" ({reason})" if reason else ""
+    return f"{what} lost while recording{why}; what is shown misses them"
+
+
+IN_PROGRESS = "still being recorded; showing what has been flushed so far"
+
+
+def status_warnings(path: str, status: dict[str, Any], size: int) -> list[str]:
+    """What every output says about a recording that is not complete, one
+    sentence each (for `tracetap: warning: ...`); empty when complete."""
+    out = []
+    if status["being_written"]:
+        out.append(f"{path}: {IN_PROGRESS}")
+    else:
+        sentence = _damage_sentence(status["damage"], size)
+        if sentence:
+            out.append(f"{path}: {sentence}")
+    lost = loss_sentence(status)
+    if lost:
+        out.append(f"{path}: {lost}")
+    return out
+
+
+def warn_status(trace: Trace, *, counts: bool = True) -> dict[str, Any]:
+    """Writes status_warnings of trace to stderr; returns its status."""
+    status = trace.status(counts=counts)
+    for w in status_warnings(trace.path, status, trace._reader.size):
+        _err(f"warning: {w}")
+    return status
 
 
 def _damage_sentence(damage: dict[str, Any], size: int) -> str | None:
@@ -161,7 +187,7 @@ def cmd_events(
     if trace is None:
         return 1
     with trace:
-        info_threads = trace.info()["threads"]
+        info_threads = trace.threads()
         if thread is not None and not 0 <= thread < len(info_threads):
             _err(
                 f"error: {path} has no thread {thread} (it has "
@@ -171,49 +197,58 @@ def cmd_events(
         out = sys.stdout
         depth: dict[int, int] = {}
         n = 0
-        for ev in trace.events(thread):
-            if limit is not None and n >= limit:
-                break
-            n += 1
-            if as_json:
-                out.write(json.dumps(ev.to_json()))
-                out.write("\n")
-                continue
-            # A call sits at its caller's depth; the callee's events and
-            # its return one step in.
-            d = depth.get(ev.thread, 0)
-            if ev.kind == "call":
-                depth[ev.thread] = d + 1
-            elif ev.kind == "return":
-                depth[ev.thread] = max(d - 1, 0)
-            indent = "  " * d
-            where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
-            if ev.kind == "call":
-                text = f"call      {ev.func}  ({where})"
-            elif ev.kind == "return":
-                text = f"return    {ev.func}  ({where})"
-            elif ev.kind == "exception":
-                text = f"exception {ev.exception}  in {ev.func}  ({where})"
-            elif ev.kind == "opcode":
-                text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
-            elif ev.kind == "dropped":
-                text = f"--- {_n(ev.count or 0)} events lost here ---"
-            elif ev.kind == "obj_create":
-                site = where if ev.file else "(no Python frame)"
-                text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
-            elif ev.kind == "obj_destroy":
-                text = f"destroy   {'':<20} {ev.addr:#x}"
-            else:
-                src = ""
-                if ev.file and ev.line:
-                    src = linecache.getline(ev.file, ev.line).rstrip()
-                text = f"{where:<28} {src}"
-            out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
-        damage = trace.info()["damage"]
-        sentence = _damage_sentence(damage, os.path.getsize(trace.path))
-        if sentence:
+        stopped = False
+        try:
+            for ev in trace.events(thread):
+                if limit is not None and n >= limit:
+                    stopped = True
+                    break
+                n += 1
+                if as_json:
+                    out.write(json.dumps(ev.to_json()))
+                    out.write("\n")
+                    continue
+                # A call sits at its caller's depth; the callee's events and
+                # its return one step in.
+                d = depth.get(ev.thread, 0)
+                if ev.kind == "call":
+                    depth[ev.thread] = d + 1
+                elif ev.kind == "return":
+                    depth[ev.thread] = max(d - 1, 0)
+                indent = "  " * d
+                where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
+                if ev.kind == "call":
+                    text = f"call      {ev.func}  ({where})"
+                elif ev.kind == "return":
+                    text = f"return    {ev.func}  ({where})"
+                elif ev.kind == "exception":
+                    text = f"exception {ev.exception}  in {ev.func}  ({where})"
+                elif ev.kind == "opcode":
+                    text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
+                elif ev.kind == "dropped":
+                    text = f"--- {_n(ev.count or 0)} events lost here ---"
+                elif ev.kind == "obj_create":
+                    site = where if ev.file else "(no Python frame)"
+                    text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
+                elif ev.kind == "obj_destroy":
+                    text = f"destroy   {'':<20} {ev.addr:#x}"
+                else:
+                    src = ""
+                    if ev.file and ev.line:
+                        src = linecache.getline(ev.file, ev.line).rstrip()
+                    text = f"{where:<28} {src}"
+                out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
+        except BrokenPipeError:
+            raise                       # `| head`: the CLI's to handle
+        except (OSError, TraceError) as exc:
+            # The file was replaced by a new recording, or could not be
+            # read any more, while it was listed (the message names it).
             out.flush()
-            _err(f"warning: {sentence}")
+            _err(f"error: {exc}")
+            return 1
+        out.flush()
+        # --limit: no whole-file count for a listing that stopped early.
+        warn_status(trace, counts=not stopped)
     return 0
 
 
@@ -251,11 +286,17 @@ def cmd_info(path: str) -> int:
     w(f"dropped:    {_n(info['dropped'])}\n")
     for key, value in info["notes"]:
         w(f"note:       {key}: {value}\n")
-    sentence = _damage_sentence(info["damage"], info["file_size"])
-    if sentence is None:
+    status = info["status"]
+    warnings = status_warnings(path, status, info["file_size"])
+    if status["state"] == "complete":
         w("status:     complete\n")
         return 0
-    w(f"status:     damaged: {sentence}\n")
+    label = {"recording": "in progress"}.get(status["state"], status["state"])
+    sentences = [s[len(path) + 2:] for s in warnings] or [label]
+    w(f"status:     {label}: {sentences[0]}\n")
+    for more in sentences[1:]:
+        w(f"            {more}\n")
     sys.stdout.flush()
-    _err(f"warning: {path}: {sentence}")
+    for warning in warnings:
+        _err(f"warning: {warning}")
     return 0

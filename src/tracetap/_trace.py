@@ -1,8 +1,9 @@
 """Reading recordings: ``tracetap.load(path) -> Trace``.
 
 Owns the presentation of the extension's Reader as Python objects (Event,
-the info dict). Decoding and validation happen in C (libtt); this module
-only names things.
+the info and status dicts). A Trace holds one Reader (one open file):
+its events, its info and the analyses all read that file, through it.
+Decoding and validation happen in C (libtt); this module only names things.
 """
 
 from __future__ import annotations
@@ -98,12 +99,21 @@ class Event(NamedTuple):
         return d
 
 
+# Notes that say why events were lost, in the order they are named.
+LOSS_NOTES = ("write_error", "out_of_memory", "writer_errors")
+
+
 class Trace:
-    """A recording opened for reading. Use :func:`load`."""
+    """A recording opened for reading. Use :func:`load`.
+
+    The file stays open until :meth:`close`: events, info and the analyses
+    all read the file as it was opened, even if its path is then replaced
+    or removed."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._reader = _tracetap.Reader(self.path)
+        self._last_iter: Any = None
         self._codes: dict[int, tuple[str | None, str | None]] = {}
         self._strings: dict[int, str] = {}
         self._types: dict[int, str] = {}
@@ -149,13 +159,18 @@ class Trace:
         return name
 
     def events(self, thread: int | None = None) -> Iterator[Event]:
-        """Every event in time order (or one thread's, by ordinal)."""
+        """Every event in time order (or one thread's, by ordinal). If the
+        file was cut or rewritten since it was opened, iterating raises
+        TraceError or ends early, and :meth:`status` says what was lost."""
+        it = self._reader.events(thread)
+        self._last_iter = it
+        return self._events(it)
+
+    def _events(self, it: Any) -> Iterator[Event]:
         code = self._code
         kinds = _KINDS
         new = tuple.__new__
-        for kind, th, t_ns, cid, line, offset, op, extra, addr, size in (
-            self._reader.events(thread)
-        ):
+        for kind, th, t_ns, cid, line, offset, op, extra, addr, size in it:
             if kind == _EV_DROPPED:
                 yield new(Event, (th, "dropped", None, None, None, t_ns, None,
                                   None, None, extra, None, None, None))
@@ -191,9 +206,11 @@ class Trace:
         file, line, func, type and the same counts), ``survivors`` (verified
         alive at stop, grouped by site, largest first),
         ``unverified_survivors``, ``totals`` and ``notes`` (the DESTROY gaps
-        found while recording, each saying what it affects)."""
+        found while recording, each saying what it affects) and
+        ``recording`` (:meth:`status`: how complete the file is). Reads
+        this Trace's open file."""
         from ._objects import analyze
-        return analyze(self.path)
+        return analyze(self)
 
     def calls(self) -> dict[str, Any]:
         """Where the time goes (docs/calls.md): ``functions`` (per function
@@ -208,8 +225,8 @@ class Trace:
 
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,
-        dropped events, duration, notes, and damage (status 0 when the file
-        is complete)."""
+        dropped events, duration, notes, damage (status 0 when the file
+        is complete) and ``status`` (see :meth:`status`)."""
         r = self._reader
         header = r.header()
         counts, dropped = r.counts()
@@ -225,7 +242,7 @@ class Trace:
         ]
         return {
             "path": self.path,
-            "file_size": os.path.getsize(self.path),
+            "file_size": r.size,
             "header": header,
             "threads": threads,
             "events": counts,
@@ -235,6 +252,54 @@ class Trace:
             "clock": clock,
             "damage": r.damage(),
             "codes": r.n_codes,
+            "status": self.status(),
+        }
+
+    def status(self, *, counts: bool = True) -> dict[str, Any]:
+        """How complete the recording is, as every output reports it:
+
+        - ``state``: ``"complete"``; ``"recording"`` (a writer still has
+          the file open: what it has flushed so far); ``"damaged"`` (cut
+          off or corrupt: its writer died, or the file was cut); or
+          ``"incomplete"`` (whole, but events were lost while recording);
+        - ``being_written``: the recording is in progress;
+        - ``dropped``: events lost while recording (DROPPED events and the
+          END chunk's count), None with ``counts=False`` (which avoids a
+          whole-file count);
+        - ``lost_reason``: why, from the file's notes (``write_error``: the
+          errno text, such as "no space left on device";
+          ``out_of_memory``...), or None;
+        - ``damage``: the damage report, the worse of the open file's and
+          the last event iteration's (a file cut while being read).
+        """
+        r = self._reader
+        damage = r.damage()
+        if self._last_iter is not None:
+            seen = self._last_iter.damage()
+            if seen["status"] != 0 and (
+                damage["status"] == 0 or seen["offset"] < damage["offset"]
+            ):
+                damage = seen
+        dropped = r.counts()[1] if counts else None
+        notes = dict(r.notes())
+        reason = next(
+            (f"{k}: {notes[k]}" for k in LOSS_NOTES if k in notes), None
+        )
+        being_written = r.being_written()
+        if being_written:
+            state = "recording"
+        elif damage["status"] != 0 or not damage["clean_end"]:
+            state = "damaged"
+        elif dropped or reason:
+            state = "incomplete"
+        else:
+            state = "complete"
+        return {
+            "state": state,
+            "being_written": being_written,
+            "dropped": dropped,
+            "lost_reason": reason,
+            "damage": damage,
         }
 
     def coverage(self) -> dict[str, Any]:
@@ -242,11 +307,18 @@ class Trace:
         the counts of the lines that ran, the functions with their call
         counts and a summary; then totals. The data of ``tracetap coverage
         --format json``, with line numbers as ints. A --count recording and
-        a full recording of the same run give the same result."""
+        a full recording of the same run give the same result.
+        ``recordings`` says how complete the file was (path and
+        :meth:`status` fields but damage). Reads this Trace's open file."""
         from . import _coverage
 
-        data, _warnings = _coverage.coverage_data([self.path])
+        data, _warnings = _coverage.coverage_data([self])
         return data
+
+    def threads(self) -> list[dict[str, Any]]:
+        """The recorded threads, in order of their first event (the
+        ``threads`` of :meth:`info`, without counting the whole file)."""
+        return self._reader.threads()
 
     def close(self) -> None:
         """Release the file."""

@@ -19,12 +19,28 @@ class Hook:
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> None: ...
 
+class EventIter(Iterator[
+        tuple[int, int, int, int, int | None, int | None, int, int,
+              int | None, int | None]]):
+    @property
+    def errors(self) -> int: ...
+    def damage(self) -> dict[str, Any]:
+        """What this iteration found wrong with the file (as
+        Reader.damage()); shows a file cut since it was opened."""
+
 class Reader:
-    """A validated, read-only view of a ``.ttrace`` recording."""
+    """A validated, read-only view of a ``.ttrace`` recording. Holds the
+    file open: its iterators and the analyses given it read that file,
+    even if the path is replaced or removed."""
 
     def __init__(self, path: str) -> None: ...
     @property
     def path(self) -> str: ...
+    @property
+    def size(self) -> int:
+        """The open file's size now."""
+    def being_written(self) -> bool:
+        """A writer still has the file open (a recording in progress)."""
     @property
     def n_codes(self) -> int: ...
     def header(self) -> dict[str, Any]: ...
@@ -40,12 +56,7 @@ class Reader:
     def type(self, id: int, /) -> tuple[str, int, int]:
         """(name, basicsize, flags) of a type that OBJ_CREATE events name."""
     def ns(self, tick: int, /) -> int: ...
-    def events(
-        self, thread: int | None = None
-    ) -> Iterator[
-        tuple[int, int, int, int, int | None, int | None, int, int,
-              int | None, int | None]
-    ]:
+    def events(self, thread: int | None = None) -> EventIter:
         """(kind, thread ordinal, t_ns, code id, line, offset, opcode,
         extra, addr, size): extra is the exception type's string id for
         exception events, the count for dropped events and the type id for
@@ -65,8 +76,9 @@ def calls(path: str, /) -> dict[str, Any]:
     """libtt's call analysis of a recording, as tuples (see _calls.py)."""
     ...
 
-def objects(path: str, /) -> dict[str, Any]:
-    """libtt's object analysis of a recording (see Trace.objects)."""
+def objects(reader: Reader | str, /) -> dict[str, Any]:
+    """libtt's object analysis of a recording, read through the Reader (a
+    path is opened as one) (see Trace.objects)."""
     ...
 
 def destroy_gaps() -> dict[str, Any]:
@@ -100,10 +112,10 @@ def start(
 def stop(thread_names: Mapping[int, str] | None = ...) -> dict[str, Any]: ...
 def is_recording() -> bool: ...
 def coverage_data(
-    paths: Sequence[str], /
+    readers: Sequence[Reader | str], /
 ) -> tuple[dict[str, Any], list[str]]: ...
 def coverage_export(
-    paths: Sequence[str],
+    readers: Sequence[Reader | str],
     format: str,
     out: str | None = ...,
     *,
@@ -112,9 +124,11 @@ def coverage_export(
     test_name: str | None = ...,
     version: str | None = ...,
     timestamp_ms: int = ...,
-) -> tuple[str | None, list[str]]: ...
+) -> tuple[str | None, list[str], dict[str, Any]]: ...
 def coverage_annotate(
-    paths: Sequence[str], targets: dict[str, str], /
+    readers: Sequence[Reader | str],
+    targets: dict[str, str] | Callable[[list[str]], dict[str, str]],
+    /,
 ) -> tuple[list[tuple[str, str]], list[str]]: ...
 def detach_thread() -> None: ...
 def attach_thread() -> None: ...

@@ -63,6 +63,11 @@ location, and for line events the source text. Recordings made with
 --objects also list each object's creation (type, creation site, address)
 and destruction (address).
 
+Exit status: 0, with a warning on stderr when the recording is damaged,
+lost events while recording (a full disk), is still being recorded, or was
+cut while being listed; 1 when it cannot be read, or was replaced by a new
+recording while being listed.
+
 examples:
   tracetap events app.ttrace | less
   tracetap events app.ttrace --thread 1 --limit 200
@@ -114,8 +119,14 @@ examples:
 """
 
 INFO_EPILOG = """\
-Exit status: 0 for a complete recording; 0 with a warning on stderr for a
-truncated or damaged one that is still readable; 1 if nothing is usable.
+The status line says "complete", or why not: "in progress" (a recording
+still being written: what it has flushed so far is shown), "incomplete"
+(events were lost while recording, e.g. to a full disk: how many and why),
+or "damaged" (cut off or corrupt: what is missing).
+
+Exit status: 0 for a complete recording; 0 with a warning on stderr for an
+incomplete, in-progress or damaged one that is still readable; 1 if nothing
+is usable.
 
 example:
   tracetap info app.ttrace
@@ -555,12 +566,15 @@ def _cmd_run(argv: Sequence[str]) -> int:
 
 
 def _cmd_objects(path: str, fmt: str, limit: int) -> int:
-    from . import _objects
+    from . import _objects, _show
     from ._progress import shown
-    from ._trace import TraceError
+    from ._trace import Trace, TraceError
     try:
-        with shown(sys.stderr):
-            data = _objects.analyze(path)
+        with Trace(path) as trace, shown(sys.stderr):
+            data = _objects.analyze(trace)
+            rec = data["recording"]
+            for w in _show.status_warnings(path, rec, trace._reader.size):
+                _err(f"warning: {w}")
     except (OSError, TraceError) as exc:
         _err(f"error: {exc}")
         return 1
