@@ -73,6 +73,9 @@ def _run_and_kill(tmp_path, mode, *options, calls=30):
     prog = capture_write(tmp_path, "killed.py", KILLED)
     side = str(tmp_path / "progress")
     out = str(tmp_path / "killed.ttrace")
+    for stale in (side, out):             # from an earlier run of the test
+        if os.path.exists(stale):
+            os.unlink(stale)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracetap", "run", "-o", out, *options, prog,
          mode, side],
@@ -100,7 +103,7 @@ def _run_and_kill(tmp_path, mode, *options, calls=30):
     return tracetap.load(out), last
 
 
-def _steps(trace, arg_filter=None):
+def _steps(trace):
     """Calls of step() per thread ordinal, in order."""
     by_thread = {}
     for e in trace.events():
