@@ -154,6 +154,17 @@ flush_interval_ns(double seconds, uint64_t *ns)
     return 0;
 }
 
+/* 0, or -1 + RuntimeError. */
+static int
+start_flusher(capture_rec_t *rec)
+{
+    if (capture_flusher_start(rec) == 0)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "tracetap could not start its "
+                    "flusher thread (flush_interval=0 records without it)");
+    return -1;
+}
+
 /* ------------------------------------------------------------------ start */
 
 PyObject *
@@ -293,31 +304,13 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
 
     rec->gen = ++capture_gen;
     capture_rec = rec;
-    if (objects && capture_objects_start(rec, objects) < 0) {
-        capture_rec = NULL;
-        capture_gen++;
-        (void)tt_writer_close(rec->w);
-        rec->w = NULL;
-        goto error;
-    }
-    if (capture_flusher_start(rec) < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "tracetap could not start its "
-                        "flusher thread (flush_interval=0 records without "
-                        "it)");
+    if ((objects && capture_objects_start(rec, objects) < 0) ||
+        start_flusher(rec) < 0 || capture_install(rec) < 0) {
+        /* Nothing is installed; the error label closes the file. */
         capture_objects_abort(rec);
         capture_rec = NULL;
         capture_gen++;
-        (void)tt_writer_close(rec->w);
-        rec->w = NULL;
-        goto error;
-    }
-    if (capture_install(rec) < 0) {
-        capture_objects_abort(rec);
-        capture_rec = NULL;
-        capture_gen++;
-        capture_flusher_stop();         /* (releases the GIL a moment) */
-        (void)tt_writer_close(rec->w);
-        rec->w = NULL;
+        capture_flusher_stop();         /* (lets go of the GIL a moment) */
         goto error;
     }
     (void)capture_crashsig_install(rec->w);

@@ -105,7 +105,7 @@ def _run_and_kill(tmp_path, mode, *options, calls=30):
     return tracetap.load(out), last
 
 
-def _steps(trace, arg_filter=None):
+def _steps(trace):
     """Calls of step() per thread ordinal, in order."""
     by_thread = {}
     for e in trace.events():
