@@ -227,6 +227,42 @@ def test_crash_keeps_events_and_exit_status(tmp_path, how):
         assert len(notes) == 1 and notes[0].startswith(signame), notes
 
 
+def test_crash_in_a_thread_without_the_gil_while_another_records(tmp_path):
+    """A segfault in a thread that let go of the GIL, while the main thread
+    appends events as fast as it can: the handler writes the main thread's
+    buffer as the append goes on, and the file holds only whole events and
+    chunks (nothing cut, no bad CRC), ending just before the crash."""
+    prog = capture_write(
+        tmp_path,
+        "race.py",
+        """
+        import ctypes, threading, time
+        libc = ctypes.CDLL(None)
+        def step(i):
+            return i
+        def crasher():
+            time.sleep(0.3)
+            libc.strlen(ctypes.c_void_p(8))      # no GIL held in the call
+        threading.Thread(target=crasher, daemon=True).start()
+        i = 0
+        while True:
+            step(i)
+            i += 1
+        """,
+    )
+    out = str(tmp_path / "race.ttrace")
+    proc = capture_tracetap("run", "-o", out, prog, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGSEGV, proc.stderr
+    trace = tracetap.load(out)
+    info = trace.info()
+    assert info["damage"]["bytes_lost"] == 0
+    assert info["damage"]["clean_end"] == 0
+    assert [k for k, _ in info["notes"]] == ["crash_signal"]
+    decoded = sum(1 for _ in trace.events())
+    assert decoded == sum(info["events"].values())
+    assert sum(_steps(trace).values()) > 1000
+
+
 def _fault_report(stderr):
     """faulthandler's report without the frames of tracetap's own run."""
     lines = [ln for ln in stderr.splitlines()
