@@ -295,6 +295,32 @@ def test_crash_keeps_faulthandlers_traceback(tmp_path, how):
     assert _steps(tracetap.load(out)) != {}
 
 
+def test_faulthandler_enabled_in_an_earlier_recording_reports_once(tmp_path):
+    """faulthandler enabled during one recording keeps tracetap's handler as
+    the one to call next; the next recording installs over faulthandler.
+    A crash then goes to each once, as it would to faulthandler alone."""
+    prog = capture_write(
+        tmp_path,
+        "twice.py",
+        """
+        import ctypes, faulthandler, sys, tracetap
+        def step(i):
+            return i
+        with tracetap.record(sys.argv[1]):
+            faulthandler.enable()
+            step(1)
+        with tracetap.record(sys.argv[1]):
+            step(2)
+            ctypes.string_at(0)
+        """,
+    )
+    out = str(tmp_path / "twice.ttrace")
+    proc = capture_python(prog, out, cwd=tmp_path, timeout=60)
+    assert proc.returncode == -signal.SIGSEGV
+    assert proc.stderr.count("Fatal Python error: Segmentation fault") == 1
+    assert _steps(tracetap.load(out)) == {0: 1}
+
+
 def test_forked_child_crash_leaves_the_parent_file_alone(tmp_path):
     """The child of a fork does not keep the crash handlers: its segfault
     writes nothing into the parent's file, which the parent finishes."""
