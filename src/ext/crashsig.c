@@ -47,6 +47,7 @@ static tt_writer_t *crash_writer;       /* published before ARMED */
 static pid_t crash_pid;
 static int crash_state = IDLE;          /* atomic */
 static int crash_installed;             /* GIL */
+static int crash_passes;                /* atomic: signals passed on */
 /* The alternate stack (a stack overflow runs the handler there); static:
  * faulthandler may reinstate a stack it found, so it is never freed. */
 static char crash_stack[64 * 1024] __attribute__((aligned(16)));
@@ -86,8 +87,13 @@ crash_handler(int sig, siginfo_t *info, void *uc)
             nanosleep(&ms, NULL);
     }
     /* On as it would have gone: the old disposition, and the signal again
-     * (blocked until we return; SIG_IGN for a fault: the default). */
-    if (crash_old[i].sa_handler == SIG_IGN) {
+     * (blocked until we return; SIG_IGN for a fault: the default). Two
+     * handlers that each hand the signal to the other (faulthandler enabled
+     * during one recording and ours installed over it by the next) would
+     * pass it back and forth: once ours has passed it on (and so is no
+     * longer installed), a signal that comes back is given the default. */
+    if (crash_old[i].sa_handler == SIG_IGN ||
+        __atomic_add_fetch(&crash_passes, 1, __ATOMIC_RELAXED) > 1) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
@@ -122,6 +128,7 @@ capture_crashsig_install(tt_writer_t *w)
     sigemptyset(&sa.sa_mask);
     crash_writer = w;
     crash_pid = getpid();
+    crash_passes = 0;
     __atomic_store_n(&crash_state, ARMED, __ATOMIC_RELEASE);
     for (i = 0; i < N_CRASH; i++) {
         struct sigaction old;

@@ -229,6 +229,42 @@ def test_crash_keeps_events_and_exit_status(tmp_path, how):
         assert len(notes) == 1 and notes[0].startswith(signame), notes
 
 
+def test_crash_in_a_thread_without_the_gil_while_another_records(tmp_path):
+    """A segfault in a thread that let go of the GIL, while the main thread
+    appends events as fast as it can: the handler writes the main thread's
+    buffer as the append goes on, and the file holds only whole events and
+    chunks (nothing cut, no bad CRC), ending just before the crash."""
+    prog = capture_write(
+        tmp_path,
+        "race.py",
+        """
+        import ctypes, threading, time
+        libc = ctypes.CDLL(None)
+        def step(i):
+            return i
+        def crasher():
+            time.sleep(0.3)
+            libc.strlen(ctypes.c_void_p(8))      # no GIL held in the call
+        threading.Thread(target=crasher, daemon=True).start()
+        i = 0
+        while True:
+            step(i)
+            i += 1
+        """,
+    )
+    out = str(tmp_path / "race.ttrace")
+    proc = capture_tracetap("run", "-o", out, prog, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGSEGV, proc.stderr
+    trace = tracetap.load(out)
+    info = trace.info()
+    assert info["damage"]["bytes_lost"] == 0
+    assert info["damage"]["clean_end"] == 0
+    assert [k for k, _ in info["notes"]] == ["crash_signal"]
+    decoded = sum(1 for _ in trace.events())
+    assert decoded == sum(info["events"].values())
+    assert sum(_steps(trace).values()) > 1000
+
+
 def _fault_report(stderr):
     """faulthandler's report without the frames of tracetap's own run."""
     lines = [ln for ln in stderr.splitlines()
@@ -259,6 +295,32 @@ def test_crash_keeps_faulthandlers_traceback(tmp_path, how):
         if line.startswith("  File") or line.startswith("Fatal Python error"):
             assert line in traced.stderr, (line, traced.stderr)
     assert _steps(tracetap.load(out)) != {}
+
+
+def test_faulthandler_enabled_in_an_earlier_recording_reports_once(tmp_path):
+    """faulthandler enabled during one recording keeps tracetap's handler as
+    the one to call next; the next recording installs over faulthandler.
+    A crash then goes to each once, as it would to faulthandler alone."""
+    prog = capture_write(
+        tmp_path,
+        "twice.py",
+        """
+        import ctypes, faulthandler, sys, tracetap
+        def step(i):
+            return i
+        with tracetap.record(sys.argv[1]):
+            faulthandler.enable()
+            step(1)
+        with tracetap.record(sys.argv[1]):
+            step(2)
+            ctypes.string_at(0)
+        """,
+    )
+    out = str(tmp_path / "twice.ttrace")
+    proc = capture_python(prog, out, cwd=tmp_path, timeout=60)
+    assert proc.returncode == -signal.SIGSEGV
+    assert proc.stderr.count("Fatal Python error: Segmentation fault") == 1
+    assert _steps(tracetap.load(out)) == {0: 1}
 
 
 def test_forked_child_crash_leaves_the_parent_file_alone(tmp_path):
