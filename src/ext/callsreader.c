@@ -7,7 +7,6 @@
  */
 #include "capture.h"
 
-#include <errno.h>
 #include <string.h>
 
 #define U64(v) ((unsigned long long)(v))
@@ -134,10 +133,11 @@ static int rows(const tt_calls_t *c, PyObject *funcs, PyObject *edges,
     return 0;
 }
 
+/* calls(reader) -> dict; a path is opened as a Reader first. */
 PyObject *
 capture_calls_report(PyObject *module, PyObject *arg)
 {
-    PyObject *path = NULL, *res = NULL, *funcs = NULL, *edges = NULL;
+    PyObject *reader, *res = NULL, *funcs = NULL, *edges = NULL;
     PyObject *nodes = NULL, *codes = NULL, *threads = NULL;
     const tt_damage_t *dmg;
     const tt_calls_summary_t *s;
@@ -145,18 +145,12 @@ capture_calls_report(PyObject *module, PyObject *arg)
     tt_calls_t *c = NULL;
     int rc;
 
-    if (!PyUnicode_FSConverter(arg, &path))
+    reader = capture_reader_get(module, arg);
+    if (reader == NULL)
         return NULL;
-    errno = 0;
-    rc = tt_reader_open(&r, PyBytes_AS_STRING(path), TT_READ_MERGED);
-    if (rc < 0) {
-        if (rc == TT_EIO && errno != 0)
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
-        else
-            capture_raise_tt(module, rc, "cannot read the recording");
+    if (capture_reader_lend(module, reader, &r) < 0)
         goto done;
-    }
-    capture_progress_attach(r, arg);
+    capture_progress_attach(r, capture_reader_path(reader));
     rc = tt_calls_analyze(r, &c);
     if (rc < 0) {
         capture_raise_tt(module, rc, "call analysis failed");
@@ -200,7 +194,7 @@ done:
     Py_XDECREF(codes);
     Py_XDECREF(threads);
     tt_calls_free(c);
-    tt_reader_close(r);
-    Py_XDECREF(path);
+    capture_reader_give_back(reader, r);
+    Py_DECREF(reader);
     return res;
 }

@@ -15,9 +15,12 @@ import json
 import marshal
 import os
 import sys
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
+
+if TYPE_CHECKING:
+    from ._trace import Trace
 
 __all__ = ["analyze", "format_text", "format_json", "write_pstats",
            "format_collapsed", "add_parser", "cmd_calls", "human_ns"]
@@ -76,9 +79,15 @@ def human_ns(v: float | None) -> str:
     return f"{v:.0f}ns"  # pragma: no cover - unreachable
 
 
-def analyze(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The call report of a recording (see ``Trace.calls``)."""
-    raw = _tracetap.calls(os.fspath(path))
+def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
+    """The call report of a recording (see ``Trace.calls``), read through
+    the Trace's open file (a path is opened as a Trace here)."""
+    from ._trace import Trace
+
+    if not isinstance(trace, Trace):
+        with Trace(trace) as t:
+            return analyze(t)
+    raw = _tracetap.calls(trace._reader)
     codes = raw["codes"]
 
     def where(code: int) -> dict[str, Any]:
@@ -376,7 +385,8 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
 def cmd_calls(ns: argparse.Namespace) -> int:
     """Runs `tracetap calls` from its parsed arguments."""
     from ._progress import shown
-    from ._trace import TraceError
+    from ._show import warn_status
+    from ._trace import Trace, TraceError
 
     p = ns._calls_parser
     if ns.format == "pstats" and not ns.output:
@@ -384,8 +394,10 @@ def cmd_calls(ns: argparse.Namespace) -> int:
     if ns.limit < 0:
         p.error("--limit must be 0 or more")
     try:
-        with shown(sys.stderr):
-            data = analyze(ns.file)
+        with Trace(ns.file) as trace, shown(sys.stderr):
+            data = analyze(trace)
+            # In progress, incomplete or damaged: said as every analysis says it.
+            warn_status(trace)
     except (OSError, TraceError) as exc:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1

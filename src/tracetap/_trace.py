@@ -221,7 +221,7 @@ class Trace:
         (per-thread traced time and what was closed without a return) and
         ``summary`` (totals, and whether the file was cut off)."""
         from ._calls import analyze
-        return analyze(self.path)
+        return analyze(self)
 
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,

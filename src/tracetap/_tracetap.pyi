@@ -72,8 +72,9 @@ def set_progress(
     it raises stops the read and propagates."""
     ...
 
-def calls(path: str, /) -> dict[str, Any]:
-    """libtt's call analysis of a recording, as tuples (see _calls.py)."""
+def calls(reader: Reader | str, /) -> dict[str, Any]:
+    """libtt's call analysis of a recording, read through the Reader (a
+    path is opened as one), as tuples (see _calls.py)."""
     ...
 
 def objects(reader: Reader | str, /) -> dict[str, Any]:

@@ -151,6 +151,7 @@ def test_analyses_read_the_open_file_not_the_path(tmp_path):
     with tracetap.load(out) as ref:
         want_cov = ref.coverage()
         want_obj = ref.objects() if HAVE_OBJECTS else None
+        want_calls = ref.calls()
         want_n = sum(1 for _ in ref.events())
     t = tracetap.load(out)
     os.replace(other, out)              # the path now names another file
@@ -158,6 +159,7 @@ def test_analyses_read_the_open_file_not_the_path(tmp_path):
     assert sum(1 for _ in t.events()) == want_n
     os.remove(out)                      # and then no file at all
     assert t.coverage() == want_cov
+    assert t.calls() == want_calls
     if HAVE_OBJECTS:
         assert t.objects() == want_obj
     assert t.info()["file_size"] > 0
