@@ -427,8 +427,9 @@ int tt_file_being_written(const char *path);
 /* Writes a sync point now, as its own 0x82 chunk: the recording clock read
  * `tick` (raw, on the header's clock) while CLOCK_MONOTONIC read `mono_ns`
  * +- `err_ns`. Capture writes one at start, about once a second and at
- * stop. Returns 0, TT_EINVAL, or TT_EIO (the file is cut back to its last
- * complete chunk and the error remembered, as for any chunk). */
+ * stop. Returns 0, TT_EINVAL, TT_ESTATE (after tt_writer_flush_emergency),
+ * or TT_EIO (the file is cut back to its last complete chunk and the error
+ * remembered, as for any chunk). */
 int tt_writer_clock_sync(tt_writer_t *w, uint64_t tick, uint64_t mono_ns,
                          uint64_t err_ns);
 

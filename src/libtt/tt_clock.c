@@ -35,21 +35,27 @@ struct tt__clockmap {
 
 #define SYNC_REC_MAX (3 * 10)              /* three varints of <= 10 bytes */
 
-/* Contract (tt.h): writes one 0x82 chunk now. 0, or TT_EINVAL (NULL
- * writer), TT_EIO (the file is cut back; the error is remembered). */
-int tt_writer_clock_sync(tt_writer_t *w, uint64_t tick, uint64_t mono_ns,
-                         uint64_t err_ns)
+static int clock_sync(tt_writer_t *w, uint64_t tick, uint64_t mono_ns,
+                      uint64_t err_ns)
 {
     uint8_t buf[TT__CHUNK_HEAD + SYNC_REC_MAX + TT__CHUNK_TAIL];
     uint8_t *p = buf + TT__CHUNK_HEAD;
 
-    if (w == NULL)
-        return TT_EINVAL;
     p = tt__put_varint(p, tick > w->start_tick ? tick - w->start_tick : 0);
     p = tt__put_varint(p, mono_ns);
     p = tt__put_varint(p, err_ns);
     return tt__writer_chunk(w, buf, (size_t)(p - buf - TT__CHUNK_HEAD),
                             TT_CHUNK_CLOCK, TT__NO_THREAD);
+}
+
+/* Contract (tt.h): writes one 0x82 chunk now, under the writer's guard (a
+ * crash handler's emergency flush never meets it half-written). 0, or
+ * TT_EINVAL (NULL writer), TT_ESTATE (after an emergency flush), TT_EIO
+ * (the file is cut back; the error is remembered). */
+int tt_writer_clock_sync(tt_writer_t *w, uint64_t tick, uint64_t mono_ns,
+                         uint64_t err_ns)
+{
+    TT__GUARDED(w, clock_sync(w, tick, mono_ns, err_ns));
 }
 
 /* ------------------------------------------------------------ the reader */

@@ -129,6 +129,18 @@ static inline void tt__writer_leave(tt_writer_t *w)
         __atomic_fetch_sub(&w->busy, 1, __ATOMIC_RELEASE);
 }
 
+/* Returns `call` (an int expression), run under the writer's guard:
+ * TT_ESTATE without running it after an emergency flush. For the public
+ * writer calls that write or change what the emergency flush reads. */
+#define TT__GUARDED(w, call)            \
+    do {                                \
+        int rc_ = tt__writer_enter(w);  \
+        if (rc_ == 0)                   \
+            rc_ = (call);               \
+        tt__writer_leave(w);            \
+        return rc_;                     \
+    } while (0)
+
 /* Seals buf (TT__CHUNK_HEAD bytes of room, then payload_len bytes, then
  * TT__CHUNK_TAIL bytes of room) as one chunk and writes it. On an I/O error
  * the file is cut back to the last complete chunk and TT_EIO returned. */

@@ -22,18 +22,6 @@
 #define DEFS_FLUSH_AT  (64 * 1024)   /* write definitions beyond this */
 #define REC_ROOM       11            /* record kind + longest length varint */
 
-/* Returns `call` (an int expression), run under the writer's guard
- * (tt__writer_enter): TT_ESTATE without running it after an emergency
- * flush. */
-#define GUARDED(w, call)                \
-    do {                                \
-        int rc_ = tt__writer_enter(w);  \
-        if (rc_ == 0)                   \
-            rc_ = (call);               \
-        tt__writer_leave(w);            \
-        return rc_;                     \
-    } while (0)
-
 int tt__bytes_reserve(tt__bytes *b, size_t more)
 {
     void *p = b->p;
@@ -473,7 +461,7 @@ int tt_writer_thread_end(tt_writer_t *w, tt_tbuf_t *b)
 {
     if (w == NULL || b == NULL || b->w != w)
         return TT_EINVAL;
-    GUARDED(w, tt__tbuf_end(b));
+    TT__GUARDED(w, tt__tbuf_end(b));
 }
 
 /* 0, or TT_EINVAL (unknown thread, NULL name) / TT_ENOMEM with nothing
@@ -526,17 +514,17 @@ static int writer_note(tt_writer_t *w, const char *key, const char *value)
 
 int tt_writer_string(tt_writer_t *w, const char *s, size_t len, uint32_t *id)
 {
-    GUARDED(w, writer_string(w, s, len, id));
+    TT__GUARDED(w, writer_string(w, s, len, id));
 }
 
 int tt_writer_code(tt_writer_t *w, const tt_code_def_t *def, uint32_t *id)
 {
-    GUARDED(w, writer_code(w, def, id));
+    TT__GUARDED(w, writer_code(w, def, id));
 }
 
 int tt_writer_type(tt_writer_t *w, const tt_type_def_t *def, uint32_t *id)
 {
-    GUARDED(w, writer_type(w, def, id));
+    TT__GUARDED(w, writer_type(w, def, id));
 }
 
 int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
@@ -545,17 +533,17 @@ int tt_writer_thread(tt_writer_t *w, uint64_t ident, const char *name,
     if (out == NULL)
         return TT_EINVAL;
     *out = NULL;
-    GUARDED(w, writer_thread(w, ident, name, out));
+    TT__GUARDED(w, writer_thread(w, ident, name, out));
 }
 
 int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
 {
-    GUARDED(w, writer_thread_name(w, thread, name));
+    TT__GUARDED(w, writer_thread_name(w, thread, name));
 }
 
 int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
 {
-    GUARDED(w, writer_note(w, key, value));
+    TT__GUARDED(w, writer_note(w, key, value));
 }
 
 /* One chunk whose payload is read where it lies, header and CRC built on

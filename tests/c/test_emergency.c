@@ -105,6 +105,7 @@ void test_emergency_flush(void)
     CHECK_EQ(tt_writer_flush_emergency(s.w, "crash", "again"), TT_ESTATE);
     CHECK_EQ(tt_writer_string(s.w, "x", 1, &id), TT_ESTATE);
     CHECK_EQ(tt_writer_note(s.w, "late", "note"), TT_ESTATE);
+    CHECK_EQ(tt_writer_clock_sync(s.w, 1, 2, 3), TT_ESTATE);
     CHECK_EQ(tt_writer_flush(s.w), TT_ESTATE);
     for (int i = 0; i < 100000; i++)           /* fills and overflows a */
         tt_tbuf_line(s.a, 5000 + (uint64_t)i, s.code, 3);
