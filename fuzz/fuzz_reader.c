@@ -166,6 +166,49 @@ static void accessors(tt_reader_t *r)
     sink += tt_reader_ns(r, UINT64_MAX) + tt_reader_ns(r, 12345);
 }
 
+/* Clock sync points (0x82, FORMAT.md §15): whatever they say, conversion
+ * never decreases with the tick and the info is consistent. */
+static void clock_checks(tt_reader_t *r)
+{
+    tt_clock_info_t c;
+    uint64_t prev = 0;
+    int rc = tt_reader_clock(r, &c);
+
+    EXPECT(rc == 0 || rc == TT_ENOMEM);
+    EXPECT(c.header_hz == tt_reader_header(r)->clock_hz);
+    EXPECT(rc != 0 || c.n_sync >= 2 || c.measured_hz == (double)c.header_hz);
+    for (uint64_t t = 0; t < (1ull << 40); t = t * 3 + 1) {
+        uint64_t ns = tt_reader_ns(r, t);
+        EXPECT(ns >= prev);
+        prev = ns;
+    }
+    sink += tt_reader_span_ns(r, 1000) + tt_reader_span_ns(r, UINT64_MAX);
+}
+
+/* The call analysis (issue 14): one pass, and its totals hold together. */
+static void calls_checks(tt_reader_t *r)
+{
+    tt_calls_t *c = NULL;
+    const tt_callnode_t *n;
+    const tt_callstat_t *f;
+    int rc = tt_calls_analyze(r, &c);
+
+    if (rc < 0) {
+        EXPECT(c == NULL && rc == TT_ENOMEM);
+        return;
+    }
+    for (uint32_t i = 0; (n = tt_calls_node(c, i)) != NULL; i++) {
+        EXPECT(n->parent == TT_CALLS_NO_NODE || n->parent < i);
+        EXPECT(n->tottime_ns <= n->cumtime_ns);
+    }
+    for (uint32_t i = 0; (f = tt_calls_function(c, i)) != NULL; i++) {
+        EXPECT(f->prim_calls <= f->calls && f->prim_resumes <= f->resumes);
+        sink += f->tottime_ns + f->cumtime_ns;
+    }
+    sink += tt_calls_summary(c)->events;
+    tt_calls_free(c);
+}
+
 /* The object analysis (issue 6) over whatever the file holds: events and
  * 0x81 aggregate chunks. Checks its promises about counts and orders. */
 static void objects(tt_reader_t *r)
@@ -304,6 +347,8 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     }
     EXPECT(tt_reader_select_thread(r, tt_reader_n_threads(r)) == TT_EINVAL);
     objects(r);
+    clock_checks(r);
+    calls_checks(r);
     tt_reader_close(r);
 
     rc = tt_reader_open_mem(&r, data, len, TT_READ_FILE);

@@ -81,6 +81,17 @@ int main(int argc, char **argv)
     tt_writer_note(w, "seed", "calls");
     tt_writer_close(w);
 
+    /* Clock sync points (0x82) around a few calls, one going backwards. */
+    w = start("seed-clock", &b, &c, &t);
+    tt_writer_clock_sync(w, 100, 5000, 40);
+    for (int i = 0; i < 4; i++) {
+        tt_tbuf_call(b, 110 + 10 * (uint64_t)i, c, 1);
+        tt_tbuf_return(b, 115 + 10 * (uint64_t)i, c, 3);
+        tt_writer_clock_sync(w, 118 + 10 * (uint64_t)i,
+                             i == 2 ? 100 : 6000 + 900 * (uint64_t)i, 7);
+    }
+    tt_writer_close(w);
+
     w = start("seed-objects", &b, &c, &t);
     for (int i = 0; i < 8; i++) {
         tt_tbuf_obj_create(b, 200 + (uint64_t)i, t, 0x7f0000000000ull +
