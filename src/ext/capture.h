@@ -64,7 +64,8 @@ typedef struct {
 void capture_clock_pair(capture_clock_pair_t *out);
 
 /* Writes a sync point (a fresh pair) into the recording. The tt_writer
- * result: 0 or TT_EIO (counted by the writer like any failed chunk). */
+ * result: 0, TT_EIO (counted by the writer like any failed chunk) or
+ * TT_ESTATE (a crash handler has taken the writer). */
 int capture_clock_sync(tt_writer_t *w);
 
 /* ------------------------------------------------------------ code table */
@@ -379,9 +380,9 @@ int capture_flusher_start(struct capture_rec *rec);
  * threads (a concurrent stop) may run: re-check capture_rec after. */
 void capture_flusher_stop(void);
 /* The periodic work of a recording, once per flush interval, with the GIL
- * held, on the flusher's thread: writes every thread's buffered events and
- * the pending definitions (thread names included). Never raises; failures
- * are counted. */
+ * held, on the flusher's thread: writes a clock sync point, then every
+ * thread's buffered events and the pending definitions (thread names
+ * included). Never raises; failures are counted. */
 void capture_periodic(struct capture_rec *rec);
 
 /* crashsig.c: the crash handlers (SIGSEGV, SIGBUS, SIGFPE, SIGILL,

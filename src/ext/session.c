@@ -4,7 +4,8 @@
  * header and its first and last clock sync points, the fork guard, when
  * the flusher thread and the crash handlers come and go, and the summary
  * and warnings handed back at stop (problems the hooks counted become
- * notes in the file and sentences for the user). Must not: be called from the trace hook.
+ * notes in the file and sentences for the user). Must not: be called from
+ * the trace hook.
  * GIL: held; start and stop may run on any thread.
  */
 #include "capture.h"
