@@ -324,11 +324,13 @@ typedef struct {
 
 #define TT_READ_MERGED  0x0u  /* all threads, ordered by tick (ties: thread) */
 #define TT_READ_FILE    0x1u  /* chunk order as in the file */
-#define TT_READ_LAZY    0x2u  /* open walks chunk frames only: the first
+#define TT_READ_LAZY    0x2u  /* open walks chunk frames and decodes only
+                                 each thread's first chunk (so threads'
+                                 first_tick is exact): the first
                                  tt_reader_next comes at once, and counts,
-                                 thread events/ticks and payload damage are
-                                 complete after tt_reader_scan or a full
-                                 iteration (issue 12) */
+                                 thread events/last_tick and payload damage
+                                 are complete after tt_reader_scan or a
+                                 full iteration */
 
 /* Opens a recording. Returns 0 and *out on success, including for a
  * damaged file with usable content (see tt_reader_damage); returns

@@ -83,8 +83,9 @@ static int reader_start(tt_reader_t *r)
         rc = tt__reader_placeholders(r);
     if (rc == 0)
         rc = make_cursors(r);
-    if (rc == 0 && !(r->flags & TT_READ_LAZY))
-        rc = tt_reader_scan(r);
+    if (rc == 0)
+        rc = r->flags & TT_READ_LAZY ? tt__reader_scan_heads(r)
+                                     : tt_reader_scan(r);
     if (rc == 0)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     tt__free(r->wbuf);              /* the open pass's scratch */

@@ -187,7 +187,7 @@ def cmd_events(
     if trace is None:
         return 1
     with trace:
-        info_threads = trace.threads()
+        info_threads = trace.threads(counts=False)
         if thread is not None and not 0 <= thread < len(info_threads):
             _err(
                 f"error: {path} has no thread {thread} (it has "
