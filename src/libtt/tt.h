@@ -376,6 +376,18 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread);
  * rewinds. */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev);
 
+/* The same events as tt_reader_next, in the same order, up to cap at a
+ * time (at most TT_BATCH_MAX) into ev[0..cap): for analyses, which then
+ * pay no call, heap step or copy per event (a run of one thread's events
+ * is decoded straight into ev). Returns how many (> 0), 0 at the end, or
+ * a negative TT_E* as tt_reader_next would, at the same point: events
+ * before a bad chunk come first, its error with the next call. The
+ * progress callback is called when a batch crosses a multiple of
+ * TT_PROGRESS_EVERY, and a stop it asks for comes with the next call. The
+ * two calls may be mixed. */
+#define TT_BATCH_MAX 4096u
+int tt_reader_next_batch(tt_reader_t *r, tt_event_t *ev, size_t cap);
+
 /* Called by tt_reader_next every TT_PROGRESS_EVERY events it returns, with
  * the events returned since the last rewind and the number the selection
  * holds (exact when the file was scanned; otherwise END's count for all

@@ -338,46 +338,53 @@ static uint64_t close_all(tt_calls_t *c, thr_t *t, uint64_t tick)
     return n;
 }
 
-static int replay(tt_calls_t *c)
+/* One event of the replay. */
+static int replay_one(tt_calls_t *c, const tt_event_t *ev)
 {
-    tt_event_t ev;
     thr_t *t;
     int rc;
 
-    while ((rc = tt_reader_next(c->r, &ev)) != 0) {
-        if (rc < 0) {
-            if (rc == TT_ENOMEM || rc == TT_ECANCELED)
-                return rc;
+    c->sum.events++;
+    if (TT_UNLIKELY(ev->thread >= c->n_thr) &&
+        (rc = thr_get(c, ev->thread, &t)) < 0)
+        return rc;
+    t = &c->thr[ev->thread];
+    if (!t->seen) {
+        t->seen = 1;
+        t->info.first_ns = tt_reader_ns(c->r, ev->tick);
+    }
+    t->last_tick = ev->tick;
+    switch (ev->kind) {
+    case TT_EV_CALL:
+        return on_call(c, t, ev);
+    case TT_EV_RETURN:
+        on_return(c, t, ev);
+        break;
+    case TT_EV_DROPPED:
+        t->info.dropped += ev->count;
+        t->info.closed_at_drop += close_all(c, t, ev->tick);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int replay(tt_calls_t *c)
+{
+    tt_event_t evs[256];
+    int n, rc;
+
+    while ((n = tt_reader_next_batch(c->r, evs, 256)) != 0) {
+        if (n < 0) {
+            if (n == TT_ENOMEM || n == TT_ECANCELED)
+                return n;
             c->sum.bad_chunks++;          /* a malformed chunk: skipped */
             continue;
         }
-        c->sum.events++;
-        if (TT_UNLIKELY(ev.thread >= c->n_thr) &&
-            (rc = thr_get(c, ev.thread, &t)) < 0)
-            return rc;
-        t = &c->thr[ev.thread];
-        if (!t->seen) {
-            t->seen = 1;
-            t->info.first_ns = tt_reader_ns(c->r, ev.tick);
-        }
-        t->last_tick = ev.tick;
-        /* Per-line time (a later part) goes here: a LINE closes the
-         * previous line of the top frame (docs/calls.md). */
-        switch (ev.kind) {
-        case TT_EV_CALL:
-            if ((rc = on_call(c, t, &ev)) < 0)
+        for (int i = 0; i < n; i++)
+            if ((rc = replay_one(c, &evs[i])) < 0)
                 return rc;
-            break;
-        case TT_EV_RETURN:
-            on_return(c, t, &ev);
-            break;
-        case TT_EV_DROPPED:
-            t->info.dropped += ev.count;
-            t->info.closed_at_drop += close_all(c, t, ev.tick);
-            break;
-        default:
-            break;
-        }
     }
     return 0;
 }
