@@ -198,11 +198,11 @@ static int resumes_at_line(const tt_lines_t *L, const tt_event_t *ev)
     const tt_code_def_t *d = tt_reader_code(L->r, ev->code);
     int32_t l0;
 
-    if (d == NULL || !(d->flags & TT_CODE_GENERATOR) || ev->line < 0 ||
+    if (d == NULL || !(d->flags & TT_CODE_GENERATOR) ||
         ev->line == d->firstlineno)
         return 0;
     l0 = tt_code_line_at(d, 0);
-    return l0 == TT_NO_LINE || ev->line != l0;
+    return ev->line != (l0 == TT_NO_LINE ? d->firstlineno : l0);
 }
 
 static int on_call(tt_lines_t *L, lthr_t *t, const tt_event_t *ev,

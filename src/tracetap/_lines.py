@@ -20,7 +20,7 @@ import tokenize
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
-from ._calls import human_ns
+from ._calls import _short, human_ns
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -242,7 +242,7 @@ def format_text(data: dict[str, Any], out: TextIO, *, thread: int | None = None,
             if src is None:
                 missing.append(f"source of {f['file']} not shown: {why}")
         calls = f"{f['calls']:,} calls" if f["calls"] != 1 else "1 call"
-        out.write(f"\nFile: {f['file']}\nFunction: {f['func']} at line "
+        out.write(f"\nFile: {_short(f['file'])}\nFunction: {f['func']} at line "
                   f"{f['line']} ({where})\nTotal time: "
                   f"{human_ns(f['time_ns'])} (own {human_ns(f['own_ns'])}; "
                   f"{calls}; {human_ns(f['entry_ns'])} before the first "
