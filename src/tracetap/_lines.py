@@ -31,6 +31,7 @@ __all__ = ["analyze", "select", "format_text", "format_json", "read_source",
 # The largest source file shown; a bigger one is listed without its text.
 SOURCE_LIMIT = 4 << 20
 DEFAULT_LIMIT = 10
+CODE_FUNCTION = 0x4  # TT_CODE_FUNCTION: a function body, not a module or class
 
 SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "time": lambda f: (-f["time_ns"], f["file"], f["line"]),
@@ -116,12 +117,13 @@ def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
     for code, line, thread, hits, time_ns, own_ns in raw["rows"]:
         f = funcs.get((code, thread))
         if f is None:
-            file, qualname, first, _flags, _parent, ranges = reader.code(code)
+            file, qualname, first, flags, _parent, ranges = reader.code(code)
             last = max((r[2] for r in ranges if r[2] is not None),
                        default=first)
             f = funcs[(code, thread)] = {
                 "file": file, "func": qualname or "?", "line": first,
                 "last_line": max(last, first), "code": code,
+                "is_function": bool(flags & CODE_FUNCTION),
                 "thread": None if thread < 0 else thread, "calls": 0,
                 "hits": 0, "time_ns": 0, "own_ns": 0, "entry_ns": 0,
                 "entry_own_ns": 0, "lines": []}
@@ -194,11 +196,12 @@ def _pct(part: int, whole: int) -> str:
 
 def _listing(f: dict[str, Any], src: list[str] | None, out: TextIO) -> None:
     """One function's table: every line from its first to its last, or
-    only the lines that ran when that span is long or the source is
-    missing."""
+    only the lines that ran for a module or class body (it spans the
+    functions defined in it), a span over 400 lines or a missing source."""
     by_line = {x["line"]: x for x in f["lines"]}
     span = range(f["line"], f["last_line"] + 1)
-    shown = span if src is not None and len(span) <= 400 else sorted(by_line)
+    whole = src is not None and f["is_function"] and len(span) <= 400
+    shown = span if whole else sorted(by_line)
     total = f["time_ns"]
     out.write(f"{'Line #':>6} {'Hits':>10} {'Time':>9} {'Per Hit':>9} "
               f"{'% Time':>7} {'Own':>9}  Line Contents\n")

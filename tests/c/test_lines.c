@@ -9,9 +9,9 @@
 enum { F, G, H, GEN, N_CODES };
 
 /* Codes of app.py: f (line 1), g (10), h (20) and the generator gen (30;
- * offset 0 at line 30); thread 0 and, if b1, thread 1. */
+ * offset 0 at line 30); n_threads (1 or 2) threads' buffers in b. */
 static tt_writer_t *open_lines(const char *path, uint32_t *code,
-                               tt_tbuf_t **b0, tt_tbuf_t **b1)
+                               tt_tbuf_t **b, int n_threads)
 {
     static const tt_line_range_t gen_ranges[] = {{0, 4, 30}, {4, 20, 31},
                                                  {20, 40, 32}};
@@ -37,9 +37,9 @@ static tt_writer_t *open_lines(const char *path, uint32_t *code,
         }
         CHECK_OK(tt_writer_code(w, &cd, &code[i]));
     }
-    CHECK_OK(tt_writer_thread(w, 1, "MainThread", b0));
-    if (b1 != NULL)
-        CHECK_OK(tt_writer_thread(w, 2, "worker", b1));
+    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b[0]));
+    if (n_threads > 1)
+        CHECK_OK(tt_writer_thread(w, 2, "worker", &b[1]));
     return w;
 }
 
@@ -50,6 +50,49 @@ static tt_lines_t *lines_of(const char *path, tt_reader_t **rp)
     CHECK_OK(tt_lines_analyze(*rp, &L));
     return L;
 }
+
+/* One event of a script: kind 'c'all, 'l'ine, 'r'eturn or e'x'ception,
+ * in thread b[thread], at start_tick + tick, of code c[code]. */
+typedef struct {
+    char kind;
+    uint8_t thread, code;
+    uint16_t tick;
+    int16_t line;
+} ev_t;
+
+static void emit(tt_tbuf_t **b, const uint32_t *c, const ev_t *ev, size_t n)
+{
+    uint64_t T = test_header()->start_tick;
+    for (size_t i = 0; i < n; i++) {
+        tt_tbuf_t *t = b[ev[i].thread];
+        uint64_t tick = T + ev[i].tick;
+        uint32_t code = c[ev[i].code];
+        switch (ev[i].kind) {
+        case 'c': tt_tbuf_call(t, tick, code, ev[i].line); break;
+        case 'l': tt_tbuf_line(t, tick, code, ev[i].line); break;
+        case 'r': tt_tbuf_return(t, tick, code, ev[i].line); break;
+        default: tt_tbuf_exception(t, tick, code, ev[i].line, 0); break;
+        }
+    }
+}
+#define EMIT(b, c, evs) emit(b, c, evs, sizeof evs / sizeof evs[0])
+
+/* Writes the script into a closed recording of n_threads threads and
+ * analyses it; *r stays open for the rows' ids. */
+static tt_lines_t *run_script(const char *name, int n_threads,
+                              const ev_t *ev, size_t n, uint32_t *c,
+                              tt_reader_t **r)
+{
+    const char *path = tmp_path(name);
+    tt_tbuf_t *b[2];
+    tt_writer_t *w = open_lines(path, c, b, n_threads);
+
+    emit(b, c, ev, n);
+    CHECK_OK(tt_writer_close(w));
+    return lines_of(path, r);
+}
+#define RUN(name, n_threads, evs, c, r) \
+    run_script(name, n_threads, evs, sizeof evs / sizeof evs[0], c, r)
 
 /* Checks the row (thread, code, line): hits, time and own time. */
 static void row_is(const tt_lines_t *L, uint32_t thread, uint32_t code,
@@ -90,30 +133,19 @@ static void rows_sorted(const tt_lines_t *L)
  * [30,40]. Thread 1: g from 5, line 11 at 6, line 12 at 9, never returns. */
 void test_lines_basic(void)
 {
-    const char *path = tmp_path("lines1.ttrace");
-    uint64_t T = test_header()->start_tick;
+    static const ev_t evs[] = {
+        {'c', 0, F, 0, 1}, {'l', 0, F, 2, 2}, {'l', 0, F, 5, 3},
+        {'c', 0, G, 10, 10}, {'l', 0, G, 12, 11},
+        {'x', 0, G, 15, 11},                /* does not split */
+        {'r', 0, G, 20, 11}, {'l', 0, F, 25, 3}, {'l', 0, F, 30, 4},
+        {'r', 0, F, 40, 4},
+        {'c', 1, G, 5, 10}, {'l', 1, G, 6, 11}, {'l', 1, G, 9, 12},
+    };
     uint32_t c[N_CODES], A = TT_LINES_ALL_THREADS;
-    tt_tbuf_t *b0, *b1;
-    tt_writer_t *w = open_lines(path, c, &b0, &b1);
     const tt_lines_summary_t *s;
     tt_reader_t *r;
-    tt_lines_t *L;
+    tt_lines_t *L = RUN("lines1.ttrace", 2, evs, c, &r);
 
-    tt_tbuf_call(b0, T + 0, c[F], 1);
-    tt_tbuf_line(b0, T + 2, c[F], 2);
-    tt_tbuf_line(b0, T + 5, c[F], 3);
-    tt_tbuf_call(b0, T + 10, c[G], 10);
-    tt_tbuf_line(b0, T + 12, c[G], 11);
-    tt_tbuf_exception(b0, T + 15, c[G], 11, 0);   /* does not split */
-    tt_tbuf_return(b0, T + 20, c[G], 11);
-    tt_tbuf_line(b0, T + 25, c[F], 3);
-    tt_tbuf_line(b0, T + 30, c[F], 4);
-    tt_tbuf_return(b0, T + 40, c[F], 4);
-    tt_tbuf_call(b1, T + 5, c[G], 10);
-    tt_tbuf_line(b1, T + 6, c[G], 11);
-    tt_tbuf_line(b1, T + 9, c[G], 12);
-    CHECK_OK(tt_writer_close(w));
-    L = lines_of(path, &r);
     s = tt_lines_summary(L);
     CHECK_EQ(s->has_lines, 1);
     CHECK_EQ(s->has_calls, 1);
@@ -148,24 +180,15 @@ void test_lines_basic(void)
  * to 10 + 4 (line_profiler's rule), and the own times to the 10 traced. */
 void test_lines_recursion(void)
 {
-    const char *path = tmp_path("lines2.ttrace");
-    uint64_t T = test_header()->start_tick;
+    static const ev_t evs[] = {
+        {'c', 0, F, 0, 1}, {'l', 0, F, 1, 2}, {'c', 0, F, 2, 1},
+        {'l', 0, F, 3, 2}, {'l', 0, F, 4, 3}, {'r', 0, F, 6, 3},
+        {'l', 0, F, 8, 3}, {'r', 0, F, 10, 3},
+    };
     uint32_t c[N_CODES];
-    tt_tbuf_t *b0;
-    tt_writer_t *w = open_lines(path, c, &b0, NULL);
     tt_reader_t *r;
-    tt_lines_t *L;
+    tt_lines_t *L = RUN("lines2.ttrace", 1, evs, c, &r);
 
-    tt_tbuf_call(b0, T + 0, c[F], 1);
-    tt_tbuf_line(b0, T + 1, c[F], 2);
-    tt_tbuf_call(b0, T + 2, c[F], 1);
-    tt_tbuf_line(b0, T + 3, c[F], 2);
-    tt_tbuf_line(b0, T + 4, c[F], 3);
-    tt_tbuf_return(b0, T + 6, c[F], 3);
-    tt_tbuf_line(b0, T + 8, c[F], 3);
-    tt_tbuf_return(b0, T + 10, c[F], 3);
-    CHECK_OK(tt_writer_close(w));
-    L = lines_of(path, &r);
     row_is(L, 0, c[F], TT_NO_LINE, 2, 2, 2);
     row_is(L, 0, c[F], 2, 2, 7 + 1, 3 + 1);
     row_is(L, 0, c[F], 3, 2, 2 + 2, 2 + 2);
@@ -180,26 +203,16 @@ void test_lines_recursion(void)
  * is suspended belong to no line of gen. */
 void test_lines_generator(void)
 {
-    const char *path = tmp_path("lines3.ttrace");
-    uint64_t T = test_header()->start_tick;
+    static const ev_t evs[] = {
+        {'c', 0, F, 0, 1}, {'l', 0, F, 1, 2}, {'c', 0, GEN, 10, 30},
+        {'l', 0, GEN, 12, 31}, {'r', 0, GEN, 15, 31}, {'l', 0, F, 20, 3},
+        {'c', 0, GEN, 40, 31}, {'l', 0, GEN, 44, 32}, {'r', 0, GEN, 50, 32},
+        {'r', 0, F, 60, 3},
+    };
     uint32_t c[N_CODES];
-    tt_tbuf_t *b0;
-    tt_writer_t *w = open_lines(path, c, &b0, NULL);
     tt_reader_t *r;
-    tt_lines_t *L;
+    tt_lines_t *L = RUN("lines3.ttrace", 1, evs, c, &r);
 
-    tt_tbuf_call(b0, T + 0, c[F], 1);
-    tt_tbuf_line(b0, T + 1, c[F], 2);
-    tt_tbuf_call(b0, T + 10, c[GEN], 30);
-    tt_tbuf_line(b0, T + 12, c[GEN], 31);
-    tt_tbuf_return(b0, T + 15, c[GEN], 31);
-    tt_tbuf_line(b0, T + 20, c[F], 3);
-    tt_tbuf_call(b0, T + 40, c[GEN], 31);
-    tt_tbuf_line(b0, T + 44, c[GEN], 32);
-    tt_tbuf_return(b0, T + 50, c[GEN], 32);
-    tt_tbuf_return(b0, T + 60, c[F], 3);
-    CHECK_OK(tt_writer_close(w));
-    L = lines_of(path, &r);
     row_is(L, 0, c[GEN], TT_NO_LINE, 1, 2, 2);
     row_is(L, 0, c[GEN], 31, 1, 3 + 4, 3 + 4);
     row_is(L, 0, c[GEN], 32, 1, 6, 6);
@@ -221,33 +234,31 @@ void test_lines_generator(void)
 void test_lines_unwinding_and_drops(void)
 {
     const char *path = tmp_path("lines4.ttrace");
-    uint64_t T = test_header()->start_tick;
     uint32_t c[N_CODES];
-    tt_tbuf_t *b0, *b1;
-    tt_writer_t *w = open_lines(path, c, &b0, &b1);
+    tt_tbuf_t *b[2];
+    tt_writer_t *w = open_lines(path, c, b, 2);
+    static const ev_t before[] = {
+        {'l', 0, F, 1, 2}, {'c', 0, G, 3, 10}, {'l', 0, G, 4, 11},
+        {'c', 0, H, 5, 20}, {'l', 0, H, 6, 21}, {'r', 0, G, 10, 11},
+        {'r', 0, F, 12, 2}, {'r', 0, F, 13, 2}, {'c', 1, G, 10, 10},
+    }, lost[] = {
+        {'l', 1, G, 20, 11},
+    }, after[] = {
+        {'c', 1, H, 40, 20},                /* DROPPED(1) goes first */
+        {'r', 1, H, 45, 21}, {'r', 1, G, 47, 11}, {'c', 1, F, 60, 1},
+        {'l', 1, F, 75, 2},
+    };
     const tt_lines_thread_t *t0, *t1;
     tt_reader_t *r;
     tt_lines_t *L;
 
-    tt_tbuf_line(b0, T + 1, c[F], 2);
-    tt_tbuf_call(b0, T + 3, c[G], 10);
-    tt_tbuf_line(b0, T + 4, c[G], 11);
-    tt_tbuf_call(b0, T + 5, c[H], 20);
-    tt_tbuf_line(b0, T + 6, c[H], 21);
-    tt_tbuf_return(b0, T + 10, c[G], 11);
-    tt_tbuf_return(b0, T + 12, c[F], 2);
-    tt_tbuf_return(b0, T + 13, c[F], 2);
-    tt_tbuf_call(b1, T + 10, c[G], 10);
+    EMIT(b, c, before);
     CHECK_OK(tt_writer_flush(w));
-    tt_tbuf_line(b1, T + 20, c[G], 11);
+    EMIT(b, c, lost);
     tt__io_fail_at(1, 0);
     tt_writer_flush(w);
     tt__io_fail_at(0, 0);
-    tt_tbuf_call(b1, T + 40, c[H], 20);       /* DROPPED(1) goes first */
-    tt_tbuf_return(b1, T + 45, c[H], 21);
-    tt_tbuf_return(b1, T + 47, c[G], 11);
-    tt_tbuf_call(b1, T + 60, c[F], 1);
-    tt_tbuf_line(b1, T + 75, c[F], 2);
+    EMIT(b, c, after);
     CHECK_EQ(tt_writer_close(w), TT_EIO);
     L = lines_of(path, &r);
     t0 = tt_lines_thread(L, 0);
@@ -282,16 +293,16 @@ void test_lines_cut_file(void)
     const char *cut = tmp_path("lines5cut.ttrace");
     uint64_t T = test_header()->start_tick;
     uint32_t c[N_CODES];
-    tt_tbuf_t *b0;
-    tt_writer_t *w = open_lines(path, c, &b0, NULL);
+    tt_tbuf_t *b[1];
+    tt_writer_t *w = open_lines(path, c, b, 1);
     tt_reader_t *r;
     tt_lines_t *L;
     uint8_t *data;
     size_t len;
 
-    tt_tbuf_call(b0, T + 0, c[F], 1);
+    tt_tbuf_call(b[0], T, c[F], 1);
     for (int i = 0; i < 200; i++) {
-        tt_tbuf_line(b0, T + 10 + 10 * (uint64_t)i, c[F], 2 + (i & 1));
+        tt_tbuf_line(b[0], T + 10 + 10 * (uint64_t)i, c[F], 2 + (i & 1));
         if (i % 50 == 49)
             CHECK_OK(tt_writer_flush(w));
     }
@@ -325,20 +336,20 @@ void test_alloc_fail_lines(void)
     const char *path = tmp_path("linesalloc.ttrace");
     uint64_t T = test_header()->start_tick;
     uint32_t c[N_CODES];
-    tt_tbuf_t *b0, *b1;
-    tt_writer_t *w = open_lines(path, c, &b0, &b1);
+    tt_tbuf_t *b[2];
+    tt_writer_t *w = open_lines(path, c, b, 2);
     tt_reader_t *r;
     tt_lines_t *L;
     long n, total;
 
     /* A deep stack (stack growth) and many lines (row and slot growth). */
     for (int i = 0; i < 300; i++) {
-        tt_tbuf_call(b0, T + 3 * (uint64_t)i, c[i % 3], 1);
-        tt_tbuf_line(b0, T + 3 * (uint64_t)i + 1, c[i % 3], 2 + i);
+        tt_tbuf_call(b[0], T + 3 * (uint64_t)i, c[i % 3], 1);
+        tt_tbuf_line(b[0], T + 3 * (uint64_t)i + 1, c[i % 3], 2 + i);
     }
     for (int i = 299; i >= 0; i--)
-        tt_tbuf_return(b0, T + 2000 - (uint64_t)i, c[i % 3], 1);
-    tt_tbuf_call(b1, T + 5, c[H], 20);
+        tt_tbuf_return(b[0], T + 2000 - (uint64_t)i, c[i % 3], 1);
+    tt_tbuf_call(b[1], T + 5, c[H], 20);
     CHECK_OK(tt_writer_close(w));
     CHECK_OK(tt_reader_open(&r, path, 0));
     CHECK_OK(tt_lines_analyze(r, &L));       /* warms the reader's caches */
