@@ -161,32 +161,16 @@ def select(data: dict[str, Any], thread: int | None = None,
 
 
 def notes(data: dict[str, Any]) -> list[str]:
-    """Sentences that qualify the numbers (what was cut, lost, adopted)."""
-    s = data["summary"]
-    out = []
-    if s["truncated"]:
-        why = s["damage"] or "it has no end-of-recording chunk"
-        out.append(f"the recording was cut off ({why}); lines still running "
-                   "were closed at their thread's last event")
-    if s["open_at_end"]:
-        out.append(f"{s['open_at_end']:,} frames had not returned when the "
-                   "recording ended: their last lines run to their thread's "
-                   "last event")
-    if s["dropped"]:
-        out.append(f"{s['dropped']:,} events were lost while recording; "
-                   f"{s['closed_at_drop']:,} open frames were closed where "
-                   "the loss happened, so their lines' times are lower bounds")
-    if s["mismatched"]:
-        out.append(f"{s['mismatched']:,} frames never got their return event "
-                   "and were closed when a frame below them went on")
-    if s["adopted"]:
-        out.append(f"{s['adopted']:,} frames were already running when the "
-                   "recording started: timed from their first recorded line")
-    if s["unmatched_returns"]:
-        out.append(f"{s['unmatched_returns']:,} returns of frames entered "
-                   "before the recording started (or lost) were ignored")
-    if s["bad_chunks"]:
-        out.append(f"{s['bad_chunks']} damaged event chunks were skipped")
+    """Sentences that qualify the numbers: `calls`' (what was cut, lost or
+    closed without a return; the summaries share those keys), and the
+    frames first seen at a line."""
+    from ._calls import _notes
+
+    out = _notes(data)
+    if data["summary"]["adopted"]:
+        out.append(f"{data['summary']['adopted']:,} frames were already "
+                   "running when the recording started: timed from their "
+                   "first recorded line")
     return out
 
 

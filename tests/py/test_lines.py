@@ -266,40 +266,48 @@ def test_hits_equal_line_profiler(tmp_path):
 
 
 def test_killed_recording_says_so(tmp_path):
+    # Killed in a line of die(), below the module frame that started the
+    # recording: what was flushed is reported, the open frames are closed
+    # at the last event, and the report says the file was cut.
     script = _write(tmp_path, "killme.py", """
         import os, signal, sys, tracetap
 
-        def step(i):
-            return i + 1
+        def work(n):
+            t = 0
+            for i in range(n):
+                t += i
+            return t
 
-        def outer():
-            for i in range(300000):
-                step(i)
+        def die():
+            total = work(400000)
             os.kill(os.getpid(), signal.SIGKILL)
+            return total
 
-        rec = tracetap.record(sys.argv[1]).start()
-        outer()
+        tracetap.record(sys.argv[1]).start()
+        die()
     """)
     out = str(tmp_path / "killed.ttrace")
     proc = _run([script, out], tmp_path)
     assert proc.returncode == -signal.SIGKILL
     with tracetap.load(out) as t:
         data, calls = t.lines(), t.calls()
-    assert data["summary"]["truncated"]
-    assert data["summary"]["open_at_end"] >= 1
-    step = _func(data, "step")
-    assert 1000 < step["calls"] <= 300000
-    assert _line(step, 5)["hits"] == step["calls"] or \
-        _line(step, 5)["hits"] == step["calls"] - 1
-    # The frames that called record().start() are adopted at their first
-    # line, so compare with calls only where both saw the same frames.
+    s = data["summary"]
+    assert s["truncated"] and s["open_at_end"] >= 1
+    work = _func(data, "work")
+    assert 1000 < _line(work, 7)["hits"] <= 400000
+    assert _line(work, 6)["hits"] in (_line(work, 7)["hits"],
+                                      _line(work, 7)["hits"] + 1)
+    die = _func(data, "die")
+    assert _line(die, 11)["time_ns"] >= work["time_ns"]
+    # Frames called after the start agree with calls to the nanosecond.
     cfun = {f["code"]: f for f in calls["functions"] if f["thread"] is None}
-    assert step["time_ns"] == cfun[step["code"]]["cumtime_ns"]
-    assert step["own_ns"] == cfun[step["code"]]["tottime_ns"]
+    for f in (work, die):
+        assert f["time_ns"] == cfun[f["code"]]["cumtime_ns"]
+        assert f["own_ns"] == cfun[f["code"]]["tottime_ns"]
     txt = _cli("lines", out, cwd=tmp_path)
     assert txt.returncode == 0, txt.stderr
     assert "cut off" in txt.stdout and "had not returned" in txt.stdout
-    assert "step" in txt.stdout
+    assert "Function: work at line 4" in txt.stdout
 
 
 def test_count_recording_is_refused(tmp_path):
