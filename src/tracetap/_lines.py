@@ -117,7 +117,12 @@ def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
     for code, line, thread, hits, time_ns, own_ns in raw["rows"]:
         f = funcs.get((code, thread))
         if f is None:
-            file, qualname, first, flags, _parent, ranges = reader.code(code)
+            try:
+                file, qualname, first, flags, _parent, ranges = \
+                    reader.code(code)
+            except IndexError:      # an id no definition names (damage)
+                file, qualname, first, flags, ranges = "?", None, 0, 0, []
+            file = file or "?"
             last = max((r[2] for r in ranges if r[2] is not None),
                        default=first)
             f = funcs[(code, thread)] = {

@@ -394,3 +394,22 @@ def test_json_filters_limit_and_help(tmp_path):
     assert e.returncode == 2 and "no thread 9" in e.stderr
     e = _cli("lines", rec, "--limit", "-1", cwd=tmp_path)
     assert e.returncode == 2
+
+
+def test_lost_events_are_reported(tmp_path):
+    # The golden recording (tests/c/golden_gen.c) has a DROPPED event in
+    # thread 1 while fib was running, and a RETURN of a frame from before.
+    golden = os.path.join(os.path.dirname(HERE), "data", "golden-v1.ttrace")
+    with tracetap.load(golden) as t:
+        data, calls = t.lines(), t.calls()
+        counts = t._reader.counts()[0]
+    s = data["summary"]
+    # Every LINE event is one hit.
+    assert s["lines"] == counts["line"] == sum(
+        f["hits"] for f in data["functions"] if f["thread"] is None)
+    assert (s["dropped"], s["closed_at_drop"]) == (
+        calls["summary"]["dropped"], calls["summary"]["closed_at_drop"]) \
+        == (2, 1)
+    proc = _cli("lines", golden, "--limit", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 events were lost" in proc.stdout
