@@ -25,32 +25,20 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 import coverage_support as cs
 import tracetap
+from conftest import capture_env, capture_python, capture_tracetap, capture_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
 TIMEOUT = 300
 
 
-def _env():
-    env = dict(os.environ)
-    env.pop("COVERAGE_PROCESS_START", None)
-    env["PYTHONHASHSEED"] = "0"
-    return env
-
-
-def _run(args, cwd):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
-
-
 def _cli(*args, cwd):
-    return _run(["-m", "tracetap", *args], cwd)
+    return capture_tracetap(*args, cwd=cwd, timeout=TIMEOUT)
 
 
 def _record(tmp_path, script, *extra):
@@ -58,12 +46,6 @@ def _record(tmp_path, script, *extra):
     proc = _cli("run", "-o", out, *extra, script, cwd=tmp_path)
     assert os.path.exists(out), proc.stderr
     return out
-
-
-def _write(tmp_path, name, source):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source))
-    return str(path)
 
 
 def _hits_by_line(data, script):
@@ -175,34 +157,34 @@ def _line(f, n):
 
 
 def test_known_answers(tmp_path):
-    script = _write(tmp_path, "known.py", KNOWN)
+    script = capture_write(tmp_path, "known.py", KNOWN)
     rec = _record(tmp_path, script)
     data = tracetap.load(rec).lines()
     # The sleep is untraced: its line's own time. The tolerance allows for
     # a loaded machine, never for less than asked.
     planted = _func(data, "planted")
-    sleep = _line(planted, 9)
+    sleep = _line(planted, 8)
     assert 0.2e9 <= sleep["time_ns"] < 0.35e9
     assert sleep["own_ns"] == sleep["time_ns"]
     assert sleep["time_ns"] >= 0.99 * planted["time_ns"]
     # A line calling a slow traced function: the callee's time is the
     # line's, not its own.
-    call = _line(_func(data, "caller"), 14)
+    call = _line(_func(data, "caller"), 13)
     assert 0.2e9 <= call["time_ns"] < 0.35e9
     assert call["own_ns"] < 0.01 * call["time_ns"]
     # The loop's two lines hold the spinner's time; each ran n (+1) times.
     spin = _func(data, "spin")
-    assert (_line(spin, 19)["hits"], _line(spin, 20)["hits"]) == (200001,
+    assert (_line(spin, 18)["hits"], _line(spin, 19)["hits"]) == (200001,
                                                                   200000)
-    loop = _line(spin, 19)["time_ns"] + _line(spin, 20)["time_ns"]
+    loop = _line(spin, 18)["time_ns"] + _line(spin, 19)["time_ns"]
     assert loop >= 0.95 * spin["time_ns"]
-    # main's line 25 (caller()) includes the sleep in slow().
-    assert _line(_func(data, "main"), 25)["time_ns"] >= 0.2e9
+    # main's line 24 (caller()) includes the sleep in slow().
+    assert _line(_func(data, "main"), 24)["time_ns"] >= 0.2e9
     proc = _cli("lines", rec, "--function", "planted", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     row = next(l for l in proc.stdout.splitlines() if "time.sleep(0.2)" in l)
-    assert row.split()[0] == "9" and "ms" in row
-    assert "Function: planted at line 7" in proc.stdout
+    assert row.split()[0] == "8" and "ms" in row
+    assert "Function: planted at line 6" in proc.stdout
     assert "Total time:" in proc.stdout
 
 
@@ -250,8 +232,8 @@ def test_hits_equal_line_profiler(tmp_path):
     except ImportError as exc:
         pytest.skip(f"line_profiler is not installed here ({exc}); "
                     "scripts/test_matrix.py installs it where it can")
-    script = _write(tmp_path, "lp.py", LP_PROGRAM)
-    env = _env() | {"LP_OUT": str(tmp_path / "lp.json")}
+    script = capture_write(tmp_path, "lp.py", LP_PROGRAM)
+    env = capture_env() | {"LP_OUT": str(tmp_path / "lp.json")}
     proc = subprocess.run([sys.executable, script], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
@@ -269,7 +251,7 @@ def test_killed_recording_says_so(tmp_path):
     # Killed in a line of die(), below the module frame that started the
     # recording: what was flushed is reported, the open frames are closed
     # at the last event, and the report says the file was cut.
-    script = _write(tmp_path, "killme.py", """
+    script = capture_write(tmp_path, "killme.py", """
         import os, signal, sys, tracetap
 
         def work(n):
@@ -287,18 +269,18 @@ def test_killed_recording_says_so(tmp_path):
         die()
     """)
     out = str(tmp_path / "killed.ttrace")
-    proc = _run([script, out], tmp_path)
+    proc = capture_python(script, out, cwd=tmp_path, timeout=TIMEOUT)
     assert proc.returncode == -signal.SIGKILL
     with tracetap.load(out) as t:
         data, calls = t.lines(), t.calls()
     s = data["summary"]
     assert s["truncated"] and s["open_at_end"] >= 1
     work = _func(data, "work")
-    assert 1000 < _line(work, 7)["hits"] <= 400000
-    assert _line(work, 6)["hits"] in (_line(work, 7)["hits"],
-                                      _line(work, 7)["hits"] + 1)
+    assert 1000 < _line(work, 6)["hits"] <= 400000
+    assert _line(work, 5)["hits"] in (_line(work, 6)["hits"],
+                                      _line(work, 6)["hits"] + 1)
     die = _func(data, "die")
-    assert _line(die, 11)["time_ns"] >= work["time_ns"]
+    assert _line(die, 10)["time_ns"] >= work["time_ns"]
     # Frames called after the start agree with calls to the nanosecond.
     cfun = {f["code"]: f for f in calls["functions"] if f["thread"] is None}
     for f in (work, die):
@@ -307,11 +289,11 @@ def test_killed_recording_says_so(tmp_path):
     txt = _cli("lines", out, cwd=tmp_path)
     assert txt.returncode == 0, txt.stderr
     assert "cut off" in txt.stdout and "had not returned" in txt.stdout
-    assert "Function: work at line 4" in txt.stdout
+    assert "Function: work at line 3" in txt.stdout
 
 
 def test_count_recording_is_refused(tmp_path):
-    script = _write(tmp_path, "tiny.py", """
+    script = capture_write(tmp_path, "tiny.py", """
         def f():
             return 1
         f()
@@ -324,7 +306,7 @@ def test_count_recording_is_refused(tmp_path):
 
 
 def test_source_missing_and_special_files(tmp_path):
-    script = _write(tmp_path, "gone.py", """
+    script = capture_write(tmp_path, "gone.py", """
         def f(n):
             t = 0
             for i in range(n):
@@ -339,7 +321,7 @@ def test_source_missing_and_special_files(tmp_path):
     notes = [l for l in proc.stderr.splitlines() if "not shown" in l]
     assert len(notes) == 1 and "gone.py" in notes[0]     # once per file
     row = next(l for l in proc.stdout.splitlines()
-               if l.split() and l.split()[0] == "5")
+               if l.split() and l.split()[0] == "4")
     assert row.split()[1] == "1,000"
     # A FIFO where the source was: never opened for a blocking read.
     os.mkfifo(script)
