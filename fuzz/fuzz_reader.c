@@ -209,6 +209,34 @@ static void calls_checks(tt_reader_t *r)
     tt_calls_free(c);
 }
 
+/* The line analysis (issue 14, part 2): rows in order, own <= time, and
+ * every LINE and CALL (not resumption) is one hit of one per-thread row
+ * (a LINE without a line number, in a crafted file, hits the entry row). */
+static void lines_checks(tt_reader_t *r)
+{
+    tt_lines_t *L = NULL;
+    const tt_linestat_t *x, *prev = NULL;
+    uint64_t hits = 0;
+    int rc = tt_lines_analyze(r, &L);
+
+    if (rc < 0) {
+        EXPECT(L == NULL && rc == TT_ENOMEM);
+        return;
+    }
+    for (uint32_t i = 0; (x = tt_lines_row(L, i)) != NULL; prev = x, i++) {
+        EXPECT(x->own_ns <= x->time_ns);
+        EXPECT(prev == NULL || prev->thread < x->thread ||
+               (prev->thread == x->thread &&
+                (prev->code < x->code ||
+                 (prev->code == x->code && prev->line < x->line))));
+        if (x->thread != TT_LINES_ALL_THREADS)
+            hits += x->hits;
+    }
+    EXPECT(hits == tt_lines_summary(L)->lines + tt_lines_summary(L)->calls);
+    sink += tt_lines_summary(L)->traced_ns;
+    tt_lines_free(L);
+}
+
 /* The object analysis (issue 6) over whatever the file holds: events and
  * 0x81 aggregate chunks. Checks its promises about counts and orders. */
 static void objects(tt_reader_t *r)
@@ -393,6 +421,7 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     objects(r);
     clock_checks(r);
     calls_checks(r);
+    lines_checks(r);
     tt_reader_close(r);
 
     rc = tt_reader_open_mem(&r, data, len, TT_READ_FILE);

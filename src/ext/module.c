@@ -126,6 +126,10 @@ static PyMethodDef module_methods[] = {
      "calls(path) -> dict: the call analysis of a recording (functions, "
      "callers/callees, call tree, per-thread totals); see "
      "tracetap.Trace.calls()."},
+    {"lines", capture_lines_report, METH_O,
+     "lines(reader) -> dict: per-line time of a recording (summary, threads, "
+     "rows of (code, line, thread, hits, time_ns, own_ns)); see "
+     "tracetap.Trace.lines()."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},

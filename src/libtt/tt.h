@@ -841,6 +841,80 @@ const tt_callstat_t *tt_calls_function(const tt_calls_t *c, uint32_t i);
 const tt_calledge_t *tt_calls_edge(const tt_calls_t *c, uint32_t i);
 void tt_calls_free(tt_calls_t *c);
 
+/* ------------------------------------ per-line time (issue 14, part 2) */
+
+/* tt_lines.c: line_profiler's numbers for every line of every traced
+ * function. One pass over CALL/LINE/RETURN/DROPPED in merged order keeps
+ * a shadow stack per thread and cuts each frame into segments: from its
+ * CALL to its first LINE (the entry row, line TT_NO_LINE), and from each
+ * LINE to the frame's next LINE or its RETURN. A segment's time includes
+ * the traced callees that ran in it (line_profiler's rule); own time
+ * excludes them (time in untraced code stays own). Generators: a
+ * resumption (the rule of tt_calls_analyze) continues the yield's line
+ * without a hit; suspended time is nobody's. Frames still open at a
+ * DROPPED event, at a RETURN of a frame below them, or at the end close
+ * there and are counted. Memory: the distinct (code, line, thread) rows
+ * and the deepest stack. Rules and identities: docs/lines.md. */
+typedef struct tt_lines tt_lines_t;
+
+#define TT_LINES_ALL_THREADS UINT32_MAX
+
+/* One (code, line) in one thread or all (thread = TT_LINES_ALL_THREADS).
+ * line TT_NO_LINE is the entry row: the time from a CALL to the frame's
+ * first LINE; its hits are the calls (resumptions excluded). */
+typedef struct {
+    uint32_t code;
+    int32_t line;
+    uint32_t thread;
+    uint32_t pad_;
+    uint64_t hits;           /* LINE events (entry row: calls) */
+    uint64_t time_ns;        /* with callees, summed over all segments */
+    uint64_t own_ns;         /* without the traced callees' time */
+} tt_linestat_t;
+
+typedef struct {
+    uint64_t traced_ns;      /* time inside traced frames (the outermost
+                                frames' durations) */
+    uint64_t first_ns, last_ns;  /* the thread's first and last event */
+    uint64_t lines;          /* LINE events */
+    uint64_t calls, resumes; /* CALLs: new frames and resumptions */
+    uint64_t adopted;        /* frames first seen at a LINE (entered
+                                before the recording, or CALL lost) */
+    uint64_t unmatched_returns;  /* RETURNs of no open frame: ignored */
+    uint64_t mismatched;     /* frames closed without their RETURN when a
+                                frame below them returned or ran a line */
+    uint64_t closed_at_drop; /* frames closed at a DROPPED event */
+    uint64_t open_at_end;    /* frames closed at the thread's last event */
+    uint64_t dropped;        /* events lost (DROPPED counts) */
+} tt_lines_thread_t;
+
+typedef struct {
+    uint64_t events;         /* events read */
+    uint64_t lines, calls, resumes, adopted;
+    uint64_t unmatched_returns, mismatched, closed_at_drop, open_at_end;
+    uint64_t dropped;
+    uint64_t traced_ns;      /* over all threads */
+    uint32_t n_threads;      /* threads in the recording */
+    uint32_t n_rows;         /* rows, all-thread ones included */
+    int truncated;           /* cut (kill) or damaged: open frames were
+                                closed at their thread's last event */
+    int bad_chunks;          /* malformed event streams skipped */
+    int has_calls, has_lines;  /* the recording has CALL / LINE events */
+} tt_lines_summary_t;
+
+/* Analyses r's lines. Rewinds r (all threads) and leaves it at the end.
+ * Returns 0 and *out (free it with tt_lines_free; ids refer to r's
+ * tables), or TT_EINVAL, TT_ENOMEM or TT_ECANCELED (r's progress callback
+ * stopped it) with *out = NULL. Malformed chunks are skipped, counted. */
+int tt_lines_analyze(tt_reader_t *r, tt_lines_t **out);
+const tt_lines_summary_t *tt_lines_summary(const tt_lines_t *L);
+/* Per-thread totals; NULL for a thread id out of range. */
+const tt_lines_thread_t *tt_lines_thread(const tt_lines_t *L, uint32_t thread);
+/* Row i (0 .. n_rows-1), by (thread, code, line), the all-thread rows
+ * last. Borrowed until tt_lines_free; NULL past the end. */
+const tt_linestat_t *tt_lines_row(const tt_lines_t *L, uint32_t i);
+void tt_lines_free(tt_lines_t *L);
+
 #ifdef __cplusplus
 }
 #endif

@@ -223,6 +223,17 @@ class Trace:
         from ._calls import analyze
         return analyze(self)
 
+    def lines(self) -> dict[str, Any]:
+        """Per-line time (docs/lines.md): ``functions`` (per function and
+        thread, ``thread`` None for all threads together: file, func, line,
+        calls, hits, time_ns with callees, own_ns without them, entry_ns
+        from the call to the first line, and ``lines``: line, hits,
+        time_ns, own_ns), ``threads`` (per-thread traced time and what was
+        closed without a return) and ``summary`` (totals, has_lines, and
+        whether the file was cut off). Reads this Trace's open file."""
+        from ._lines import analyze
+        return analyze(self)
+
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,
         dropped events, duration, notes, damage (status 0 when the file

@@ -77,6 +77,12 @@ def calls(reader: Reader | str, /) -> dict[str, Any]:
     path is opened as one), as tuples (see _calls.py)."""
     ...
 
+def lines(reader: Reader | str, /) -> dict[str, Any]:
+    """libtt's per-line time of a recording, read through the Reader (a
+    path is opened as one): summary, threads and rows of (code, line or
+    None, thread or -1, hits, time_ns, own_ns) (see _lines.py)."""
+    ...
+
 def objects(reader: Reader | str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording, read through the Reader (a
     path is opened as one) (see Trace.objects)."""

@@ -344,6 +344,8 @@ def _main_parser() -> argparse.ArgumentParser:
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
+    from . import _lines
+    _lines.add_parser(sub)
     return p
 
 
@@ -631,6 +633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "calls":
             from . import _calls
             return _calls.cmd_calls(ns)
+        if ns.command == "lines":
+            from . import _lines
+            return _lines.cmd_lines(ns)
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:
