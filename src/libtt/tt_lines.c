@@ -280,46 +280,55 @@ static uint64_t pop_all(tt_lines_t *L, lthr_t *t, uint64_t tick)
     return n;
 }
 
-static int replay(tt_lines_t *L)
+/* One event of the replay. */
+static int replay_one(tt_lines_t *L, const tt_event_t *ev)
 {
-    tt_event_t ev;
     lthr_t *t;
     uint64_t ns;
-    int rc;
+    int rc = 0;
 
-    while ((rc = tt_reader_next(L->r, &ev)) != 0) {
-        if (rc < 0) {
-            if (rc == TT_ENOMEM || rc == TT_ECANCELED)
-                return rc;
+    L->sum.events++;
+    if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_LINE &&
+        ev->kind != TT_EV_RETURN && ev->kind != TT_EV_DROPPED)
+        return 0;
+    if (TT_UNLIKELY(ev->thread >= L->n_thr) &&
+        (rc = thr_get(L, ev->thread)) < 0)
+        return rc;
+    t = &L->thr[ev->thread];
+    ns = tt_reader_ns(L->r, ev->tick);
+    if (!t->seen) {
+        t->seen = 1;
+        t->info.first_ns = ns;
+    }
+    t->last_tick = ev->tick;
+    if (ev->kind == TT_EV_LINE)
+        rc = on_line(L, t, ev, ns);
+    else if (ev->kind == TT_EV_CALL)
+        rc = on_call(L, t, ev, ns);
+    else if (ev->kind == TT_EV_RETURN)
+        on_return(L, t, ev, ns);
+    else {
+        t->info.dropped += ev->count;
+        t->info.closed_at_drop += pop_all(L, t, ev->tick);
+    }
+    return rc;
+}
+
+static int replay(tt_lines_t *L)
+{
+    tt_event_t evs[256];
+    int n, rc;
+
+    while ((n = tt_reader_next_batch(L->r, evs, 256)) != 0) {
+        if (n < 0) {
+            if (n == TT_ENOMEM || n == TT_ECANCELED)
+                return n;
             L->sum.bad_chunks++;          /* a malformed chunk: skipped */
             continue;
         }
-        L->sum.events++;
-        if (ev.kind != TT_EV_CALL && ev.kind != TT_EV_LINE &&
-            ev.kind != TT_EV_RETURN && ev.kind != TT_EV_DROPPED)
-            continue;
-        if (TT_UNLIKELY(ev.thread >= L->n_thr) &&
-            (rc = thr_get(L, ev.thread)) < 0)
-            return rc;
-        t = &L->thr[ev.thread];
-        ns = tt_reader_ns(L->r, ev.tick);
-        if (!t->seen) {
-            t->seen = 1;
-            t->info.first_ns = ns;
-        }
-        t->last_tick = ev.tick;
-        if (ev.kind == TT_EV_LINE)
-            rc = on_line(L, t, &ev, ns);
-        else if (ev.kind == TT_EV_CALL)
-            rc = on_call(L, t, &ev, ns);
-        else if (ev.kind == TT_EV_RETURN)
-            on_return(L, t, &ev, ns);
-        else {
-            t->info.dropped += ev.count;
-            t->info.closed_at_drop += pop_all(L, t, ev.tick);
-        }
-        if (rc < 0)
-            return rc;
+        for (int i = 0; i < n; i++)
+            if ((rc = replay_one(L, &evs[i])) < 0)
+                return rc;
     }
     return 0;
 }
