@@ -345,15 +345,15 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
     int rc;
 
     c->sum.events++;
+    /* Only these do work; each thread's first and last event come from
+     * the reader at the end (complete after the whole iteration). */
+    if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_RETURN &&
+        ev->kind != TT_EV_DROPPED)
+        return 0;
     if (TT_UNLIKELY(ev->thread >= c->n_thr) &&
         (rc = thr_get(c, ev->thread, &t)) < 0)
         return rc;
     t = &c->thr[ev->thread];
-    if (!t->seen) {
-        t->seen = 1;
-        t->info.first_ns = tt_reader_ns(c->r, ev->tick);
-    }
-    t->last_tick = ev->tick;
     switch (ev->kind) {
     case TT_EV_CALL:
         return on_call(c, t, ev);
@@ -519,13 +519,26 @@ done:
     return rc;
 }
 
-/* Closes what is still open and fills the summary. */
-static void finish(tt_calls_t *c)
+/* Closes what is still open and fills the summary. 0 or TT_ENOMEM. */
+static int finish(tt_calls_t *c)
 {
     const tt_damage_t *dmg = tt_reader_damage(c->r);
     tt_calls_summary_t *s = &c->sum;
     uint64_t counts[TT_EV__COUNT], dropped;
+    int rc;
 
+    /* Threads' first and last events, as the iteration met them. */
+    for (uint32_t i = 0; i < tt_reader_n_threads(c->r); i++) {
+        const tt_thread_info_t *ri = tt_reader_thread(c->r, i);
+        thr_t *t;
+        if (ri == NULL || ri->events == 0)
+            continue;
+        if ((rc = thr_get(c, i, &t)) < 0)
+            return rc;
+        t->seen = 1;
+        t->info.first_ns = tt_reader_ns(c->r, ri->first_tick);
+        t->last_tick = ri->last_tick;
+    }
     for (size_t i = 0; i < c->n_thr; i++) {
         thr_t *t = &c->thr[i];
         tt_calls_thread_t *ti = &t->info;
@@ -545,6 +558,7 @@ static void finish(tt_calls_t *c)
     s->truncated = dmg != NULL && (dmg->status != 0 || !dmg->clean_end);
     tt_reader_counts(c->r, counts, &dropped);
     s->has_calls = counts[TT_EV_CALL] > 0;
+    return 0;
 }
 
 /* Contract (tt.h): 0 and *out, or TT_EINVAL / TT_ENOMEM / TT_ECANCELED
@@ -573,10 +587,10 @@ int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     if (rc == 0)
         rc = replay(c);
-    if (rc == 0) {
-        finish(c);
+    if (rc == 0)
+        rc = finish(c);
+    if (rc == 0)
         rc = derive(c);
-    }
     if (rc < 0) {
         tt_calls_free(c);
         return rc == TT_ELIMIT || rc == TT_ECORRUPT ? TT_ENOMEM : rc;
