@@ -11,7 +11,8 @@
 
 #include "tt_internal.h"
 
-static void json_str(FILE *out, const char *s)
+/* Contract (tt_internal.h). */
+void tt__json_str(FILE *out, const char *s)
 {
     fputc('"', out);
     for (; *s; s++) {
@@ -56,7 +57,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
         const char *sep = "";
         fputs(i ? ",\n  " : "\n  ", out);
-        json_str(out, f->path);
+        tt__json_str(out, f->path);
         fputs(": {\"executable\": [", out);
         for (uint32_t k = 0; k < f->n_lines; k++)
             fprintf(out, "%s%" PRId32, k ? ", " : "", f->lines[k]);
@@ -71,7 +72,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         fputs("}, \"functions\": [", out);
         for (uint32_t k = 0; k < f->n_funcs; k++) {
             fputs(k ? ", {\"name\": " : "{\"name\": ", out);
-            json_str(out, f->funcs[k].name);
+            tt__json_str(out, f->funcs[k].name);
             fprintf(out, ", \"line\": %" PRId32 ", \"calls\": %" PRIu64 "}",
                     f->funcs[k].line, f->funcs[k].calls);
         }
