@@ -126,6 +126,12 @@ static PyMethodDef module_methods[] = {
      "calls(path) -> dict: the call analysis of a recording (functions, "
      "callers/callees, call tree, per-thread totals); see "
      "tracetap.Trace.calls()."},
+    {"timeline", (PyCFunction)(void (*)(void))capture_timeline,
+     METH_VARARGS | METH_KEYWORDS,
+     "timeline(reader, fd, format, *, lines=False, top_types=8, "
+     "process_name=None) -> dict: writes the recording as a 'perfetto' "
+     "protobuf trace or 'chrome' JSON to the descriptor fd (not closed); "
+     "returns counts (slices, instants, ...)."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},

@@ -3,9 +3,9 @@
  * packet, with TrackDescriptors for the process, its threads and the
  * counters, and TrackEvents whose names and source locations are interned.
  * Owns: the field numbers and the interning state. Sequences: 1 carries
- * the descriptors, counters and the cut; thread i writes on sequence i + 2
- * (so each sequence's timestamps are in order, as the thread's events
- * are). Must not: print anywhere but its FILE*. One owner thread.
+ * the descriptors and the cut; thread i writes on sequence i + 2 and
+ * counter i on 0x80000000 + i (so each sequence's timestamps are in order,
+ * as the thread's events and the counter's values are). Must not: print anywhere but its FILE*. One owner thread.
  */
 #include <string.h>
 
@@ -38,6 +38,7 @@ enum { TYPE_BEGIN = 1, TYPE_END = 2, TYPE_INSTANT = 3, TYPE_COUNTER = 4 };
 #define COUNTER_UUID(i) ((2ull << 32) | (i))
 #define SEQ_PROCESS 1u
 #define SEQ_THREAD(i) ((uint64_t)(i) + 2)
+#define SEQ_COUNTER(i) (0x80000000ull + (i))
 
 typedef struct {
     uint8_t *interned;            /* owned: bit per code id */
@@ -292,7 +293,9 @@ static int pf_instant(void *ctx, uint32_t thread, uint64_t ns, int kind,
 static int pf_counter(void *ctx, uint32_t track, uint64_t ns, int64_t v)
 {
     pf_t *p = ctx;
-    packet_head(p, &p->proc, SEQ_PROCESS, ns, 1);
+    /* No interned data: the packet needs no sequence state. */
+    tt__pb_varint(&p->pb, PKT_TIMESTAMP, ns);
+    tt__pb_varint(&p->pb, PKT_SEQ_ID, SEQ_COUNTER(track));
     tt__pb_begin(&p->pb, PKT_TRACK_EVENT);
     tt__pb_varint(&p->pb, TE_TYPE, TYPE_COUNTER);
     tt__pb_varint(&p->pb, TE_TRACK_UUID, COUNTER_UUID(track));

@@ -40,7 +40,8 @@ typedef struct {
 typedef struct {
     int64_t value;
     int64_t written;              /* the value last written */
-    uint64_t last_ns;             /* when; UINT64_MAX: never */
+    uint64_t since_ns;            /* when value became what it is */
+    uint64_t last_ns;             /* the last write; UINT64_MAX: never */
 } counter_t;
 
 typedef struct {
@@ -205,31 +206,41 @@ static void obj_remove(tl_t *t, obj_t *e)
     t->n_live--;
 }
 
-static int ctr_write(tl_t *t, uint32_t i, uint64_t ns, int force)
+/* Counters are sampled, not written at every change: a value is written
+ * (at the time it took effect) when it held for a period, or when a period
+ * has passed since the last write, and at the end. So a value held long
+ * enough to see is always there, and churn costs one value per period.
+ * Each counter's writes are in time order (its own sequence). */
+static int ctr_flush(tl_t *t, uint32_t i, uint64_t ns, int force)
 {
     counter_t *c = &t->ctr[i];
     uint64_t period = t->o->counter_period_ns ? t->o->counter_period_ns
                                               : DEFAULT_PERIOD_NS;
     if (c->value == c->written && c->last_ns != UINT64_MAX)
         return 0;
-    if (!force && c->last_ns != UINT64_MAX && ns - c->last_ns < period)
+    if (!force && ns - c->since_ns < period &&
+        (c->last_ns != UINT64_MAX && ns - c->last_ns < period))
         return 0;
     c->written = c->value;
-    c->last_ns = ns;
+    c->last_ns = c->since_ns;
     t->st.counter_values++;
-    return t->sink.counter(t->sink.ctx, i, ns, c->value);
+    return t->sink.counter(t->sink.ctx, i, c->since_ns, c->value);
+}
+
+static int ctr_change(tl_t *t, uint32_t i, int64_t d, uint64_t ns)
+{
+    int rc = ctr_flush(t, i, ns, 0);
+    t->ctr[i].value += d;
+    t->ctr[i].since_ns = ns;
+    return rc;
 }
 
 static int ctr_add(tl_t *t, uint32_t slot, int64_t d, uint64_t ns)
 {
-    int rc;
-    t->ctr[0].value += d;
-    if ((rc = ctr_write(t, 0, ns, 0)) < 0)
+    int rc = ctr_change(t, 0, d, ns);
+    if (rc < 0 || slot == NO_SLOT)
         return rc;
-    if (slot == NO_SLOT)
-        return 0;
-    t->ctr[slot].value += d;
-    return ctr_write(t, slot, ns, 0);
+    return ctr_change(t, slot, d, ns);
 }
 
 static int on_obj(tl_t *t, const tt_event_t *ev, uint64_t ns)
@@ -295,6 +306,7 @@ static int objects_setup(tl_t *t)
         const char *name = "live objects";
         size_t len;
         t->ctr[i].value = t->ctr[i].written = 0;
+        t->ctr[i].since_ns = 0;
         t->ctr[i].last_ns = UINT64_MAX;
         if (i > 0) {
             const tt_type_def_t *td;
@@ -391,7 +403,7 @@ static int wind_up(tl_t *t)
             return rc;
     }
     for (uint32_t i = 0; t->ctr != NULL && i <= t->n_top; i++)
-        if ((rc = ctr_write(t, i, t->last_ns, 1)) < 0)
+        if ((rc = ctr_flush(t, i, t->last_ns, 1)) < 0)
             return rc;
     t->st.truncated = tt__reader_cut(t->r);
     if (t->st.truncated) {
@@ -399,8 +411,8 @@ static int wind_up(tl_t *t)
         t->st.instants++;
         rc = t->sink.instant(t->sink.ctx, TT__TL_PROCESS, t->last_ns,
                              TT__TL_NOTE,
-                             d && d->status ? "recording damaged"
-                                            : "recording cut",
+                             d && d->status && d->status != TT_ETRUNCATED
+                                 ? "recording damaged" : "recording cut",
                              TT_NO_CODE, TT_NO_LINE);
         if (rc < 0)
             return rc;

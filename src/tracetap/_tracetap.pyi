@@ -77,6 +77,13 @@ def calls(reader: Reader | str, /) -> dict[str, Any]:
     path is opened as one), as tuples (see _calls.py)."""
     ...
 
+def timeline(reader: Reader | str, fd: int, format: str, *, lines: bool = False,
+             top_types: int = 8, process_name: str | None = None) -> dict[str, Any]:
+    """libtt's timeline exporter: the recording as a 'perfetto' protobuf
+    trace or 'chrome' Trace Event JSON, written to descriptor fd (which
+    stays open); returns counts (see _timeline.py)."""
+    ...
+
 def objects(reader: Reader | str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording, read through the Reader (a
     path is opened as one) (see Trace.objects)."""

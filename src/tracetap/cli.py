@@ -344,6 +344,9 @@ def _main_parser() -> argparse.ArgumentParser:
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
+    from . import _export
+
+    _export.add_parser(sub, _Parser)
     return p
 
 
@@ -631,6 +634,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "calls":
             from . import _calls
             return _calls.cmd_calls(ns)
+        if ns.command == "export":
+            from . import _export
+            return _export.cmd_export(ns)
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:
