@@ -10,25 +10,141 @@
 
 #include "tt_timeline.h"
 
+/* A code's "name" and "args" as JSON, escaped once: the hot path (a call
+ * slice's begin) copies it. */
+typedef struct {
+    char *s;                      /* owned; NULL until first needed */
+    size_t n;
+} body_t;
+
 typedef struct {
     FILE *out;                    /* borrowed */
     const tt_reader_t *r;
     const char *const *counter_names;   /* borrowed from the driver */
     uint32_t n_counters;
     int any;                      /* an event was written: next needs ',' */
+    body_t *bodies;               /* owned, by code id */
+    size_t n_bodies;
+    char *line;                   /* owned: the event being formatted */
+    size_t line_cap;
 } ch_t;
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Microseconds with the nanoseconds as three decimals. */
+static char *put_ts(char *p, uint64_t ns)
+{
+    unsigned f = (unsigned)(ns % 1000);
+    p = put_u64(p, ns / 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + f / 100);
+    *p++ = (char)('0' + f / 10 % 10);
+    *p++ = (char)('0' + f % 10);
+    return p;
+}
+
+/* A JSON string (quoted, escaped) of s; p has room for 6 * len + 2. */
+static char *put_json(char *p, const char *s)
+{
+    *p++ = '"';
+    for (; *s; s++)
+        p += tt__json_char(p, (unsigned char)*s);
+    *p++ = '"';
+    return p;
+}
+
+/* "name":"..","args":{"file":"..","firstlineno":N  of code (no closing
+ * brace), built on first use. NULL without memory. */
+static const body_t *code_body(ch_t *c, uint32_t code)
+{
+    const tt_code_def_t *def;
+    const char *q, *f;
+    body_t *b;
+    char *p;
+
+    if (code >= c->n_bodies) {
+        size_t old = c->n_bodies, cap = c->n_bodies;
+        void *m = c->bodies;
+        if (code == TT_NO_CODE ||
+            tt__grow(&m, &cap, (size_t)code + 1, sizeof *c->bodies) < 0)
+            return NULL;
+        c->bodies = m;
+        memset(c->bodies + old, 0, (cap - old) * sizeof *c->bodies);
+        c->n_bodies = cap;
+    }
+    b = &c->bodies[code];
+    if (b->s != NULL)
+        return b;
+    def = tt_reader_code(c->r, code);
+    q = def ? tt_reader_string(c->r, def->qualname) : NULL;
+    f = def ? tt_reader_string(c->r, def->filename) : NULL;
+    q = q ? q : "?";
+    f = f ? f : "?";
+    if ((b->s = tt__malloc(6 * (strlen(q) + strlen(f)) + 64)) == NULL)
+        return NULL;
+    p = put_str(b->s, "\"name\":");
+    p = put_json(p, q);
+    p = put_str(p, ",\"args\":{\"file\":");
+    p = put_json(p, f);
+    p = put_str(p, ",\"firstlineno\":");
+    if (def && def->firstlineno < 0)
+        *p++ = '-';
+    p = put_u64(p, def ? (uint64_t)(def->firstlineno < 0
+                                     ? -(int64_t)def->firstlineno
+                                     : def->firstlineno) : 0);
+    b->n = (size_t)(p - b->s);
+    return b;
+}
+
+/* Room for n bytes in c->line. */
+static char *line_room(ch_t *c, size_t n)
+{
+    void *m = c->line;
+    if (n > c->line_cap && tt__grow(&m, &c->line_cap, n, 1) < 0)
+        return NULL;
+    c->line = m;
+    return c->line;
+}
+
+/* ,\n{"ph":"X","pid":P,"tid":T,"ts":U.NNN into p (room for 96). */
+static char *put_head(ch_t *c, char *p, char ph, uint32_t thread, uint64_t ns)
+{
+    p = put_str(p, c->any ? ",\n{\"ph\":\"" : "\n{\"ph\":\"");
+    c->any = 1;
+    *p++ = ph;
+    p = put_str(p, "\",\"pid\":");
+    p = put_u64(p, TT__TL_PID);
+    if (thread != TT__TL_PROCESS) {
+        p = put_str(p, ",\"tid\":");
+        p = put_u64(p, (uint64_t)TT__TL_PID + thread);
+    }
+    p = put_str(p, ",\"ts\":");
+    return put_ts(p, ns);
+}
 
 /* Opens an event: separator, then {"ph":"X","pid":P,"tid":T,"ts":U.NNN */
 static void open_ev(ch_t *c, char ph, uint32_t thread, uint64_t ns)
 {
-    FILE *o = c->out;
-    fputs(c->any ? ",\n{\"ph\":\"" : "\n{\"ph\":\"", o);
-    c->any = 1;
-    fputc(ph, o);
-    fprintf(o, "\",\"pid\":%u", TT__TL_PID);
-    if (thread != TT__TL_PROCESS)
-        fprintf(o, ",\"tid\":%" PRIu64, (uint64_t)TT__TL_PID + thread);
-    fprintf(o, ",\"ts\":%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000));
+    char buf[96];
+    fwrite(buf, 1, (size_t)(put_head(c, buf, ph, thread, ns) - buf), c->out);
 }
 
 static void meta(ch_t *c, const char *what, uint32_t thread, const char *v)
@@ -94,22 +210,41 @@ static int ch_begin(void *ctx, uint32_t thread, uint64_t ns, int kind,
                     uint32_t code, int32_t line)
 {
     ch_t *c = ctx;
-    char buf[32];
-    open_ev(c, 'B', thread, ns);
+    char buf[32], *p;
+    const body_t *b;
+
     if (kind == TT__TL_LINE) {
         snprintf(buf, sizeof buf, "line %ld", (long)line);
+        open_ev(c, 'B', thread, ns);
         body(c, kind, buf, code, line);
-    } else {
-        body(c, kind, NULL, code, line);
+        return ferror(c->out) ? TT_EIO : 0;
     }
+    /* A call or a resumption: one formatted write. */
+    if ((b = code_body(c, code)) == NULL ||
+        (p = line_room(c, b->n + 160)) == NULL)
+        return TT_ENOMEM;
+    p = put_head(c, p, 'B', thread, ns);
+    p = put_str(p, kind == TT__TL_RESUME ? ",\"cat\":\"resume\","
+                                         : ",\"cat\":\"call\",");
+    memcpy(p, b->s, b->n);
+    p += b->n;
+    if (kind == TT__TL_RESUME && line != TT_NO_LINE) {
+        p = put_str(p, ",\"line\":");
+        if (line < 0)
+            *p++ = '-';
+        p = put_u64(p, (uint64_t)(line < 0 ? -(int64_t)line : line));
+    }
+    p = put_str(p, "}}");
+    fwrite(c->line, 1, (size_t)(p - c->line), c->out);
     return ferror(c->out) ? TT_EIO : 0;   /* a full disk stops it */
 }
 
 static int ch_end(void *ctx, uint32_t thread, uint64_t ns)
 {
     ch_t *c = ctx;
-    open_ev(c, 'E', thread, ns);
-    fputc('}', c->out);
+    char buf[100], *p = put_head(c, buf, 'E', thread, ns);
+    *p++ = '}';
+    fwrite(buf, 1, (size_t)(p - buf), c->out);
     return ferror(c->out) ? TT_EIO : 0;   /* a full disk stops it */
 }
 
@@ -143,7 +278,12 @@ static int ch_finish(void *ctx)
 
 static void ch_close(void *ctx)
 {
-    tt__free(ctx);
+    ch_t *c = ctx;
+    for (size_t i = 0; i < c->n_bodies; i++)
+        tt__free(c->bodies[i].s);
+    tt__free(c->bodies);
+    tt__free(c->line);
+    tt__free(c);
 }
 
 /* Contract (tt_timeline.h): 0 and *sink, or TT_ENOMEM. */

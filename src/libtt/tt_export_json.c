@@ -11,23 +11,37 @@
 
 #include "tt_internal.h"
 
+/* Contract (tt_internal.h): at most 6 bytes, not NUL-terminated. */
+size_t tt__json_char(char *out, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    }
+    if (c == '\n' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(out, "\\u00", 4);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+    }
+    out[0] = (char)c;
+    return 1;
+}
+
 /* Contract (tt_internal.h). */
 void tt__json_str(FILE *out, const char *s)
 {
+    char buf[6];
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
+    for (; *s; s++)
+        fwrite(buf, 1, tt__json_char(buf, (unsigned char)*s), out);
     fputc('"', out);
 }
 

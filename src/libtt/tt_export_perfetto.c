@@ -34,8 +34,8 @@ enum { SEQ_CLEARED = 1, SEQ_NEEDS_STATE = 2 };
 enum { TYPE_BEGIN = 1, TYPE_END = 2, TYPE_INSTANT = 3, TYPE_COUNTER = 4 };
 
 #define PROCESS_UUID 1u
-#define THREAD_UUID(i) ((1ull << 32) | (i))
-#define COUNTER_UUID(i) ((2ull << 32) | (i))
+#define THREAD_UUID(i) ((uint64_t)(i) + 2)      /* short varints: every */
+#define COUNTER_UUID(i) ((1ull << 32) | (i))     /* event names its track */
 #define SEQ_PROCESS 1u
 #define SEQ_THREAD(i) ((uint64_t)(i) + 2)
 #define SEQ_COUNTER(i) (0x80000000ull + (i))
@@ -56,29 +56,30 @@ typedef struct {
     int io_err;
 } pf_t;
 
-/* Writes the packet built in pb (fields of TracePacket) as a Trace.packet
- * field and empties pb. */
-static int flush_packet(pf_t *p)
+#define BATCH (256u << 10)        /* bytes of packets written at once */
+
+/* Writes what pb holds (whole packets) to out and empties it. */
+static int write_out(pf_t *p)
 {
-    uint8_t head[11];
-    size_t n = 1;
+    if (p->pb.len && fwrite(p->pb.buf, 1, p->pb.len, p->out) != p->pb.len)
+        p->io_err = 1;
+    tt__pb_reset(&p->pb);
+    return p->io_err ? TT_EIO : 0;
+}
+
+/* Ends the packet opened by packet_head (a Trace.packet field); writes
+ * the batch when it is full. On an encoder error the batch is dropped
+ * (the export fails anyway). */
+static int end_packet(pf_t *p)
+{
+    tt__pb_end(&p->pb);
     if (p->pb.err) {
         int e = p->pb.err;
         p->pb.err = 0;
         tt__pb_reset(&p->pb);
         return e;
     }
-    head[0] = TRACE_PACKET << 3 | TT_PB_LEN;
-    for (uint64_t v = p->pb.len; ; v >>= 7) {
-        head[n++] = (uint8_t)(v >= 0x80 ? (v | 0x80) : v);
-        if (v < 0x80)
-            break;
-    }
-    if (fwrite(head, 1, n, p->out) != n ||
-        (p->pb.len && fwrite(p->pb.buf, 1, p->pb.len, p->out) != p->pb.len))
-        p->io_err = 1;
-    tt__pb_reset(&p->pb);
-    return p->io_err ? TT_EIO : 0;
+    return p->pb.len >= BATCH ? write_out(p) : 0;
 }
 
 /* The header of a packet on sequence seq: a first packet clears the
@@ -87,6 +88,7 @@ static void packet_head(pf_t *p, seq_t *s, uint64_t seq, uint64_t ns,
                         int with_ts)
 {
     tt_pb_t *pb = &p->pb;
+    tt__pb_begin(pb, TRACE_PACKET);
     if (with_ts)
         tt__pb_varint(pb, PKT_TIMESTAMP, ns);
     tt__pb_varint(pb, PKT_SEQ_ID, seq);
@@ -145,7 +147,7 @@ static int thr_seq(pf_t *p, uint32_t i, seq_t **out)
     }
     if (!p->thr[i].started) {
         thread_descriptor(p, i);
-        if ((rc = flush_packet(p)) < 0)
+        if ((rc = end_packet(p)) < 0)
             return rc;
     }
     *out = &p->thr[i];
@@ -206,7 +208,7 @@ static int pf_start(void *ctx, const tt__tl_meta_t *m)
     tt__pb_str(pb, PD_NAME, m->process_name);
     tt__pb_end(pb);
     tt__pb_end(pb);
-    if ((rc = flush_packet(p)) < 0)
+    if ((rc = end_packet(p)) < 0)
         return rc;
     for (uint32_t i = 0; i < m->n_counters; i++) {
         packet_head(p, &p->proc, SEQ_PROCESS, 0, 0);
@@ -217,7 +219,7 @@ static int pf_start(void *ctx, const tt__tl_meta_t *m)
         tt__pb_begin(pb, TD_COUNTER);
         tt__pb_end(pb);
         tt__pb_end(pb);
-        if ((rc = flush_packet(p)) < 0)
+        if ((rc = end_packet(p)) < 0)
             return rc;
     }
     for (uint32_t i = 0; i < m->n_threads; i++) {
@@ -257,7 +259,7 @@ static int event(pf_t *p, uint32_t thread, uint64_t ns, int type, int kind,
             tt__pb_varint(pb, TE_NAME_IID, (uint64_t)code + 1);
         if (code != TT_NO_CODE)
             tt__pb_varint(pb, TE_SRC_IID, (uint64_t)code + 1);
-        if (line != TT_NO_LINE) {
+        if (line != TT_NO_LINE && kind != TT__TL_CALL) {
             tt__pb_begin(pb, TE_DEBUG);
             tt__pb_str(pb, DA_NAME, "line");
             tt__pb_varint(pb, DA_INT, (uint64_t)(int64_t)line);
@@ -265,7 +267,7 @@ static int event(pf_t *p, uint32_t thread, uint64_t ns, int type, int kind,
         }
     }
     tt__pb_end(pb);
-    return flush_packet(p);
+    return end_packet(p);
 }
 
 static int pf_begin(void *ctx, uint32_t thread, uint64_t ns, int kind,
@@ -294,6 +296,7 @@ static int pf_counter(void *ctx, uint32_t track, uint64_t ns, int64_t v)
 {
     pf_t *p = ctx;
     /* No interned data: the packet needs no sequence state. */
+    tt__pb_begin(&p->pb, TRACE_PACKET);
     tt__pb_varint(&p->pb, PKT_TIMESTAMP, ns);
     tt__pb_varint(&p->pb, PKT_SEQ_ID, SEQ_COUNTER(track));
     tt__pb_begin(&p->pb, PKT_TRACK_EVENT);
@@ -301,12 +304,13 @@ static int pf_counter(void *ctx, uint32_t track, uint64_t ns, int64_t v)
     tt__pb_varint(&p->pb, TE_TRACK_UUID, COUNTER_UUID(track));
     tt__pb_varint(&p->pb, TE_COUNTER, (uint64_t)v);
     tt__pb_end(&p->pb);
-    return flush_packet(p);
+    return end_packet(p);
 }
 
 static int pf_finish(void *ctx)
 {
     pf_t *p = ctx;
+    write_out(p);
     return p->io_err || ferror(p->out) ? TT_EIO : 0;
 }
 

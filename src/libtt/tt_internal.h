@@ -220,5 +220,8 @@ int tt__reader_cut(const tt_reader_t *r);
 /* tt_export_json.c: writes s as a JSON string (quotes, escapes; bytes >=
  * 0x80 pass through). */
 void tt__json_str(FILE *out, const char *s);
+/* c as it goes inside a JSON string, into out (room for 6 bytes);
+ * returns the bytes written. */
+size_t tt__json_char(char *out, unsigned char c);
 
 #endif /* TT_INTERNAL_H */

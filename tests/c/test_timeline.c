@@ -195,16 +195,16 @@ static void walk_packet(walk_t *w, const uint8_t *p, const uint8_t *end)
         w->instants++;
         return;
     }
-    CHECK(track >> 32 == 1 && (track & 0xffffffffu) < 8);
-    CHECK_EQ(seq, (track & 0xffffffffu) + 2);   /* a thread's own sequence */
+    CHECK(track >= 2 && track < 10);            /* thread i: uuid i + 2 */
+    CHECK_EQ(seq, track);                       /* on its own sequence */
     if (type == 1) {
         w->begins++;
-        w->depth[track & 7]++;
+        w->depth[track - 2]++;
     } else {
         CHECK_EQ(type, 2);
-        CHECK(w->depth[track & 7] > 0);
+        CHECK(w->depth[track - 2] > 0);
         w->ends++;
-        w->depth[track & 7]--;
+        w->depth[track - 2]--;
     }
 }
 
