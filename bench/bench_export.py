@@ -25,31 +25,9 @@ import sys
 import tempfile
 import textwrap
 
-PROGRAM = """
-import sys
-
-def leaf(i):
-    return i & 7
-
-def mid(i):
-    if i % 3:
-        return leaf(i)
-    return leaf(i) + leaf(i + 1)
-
-def gen(n):
-    for i in range(n):
-        yield i
-
-def main(n):
-    t = 0
-    for i in range(n):
-        t += mid(i)
-    for x in gen(n // 10):
-        t += x
-    return t
-
-main(int(sys.argv[1]))
-"""
+# The same call-heavy program as the call analysis's benchmark, and its
+# import-only baseline (this directory is sys.path[0] when run as a script).
+from bench_calls import BASE, PROGRAM
 
 EXPORT = """
 import json, os, resource, sys, time
@@ -63,13 +41,6 @@ print(json.dumps({"seconds": dt, "events": st["events"], "slices": st["slices"],
                   "bytes": os.path.getsize(sys.argv[3]),
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
-
-BASE = """
-import json, resource
-from tracetap import _tracetap
-print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -317,16 +317,11 @@ static uint64_t close_all(tt_calls_t *c, thr_t *t, uint64_t tick)
 static int replay(tt_calls_t *c)
 {
     tt_event_t ev;
+    uint64_t bad = 0;
     thr_t *t;
     int rc;
 
-    while ((rc = tt_reader_next(c->r, &ev)) != 0) {
-        if (rc < 0) {
-            if (rc == TT_ENOMEM || rc == TT_ECANCELED)
-                return rc;
-            c->sum.bad_chunks++;          /* a malformed chunk: skipped */
-            continue;
-        }
+    while ((rc = tt__replay_next(c->r, &ev, &bad)) > 0) {
         c->sum.events++;
         if (TT_UNLIKELY(ev.thread >= c->n_thr) &&
             (rc = thr_get(c, ev.thread, &t)) < 0)
@@ -355,7 +350,8 @@ static int replay(tt_calls_t *c)
             break;
         }
     }
-    return 0;
+    c->sum.bad_chunks = (int)bad;
+    return rc;
 }
 
 /* ------------------------------------------------------------ the rows */

@@ -18,7 +18,7 @@ typedef struct {
 } body_t;
 
 typedef struct {
-    FILE *out;                    /* borrowed */
+    FILE *out;                    /* borrowed; first (tt__tl_sink_new) */
     const tt_reader_t *r;
     const char *const *counter_names;   /* borrowed from the driver */
     uint32_t n_counters;
@@ -289,18 +289,8 @@ static void ch_close(void *ctx)
 /* Contract (tt_timeline.h): 0 and *sink, or TT_ENOMEM. */
 int tt__tl_chrome(FILE *out, tt__tl_sink_t *sink)
 {
-    ch_t *c = tt__malloc(sizeof *c);
-    if (c == NULL)
-        return TT_ENOMEM;
-    memset(c, 0, sizeof *c);
-    c->out = out;
-    sink->ctx = c;
-    sink->start = ch_start;
-    sink->begin = ch_begin;
-    sink->end = ch_end;
-    sink->instant = ch_instant;
-    sink->counter = ch_counter;
-    sink->finish = ch_finish;
-    sink->close = ch_close;
-    return 0;
+    static const tt__tl_sink_t ops = {NULL, ch_start, ch_begin, ch_end,
+                                      ch_instant, ch_counter, ch_finish,
+                                      ch_close};
+    return tt__tl_sink_new(sink, &ops, sizeof(ch_t), out) ? 0 : TT_ENOMEM;
 }

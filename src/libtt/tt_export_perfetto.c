@@ -47,7 +47,7 @@ typedef struct {
 } seq_t;
 
 typedef struct {
-    FILE *out;                    /* borrowed */
+    FILE *out;                    /* borrowed; first (tt__tl_sink_new) */
     tt_pb_t pb;
     const tt_reader_t *r;
     seq_t *thr;                   /* owned, per thread */
@@ -328,18 +328,8 @@ static void pf_close(void *ctx)
 /* Contract (tt_timeline.h): 0 and *sink, or TT_ENOMEM. */
 int tt__tl_perfetto(FILE *out, tt__tl_sink_t *sink)
 {
-    pf_t *p = tt__malloc(sizeof *p);
-    if (p == NULL)
-        return TT_ENOMEM;
-    memset(p, 0, sizeof *p);
-    p->out = out;
-    sink->ctx = p;
-    sink->start = pf_start;
-    sink->begin = pf_begin;
-    sink->end = pf_end;
-    sink->instant = pf_instant;
-    sink->counter = pf_counter;
-    sink->finish = pf_finish;
-    sink->close = pf_close;
-    return 0;
+    static const tt__tl_sink_t ops = {NULL, pf_start, pf_begin, pf_end,
+                                      pf_instant, pf_counter, pf_finish,
+                                      pf_close};
+    return tt__tl_sink_new(sink, &ops, sizeof(pf_t), out) ? 0 : TT_ENOMEM;
 }

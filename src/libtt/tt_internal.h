@@ -212,6 +212,11 @@ static inline int tt__genrule_resumes(const tt__genrule_t *g, int32_t line)
 size_t tt__pair_return(const void *frames, size_t n, size_t stride,
                        uint32_t code);
 
+/* The next event of a replay in merged order: 1 and *ev, 0 at the end,
+ * or TT_ENOMEM / TT_ECANCELED (stop). A malformed chunk is skipped and
+ * counted in *bad_chunks. */
+int tt__replay_next(tt_reader_t *r, tt_event_t *ev, uint64_t *bad_chunks);
+
 /* Whether r's recording was cut (no end-of-recording chunk: a kill) or
  * damaged: frames open at the end are then closed at their thread's last
  * event and reports say so. */

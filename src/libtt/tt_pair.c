@@ -1,6 +1,7 @@
 /* tt_pair.c - how CALLs pair with RETURNs (docs/calls.md): the generator
- * rule and the matching of a RETURN against a shadow stack, shared by the
- * call analysis and the timeline exporters so they agree on activations.
+ * rule, the matching of a RETURN against a shadow stack and the replay's
+ * reading loop, shared by the call analysis and the timeline exporters so
+ * they agree on activations.
  * Must not: allocate or print. No state; no thread concerns.
  */
 #include <string.h>
@@ -36,6 +37,18 @@ size_t tt__pair_return(const void *frames, size_t n, size_t stride,
             return n - k;
     }
     return 0;
+}
+
+/* Contract (tt_internal.h). */
+int tt__replay_next(tt_reader_t *r, tt_event_t *ev, uint64_t *bad_chunks)
+{
+    int rc;
+    while ((rc = tt_reader_next(r, ev)) < 0) {
+        if (rc == TT_ENOMEM || rc == TT_ECANCELED)
+            return rc;
+        ++*bad_chunks;                    /* a malformed chunk: skipped */
+    }
+    return rc;
 }
 
 /* Contract (tt_internal.h). */

@@ -336,14 +336,8 @@ static int walk(tl_t *t)
     thr_t *h;
     int rc;
 
-    while ((rc = tt_reader_next(t->r, &ev)) != 0) {
+    while ((rc = tt__replay_next(t->r, &ev, &t->st.bad_chunks)) > 0) {
         uint64_t ns;
-        if (rc < 0) {
-            if (rc == TT_ENOMEM || rc == TT_ECANCELED)
-                return rc;
-            t->st.bad_chunks++;           /* a malformed chunk: skipped */
-            continue;
-        }
         t->st.events++;
         if ((rc = thr_get(t, ev.thread, &h)) < 0)
             return rc;
@@ -387,7 +381,7 @@ static int walk(tl_t *t)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return rc;
 }
 
 /* Closes every thread's open slices at its last event, writes the final
@@ -418,6 +412,20 @@ static int wind_up(tl_t *t)
             return rc;
     }
     return t->sink.finish(t->sink.ctx);
+}
+
+/* Contract (tt_timeline.h). */
+void *tt__tl_sink_new(tt__tl_sink_t *sink, const tt__tl_sink_t *ops,
+                      size_t size, FILE *out)
+{
+    void *ctx = tt__malloc(size);
+    if (ctx == NULL)
+        return NULL;
+    memset(ctx, 0, size);
+    memcpy(ctx, &out, sizeof out);       /* FILE *out, the first member */
+    *sink = *ops;
+    sink->ctx = ctx;
+    return ctx;
 }
 
 /* The recorded command line, "a b c" (the caller frees it), or NULL. */

@@ -54,6 +54,12 @@ typedef struct {
     void (*close)(void *ctx);      /* frees ctx */
 } tt__tl_sink_t;
 
+/* For the writers' constructors: a zeroed context of `size` bytes whose
+ * first member is the FILE * out, with *sink = *ops and sink->ctx set.
+ * NULL without memory (sink unchanged). */
+void *tt__tl_sink_new(tt__tl_sink_t *sink, const tt__tl_sink_t *ops,
+                      size_t size, FILE *out);
+
 /* The writers: 0 and *sink, or TT_ENOMEM. They write to out and check
  * ferror(out) in finish. */
 int tt__tl_perfetto(FILE *out, tt__tl_sink_t *sink);

@@ -32,6 +32,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import capture_env, capture_python, capture_tracetap, capture_write
 
 TIMEOUT = 300
 
@@ -76,33 +77,23 @@ for t in threads:
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env.pop("COVERAGE_PROCESS_START", None)
-    env["PYTHONHASHSEED"] = "0"
-    return env
-
-
-def _run(args, cwd, **kw):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
-                          capture_output=True, timeout=TIMEOUT, **kw)
-
-
 def _cli(*args, cwd):
-    return _run(["-m", "tracetap", *args], cwd)
+    return capture_tracetap(*args, cwd=cwd, timeout=TIMEOUT)
+
+
+def _run(args, cwd):
+    return capture_python(*args, cwd=cwd, timeout=TIMEOUT)
 
 
 def _write(tmp_path, name, source):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source))
-    return str(path)
+    return capture_write(tmp_path, name, source)
 
 
 def _record(tmp_path, source, *opts, name="prog.py"):
     script = _write(tmp_path, name, source)
     out = str(tmp_path / (name + ".ttrace"))
     proc = _cli("run", *opts, "-o", out, script, cwd=tmp_path)
-    assert os.path.exists(out), proc.stderr.decode()
+    assert os.path.exists(out), proc.stderr
     return out
 
 
@@ -110,13 +101,13 @@ def _export(path, fmt, *opts, cwd):
     suffix = ".perfetto-trace" if fmt == "perfetto" else ".json"
     out = path + suffix
     proc = _cli("export", path, "--format", fmt, "-o", out, *opts, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return out, proc.stderr.decode()
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stderr
 
 
 def _calls_json(path, cwd):
     proc = _cli("calls", path, "--format", "json", cwd=cwd)
-    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     return data, {(f["file"], f["func"], f["line"]): f
                   for f in data["functions"] if f["thread"] is None}
@@ -304,7 +295,7 @@ def test_chrome_matches_calls(recording):
 def test_chrome_to_stdout(recording):
     tmp, path = recording
     proc = _cli("export", path, "--format", "chrome", "-o", "-", cwd=tmp)
-    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert sum(1 for e in doc["traceEvents"] if e["ph"] == "B") == \
         sum(1 for e in doc["traceEvents"] if e["ph"] == "E") > 0
@@ -323,7 +314,7 @@ def test_lines_nest_in_their_function(tmp_path):
         assert s.parent is not None and s.parent.cat in ("call", "resume")
         assert s.src == s.parent.src        # a line of that very function
     work = [s for s in lines if s.src[1] == "work"]
-    src = PROGRAM.splitlines()
+    src = textwrap.dedent(PROGRAM).lstrip("\n").splitlines()
     want = {i + 1 for i, text in enumerate(src)
             if text.strip() in ("fib(8)", "total = sum(gen(20))", "return total")}
     assert len(want) == 3
@@ -416,19 +407,19 @@ def test_usage_errors(tmp_path):
     _cli("run", "--count", "-o", counted, script, cwd=tmp_path)
     proc = _cli("export", counted, "--format", "perfetto", "-o",
                 str(tmp_path / "x.pf"), cwd=tmp_path)
-    assert proc.returncode == 1 and b"--count" in proc.stderr
+    assert proc.returncode == 1 and "--count" in proc.stderr
     assert not os.path.exists(tmp_path / "x.pf")
     full = _record(tmp_path, "def f():\n    return 1\nf()\n", name="full.py")
     proc = _cli("export", full, "--format", "svgz", "-o", "x", cwd=tmp_path)
-    assert proc.returncode == 2 and b"invalid choice" in proc.stderr
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
     proc = _cli("export", full, "--format", "chrome", cwd=tmp_path)
-    assert proc.returncode == 2 and b"-o" in proc.stderr
+    assert proc.returncode == 2 and "-o" in proc.stderr
     proc = _cli("export", full, "--format", "chrome", "-o",
                 str(tmp_path / "no" / "such" / "dir.json"), cwd=tmp_path)
-    assert proc.returncode == 1 and b"cannot write" in proc.stderr
+    assert proc.returncode == 1 and "cannot write" in proc.stderr
     proc = _cli("export", str(tmp_path / "missing.ttrace"), "--format",
                 "chrome", "-o", str(tmp_path / "m.json"), cwd=tmp_path)
-    assert proc.returncode == 1 and b"error" in proc.stderr
+    assert proc.returncode == 1 and "error" in proc.stderr
 
 
 def _small_file_limit():
@@ -445,10 +436,10 @@ def test_write_failure_is_an_error(tmp_path, fmt):
     out = tmp_path / "out.trace"
     proc = subprocess.run(
         [sys.executable, "-m", "tracetap", "export", path, "--format", fmt,
-         "-o", str(out)], cwd=tmp_path, env=_env(), capture_output=True,
-        timeout=TIMEOUT, preexec_fn=_small_file_limit)
+         "-o", str(out)], cwd=tmp_path, env=capture_env(), capture_output=True,
+        text=True, timeout=TIMEOUT, preexec_fn=_small_file_limit)
     assert proc.returncode == 1, proc.stderr
-    assert b"error" in proc.stderr and b"File too large" in proc.stderr
+    assert "error" in proc.stderr and "File too large" in proc.stderr
     assert not out.exists()                 # no partial output left behind
 
 
