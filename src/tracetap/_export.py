@@ -36,11 +36,11 @@ class ExportFormat:
 
 FORMATS: dict[str, ExportFormat] = {
     "perfetto": ExportFormat(
-        "Perfetto's protobuf trace: open it in ui.perfetto.dev (or "
-        "trace_processor)", binary=True, module="_timeline"),
+        "Perfetto's protobuf trace: ui.perfetto.dev, trace_processor",
+        binary=True, module="_timeline"),
     "chrome": ExportFormat(
-        "Chrome Trace Event JSON: chrome://tracing, speedscope, any "
-        "reader of that format", binary=False, module="_timeline"),
+        "Chrome Trace Event JSON: chrome://tracing, other viewers",
+        binary=False, module="_timeline"),
 }
 
 EXPORT_EPILOG = """\
