@@ -295,8 +295,31 @@ void test_timeline_chrome(void)
     evlist_free(&m.exp);
 }
 
+/* The Perfetto file at path: every begin ends on its track, `slices`
+ * of them, and `mark` is there. */
+static void check_balanced(const char *path, uint64_t slices,
+                           const char *mark)
+{
+    walk_t w;
+    size_t len;
+    uint8_t *d = read_file(path, &len);
+    const uint8_t *p = d, *b;
+    uint32_t num;
+    uint64_t v;
+
+    memset(&w, 0, sizeof w);
+    while (field(&p, d + len, &num, &v, &b))
+        walk_packet(&w, b, b + v);
+    CHECK_EQ(w.begins, slices);
+    CHECK_EQ(w.ends, w.begins);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(w.depth[i], 0);
+    CHECK(memmem(d, len, mark, strlen(mark)) != NULL);
+    free(d);
+}
+
 /* A recording cut before its end: open slices close at the thread's last
- * event and the cut is marked. */
+ * event and the cut is marked; a damaged one likewise. */
 void test_timeline_cut(void)
 {
     model m;
@@ -307,12 +330,21 @@ void test_timeline_cut(void)
     uint8_t *d = read_file(src, &len);
 
     write_file(cut, d, len * 2 / 3);
-    free(d);
     evlist_free(&m.exp);
     export_file(cut, dst, TT_TIMELINE_PERFETTO, 0, &st);
     CHECK_EQ(st.truncated, 1);
     CHECK(st.slices > 0);
     CHECK(st.instants >= 1);
+    check_balanced(dst, st.slices, "recording cut");
+
+    /* Damage in the middle (a flipped byte): the chunk is lost, the rest
+     * exports, balanced, and the end says "damaged". */
+    d[len / 2] ^= 0x40;
+    write_file(cut, d, len);
+    free(d);
+    export_file(cut, dst, TT_TIMELINE_PERFETTO, 0, &st);
+    CHECK_EQ(st.truncated, 1);
+    check_balanced(dst, st.slices, "recording damaged");
 }
 
 void test_timeline_failures(void)
