@@ -441,6 +441,10 @@ PyObject *capture_calls_report(PyObject *module, PyObject *path);
 /* linesreader.c: _tracetap.lines(reader) -> dict (issue 14, part 2). */
 PyObject *capture_lines_report(PyObject *module, PyObject *arg);
 
+/* timeline.c: _tracetap.timeline(reader, fd, format, *, lines, top_types,
+ * process_name) -> stats dict (issue 15). */
+PyObject *capture_timeline(PyObject *module, PyObject *args, PyObject *kw);
+
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)
  * must outlive the read. A read stopped that way ends in TT_ECANCELED with

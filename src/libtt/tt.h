@@ -915,6 +915,58 @@ const tt_lines_thread_t *tt_lines_thread(const tt_lines_t *L, uint32_t thread);
 const tt_linestat_t *tt_lines_row(const tt_lines_t *L, uint32_t i);
 void tt_lines_free(tt_lines_t *L);
 
+/* ------------------------------------------ timelines (issue 15) */
+
+/* tt_timeline.c: a recording as a timeline for trace viewers, streamed:
+ * one pass over the events in merged order, memory bounded by the stack
+ * depths, the threads and the interned names (plus, for object counters,
+ * the objects alive). One process track named after the recorded command,
+ * one track per thread named as the program named it; a slice per
+ * activation (a call, or a generator resumption: calls are paired with
+ * returns by the call analysis's rules, docs/calls.md), nested as the
+ * calls were; exceptions and lost events as instants; with
+ * TT_TIMELINE_LINES, a nested slice per line; for a recording with object
+ * events, counter tracks of live objects (all, and the top types by
+ * creations). Slices still open at a thread's last event are closed there;
+ * a cut or damaged recording gets a "recording cut" instant at its last
+ * event. Times are ns since the recording's start (tt_reader_ns). */
+#define TT_TIMELINE_PERFETTO 1   /* Perfetto's protobuf trace (Trace of
+                                    TracePackets with TrackEvents) */
+#define TT_TIMELINE_CHROME   2   /* Chrome Trace Event JSON (B/E events) */
+
+#define TT_TIMELINE_LINES    0x1u  /* line events as nested slices */
+
+typedef struct {
+    int format;                  /* TT_TIMELINE_PERFETTO / _CHROME */
+    unsigned flags;              /* TT_TIMELINE_* */
+    uint32_t top_types;          /* object counter tracks for this many
+                                    types (by creations); the all-objects
+                                    track is always there */
+    uint64_t counter_period_ns;  /* a counter is written at most once per
+                                    period (and at the end); 0: 1 ms */
+    const char *process_name;    /* NULL: the recorded argv */
+} tt_timeline_opts_t;
+
+typedef struct {
+    uint64_t events;             /* events read */
+    uint64_t slices;             /* slices begun (every one is ended) */
+    uint64_t instants;
+    uint64_t counter_values;
+    uint64_t open_at_end;        /* slices closed at a thread's last event */
+    uint64_t bad_chunks;         /* malformed event streams skipped */
+    int truncated;               /* the recording was cut or damaged */
+} tt_timeline_stats_t;
+
+/* Writes r's recording to out in opts->format. Rewinds r (all threads) and
+ * leaves it at its end; r's progress callback is called as for any read.
+ * Returns 0 (and *stats if not NULL), TT_EINVAL (NULL arguments, unknown
+ * format), TT_ENOMEM, TT_EIO (a write to out failed: out holds a prefix)
+ * or TT_ECANCELED (the progress callback stopped it: out holds a prefix).
+ * out stays the caller's (not closed; flushed). */
+int tt_timeline_write(tt_reader_t *r, FILE *out,
+                      const tt_timeline_opts_t *opts,
+                      tt_timeline_stats_t *stats);
+
 #ifdef __cplusplus
 }
 #endif

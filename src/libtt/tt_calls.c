@@ -17,15 +17,14 @@
 typedef struct {
     tt_callnode_t pub;
     uint32_t last_child;          /* the child the last CALL went to */
-    int gen;                      /* the code is a generator */
-    int32_t line_a, line_b;       /* a generator's start lines: a CALL at
-                                     either is a creation (see is_resume) */
+    tt__genrule_t gen;            /* creation or resumption (tt_pair.c) */
 } node_t;
 
-/* An open activation on a thread's shadow stack: 24 bytes. */
+/* An open activation on a thread's shadow stack: 24 bytes. The code
+ * comes first, as tt__pair_return reads it. */
 typedef struct {
+    uint32_t code;
     uint32_t node;
-    uint32_t pad_;
     uint64_t start_ns;
     uint64_t child_ns;            /* inclusive time of closed children */
 } frame_t;
@@ -170,7 +169,6 @@ static uint32_t node_flags(const tt_calls_t *c, uint32_t parent, uint32_t code)
 static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
                     uint32_t thread, uint32_t *out)
 {
-    const tt_code_def_t *def;
     node_t *n;
     size_t slot;
     void *p;
@@ -193,27 +191,10 @@ static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
     n->pub.min_ns = UINT64_MAX;
     n->pub.flags = node_flags(c, parent, code);
     n->last_child = NONE;
-    def = tt_reader_code(c->r, code);
-    if (def != NULL && (def->flags & TT_CODE_GENERATOR)) {
-        n->gen = 1;
-        n->line_a = def->firstlineno;
-        n->line_b = tt_code_line_at(def, 0);
-        if (n->line_b == TT_NO_LINE)
-            n->line_b = def->firstlineno;
-    }
+    tt__genrule(tt_reader_code(c->r, code), &n->gen);
     c->node_idx.slots[slot] = c->node_idx.n;
     *out = c->node_idx.n++;
     return 0;
-}
-
-/* The generator rule (docs/calls.md): the events carry no frame identity,
- * but a generator's first CALL is delivered before its first instruction,
- * at co_firstlineno (or the line of offset 0), while a resumption is
- * delivered at the line of the yield or await it resumes from. */
-static inline int is_resume(const node_t *n, int32_t line)
-{
-    return n->gen && line != n->line_a &&
-           line != n->line_b;
 }
 
 /* ------------------------------------------------------------ the replay */
@@ -287,12 +268,13 @@ static int on_call(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->st = p;
     }
     n = &c->nodes[id];
-    if (is_resume(n, ev->line))
+    if (tt__genrule_resumes(&n->gen, ev->line))
         n->pub.resumes++;
     else
         n->pub.calls++;
     t->info.activations++;
     f = &t->st[t->n++];
+    f->code = ev->code;
     f->node = id;
     f->start_ns = tt_reader_ns(c->r, ev->tick);
     f->child_ns = 0;
@@ -308,21 +290,15 @@ static void on_return(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->info.unmatched_returns++;
         return;
     }
-    ns = tt_reader_ns(c->r, ev->tick);
-    if (c->nodes[t->st[t->n - 1].node].pub.code == ev->code) {
-        close_top(c, t, ns, 0);
-        return;
-    }
     /* A frame below the top returns: the RETURNs of the frames above it
      * were lost (a drop the reader could not see, a damaged chunk). */
-    for (k = t->n - 1; k-- > 0;)
-        if (c->nodes[t->st[k].node].pub.code == ev->code)
-            break;
-    if (k == (size_t)-1) {
+    k = tt__pair_return(t->st, t->n, sizeof *t->st, ev->code);
+    if (k == 0) {
         t->info.unmatched_returns++;
         return;
     }
-    while (t->n > k + 1) {
+    ns = tt_reader_ns(c->r, ev->tick);
+    for (; k > 1; k--) {
         close_top(c, t, ns, 1);
         t->info.mismatched++;
     }
@@ -373,20 +349,15 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
 static int replay(tt_calls_t *c)
 {
     tt_event_t evs[256];
-    int n, rc;
+    uint64_t bad = 0;
+    int n, rc = 0;
 
-    while ((n = tt_reader_next_batch(c->r, evs, 256)) != 0) {
-        if (n < 0) {
-            if (n == TT_ENOMEM || n == TT_ECANCELED)
-                return n;
-            c->sum.bad_chunks++;          /* a malformed chunk: skipped */
-            continue;
-        }
+    while ((n = tt__replay_batch(c->r, evs, 256, &bad)) > 0)
         for (int i = 0; i < n; i++)
             if ((rc = replay_one(c, &evs[i])) < 0)
                 return rc;
-    }
-    return 0;
+    c->sum.bad_chunks = (int)bad;
+    return n;
 }
 
 /* ------------------------------------------------------------ the rows */
@@ -522,7 +493,6 @@ done:
 /* Closes what is still open and fills the summary. 0 or TT_ENOMEM. */
 static int finish(tt_calls_t *c)
 {
-    const tt_damage_t *dmg = tt_reader_damage(c->r);
     tt_calls_summary_t *s = &c->sum;
     uint64_t counts[TT_EV__COUNT], dropped;
     int rc;
@@ -555,7 +525,7 @@ static int finish(tt_calls_t *c)
     }
     s->n_threads = tt_reader_n_threads(c->r);
     s->n_nodes = c->node_idx.n;
-    s->truncated = dmg != NULL && (dmg->status != 0 || !dmg->clean_end);
+    s->truncated = tt__reader_cut(c->r);
     tt_reader_counts(c->r, counts, &dropped);
     s->has_calls = counts[TT_EV_CALL] > 0;
     return 0;

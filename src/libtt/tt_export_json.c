@@ -11,22 +11,37 @@
 
 #include "tt_internal.h"
 
-static void json_str(FILE *out, const char *s)
+/* Contract (tt_internal.h): at most 6 bytes, not NUL-terminated. */
+size_t tt__json_char(char *out, unsigned char c)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
+    static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
     }
+    if (c == '\n' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(out, "\\u00", 4);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+    }
+    out[0] = (char)c;
+    return 1;
+}
+
+/* Contract (tt_internal.h). */
+void tt__json_str(FILE *out, const char *s)
+{
+    char buf[6];
+    fputc('"', out);
+    for (; *s; s++)
+        fwrite(buf, 1, tt__json_char(buf, (unsigned char)*s), out);
     fputc('"', out);
 }
 
@@ -56,7 +71,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
         const char *sep = "";
         fputs(i ? ",\n  " : "\n  ", out);
-        json_str(out, f->path);
+        tt__json_str(out, f->path);
         fputs(": {\"executable\": [", out);
         for (uint32_t k = 0; k < f->n_lines; k++)
             fprintf(out, "%s%" PRId32, k ? ", " : "", f->lines[k]);
@@ -71,7 +86,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         fputs("}, \"functions\": [", out);
         for (uint32_t k = 0; k < f->n_funcs; k++) {
             fputs(k ? ", {\"name\": " : "{\"name\": ", out);
-            json_str(out, f->funcs[k].name);
+            tt__json_str(out, f->funcs[k].name);
             fprintf(out, ", \"line\": %" PRId32 ", \"calls\": %" PRIu64 "}",
                     f->funcs[k].line, f->funcs[k].calls);
         }

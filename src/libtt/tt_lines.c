@@ -317,20 +317,15 @@ static int replay_one(tt_lines_t *L, const tt_event_t *ev)
 static int replay(tt_lines_t *L)
 {
     tt_event_t evs[256];
+    uint64_t bad = 0;
     int n, rc;
 
-    while ((n = tt_reader_next_batch(L->r, evs, 256)) != 0) {
-        if (n < 0) {
-            if (n == TT_ENOMEM || n == TT_ECANCELED)
-                return n;
-            L->sum.bad_chunks++;          /* a malformed chunk: skipped */
-            continue;
-        }
+    while ((n = tt__replay_batch(L->r, evs, 256, &bad)) > 0)
         for (int i = 0; i < n; i++)
             if ((rc = replay_one(L, &evs[i])) < 0)
                 return rc;
-    }
-    return 0;
+    L->sum.bad_chunks += (int)bad;
+    return n;
 }
 
 /* ------------------------------------------------------------ the end */

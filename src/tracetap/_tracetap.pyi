@@ -81,6 +81,11 @@ def lines(reader: Reader | str, /) -> dict[str, Any]:
     """libtt's per-line time of a recording, read through the Reader (a
     path is opened as one): summary, threads and rows of (code, line or
     None, thread or -1, hits, time_ns, own_ns) (see _lines.py)."""
+def timeline(reader: Reader | str, fd: int, format: str, *, lines: bool = False,
+             top_types: int = 8, process_name: str | None = None) -> dict[str, Any]:
+    """libtt's timeline exporter: the recording as a 'perfetto' protobuf
+    trace or 'chrome' Trace Event JSON, written to descriptor fd (which
+    stays open); returns counts (see _timeline.py)."""
     ...
 
 def objects(reader: Reader | str, /) -> dict[str, Any]:

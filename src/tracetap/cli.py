@@ -346,6 +346,9 @@ def _main_parser() -> argparse.ArgumentParser:
     _calls.add_parser(sub, _Parser)
     from . import _lines
     _lines.add_parser(sub)
+    from . import _export
+
+    _export.add_parser(sub, _Parser)
     return p
 
 
@@ -636,6 +639,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "lines":
             from . import _lines
             return _lines.cmd_lines(ns)
+        if ns.command == "export":
+            from . import _export
+            return _export.cmd_export(ns)
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:
