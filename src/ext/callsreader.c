@@ -125,10 +125,10 @@ static int rows(const tt_calls_t *c, PyObject *funcs, PyObject *edges,
             return -1;
     for (i = 0; (n = tt_calls_node(c, i)) != NULL; i++)
         if (append_new(nodes, Py_BuildValue(
-                "(LIIKKKKI)", id_or_neg(n->parent), (unsigned)n->code,
+                "(LIIKKKKIK)", id_or_neg(n->parent), (unsigned)n->code,
                 (unsigned)n->thread, U64(n->calls), U64(n->resumes),
                 U64(n->tottime_ns), U64(n->cumtime_ns),
-                (unsigned)n->flags)) < 0)
+                (unsigned)n->flags, U64(n->objects))) < 0)
             return -1;
     return 0;
 }

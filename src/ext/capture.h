@@ -439,6 +439,10 @@ PyObject *capture_objects_report(PyObject *module, PyObject *arg);
 /* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);
 
+/* flamegraph.c: _tracetap.flamegraph(reader or path, out_path, ...) ->
+ * dict (issue 15): the call tree as libtt's interactive SVG. */
+PyObject *capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw);
+
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)
  * must outlive the read. A read stopped that way ends in TT_ECANCELED with

@@ -329,6 +329,31 @@ static void on_return(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
     close_top(c, t, ns, 0);
 }
 
+/* An object creation: charged to the top node when its site is the top's
+ * code (the usual case: the site is the innermost traced frame, the one
+ * the shadow stack holds), else to a child of the top (a root when the
+ * stack is empty) for the site's code, made for it with no activations:
+ * a --no-calls recording, or a CALL lost with a drop. */
+static int on_create(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
+{
+    uint32_t top = t->n ? t->st[t->n - 1].node : NONE, id;
+    int rc;
+
+    t->info.objects++;
+    if (ev->code == TT_NO_CODE) {
+        t->info.objects_no_frame++;
+        return 0;
+    }
+    if (top != NONE && c->nodes[top].pub.code == ev->code) {
+        c->nodes[top].pub.objects++;
+        return 0;
+    }
+    if ((rc = node_get(c, top, ev->code, ev->thread, &id)) < 0)
+        return rc;
+    c->nodes[id].pub.objects++;
+    return 0;
+}
+
 /* Every open frame of t ends at `tick`; returns how many. */
 static uint64_t close_all(tt_calls_t *c, thr_t *t, uint64_t tick)
 {
@@ -370,6 +395,10 @@ static int replay(tt_calls_t *c)
             break;
         case TT_EV_RETURN:
             on_return(c, t, &ev);
+            break;
+        case TT_EV_OBJ_CREATE:
+            if ((rc = on_create(c, t, &ev)) < 0)
+                return rc;
             break;
         case TT_EV_DROPPED:
             t->info.dropped += ev.count;
@@ -492,6 +521,8 @@ static int derive(tt_calls_t *c)
         const tt_callnode_t *n = &c->nodes[i].pub;
         uint32_t caller = n->parent == NONE ? TT_NO_CODE
                                             : c->nodes[n->parent].pub.code;
+        if (n->calls + n->resumes == 0)
+            continue;                     /* an object site only */
         if ((rc = func_add(c, &fx, n, n->thread)) < 0 ||
             (rc = func_add(c, &fx, n, TT_CALLS_ALL_THREADS)) < 0 ||
             (rc = edge_add(c, &ex, n, caller, n->thread)) < 0)
@@ -532,6 +563,7 @@ static void finish(tt_calls_t *c)
         s->open_at_end += ti->open_at_end;
         s->dropped += ti->dropped;
         s->traced_ns += ti->traced_ns;
+        s->objects += ti->objects;
     }
     s->n_threads = tt_reader_n_threads(c->r);
     s->n_nodes = c->node_idx.n;

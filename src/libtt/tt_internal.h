@@ -182,4 +182,16 @@ int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
 
+/* ------------------------------------------- tt_export_flamegraph.c */
+
+/* Writes at most max_cp code points of the NUL-terminated s as XML 1.0
+ * character data, valid in element text and in quoted attributes: <, >,
+ * &, " and ' as references; bytes that are not valid UTF-8 (overlong forms
+ * and surrogates included) as U+FFFD; control characters, which XML 1.0
+ * does not allow even as references, as a visible \xNN; U+FFFE/U+FFFF as
+ * U+FFFD. Writes nothing when out is NULL. Returns the number of code
+ * points of s (each invalid byte counting as one). NULL s is "". */
+#include <stdio.h>
+size_t tt__xml_text(FILE *out, const char *s, size_t max_cp);
+
 #endif /* TT_INTERNAL_H */

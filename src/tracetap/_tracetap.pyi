@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType, FrameType
+import os
 from typing import Any, final
 
 FREE_THREADED: int
@@ -75,6 +76,15 @@ def set_progress(
 def calls(reader: Reader | str, /) -> dict[str, Any]:
     """libtt's call analysis of a recording, read through the Reader (a
     path is opened as one), as tuples (see _calls.py)."""
+    ...
+
+def flamegraph(reader: Reader | str, path: str | os.PathLike[str], /, *,
+               weight: int = ..., icicle: bool = ..., thread: int = ...,
+               min_share: float = ..., width: int = ...,
+               title: str | None = ...) -> dict[str, Any]:
+    """Writes libtt's interactive SVG of the call tree to path (weight 0
+    time, 1 calls, 2 objects; thread -1: all threads) and returns its
+    numbers (total, frames, omitted, truncated, ...)."""
     ...
 
 def objects(reader: Reader | str, /) -> dict[str, Any]:

@@ -344,6 +344,10 @@ def _main_parser() -> argparse.ArgumentParser:
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
+    # --- flamegraph: temporary `tracetap export` (merge with _export.py) ---
+    from . import _flamegraph
+    _flamegraph.add_export_parser(sub, _Parser)
+    # --- end flamegraph ---
     return p
 
 
@@ -631,6 +635,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "calls":
             from . import _calls
             return _calls.cmd_calls(ns)
+        # --- flamegraph: temporary `tracetap export` (merge with _export.py) ---
+        if ns.command == "export":
+            from . import _flamegraph
+            return _flamegraph.cmd_flamegraph(ns, ns._export_parser)
+        # --- end flamegraph ---
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:
