@@ -10,6 +10,7 @@ the file atomically and says what the drawing left out.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -106,8 +107,8 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
             with open(tmp, "rb") as fp:
                 data = fp.read()
         stream: Any = out
-        stream.write(data if "b" in getattr(stream, "mode", "b")
-                     else data.decode("utf-8"))
+        stream.write(data.decode("utf-8") if isinstance(stream, io.TextIOBase)
+                     else data)
         return stats
     path = os.fspath(out)
     fd, tmp = tempfile.mkstemp(prefix=".tracetap-", suffix=".svg",
