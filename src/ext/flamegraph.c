@@ -14,12 +14,14 @@
 #define U64(v) ((unsigned long long)(v))
 
 /* flamegraph(reader, path, *, weight=0, icicle=False, thread=-1,
- * min_share=0.0, width=0, title=None) -> dict of the drawing's numbers. */
+ * min_share=0.0, width=0, title=None, max_frames=0) -> dict of the
+ * drawing's numbers. */
 PyObject *
 capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"reader", "path", "weight", "icicle", "thread",
-                             "min_share", "width", "title", NULL};
+                             "min_share", "width", "title", "max_frames",
+                             NULL};
     PyObject *arg, *path = NULL, *reader = NULL, *res = NULL;
     PyObject *title_obj = Py_None;
     const tt_damage_t *dmg;
@@ -32,12 +34,12 @@ capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
     int weight = TT_FLAME_TIME, icicle = 0, rc;
     long long thread = -1;
     double min_share = 0;
-    unsigned int width = 0;
+    unsigned int width = 0, max_frames = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|$ipLdIO", kwlist, &arg,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|$ipLdIOI", kwlist, &arg,
                                      PyUnicode_FSConverter, &path, &weight,
                                      &icicle, &thread, &min_share, &width,
-                                     &title_obj))
+                                     &title_obj, &max_frames))
         return NULL;
     memset(&o, 0, sizeof o);
     o.weight = weight;
@@ -45,6 +47,7 @@ capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
     o.thread = thread < 0 ? TT_CALLS_ALL_THREADS : (uint32_t)thread;
     o.min_share = min_share;
     o.width = width;
+    o.max_frames = max_frames;
     if (title_obj != Py_None) {
         o.title = PyUnicode_AsUTF8(title_obj);
         if (o.title == NULL)
@@ -84,11 +87,11 @@ capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
     }
     dmg = tt_reader_damage(r);
     res = Py_BuildValue(
-        "{s:K,s:I,s:I,s:K,s:I,s:O,s:N,s:O,s:K,s:I,s:K,s:K}",
+        "{s:K,s:I,s:I,s:K,s:I,s:d,s:O,s:N,s:O,s:K,s:I,s:K,s:K}",
         "total", U64(st.total), "frames", (unsigned)st.frames,
         "omitted", (unsigned)st.omitted,
         "omitted_weight", U64(st.omitted_weight),
-        "max_depth", (unsigned)st.max_depth,
+        "max_depth", (unsigned)st.max_depth, "min_share", st.min_share,
         "truncated", s->truncated ? Py_True : Py_False,
         "damage", dmg && dmg->status
                       ? PyUnicode_DecodeUTF8(dmg->reason,

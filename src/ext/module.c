@@ -129,7 +129,7 @@ static PyMethodDef module_methods[] = {
     {"flamegraph", (PyCFunction)(void (*)(void))capture_flamegraph,
      METH_VARARGS | METH_KEYWORDS,
      "flamegraph(reader, path, *, weight=0, icicle=False, thread=-1, "
-     "min_share=0.0, width=0, title=None) -> dict: writes the call tree as "
+     "min_share=0.0, width=0, title=None, max_frames=0) -> dict: writes the call tree as "
      "an interactive SVG (weight 0 time, 1 calls, 2 objects; thread -1 all "
      "threads); see tracetap.export_flamegraph()."},
     {"kind_names", kind_names, METH_NOARGS,

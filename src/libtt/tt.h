@@ -866,6 +866,9 @@ typedef struct {
                                   node with a nonzero weight */
     uint32_t width;            /* px; below 200 = default 1200 */
     const char *title;         /* NULL: the recorded command (argv) */
+    uint32_t max_frames;       /* 0: 20000. More frames than this: the
+                                  threshold doubles until they fit (stats
+                                  says the share used) */
 } tt_flame_opts_t;
 
 typedef struct {
@@ -876,6 +879,7 @@ typedef struct {
                                   descendants are not counted */
     uint64_t omitted_weight;   /* their summed inclusive weight */
     uint32_t max_depth;        /* of the frames drawn; the root is 0 */
+    double min_share;          /* the threshold used (see max_frames) */
 } tt_flame_stats_t;
 
 /* Writes the SVG of c (ids resolved through r, the reader c was made
@@ -883,7 +887,8 @@ typedef struct {
  * threads). Returns 0 and *stats (if stats is not NULL), TT_EINVAL (NULL
  * c, r or out; an unknown weight; a thread out of range) or TT_ENOMEM
  * with nothing written, or TT_EIO (a write failed: out holds a prefix).
- * The memory used is bounded by the tree's node count. */
+ * The memory used is bounded by the tree's node count, the output by
+ * max_frames. */
 int tt_flame_write_svg(const tt_calls_t *c, const tt_reader_t *r, FILE *out,
                        const tt_flame_opts_t *opts, tt_flame_stats_t *stats);
 

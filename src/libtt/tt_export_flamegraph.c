@@ -20,6 +20,7 @@
 #define BOTTOM_H 34         /* details line */
 #define DEFAULT_WIDTH 1200
 #define DEFAULT_MIN_SHARE 0.0005
+#define DEFAULT_MAX_FRAMES 20000  /* a browser stays quick; ~10 MB of SVG */
 
 /* ------------------------------------------------------------ escaping */
 
@@ -401,10 +402,13 @@ static int layout(lay_t *L)
     uint32_t nt = tt_calls_summary(L->c)->n_threads, t, root, pf, fi;
     uint64_t total = 0, x = 0;
     int all = L->o->thread == TT_CALLS_ALL_THREADS, rc;
-    double share = L->o->min_share > 0 ? L->o->min_share
-                   : L->o->min_share < 0 ? 0 : DEFAULT_MIN_SHARE;
+    double share = L->st.min_share;
     char label[sizeof L->fr->label];
 
+    L->n_fr = 0;
+    L->st.omitted = 0;
+    L->st.omitted_weight = 0;
+    L->st.max_depth = 0;
     for (t = 0; t < nt; t++)
         if (want_thread(L, t))
             total += thread_weight(L, t);
@@ -696,8 +700,7 @@ static void write_doc(const lay_t *L, FILE *out, int cut)
                                                 BOTTOM_H;
     const tt_damage_t *dmg = tt_reader_damage(L->r);
     char tw[48];
-    double share = L->o->min_share > 0 ? L->o->min_share
-                   : L->o->min_share < 0 ? 0 : DEFAULT_MIN_SHARE;
+    double share = L->st.min_share;
 
     fmt_weight(tw, sizeof tw, L->o->weight, L->st.total);
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
@@ -755,7 +758,7 @@ int tt_flame_write_svg(const tt_calls_t *c, const tt_reader_t *r, FILE *out,
 {
     static const tt_flame_opts_t defaults = {TT_FLAME_TIME, 0,
                                              TT_CALLS_ALL_THREADS, 0, 0,
-                                             NULL};
+                                             NULL, 0};
     const tt_calls_summary_t *sum = tt_calls_summary(c);
     lay_t L;
     int rc;
@@ -771,9 +774,20 @@ int tt_flame_write_svg(const tt_calls_t *c, const tt_reader_t *r, FILE *out,
         (L.o->thread != TT_CALLS_ALL_THREADS &&
          L.o->thread >= sum->n_threads))
         return TT_EINVAL;
+    L.st.min_share = L.o->min_share > 0 ? L.o->min_share
+                     : L.o->min_share < 0 ? 0 : DEFAULT_MIN_SHARE;
     rc = prepare(&L);
     if (rc == 0)
         rc = layout(&L);
+    /* Too many frames for a browser: raise the threshold until they fit
+     * (each doubling at least halves the frames a level can hold). */
+    while (rc == 0 && L.n_fr > (L.o->max_frames ? L.o->max_frames
+                                                : DEFAULT_MAX_FRAMES) &&
+           L.st.min_share < 0.5) {
+        L.st.min_share = L.st.min_share > 0 ? L.st.min_share * 2
+                                             : 1.0 / (2.0 * DEFAULT_MAX_FRAMES);
+        rc = layout(&L);
+    }
     if (rc == 0) {
         L.st.frames = (uint32_t)L.n_fr;
         write_doc(&L, out, sum->truncated);

@@ -25,7 +25,8 @@ __all__ = ["WEIGHTS", "export_flamegraph", "add_flamegraph_arguments",
            "cmd_flamegraph", "add_export_parser"]
 
 WEIGHTS = {"time": 0, "calls": 1, "objects": 2}
-DEFAULT_MIN_SHARE = 0.0005   # tt_export_flamegraph.c's default
+DEFAULT_MIN_SHARE = 0.0005   # tt_export_flamegraph.c's defaults
+MAX_FRAMES = 20000
 _OPT_OBJECTS = 0x08          # TT_OPT_OBJECTS (header "options")
 
 FLAMEGRAPH_EPILOG = """\
@@ -45,7 +46,8 @@ shows the share they cover.
 
 Boxes narrower than --min-share of the total (default 0.05%%, about half
 a pixel at the default width) are not drawn, with what they called; the
-subtitle says how many. The title is the recorded command; a recording
+subtitle says how many. At most 20,000 boxes are drawn (a browser stays
+quick): when there would be more, the threshold is raised until they fit. The title is the recorded command; a recording
 that was cut off (killed) says so under it.
 
 examples:
@@ -62,7 +64,8 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
                       thread: int | None = None,
                       min_share: float | None = None,
                       width: int | None = None,
-                      title: str | None = None) -> dict[str, Any]:
+                      title: str | None = None,
+                      max_frames: int | None = None) -> dict[str, Any]:
     """Writes the recording's call tree as an interactive SVG to `out` (a
     path, replaced only once the file is complete, or a file object) and
     returns the drawing's numbers: ``total`` (the root's weight: ns,
@@ -72,7 +75,9 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
     weight: "time", "calls" or "objects"; thread: one thread id, or None
     for all threads (one frame per thread under the root); min_share: the
     threshold as a fraction of the total (0: draw every node with a
-    nonzero weight). Raises ValueError for options the recording cannot
+    nonzero weight); max_frames (default 20000): more frames than this
+    raise the threshold until they fit (``min_share`` in the result says
+    the one used). Raises ValueError for options the recording cannot
     answer (no call events, no object events, no such thread),
     OSError / TraceError for files."""
     from ._trace import Trace
@@ -86,7 +91,8 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
         with Trace(trace_or_path) as t:
             return export_flamegraph(t, out, weight=weight, icicle=icicle,
                                      thread=thread, min_share=min_share,
-                                     width=width, title=title)
+                                     width=width, title=title,
+                                     max_frames=max_frames)
     header = trace_or_path._reader.header()
     if weight == "objects" and not header["options"] & _OPT_OBJECTS:
         raise ValueError("--weight objects needs a recording made with "
@@ -97,7 +103,7 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
         # libtt: 0 is its default, a negative share draws every node.
         "min_share": (0.0 if min_share is None else
                       -1.0 if min_share == 0 else float(min_share)),
-        "width": width or 0, "title": title}
+        "width": width or 0, "title": title, "max_frames": max_frames or 0}
     if thread is not None and thread < 0:
         raise ValueError(f"no thread {thread} in the recording")
     if hasattr(out, "write"):
@@ -139,7 +145,7 @@ def _draw(trace: Trace, path: str, kw: dict[str, Any],
     return stats
 
 
-def notes(stats: dict[str, Any], min_share: float | None) -> list[str]:
+def notes(stats: dict[str, Any]) -> list[str]:
     """What the drawing left out or qualifies, one sentence each."""
     out = []
     if stats["truncated"]:
@@ -148,10 +154,10 @@ def notes(stats: dict[str, Any], min_share: float | None) -> list[str]:
                    "were closed at their thread's last event (the graph's "
                    "title says so)")
     if stats["omitted"]:
-        share = DEFAULT_MIN_SHARE if min_share is None else min_share
         out.append(f"{stats['omitted']:,} call paths narrower than "
-                   f"{100 * share:.3g}% of the total were not drawn "
-                   "(--min-share 0 draws them all)")
+                   f"{100 * stats['min_share']:.3g}% of the total were not "
+                   "drawn (--min-share lowers the threshold, down to the "
+                   f"{MAX_FRAMES:,}-frame limit)")
     if stats["dropped"]:
         out.append(f"{stats['dropped']:,} events were lost while recording; "
                    "the times around them are lower bounds")
@@ -218,7 +224,7 @@ def cmd_flamegraph(ns: argparse.Namespace,
     except (ValueError, OSError, TraceError) as exc:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
-    for n in notes(stats, ns.min_share):
+    for n in notes(stats):
         print(f"tracetap: note: {n}", file=sys.stderr)
     return 0
 

@@ -81,7 +81,8 @@ def calls(reader: Reader | str, /) -> dict[str, Any]:
 def flamegraph(reader: Reader | str, path: str | os.PathLike[str], /, *,
                weight: int = ..., icicle: bool = ..., thread: int = ...,
                min_share: float = ..., width: int = ...,
-               title: str | None = ...) -> dict[str, Any]:
+               title: str | None = ...,
+               max_frames: int = ...) -> dict[str, Any]:
     """Writes libtt's interactive SVG of the call tree to path (weight 0
     time, 1 calls, 2 objects; thread -1: all threads) and returns its
     numbers (total, frames, omitted, truncated, ...)."""

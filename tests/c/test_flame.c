@@ -211,7 +211,7 @@ void test_flame_layout(void)
 {
     uint32_t code[N_CODES];
     const char *path = flame_recording("flame1.ttrace", 0, code);
-    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL};
+    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_flame_stats_t st;
     /* Preorder: all, thread 0, f, g, h, thread 1, h. Inclusive weights:
      * f = 100 (its time), f;g = 40 (two activations of 30 and 10), f;g;h
@@ -283,6 +283,19 @@ void test_flame_layout(void)
     CHECK(strstr(svg, "2 narrower than 10% of the total not drawn") != NULL);
     free(svg);
 
+    /* At most max_frames: the threshold doubles from 1/40000 until g (40)
+     * goes too: 2^14/40000 = 0.4096, 42 of 103. */
+    o.min_share = -1;
+    o.max_frames = 3;
+    svg = draw(path, &o, &st);
+    CHECK_EQ(st.frames, 3);
+    CHECK(NEAR(st.min_share, 0.4096, 1e-12));
+    CHECK_EQ(st.omitted, 2);              /* g under f, thread 1 */
+    CHECK_EQ(n_frames(svg), 3);
+    CHECK(strstr(svg, "narrower than 41% of the total") != NULL);
+    free(svg);
+    o.max_frames = 0;
+
     /* One thread, by calls: h of thread 1 alone. */
     o.min_share = 0;
     o.thread = 1;
@@ -302,7 +315,7 @@ void test_flame_objects(void)
     uint32_t code[N_CODES];
     const char *path = flame_recording("flame2.ttrace", 1, code);
     tt_flame_opts_t o = {TT_FLAME_OBJECTS, 0, TT_CALLS_ALL_THREADS, -1, 0,
-                         NULL};
+                         NULL, 0};
     tt_flame_stats_t st;
     const tt_callnode_t *n;
     const tt_callstat_t *f;
@@ -351,7 +364,7 @@ void test_flame_hostile_and_cut(void)
     const char *path = flame_recording("flame3.ttrace", 0, code);
     const char *cut = tmp_path("flame3cut.ttrace");
     uint64_t T = test_header()->start_tick;
-    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL};
+    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_flame_stats_t st;
     tt_writer_t *w;
     tt_tbuf_t *b0;
@@ -399,7 +412,7 @@ void test_flame_failures(void)
 {
     uint32_t code[N_CODES];
     const char *path = flame_recording("flame4.ttrace", 1, code);
-    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL};
+    tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_reader_t *r;
     tt_calls_t *c;
     long n, total;

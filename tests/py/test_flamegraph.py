@@ -539,5 +539,9 @@ def test_api_writes_to_a_file_object(tmp_path):
     assert stats["omitted"] == 0
     assert stats["frames"] == len([g for g in root.iter(SVG + "g")
                                    if g.get("class") == "f"])
+    small = tracetap.export_flamegraph(rec, tmp_path / "small.svg",
+                                       min_share=0, max_frames=5)
+    assert small["frames"] <= 5 < stats["frames"]
+    assert small["min_share"] > 0 and small["omitted"] > 0
     with pytest.raises(ValueError, match="weight"):
         tracetap.export_flamegraph(rec, buf, weight="bytes")
