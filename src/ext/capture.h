@@ -438,6 +438,13 @@ PyObject *capture_objects_report(PyObject *module, PyObject *arg);
 
 /* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);
+/* The call analysis of arg (a Reader, or a path opened as one) with
+ * progress shown: 0 and *reader (a new reference), *r (lent by it) and *c,
+ * all released by capture_calls_close(*reader, *r, *c); or -1 with an
+ * exception set and the three NULL. */
+int capture_calls_open(PyObject *module, PyObject *arg, PyObject **reader,
+                       tt_reader_t **r, tt_calls_t **c);
+void capture_calls_close(PyObject *reader, tt_reader_t *r, tt_calls_t *c);
 
 /* flamegraph.c: _tracetap.flamegraph(reader or path, out_path, ...) ->
  * dict (issue 15): the call tree as libtt's interactive SVG. */

@@ -53,19 +53,8 @@ capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
         if (o.title == NULL)
             goto done;
     }
-    reader = capture_reader_get(module, arg);
-    if (reader == NULL)
+    if (capture_calls_open(module, arg, &reader, &r, &c) < 0)
         goto done;
-    if (capture_reader_lend(module, reader, &r) < 0) {
-        Py_CLEAR(reader);
-        goto done;
-    }
-    capture_progress_attach(r, capture_reader_path(reader));
-    rc = tt_calls_analyze(r, &c);
-    if (rc < 0) {
-        capture_raise_tt(module, rc, "call analysis failed");
-        goto done;
-    }
     s = tt_calls_summary(c);
     if (thread >= 0 && (uint64_t)thread >= s->n_threads) {
         PyErr_Format(PyExc_ValueError, "no thread %lld in the recording "
@@ -104,11 +93,7 @@ capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw)
 done:
     if (out != NULL)
         fclose(out);
-    tt_calls_free(c);
-    if (reader != NULL) {
-        capture_reader_give_back(reader, r);
-        Py_DECREF(reader);
-    }
+    capture_calls_close(reader, r, c);
     Py_XDECREF(path);
     return res;
 }

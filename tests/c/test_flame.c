@@ -9,7 +9,7 @@
 
 #define NEAR(a, b, eps) ((a) - (b) < (eps) && (b) - (a) < (eps))
 
-enum { F, G, H, BAD, N_CODES };
+enum { F, G, H, N_CODES };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -91,61 +91,33 @@ static int n_frames(const char *svg)
     return n;
 }
 
-/* f [0,100] calls g [10,40] (which calls h [20,25]) and g [50,60];
- * thread 1 ("worker"): h [5,8]. Code BAD (never called) has a hostile
- * qualname; objects: see test_flame_objects. */
-static const char *flame_recording(const char *name, int with_objects,
-                                   uint32_t *code)
+/* Codes f (line 1), g (11), h (21) in "app<&>.py", threads MainThread and
+ * worker; the writer. */
+static tt_writer_t *open_flame(const char *path, uint32_t *code,
+                               tt_tbuf_t **b0, tt_tbuf_t **b1)
 {
-    static const char *names[N_CODES] = {"f", "g", "h",
-                                         "x<y&\"z\x01\xff\xc0\xaf"};
-    const char *path = tmp_path(name);
-    uint64_t T = test_header()->start_tick;
+    static const char *names[N_CODES] = {"f", "g", "h"};
     tt_writer_t *w;
-    tt_tbuf_t *b0, *b1;
-    uint32_t file, s, type = 0;
-    tt_code_def_t cd;
-    tt_type_def_t td = {0, 32, 0};
+    uint32_t file;
 
     CHECK_OK(tt_writer_open(&w, path, test_header()));
     CHECK_OK(tt_writer_string(w, "app<&>.py", 9, &file));
-    for (int i = 0; i < N_CODES; i++) {
-        CHECK_OK(tt_writer_string(w, names[i], strlen(names[i]), &s));
-        memset(&cd, 0, sizeof cd);
-        cd.filename = file;
-        cd.qualname = s;
-        cd.firstlineno = 1 + 10 * i;
-        cd.flags = TT_CODE_TRACED | TT_CODE_FUNCTION;
-        cd.parent = TT_NO_PARENT;
-        CHECK_OK(tt_writer_code(w, &cd, &code[i]));
-    }
-    CHECK_OK(tt_writer_string(w, "Obj", 3, &td.name));
-    CHECK_OK(tt_writer_type(w, &td, &type));
-    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b0));
-    CHECK_OK(tt_writer_thread(w, 2, "worker", &b1));
-    tt_tbuf_call(b0, T + 0, code[F], 1);
-    if (with_objects) {
-        /* 2 in f, 1 in f;g, 1 at site h while g is on top (a child
-         * f;g;h of g), 1 outside any frame; thread 1: 1 at site g with
-         * an empty stack (a root g). */
-        tt_tbuf_obj_create(b0, T + 1, type, 0x1000, 32, code[F], 2, TT_NO_OFFSET);
-        tt_tbuf_obj_create(b0, T + 2, type, 0x1010, 32, code[F], 2, TT_NO_OFFSET);
-    }
-    tt_tbuf_call(b0, T + 10, code[G], 10);
-    if (with_objects) {
-        tt_tbuf_obj_create(b0, T + 11, type, 0x1020, 32, code[G], 11, TT_NO_OFFSET);
-        tt_tbuf_obj_create(b0, T + 12, type, 0x1030, 32, code[H], 21, TT_NO_OFFSET);
-        tt_tbuf_obj_create(b0, T + 13, type, 0x1040, 32, TT_NO_CODE, TT_NO_LINE, TT_NO_OFFSET);
-        tt_tbuf_obj_create(b1, T + 1, type, 0x2000, 32, code[G], 12, TT_NO_OFFSET);
-    }
-    tt_tbuf_call(b0, T + 20, code[H], 20);
-    tt_tbuf_return(b0, T + 25, code[H], 21);
-    tt_tbuf_return(b0, T + 40, code[G], 11);
-    tt_tbuf_call(b1, T + 5, code[H], 20);
-    tt_tbuf_return(b1, T + 8, code[H], 21);
-    tt_tbuf_call(b0, T + 50, code[G], 10);
-    tt_tbuf_return(b0, T + 60, code[G], 11);
-    tt_tbuf_return(b0, T + 100, code[F], 3);
+    for (int i = 0; i < N_CODES; i++)
+        code[i] = test_code(w, file, names[i], 1 + 10 * i, 0, NULL, 0);
+    CHECK_OK(tt_writer_thread(w, 1, "MainThread", b0));
+    CHECK_OK(tt_writer_thread(w, 2, "worker", b1));
+    return w;
+}
+
+/* test_calls.c's basic scenario (calls_basic_events): f [0,100] calls
+ * g [10,40] (which calls h [20,25]) and g [50,60]; worker: h [5,8]. */
+static const char *flame_recording(const char *name, uint32_t *code)
+{
+    const char *path = tmp_path(name);
+    tt_tbuf_t *b0, *b1;
+    tt_writer_t *w = open_flame(path, code, &b0, &b1);
+
+    calls_basic_events(b0, b1, code[F], code[G], code[H]);
     CHECK_OK(tt_writer_close(w));
     return path;
 }
@@ -210,7 +182,7 @@ void test_flame_xml_escape(void)
 void test_flame_layout(void)
 {
     uint32_t code[N_CODES];
-    const char *path = flame_recording("flame1.ttrace", 0, code);
+    const char *path = flame_recording("flame1.ttrace", code);
     tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_flame_stats_t st;
     /* Preorder: all, thread 0, f, g, h, thread 1, h. Inclusive weights:
@@ -312,17 +284,40 @@ void test_flame_layout(void)
 
 void test_flame_objects(void)
 {
-    uint32_t code[N_CODES];
-    const char *path = flame_recording("flame2.ttrace", 1, code);
+    uint32_t code[N_CODES], type;
+    const char *path = tmp_path("flame2.ttrace");
+    uint64_t T = test_header()->start_tick;
     tt_flame_opts_t o = {TT_FLAME_OBJECTS, 0, TT_CALLS_ALL_THREADS, -1, 0,
                          NULL, 0};
+    tt_type_def_t td = {0, 32, 0};
     tt_flame_stats_t st;
     const tt_callnode_t *n;
     const tt_callstat_t *f;
+    tt_tbuf_t *b0, *b1;
+    tt_writer_t *w = open_flame(path, code, &b0, &b1);
     tt_reader_t *r;
     tt_calls_t *c;
     uint64_t sum = 0;
     char *svg;
+
+    CHECK_OK(tt_writer_string(w, "Obj", 3, &td.name));
+    CHECK_OK(tt_writer_type(w, &td, &type));
+    /* MainThread: f [0,30] calls g [10,20]; 2 objects made in f, 1 in g,
+     * 1 at site h while g is on top (a child g;h with no calls), 1
+     * outside any Python frame. worker: 1 at site g with nothing on its
+     * stack (a root g with no calls). */
+    tt_tbuf_call(b0, T + 0, code[F], 1);
+    tt_tbuf_obj_create(b0, T + 1, type, 0x1000, 32, code[F], 2, TT_NO_OFFSET);
+    tt_tbuf_obj_create(b0, T + 2, type, 0x1010, 32, code[F], 2, TT_NO_OFFSET);
+    tt_tbuf_call(b0, T + 10, code[G], 11);
+    tt_tbuf_obj_create(b0, T + 11, type, 0x1020, 32, code[G], 12, TT_NO_OFFSET);
+    tt_tbuf_obj_create(b0, T + 12, type, 0x1030, 32, code[H], 22, TT_NO_OFFSET);
+    tt_tbuf_obj_create(b0, T + 13, type, 0x1040, 32, TT_NO_CODE, TT_NO_LINE,
+                       TT_NO_OFFSET);
+    tt_tbuf_return(b0, T + 20, code[G], 12);
+    tt_tbuf_return(b0, T + 30, code[F], 2);
+    tt_tbuf_obj_create(b1, T + 1, type, 0x2000, 32, code[G], 12, TT_NO_OFFSET);
+    CHECK_OK(tt_writer_close(w));
 
     CHECK_OK(tt_reader_open(&r, path, 0));
     CHECK_OK(tt_calls_analyze(r, &c));
@@ -330,62 +325,56 @@ void test_flame_objects(void)
     CHECK_EQ_U64(tt_calls_thread(c, 0)->objects, 5);
     CHECK_EQ_U64(tt_calls_thread(c, 0)->objects_no_frame, 1);
     CHECK_EQ_U64(tt_calls_thread(c, 1)->objects, 1);
-    /* Nodes: f (2), f;g (1), f;g;h (1: the site h while g was on top,
-     * later reused by the real call), g in thread 1 (1: an empty stack),
-     * h in thread 1. */
+    CHECK_EQ(tt_calls_summary(c)->n_nodes, 4);   /* f, f;g, f;g;h, g */
     for (uint32_t i = 0; (n = tt_calls_node(c, i)) != NULL; i++) {
         sum += n->objects;
-        if (n->code == code[G] && n->thread == 1) {
-            CHECK(n->parent == TT_CALLS_NO_NODE);
+        if (n->code == code[F])
+            CHECK_EQ_U64(n->objects, 2);
+        if (n->code == code[G] && n->thread == 0)
+            CHECK_EQ_U64(n->objects, 1);
+        if (n->code == code[H] || n->thread == 1) {
             CHECK_EQ_U64(n->objects, 1);
             CHECK_EQ_U64(n->calls, 0);
         }
-        if (n->code == code[F])
-            CHECK_EQ_U64(n->objects, 2);
+        if (n->thread == 1)
+            CHECK(n->parent == TT_CALLS_NO_NODE);
     }
     CHECK_EQ_U64(sum, 5);
     /* A node that only holds objects makes no function row. */
     for (uint32_t i = 0; (f = tt_calls_function(c, i)) != NULL; i++)
-        CHECK(!(f->thread == 1 && f->code == code[G]));
+        CHECK(f->code != code[H] && f->thread != 1);
     tt_calls_free(c);
     tt_reader_close(r);
 
+    /* all 6 > MainThread 5 > f 4 (self 2) > g 2 (self 1) > h 1, and
+     * [no Python frame] 1; worker 1 > g 1. */
     svg = draw(path, &o, &st);
     CHECK_EQ_U64(st.total, 6);
+    CHECK_EQ(st.frames, 8);
     CHECK(strstr(svg, "data-l=\"[no Python frame]\"") != NULL);
     CHECK(strstr(svg, "6 objects, 100.00%") != NULL);
+    CHECK(strstr(svg, "<title>g (app&lt;&amp;&gt;.py:11)\n2 objects, 33.33%; self 1 objects") != NULL);
     CHECK(strstr(svg, "Flame graph of object creations") != NULL);
     free(svg);
 }
 
 void test_flame_hostile_and_cut(void)
 {
-    uint32_t code[N_CODES];
-    const char *path = flame_recording("flame3.ttrace", 0, code);
     const char *cut = tmp_path("flame3cut.ttrace");
     uint64_t T = test_header()->start_tick;
     tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_flame_stats_t st;
     tt_writer_t *w;
     tt_tbuf_t *b0;
-    uint32_t file, s, bad;
-    tt_code_def_t cd;
+    uint32_t file, bad;
     size_t len;
     uint8_t *data;
     char *svg;
 
-    (void)path;
     /* A recording that calls the hostile code, cut before its end chunk. */
     CHECK_OK(tt_writer_open(&w, cut, test_header()));
     CHECK_OK(tt_writer_string(w, "a\x01.py", 5, &file));
-    CHECK_OK(tt_writer_string(w, "x<y&\"z\x01\xff\xc0\xaf", 11, &s));
-    memset(&cd, 0, sizeof cd);
-    cd.filename = file;
-    cd.qualname = s;
-    cd.firstlineno = 7;
-    cd.flags = TT_CODE_TRACED | TT_CODE_FUNCTION;
-    cd.parent = TT_NO_PARENT;
-    CHECK_OK(tt_writer_code(w, &cd, &bad));
+    bad = test_code(w, file, "x<y&\"z\x01\xff\xc0\xaf", 7, 0, NULL, 0);
     CHECK_OK(tt_writer_thread(w, 1, "Main\x02<&>", &b0));
     tt_tbuf_call(b0, T + 0, bad, 7);
     tt_tbuf_call(b0, T + 10, bad, 7);
@@ -411,7 +400,7 @@ void test_flame_hostile_and_cut(void)
 void test_flame_failures(void)
 {
     uint32_t code[N_CODES];
-    const char *path = flame_recording("flame4.ttrace", 1, code);
+    const char *path = flame_recording("flame4.ttrace", code);
     tt_flame_opts_t o = {TT_FLAME_TIME, 0, TT_CALLS_ALL_THREADS, -1, 0, NULL, 0};
     tt_reader_t *r;
     tt_calls_t *c;
@@ -429,11 +418,11 @@ void test_flame_failures(void)
     o.thread = TT_CALLS_ALL_THREADS;
     o.weight = 3;
     CHECK_EQ(tt_flame_write_svg(c, r, fp, &o, NULL), TT_EINVAL);
-    o.weight = TT_FLAME_OBJECTS;
+    o.weight = TT_FLAME_TIME;
     CHECK_EQ(ftell(fp), 0);
     /* Every allocation failure: TT_ENOMEM and nothing written. */
     tt__alloc_fail_at(INT32_MAX, 0);
-    CHECK_OK(tt_flame_write_svg(c, r, fp, NULL, NULL));
+    CHECK_OK(tt_flame_write_svg(c, r, fp, &o, NULL));
     total = tt__alloc_count();
     tt__alloc_fail_at(0, 0);
     CHECK(total >= 6);

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -32,6 +30,7 @@ import pytest
 import tracetap
 
 from browser import Browser, chromium_path
+from conftest import capture_python, capture_tracetap, capture_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
@@ -41,21 +40,14 @@ SVG = "{http://www.w3.org/2000/svg}"
 HAS_REFTRACER = sys.version_info >= (3, 13)
 
 
-def _env():
-    env = dict(os.environ)
-    env.pop("COVERAGE_PROCESS_START", None)
-    env["PYTHONHASHSEED"] = "0"
-    return env
-
-
 def _run(args, cwd):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT,
+    return capture_python(*args, cwd=cwd, timeout=TIMEOUT,
                           stdin=subprocess.DEVNULL)
 
 
 def _cli(*args, cwd):
-    return _run(["-m", "tracetap", *args], cwd)
+    return capture_tracetap(*args, cwd=cwd, timeout=TIMEOUT,
+                            stdin=subprocess.DEVNULL)
 
 
 def _record(tmp_path, script, *opts):
@@ -65,10 +57,7 @@ def _record(tmp_path, script, *opts):
     return out
 
 
-def _write(tmp_path, name, source):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source))
-    return str(path)
+_write = capture_write
 
 
 def _export(rec, out, *opts, cwd):
@@ -425,23 +414,26 @@ def test_weight_objects_matches_objects_report(tmp_path):
 
 
 def test_killed_recording_is_marked(tmp_path):
+    """SIGKILL from three calls deep: what was flushed is drawn, open
+    frames closed at the last event, and the title says it was cut."""
     script = _write(tmp_path, "killme.py", """
         import os, signal, sys, tracetap
 
-        def step(i):
-            return i + 1
+        def leaf(i):
+            return i * 2
 
-        def outer():
-            for i in range(200000):
-                step(i)
-            os.kill(os.getpid(), signal.SIGKILL)
+        def middle(n, last):
+            for i in range(n):
+                leaf(i)
+            if last:
+                os.kill(os.getpid(), signal.SIGKILL)
 
-        rec = tracetap.record(sys.argv[1]).start()
-        outer()
+        tracetap.record(sys.argv[1]).start()
+        for k in range(1, 4):
+            middle(60000 * k, k == 3)
     """)
     out = str(tmp_path / "killed.ttrace")
-    proc = _run([script, out], tmp_path)
-    assert proc.returncode == -signal.SIGKILL
+    assert _run([script, out], tmp_path).returncode == -signal.SIGKILL
     svg = tmp_path / "killed.svg"
     exp = _export(out, svg, cwd=tmp_path)
     assert "cut off" in exp.stderr
@@ -451,7 +443,11 @@ def test_killed_recording_is_marked(tmp_path):
     cut = doc.find(f".//{SVG}text[@id='cut']").text
     assert "cut off" in cut and "closed at their thread's last event" in cut
     assert doc.get("data-cut") == "1"
-    assert {"outer", "step"} <= {f["l"] for f in frames}
+    assert {"middle", "leaf"} <= {f["l"] for f in frames}
+    data = _tree(out, tmp_path)
+    assert data["summary"]["truncated"] and data["summary"]["open_at_end"] >= 1
+    _, total = _weights(data["tree"], "time")
+    assert int(doc.get("data-total")) == total
 
 
 def test_hostile_names_stay_text(tmp_path, browser):
