@@ -21,8 +21,13 @@ from . import _tracetap
 if TYPE_CHECKING:
     from ._trace import Trace
 
-__all__ = ["WEIGHTS", "export_flamegraph", "add_flamegraph_arguments",
-           "cmd_flamegraph", "add_export_parser"]
+__all__ = [
+    "WEIGHTS",
+    "add_export_parser",
+    "add_flamegraph_arguments",
+    "cmd_flamegraph",
+    "export_flamegraph",
+]
 
 WEIGHTS = {"time": 0, "calls": 1, "objects": 2}
 DEFAULT_MIN_SHARE = 0.0005   # tt_export_flamegraph.c's defaults

@@ -31,9 +31,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["Browser", "Page", "BrowserError", "chromium_path"]
+__all__ = ["Browser", "BrowserError", "Page", "chromium_path"]
 
 
 class BrowserError(RuntimeError):
@@ -129,10 +129,11 @@ class Browser:
                 f"--window-size={width},{height}", "about:blank"]
         # bash (dash takes single-digit fds only) puts the pipes on fds 3
         # and 4, where Chromium wants them.
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open, closed in close()
         self.proc = subprocess.Popen(
-            ["bash", "-c", f'exec "$@" 3<&{cmd_r} 4>&{ev_w} {cmd_r}<&- '
-             f'{ev_w}>&-', "bash", *args],
+            ["bash", "-c",
+             f'exec "$@" 3<&{cmd_r} 4>&{ev_w} {cmd_r}<&- {ev_w}>&-',
+             "bash", *args],
             pass_fds=(cmd_r, ev_w), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=self._log, start_new_session=True)
         os.close(cmd_r)
@@ -242,7 +243,7 @@ class Browser:
         self._log.close()
         self._profile.cleanup()
 
-    def __enter__(self) -> Browser:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

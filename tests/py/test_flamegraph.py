@@ -26,11 +26,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
-import tracetap
-
 from browser import Browser, chromium_path
 from conftest import capture_python, capture_tracetap, capture_write
+
+import tracetap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
