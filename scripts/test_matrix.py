@@ -148,6 +148,24 @@ def ensure_genhtml() -> None:
         run(cmd, log, env=env)
 
 
+def ensure_chromium() -> None:
+    """The flame graph tests (and later the HTML report's) open pages in
+    headless Chromium (Debian's chromium package, driven by
+    tests/py/browser.py): install it when it is missing and this machine
+    lets us (root and apt-get); otherwise those tests skip and say why."""
+    import shutil
+    if (shutil.which("chromium") or not shutil.which("apt-get")
+            or os.geteuid() != 0):
+        return
+    say("installing chromium with apt-get for the browser tests")
+    log = BUILD / "apt-chromium.log"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    if run(cmd, log, env=env).returncode:
+        run(["apt-get", "update", "-q"], BUILD / "apt-update.log", env=env)
+        run(cmd, log, env=env)
+
+
 def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) -> None:
     label = f"pytest ({version})"
     vpy = ensure_venv(version, python)
@@ -212,6 +230,7 @@ def main() -> int:
         elif not complete:
             tally.add("interpreters", 0, 1, note="  (the matrix is incomplete, see above)")
         ensure_genhtml()
+        ensure_chromium()
         for version, python in found:
             py_tests(tally, version, python, args.pytest_args)
 

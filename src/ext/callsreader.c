@@ -125,37 +125,66 @@ static int rows(const tt_calls_t *c, PyObject *funcs, PyObject *edges,
             return -1;
     for (i = 0; (n = tt_calls_node(c, i)) != NULL; i++)
         if (append_new(nodes, Py_BuildValue(
-                "(LIIKKKKI)", id_or_neg(n->parent), (unsigned)n->code,
+                "(LIIKKKKIK)", id_or_neg(n->parent), (unsigned)n->code,
                 (unsigned)n->thread, U64(n->calls), U64(n->resumes),
                 U64(n->tottime_ns), U64(n->cumtime_ns),
-                (unsigned)n->flags)) < 0)
+                (unsigned)n->flags, U64(n->objects))) < 0)
             return -1;
     return 0;
+}
+
+/* Contract (capture.h). */
+int capture_calls_open(PyObject *module, PyObject *arg, PyObject **reader,
+                       tt_reader_t **r, tt_calls_t **c)
+{
+    PyObject *rd;
+    int rc;
+
+    *reader = NULL;
+    *r = NULL;
+    *c = NULL;
+    rd = capture_reader_get(module, arg);
+    if (rd == NULL)
+        return -1;
+    if (capture_reader_lend(module, rd, r) < 0) {
+        Py_DECREF(rd);
+        return -1;
+    }
+    capture_progress_attach(*r, capture_reader_path(rd));
+    rc = tt_calls_analyze(*r, c);
+    if (rc < 0) {
+        capture_raise_tt(module, rc, "call analysis failed");
+        capture_reader_give_back(rd, *r);
+        Py_DECREF(rd);
+        *r = NULL;
+        return -1;
+    }
+    *reader = rd;
+    return 0;
+}
+
+void capture_calls_close(PyObject *reader, tt_reader_t *r, tt_calls_t *c)
+{
+    tt_calls_free(c);
+    if (reader != NULL) {
+        capture_reader_give_back(reader, r);
+        Py_DECREF(reader);
+    }
 }
 
 /* calls(reader) -> dict; a path is opened as a Reader first. */
 PyObject *
 capture_calls_report(PyObject *module, PyObject *arg)
 {
-    PyObject *reader, *res = NULL, *funcs = NULL, *edges = NULL;
+    PyObject *reader = NULL, *res = NULL, *funcs = NULL, *edges = NULL;
     PyObject *nodes = NULL, *codes = NULL, *threads = NULL;
     const tt_damage_t *dmg;
     const tt_calls_summary_t *s;
     tt_reader_t *r = NULL;
     tt_calls_t *c = NULL;
-    int rc;
 
-    reader = capture_reader_get(module, arg);
-    if (reader == NULL)
+    if (capture_calls_open(module, arg, &reader, &r, &c) < 0)
         return NULL;
-    if (capture_reader_lend(module, reader, &r) < 0)
-        goto done;
-    capture_progress_attach(r, capture_reader_path(reader));
-    rc = tt_calls_analyze(r, &c);
-    if (rc < 0) {
-        capture_raise_tt(module, rc, "call analysis failed");
-        goto done;
-    }
     s = tt_calls_summary(c);
     dmg = tt_reader_damage(r);
     funcs = PyList_New(0);
@@ -193,8 +222,6 @@ done:
     Py_XDECREF(nodes);
     Py_XDECREF(codes);
     Py_XDECREF(threads);
-    tt_calls_free(c);
-    capture_reader_give_back(reader, r);
-    Py_DECREF(reader);
+    capture_calls_close(reader, r, c);
     return res;
 }

@@ -444,6 +444,17 @@ PyObject *capture_lines_report(PyObject *module, PyObject *arg);
 /* timeline.c: _tracetap.timeline(reader, fd, format, *, lines, top_types,
  * process_name) -> stats dict (issue 15). */
 PyObject *capture_timeline(PyObject *module, PyObject *args, PyObject *kw);
+/* The call analysis of arg (a Reader, or a path opened as one) with
+ * progress shown: 0 and *reader (a new reference), *r (lent by it) and *c,
+ * all released by capture_calls_close(*reader, *r, *c); or -1 with an
+ * exception set and the three NULL. */
+int capture_calls_open(PyObject *module, PyObject *arg, PyObject **reader,
+                       tt_reader_t **r, tt_calls_t **c);
+void capture_calls_close(PyObject *reader, tt_reader_t *r, tt_calls_t *c);
+
+/* flamegraph.c: _tracetap.flamegraph(reader or path, out_path, ...) ->
+ * dict (issue 15): the call tree as libtt's interactive SVG. */
+PyObject *capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw);
 
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)

@@ -136,6 +136,12 @@ static PyMethodDef module_methods[] = {
      "process_name=None) -> dict: writes the recording as a 'perfetto' "
      "protobuf trace or 'chrome' JSON to the descriptor fd (not closed); "
      "returns counts (slices, instants, ...)."},
+    {"flamegraph", (PyCFunction)(void (*)(void))capture_flamegraph,
+     METH_VARARGS | METH_KEYWORDS,
+     "flamegraph(reader, path, *, weight=0, icicle=False, thread=-1, "
+     "min_share=0.0, width=0, title=None, max_frames=0) -> dict: writes the call tree as "
+     "an interactive SVG (weight 0 time, 1 calls, 2 objects; thread -1 all "
+     "threads); see tracetap.export_flamegraph()."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},

@@ -738,7 +738,9 @@ int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
  * (TT_CODE_GENERATOR) at a line other than its first line (or the line of
  * its offset 0) is a resumption, not a call; frames still open at a
  * DROPPED event or at the end are closed there and counted. Times are ns
- * through tt_reader_ns. */
+ * through tt_reader_ns. OBJ_CREATE events are charged to the node of
+ * their creation site (tt_callnode_t.objects), for flame graphs weighted
+ * by object creations. */
 typedef struct tt_calls tt_calls_t;
 
 #define TT_CALLS_ALL_THREADS UINT32_MAX
@@ -757,6 +759,14 @@ typedef struct {
     uint64_t tottime_ns;     /* exclusive: minus the time in child nodes */
     uint64_t cumtime_ns;     /* inclusive, summed over its activations */
     uint64_t min_ns, max_ns; /* inclusive time of one activation */
+    uint64_t objects;        /* OBJ_CREATE events whose creation site was
+                                this node (the innermost frame of the
+                                shadow stack at the creation; docs/
+                                flamegraph.md). A site whose code is not
+                                the top of the stack (--no-calls, a lost
+                                CALL) gets a child node of the top with no
+                                activations, which the function and edge
+                                rows leave out */
 } tt_callnode_t;
 
 #define TT_CALLNODE_PRIMITIVE 0x1u  /* code not among its ancestors */
@@ -804,6 +814,9 @@ typedef struct {
     uint64_t open_at_end;    /* frames still open at the thread's last
                                 event, closed there */
     uint64_t dropped;        /* events lost (DROPPED counts) */
+    uint64_t objects;        /* OBJ_CREATE events of the thread */
+    uint64_t objects_no_frame;  /* of those, made outside any Python frame
+                                   (site TT_NO_CODE): in no node */
 } tt_calls_thread_t;
 
 typedef struct {
@@ -820,6 +833,7 @@ typedef struct {
     int bad_chunks;          /* malformed event streams skipped */
     int has_calls;           /* the recording has CALL events (not
                                 --count / --no-calls) */
+    uint64_t objects;        /* OBJ_CREATE events, all threads */
 } tt_calls_summary_t;
 
 /* Analyses r's calls. Rewinds r (all threads) and leaves it at the end.
@@ -966,6 +980,57 @@ typedef struct {
 int tt_timeline_write(tt_reader_t *r, FILE *out,
                       const tt_timeline_opts_t *opts,
                       tt_timeline_stats_t *stats);
+
+/* ------------------------------- interactive flame graph (issue 15) */
+
+/* tt_export_flamegraph.c: a self-contained SVG (inline script and style,
+ * no network) of a call tree, one frame per node whose inclusive weight
+ * reaches min_share of the total; narrower nodes are not drawn with their
+ * subtrees, and are counted (docs/flamegraph.md). A frame's width is its
+ * inclusive weight: its self weight (tottime, activations or objects
+ * created there) plus its children's. Under the root ("all threads", or
+ * the selected thread) comes one frame per thread when all threads are
+ * shown. Hover, click-to-zoom, Reset Zoom and Search work in a browser;
+ * every recorded string is escaped (tt__xml_text). */
+#define TT_FLAME_TIME    0         /* exclusive time, ns */
+#define TT_FLAME_CALLS   1         /* activations (calls + resumptions) */
+#define TT_FLAME_OBJECTS 2         /* object creations (tt_callnode_t.objects) */
+
+typedef struct {
+    int weight;                /* TT_FLAME_* */
+    int icicle;                /* 1: root at the top (top-down) */
+    uint32_t thread;           /* a thread id, or TT_CALLS_ALL_THREADS */
+    double min_share;          /* threshold as a fraction of the total:
+                                  0 = default (0.0005, 0.6 px of the
+                                  default width), negative = draw every
+                                  node with a nonzero weight */
+    uint32_t width;            /* px; below 200 = default 1200 */
+    const char *title;         /* NULL: the recorded command (argv) */
+    uint32_t max_frames;       /* 0: 20000. More frames than this: the
+                                  threshold doubles until they fit (stats
+                                  says the share used) */
+} tt_flame_opts_t;
+
+typedef struct {
+    uint64_t total;            /* the root's weight */
+    uint32_t frames;           /* frames drawn, synthetic ones included */
+    uint32_t omitted;          /* nonzero-weight nodes (and thread frames)
+                                  below the threshold, not drawn; their
+                                  descendants are not counted */
+    uint64_t omitted_weight;   /* their summed inclusive weight */
+    uint32_t max_depth;        /* of the frames drawn; the root is 0 */
+    double min_share;          /* the threshold used (see max_frames) */
+} tt_flame_stats_t;
+
+/* Writes the SVG of c (ids resolved through r, the reader c was made
+ * from, still open) to out. opts NULL: defaults (time, flame, all
+ * threads). Returns 0 and *stats (if stats is not NULL), TT_EINVAL (NULL
+ * c, r or out; an unknown weight; a thread out of range) or TT_ENOMEM
+ * with nothing written, or TT_EIO (a write failed: out holds a prefix).
+ * The memory used is bounded by the tree's node count, the output by
+ * max_frames. */
+int tt_flame_write_svg(const tt_calls_t *c, const tt_reader_t *r, FILE *out,
+                       const tt_flame_opts_t *opts, tt_flame_stats_t *stats);
 
 #ifdef __cplusplus
 }

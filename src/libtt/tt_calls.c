@@ -305,6 +305,31 @@ static void on_return(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
     close_top(c, t, ns, 0);
 }
 
+/* An object creation: charged to the top node when its site is the top's
+ * code (the usual case: the site is the innermost traced frame, the one
+ * the shadow stack holds), else to a child of the top (a root when the
+ * stack is empty) for the site's code, made for it with no activations:
+ * a --no-calls recording, or a CALL lost with a drop. */
+static int on_create(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
+{
+    uint32_t top = t->n ? t->st[t->n - 1].node : NONE, id;
+    int rc;
+
+    t->info.objects++;
+    if (ev->code == TT_NO_CODE) {
+        t->info.objects_no_frame++;
+        return 0;
+    }
+    if (top != NONE && c->nodes[top].pub.code == ev->code) {
+        c->nodes[top].pub.objects++;
+        return 0;
+    }
+    if ((rc = node_get(c, top, ev->code, ev->thread, &id)) < 0)
+        return rc;
+    c->nodes[id].pub.objects++;
+    return 0;
+}
+
 /* Every open frame of t ends at `tick`; returns how many. */
 static uint64_t close_all(tt_calls_t *c, thr_t *t, uint64_t tick)
 {
@@ -324,7 +349,7 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
     /* Only these do work; each thread's first and last event come from
      * the reader at the end (complete after the whole iteration). */
     if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_RETURN &&
-        ev->kind != TT_EV_DROPPED)
+        ev->kind != TT_EV_OBJ_CREATE && ev->kind != TT_EV_DROPPED)
         return 0;
     if (TT_UNLIKELY(ev->thread >= c->n_thr) &&
         (rc = thr_get(c, ev->thread, &t)) < 0)
@@ -336,6 +361,8 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
     case TT_EV_RETURN:
         on_return(c, t, ev);
         break;
+    case TT_EV_OBJ_CREATE:
+        return on_create(c, t, ev);
     case TT_EV_DROPPED:
         t->info.dropped += ev->count;
         t->info.closed_at_drop += close_all(c, t, ev->tick);
@@ -470,6 +497,8 @@ static int derive(tt_calls_t *c)
         const tt_callnode_t *n = &c->nodes[i].pub;
         uint32_t caller = n->parent == NONE ? TT_NO_CODE
                                             : c->nodes[n->parent].pub.code;
+        if (n->calls + n->resumes == 0)
+            continue;                     /* an object site only */
         if ((rc = func_add(c, &fx, n, n->thread)) < 0 ||
             (rc = func_add(c, &fx, n, TT_CALLS_ALL_THREADS)) < 0 ||
             (rc = edge_add(c, &ex, n, caller, n->thread)) < 0)
@@ -522,6 +551,7 @@ static int finish(tt_calls_t *c)
         s->open_at_end += ti->open_at_end;
         s->dropped += ti->dropped;
         s->traced_ns += ti->traced_ns;
+        s->objects += ti->objects;
     }
     s->n_threads = tt_reader_n_threads(c->r);
     s->n_nodes = c->node_idx.n;

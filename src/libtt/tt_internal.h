@@ -232,5 +232,16 @@ void tt__json_str(FILE *out, const char *s);
 /* c as it goes inside a JSON string, into out (room for 6 bytes);
  * returns the bytes written. */
 size_t tt__json_char(char *out, unsigned char c);
+/* ------------------------------------------- tt_export_flamegraph.c */
+
+/* Writes at most max_cp code points of the NUL-terminated s as XML 1.0
+ * character data, valid in element text and in quoted attributes: <, >,
+ * &, " and ' as references; bytes that are not valid UTF-8 (overlong forms
+ * and surrogates included) as U+FFFD; control characters, which XML 1.0
+ * does not allow even as references, as a visible \xNN; U+FFFE/U+FFFF as
+ * U+FFFD. Writes nothing when out is NULL. Returns the number of code
+ * points of s (each invalid byte counting as one). NULL s is "". */
+#include <stdio.h>
+size_t tt__xml_text(FILE *out, const char *s, size_t max_cp);
 
 #endif /* TT_INTERNAL_H */

@@ -18,6 +18,7 @@ from ._record import NotAvailableError, RecordingError, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._flamegraph import export_flamegraph
     from ._trace import Event, Trace, TraceError, load
 
 
@@ -28,6 +29,10 @@ def __getattr__(name: str) -> object:
         from . import _trace
 
         return getattr(_trace, name)
+    if name == "export_flamegraph":
+        from ._flamegraph import export_flamegraph
+
+        return export_flamegraph
     raise AttributeError(f"module 'tracetap' has no attribute {name!r}")
 
 
@@ -38,6 +43,7 @@ __all__ = [
     "Trace",
     "TraceError",
     "__version__",
+    "export_flamegraph",
     "load",
     "record",
 ]

@@ -115,12 +115,13 @@ def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
             "primitive_resumes": presumes, "tottime_ns": tt,
             "cumtime_ns": ct})
     tree = []
-    for i, (parent, code, thread, calls, resumes, tt, ct, flags) in enumerate(
-            raw["nodes"]):
+    for i, (parent, code, thread, calls, resumes, tt, ct, flags,
+            objects) in enumerate(raw["nodes"]):
         tree.append({"id": i, "parent": None if parent < 0 else parent,
                      **where(code), "code": code, "thread": thread,
                      "calls": calls, "resumes": resumes, "tottime_ns": tt,
-                     "cumtime_ns": ct, "primitive": bool(flags & 1),
+                     "cumtime_ns": ct, "objects": objects,
+                     "primitive": bool(flags & 1),
                      "closed_without_return": bool(flags & 4)})
     return {"summary": raw["summary"], "threads": raw["threads"],
             "functions": functions, "edges": edges, "tree": tree}

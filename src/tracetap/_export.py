@@ -41,6 +41,9 @@ FORMATS: dict[str, ExportFormat] = {
     "chrome": ExportFormat(
         "Chrome Trace Event JSON: chrome://tracing, other viewers",
         binary=False, module="_timeline"),
+    "flamegraph": ExportFormat(
+        "an interactive flame graph: one SVG file for any browser",
+        binary=False, module="_flamegraph"),
 }
 
 EXPORT_EPILOG = """\
@@ -74,12 +77,21 @@ examples:
 
 def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Registers ``tracetap export`` on cli.py's subparsers."""
+    import importlib
     formats = "\n".join(f"  {name:<10} {f.help}" for name, f in FORMATS.items())
+    # A format module may explain itself further (its EPILOG).
+    extra = []
+    for module in dict.fromkeys(f.module for f in FORMATS.values()):
+        text = getattr(importlib.import_module(f"tracetap.{module}"), "EPILOG", None)
+        if text:
+            extra.append(text)
     p = sub.add_parser(
-        "export", help="write a recording for another tool (Perfetto, Chrome tracing)",
+        "export", help="write a recording for another tool (Perfetto, Chrome "
+        "tracing, a flame graph)",
         description="Write a recording in a format another tool opens: a "
-        "timeline for Perfetto or Chrome's trace viewer.",
-        epilog=EXPORT_EPILOG.format(formats=formats),
+        "timeline for Perfetto or Chrome's trace viewer, or an interactive "
+        "flame graph for a browser.",
+        epilog="\n".join([EXPORT_EPILOG.format(formats=formats), *extra]),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", metavar="FILE", help="a .ttrace recording")
     p.add_argument("--format", required=True, choices=tuple(FORMATS),
@@ -123,7 +135,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
     try:
         if trace._reader.header()["options"] & 0x10:   # TT_OPT_COUNT
             _err(f"error: {ns.file} was recorded with --count: it holds line "
-                 "counts, not events, so there is no timeline to export "
+                 "counts, not events, so there is nothing to export "
                  "(record without --count; `tracetap coverage` reads counts)")
             return 1
         try:
@@ -139,7 +151,9 @@ def cmd_export(ns: argparse.Namespace) -> int:
             with shown(sys.stderr):
                 notes = export(trace, fd, ns)
             done = True
-        except TraceError as exc:
+        except (TraceError, ValueError) as exc:
+            # ValueError: an option this recording cannot answer
+            # (a flame graph of objects from a recording without them).
             _err(f"error: {exc}")
             return 1
         except OSError as exc:

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType, FrameType
+import os
 from typing import Any, final
 
 FREE_THREADED: int
@@ -86,6 +87,14 @@ def timeline(reader: Reader | str, fd: int, format: str, *, lines: bool = False,
     """libtt's timeline exporter: the recording as a 'perfetto' protobuf
     trace or 'chrome' Trace Event JSON, written to descriptor fd (which
     stays open); returns counts (see _timeline.py)."""
+def flamegraph(reader: Reader | str, path: str | os.PathLike[str], /, *,
+               weight: int = ..., icicle: bool = ..., thread: int = ...,
+               min_share: float = ..., width: int = ...,
+               title: str | None = ...,
+               max_frames: int = ...) -> dict[str, Any]:
+    """Writes libtt's interactive SVG of the call tree to path (weight 0
+    time, 1 calls, 2 objects; thread -1: all threads) and returns its
+    numbers (total, frames, omitted, truncated, ...)."""
     ...
 
 def objects(reader: Reader | str, /) -> dict[str, Any]:

@@ -18,26 +18,15 @@ static tt_writer_t *open_calls(const char *path, uint32_t *code,
                                            {20, 40, 32}};
     static const char *names[N_CODES] = {"f", "g", "h", "gen"};
     tt_writer_t *w;
-    uint32_t file, s;
-    tt_code_def_t cd;
+    uint32_t file;
 
     CHECK_OK(tt_writer_open(&w, path, test_header()));
     CHECK_OK(tt_writer_string(w, "app.py", 6, &file));
-    for (int i = 0; i < N_CODES; i++) {
-        CHECK_OK(tt_writer_string(w, names[i], strlen(names[i]), &s));
-        memset(&cd, 0, sizeof cd);
-        cd.filename = file;
-        cd.qualname = s;
-        cd.firstlineno = i == GEN ? 30 : 1 + 10 * i;
-        cd.flags = TT_CODE_TRACED | TT_CODE_FUNCTION |
-                   (i == GEN ? TT_CODE_GENERATOR : 0);
-        cd.parent = TT_NO_PARENT;
-        if (i == GEN) {
-            cd.n_ranges = 3;
-            cd.ranges = rgen;
-        }
-        CHECK_OK(tt_writer_code(w, &cd, &code[i]));
-    }
+    for (int i = 0; i < N_CODES; i++)
+        code[i] = i == GEN ? test_code(w, file, names[i], 30,
+                                       TT_CODE_GENERATOR, rgen, 3)
+                           : test_code(w, file, names[i], 1 + 10 * i, 0,
+                                       NULL, 0);
     CHECK_OK(tt_writer_thread(w, 1, "MainThread", b0));
     if (b1)
         CHECK_OK(tt_writer_thread(w, 2, "worker", b1));
@@ -76,12 +65,30 @@ static const tt_calledge_t *edge(const tt_calls_t *c, uint32_t thread,
     return NULL;
 }
 
-/* f [0,100] calls g [10,40] (which calls h [20,25]) and g [50,60];
- * thread 1: h [5,8]. */
+/* Contract (tt_test.h); with a LINE and an EXCEPTION event that the
+ * analysis must skip. */
+void calls_basic_events(tt_tbuf_t *b0, tt_tbuf_t *b1, uint32_t f,
+                        uint32_t g, uint32_t h)
+{
+    uint64_t T = test_header()->start_tick;
+    tt_tbuf_call(b0, T + 0, f, 1);
+    tt_tbuf_line(b0, T + 1, f, 2);
+    tt_tbuf_call(b0, T + 10, g, 10);
+    tt_tbuf_call(b0, T + 20, h, 20);
+    tt_tbuf_return(b0, T + 25, h, 21);
+    tt_tbuf_return(b0, T + 40, g, 11);
+    tt_tbuf_call(b1, T + 5, h, 20);
+    tt_tbuf_return(b1, T + 8, h, 21);
+    tt_tbuf_call(b0, T + 50, g, 10);
+    tt_tbuf_exception(b0, T + 55, g, 11, 0);
+    tt_tbuf_return(b0, T + 60, g, 11);
+    tt_tbuf_return(b0, T + 100, f, 3);
+}
+
+/* The basic scenario (calls_basic_events). */
 void test_calls_basic_times(void)
 {
     const char *path = tmp_path("calls1.ttrace");
-    uint64_t T = test_header()->start_tick;
     uint32_t code[N_CODES];
     tt_tbuf_t *b0, *b1;
     tt_writer_t *w = open_calls(path, code, &b0, &b1);
@@ -92,18 +99,7 @@ void test_calls_basic_times(void)
     tt_calls_t *c;
     uint64_t tot = 0;
 
-    tt_tbuf_call(b0, T + 0, code[F], 1);
-    tt_tbuf_line(b0, T + 1, code[F], 2);
-    tt_tbuf_call(b0, T + 10, code[G], 10);
-    tt_tbuf_call(b0, T + 20, code[H], 20);
-    tt_tbuf_return(b0, T + 25, code[H], 21);
-    tt_tbuf_return(b0, T + 40, code[G], 11);
-    tt_tbuf_call(b1, T + 5, code[H], 20);
-    tt_tbuf_return(b1, T + 8, code[H], 21);
-    tt_tbuf_call(b0, T + 50, code[G], 10);
-    tt_tbuf_exception(b0, T + 55, code[G], 11, 0);
-    tt_tbuf_return(b0, T + 60, code[G], 11);
-    tt_tbuf_return(b0, T + 100, code[F], 3);
+    calls_basic_events(b0, b1, code[F], code[G], code[H]);
     CHECK_OK(tt_writer_close(w));
     c = analyze(path, &r);
 

@@ -79,6 +79,25 @@ void write_file(const char *path, const void *data, size_t len)
     CHECK(fclose(f) == 0);
 }
 
+uint32_t test_code(tt_writer_t *w, uint32_t file, const char *name,
+                   int32_t line, uint32_t flags,
+                   const tt_line_range_t *ranges, uint32_t n_ranges)
+{
+    tt_code_def_t cd;
+    uint32_t id;
+
+    memset(&cd, 0, sizeof cd);
+    CHECK_OK(tt_writer_string(w, name, strlen(name), &cd.qualname));
+    cd.filename = file;
+    cd.firstlineno = line;
+    cd.flags = TT_CODE_TRACED | TT_CODE_FUNCTION | flags;
+    cd.parent = TT_NO_PARENT;
+    cd.n_ranges = n_ranges;
+    cd.ranges = ranges;
+    CHECK_OK(tt_writer_code(w, &cd, &id));
+    return id;
+}
+
 const tt_header_t *test_header(void)
 {
     static const char *argv[] = {"app.py", "--flag", ""};

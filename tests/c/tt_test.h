@@ -79,6 +79,16 @@ void write_file(const char *path, const void *data, size_t len);
 
 /* A header with plausible values (argv, opnames...). */
 const tt_header_t *test_header(void);
+/* Defines a traced function code `name` in `file` at `line` (flags added
+ * to TT_CODE_TRACED | TT_CODE_FUNCTION, co_lines() `ranges`); its id. */
+uint32_t test_code(tt_writer_t *w, uint32_t file, const char *name,
+                   int32_t line, uint32_t flags,
+                   const tt_line_range_t *ranges, uint32_t n_ranges);
+/* test_calls.c's worked-out scenario, times from the header's start
+ * tick: f [0,100] calls g [10,40] (which calls h [20,25]) and g [50,60];
+ * thread b1: h [5,8]. */
+void calls_basic_events(tt_tbuf_t *b0, tt_tbuf_t *b1, uint32_t f,
+                        uint32_t g, uint32_t h);
 
 /* A list of events (expected or decoded). */
 typedef struct {
