@@ -322,8 +322,12 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
 error:
     PyMem_RawFree(argv_v);
     PyMem_RawFree(ops_v);
-    if (rec != NULL && rec->w != NULL)
+    if (rec != NULL && rec->w != NULL) {
+        /* Nothing was recorded: leave no file behind (not even its
+         * header), as if start() had never run. */
         (void)tt_writer_close(rec->w);
+        (void)unlink(PyBytes_AS_STRING(path));
+    }
     rec_free(rec);
     Py_XDECREF(path);
     return NULL;

@@ -240,12 +240,26 @@ class record:
         if self.objects:
             args["objects"] = self.objects
         atexit.register(self._stop_at_exit)
+        # An audit hook that vetoes sys.settrace has its exception reported
+        # as unraisable by CPython; it belongs in start()'s error instead.
+        vetoes: list[Any] = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = vetoes.append
         try:
             _tracetap.start(self.path, **args)
-        except BaseException:
+        except BaseException as exc:
             atexit.unregister(self._stop_at_exit)
+            if vetoes and isinstance(exc, RuntimeError):
+                v = vetoes[0].exc_value
+                raise RuntimeError(
+                    f"{exc} ({type(v).__name__}: {v})"
+                ) from None
             raise
+        finally:
+            sys.unraisablehook = old_hook
         self._state = "recording"  # no library calls after start
+        for u in vetoes:  # not ours: as CPython would have reported them
+            old_hook(u)
         return self
 
     def stop(self) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""Issue 13: how `tracetap run` and `tracetap.record()` behave under real
+habits: start-up failures are tracetap's errors and leave no file; a
+tracer that replaces tracetap's hook and then resets it is reported (and
+recording resumes); the body of `with tracetap.record()` is recorded;
+summaries that used to mislead say what they mean.
+
+Every case checks against an independent reference: the program run by
+plain `python`, a `sys.settrace` recorder, or the file system.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+from conftest import capture_python, capture_tracetap, capture_write
+
+import tracetap
+
+HAVE_OBJECTS = sys.version_info >= (3, 13)
+
+
+def _events(path):
+    return list(tracetap.load(path).events())
+
+
+# ------------------------------------------------------------ item 14
+
+PROGRAM = """
+print("the program ran")
+"""
+
+
+def _assert_start_error(proc, out, code=1):
+    assert proc.returncode == code, proc.stderr
+    assert "the program ran" not in proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("tracetap: error: "), proc.stderr
+    assert not os.path.lexists(out) or os.path.islink(out)
+    assert not os.path.exists(out)
+
+
+def test_unwritable_output_is_tracetaps_error(tmp_path):
+    script = capture_write(tmp_path, "prog.py", PROGRAM)
+    out = tmp_path / "out.ttrace"
+    # A dangling symlink: its directory exists (the early check passes),
+    # but open(2) fails, whoever runs the test (root included).
+    os.symlink(str(tmp_path / "no" / "such" / "dir" / "x.ttrace"), out)
+    proc = capture_tracetap("run", "-o", str(out), script, cwd=str(tmp_path))
+    _assert_start_error(proc, str(out))
+    assert "No such file or directory" in proc.stderr
+    assert not os.path.exists(tmp_path / "no")
+
+
+def test_refused_hook_leaves_no_file(tmp_path):
+    """An audit hook that vetoes sys.settrace makes the install fail after
+    the file was created: the file goes again."""
+    capture_write(tmp_path / "site", "sitecustomize.py", """
+        import sys
+        def _veto(event, args):
+            if event == "sys.settrace":
+                raise RuntimeError("no tracing here")
+        sys.addaudithook(_veto)
+    """)
+    script = capture_write(tmp_path, "prog.py", PROGRAM)
+    out = tmp_path / "prog.ttrace"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    import subprocess
+    proc = subprocess.run([sys.executable, "-m", "tracetap", "run", script],
+                          cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=120)
+    _assert_start_error(proc, str(out))
+    assert "could not be installed" in proc.stderr
+    # The reference: without tracetap the program runs.
+    plain = subprocess.run([sys.executable, script], cwd=str(tmp_path),
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0 and "the program ran" in plain.stdout
+
+
+@pytest.mark.skipif(HAVE_OBJECTS, reason="--objects is refused before 3.13")
+def test_objects_refused_is_tracetaps_error(tmp_path):
+    script = capture_write(tmp_path, "prog.py", PROGRAM)
+    proc = capture_tracetap("run", "--objects", script, cwd=str(tmp_path))
+    _assert_start_error(proc, str(tmp_path / "prog.ttrace"))
+    assert "3.13" in proc.stderr
+
+
+def test_bad_option_value_is_usage_error(tmp_path):
+    script = capture_write(tmp_path, "prog.py", PROGRAM)
+    proc = capture_tracetap("run", "--include", "", script, cwd=str(tmp_path))
+    _assert_start_error(proc, str(tmp_path / "prog.ttrace"), code=2)
