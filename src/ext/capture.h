@@ -263,6 +263,17 @@ extern uint64_t capture_gen;
 int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
                   PyObject *arg);
 
+/* capture.c: gives the calling thread's frames that are already running
+ * (the one holding `with tracetap.record()` and those below it) entries on
+ * its shadow stack, outermost first, so that the rest of their events are
+ * recorded as a debugger's set_trace() would see them: LINE, RETURN and
+ * EXCEPTION, but no CALL (each filtered like any code; with --opcodes the
+ * traced ones get their opcode events on). Called by start() right after
+ * the hook is installed on this thread; a no-op when it is not or the
+ * thread's stack is not empty. 0, or -1 when memory ran out (counted; the
+ * outer frames are then left untracked). No exception. */
+int capture_adopt_frames(capture_rec_t *rec);
+
 /* codetable.c */
 /* Registers `code` (and the code objects nested in its co_consts) on first
  * sight. Returns the entry, or NULL if memory ran out (counted). Never

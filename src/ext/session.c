@@ -316,6 +316,9 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     }
     (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
+    /* The caller's frame goes on being recorded from here (failures are
+     * counted and reported at stop). */
+    (void)capture_adopt_frames(rec);
     Py_DECREF(path);
     Py_RETURN_NONE;
 

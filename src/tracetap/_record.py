@@ -115,9 +115,13 @@ class record:
 
     ``ring`` is not available yet and raises :class:`NotAvailableError`.
 
-    Frames that are already running when the recording starts (such as the
-    one holding the ``with`` statement) are not traced; everything they call
-    is. tracetap's own code is never traced.
+    The frames of the calling thread that are already running when the
+    recording starts (the one holding the ``with`` statement, a notebook
+    cell, and those below it) are traced from that point on, as a
+    debugger's ``set_trace()`` would: their lines, exceptions and returns
+    are recorded (without a call event, which happened before), and so is
+    everything they call. Other threads' running frames are not. tracetap's
+    own code is never traced.
     """
 
     def __init__(
