@@ -194,12 +194,21 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 
 /* ------------------------------------------------- frames already running */
 
+/* The frame's code, borrowed (the frame keeps it alive). */
+static PyCodeObject *
+frame_code(PyFrameObject *frame)
+{
+    PyCodeObject *co = PyFrame_GetCode(frame);
+    Py_DECREF(co);
+    return co;
+}
+
 int
 capture_adopt_frames(capture_rec_t *rec)
 {
     capture_thread_t *t;
     PyFrameObject *f, **v = NULL;
-    size_t n = 0, cap = 0, i;
+    size_t n = 0, cap = 0, i, keep;
     int rc = 0;
 
     if (!rec->calls || capture_rec != rec ||
@@ -207,8 +216,8 @@ capture_adopt_frames(capture_rec_t *rec)
         return 0;
     t = capture_tls.gen == rec->gen ? capture_tls.thread
                                     : capture_thread_attach();
-    if (t == NULL || t->top != t->stack)
-        return 0;                       /* no memory (counted), or not new */
+    if (t == NULL || t->stack == NULL)
+        return 0;                       /* no memory (counted), or ended */
     /* Innermost first, as f_back walks (owned references in v); pushed
      * outermost first. */
     for (f = (PyFrameObject *)Py_XNewRef(PyEval_GetFrame()); f != NULL;
@@ -227,12 +236,29 @@ capture_adopt_frames(capture_rec_t *rec)
         }
         v[n++] = f;
     }
-    for (i = n; rc == 0 && i-- > 0;) {
+    /* Keep the entries of frames still running (outermost first, the
+     * same frame with the same code); those above returned unseen. */
+    keep = 0;
+    while (rc == 0 && keep < n && t->stack + keep + 1 <= t->top) {
+        const capture_frame_t *k = t->stack + keep + 1;
+        PyFrameObject *real = v[n - 1 - keep];
+        if (k->frame != (const void *)real || k->code == NULL ||
+            k->code->code != (PyObject *)frame_code(real))
+            break;
+        keep++;
+    }
+    if (rc == 0)
+        t->top = t->stack + keep;
+    /* Inside a trace function (a debugger removing itself from its own
+     * callback), the frames above the kept ones belong to that tracer or
+     * were entered under it: they stay untracked. */
+    if (PyThreadState_Get()->tracing > 0)
+        n = keep;
+    for (i = n - keep; rc == 0 && i-- > 0;) {
         capture_frame_t *e;
         PyFrameObject *frame = v[i];
-        PyCodeObject *co = PyFrame_GetCode(frame);
+        PyCodeObject *co = frame_code(frame);
         capture_code_t *c;
-        Py_DECREF(co);                  /* the frame keeps it alive */
         c = capture_codetab_find(&rec->codes, co);
         if (c == NULL) {
             int caller = t->top->code == NULL || t->top->code->traced;

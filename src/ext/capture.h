@@ -178,6 +178,12 @@ typedef struct capture_thread {
     PyObject *name;              /* owned str, or NULL: the name the thread
                                     had when it started (threading) */
     struct ttx_objthread *objects;   /* its --objects state, or NULL */
+    /* sys.settrace() through our wrapper (install.c): how often another
+     * trace function replaced our hook on this thread, and how often the
+     * hook was put back when it was removed again */
+    uint32_t hook_replaced, hook_resumed;
+    PyObject *replaced_by;       /* owned str: the last one, or NULL */
+    int hook_lost;               /* detach_thread() found the hook gone */
 } capture_thread_t;
 
 /* What each thread caches about itself; valid only when gen matches
@@ -239,6 +245,9 @@ typedef struct capture_rec {
     PyObject *thread_names;      /* owned dict: ident -> name of the threads
                                     that existed at start */
     PyObject *threading;         /* owned: the threading module */
+    PyObject *settrace_orig;     /* owned: sys.settrace before we wrapped
+                                    it (install.c), or NULL */
+    PyObject *settrace_wrapper;  /* owned: what we put there, or NULL */
     PyObject *noop;              /* owned: f_trace for opcode frames */
     PyObject *s_f_trace;         /* owned interned names */
     PyObject *s_f_trace_opcodes;
@@ -263,15 +272,18 @@ extern uint64_t capture_gen;
 int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
                   PyObject *arg);
 
-/* capture.c: gives the calling thread's frames that are already running
- * (the one holding `with tracetap.record()` and those below it) entries on
- * its shadow stack, outermost first, so that the rest of their events are
- * recorded as a debugger's set_trace() would see them: LINE, RETURN and
- * EXCEPTION, but no CALL (each filtered like any code; with --opcodes the
- * traced ones get their opcode events on). Called by start() right after
- * the hook is installed on this thread; a no-op when it is not or the
- * thread's stack is not empty. 0, or -1 when memory ran out (counted; the
- * outer frames are then left untracked). No exception. */
+/* capture.c: makes the calling thread's shadow stack match its running
+ * frames, as a debugger's set_trace() would see them: entries of frames
+ * that returned unseen (while another tracer held the hook) are dropped,
+ * and running frames without an entry (the one holding `with
+ * tracetap.record()`, those below it, frames entered while the hook was
+ * away) are adopted, so that the rest of their events (LINE, RETURN,
+ * EXCEPTION; no CALL) are recorded, each filtered like any code; with
+ * --opcodes the traced ones get their opcode events on. Called by start()
+ * right after the hook is installed on this thread, and when the hook is
+ * put back (install.c); a no-op unless our hook is this thread's. 0, or
+ * -1 when memory ran out (counted; frames not adopted stay untracked).
+ * No exception. */
 int capture_adopt_frames(capture_rec_t *rec);
 
 /* codetable.c */
@@ -431,6 +443,16 @@ int capture_uninstall(capture_rec_t *rec, PyObject *warnings,
 /* Finds the threads whose hook is not ours any more, before detaching:
  * appends (ident, description) to `foreign`. 0, or -1 + exc. */
 int capture_survey(capture_rec_t *rec, PyObject *foreign);
+/* Puts _tracetap._settrace in place of sys.settrace for the recording
+ * (so a tracer that replaces our hook and later removes it is noticed and
+ * the hook put back), or takes it away again if it is still ours. Never
+ * fail: a problem leaves sys.settrace alone (no exception). */
+void capture_settrace_wrap(capture_rec_t *rec, PyObject *module);
+void capture_settrace_unwrap(capture_rec_t *rec);
+/* _tracetap._settrace(function): sys.settrace(function), and then, when
+ * the function is None and the recording covers this thread, our hook goes
+ * back on it with its shadow stack resynchronised. */
+PyObject *capture_settrace(PyObject *module, PyObject *fn);
 /* The type of the object we install as c_traceobj; calling it installs the
  * hook on the calling thread (threading.settrace, sys.settrace(gettrace())).
  */

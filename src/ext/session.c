@@ -35,6 +35,7 @@ rec_free(capture_rec_t *rec)
     Py_CLEAR(rec->hook);
     Py_CLEAR(rec->thread_names);
     Py_CLEAR(rec->threading);
+    Py_CLEAR(rec->settrace_wrapper);
     Py_CLEAR(rec->noop);
     Py_CLEAR(rec->s_f_trace);
     Py_CLEAR(rec->s_f_trace_opcodes);
@@ -316,6 +317,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     }
     (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
+    capture_settrace_wrap(rec, module);
     /* The caller's frame goes on being recorded from here (failures are
      * counted and reported at stop). */
     (void)capture_adopt_frames(rec);
@@ -381,6 +383,35 @@ report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
                 "are missing", ident)) < 0) {
             return -1;
         }
+    }
+    for (uint32_t k = 0; k < rec->n_threads; k++) {
+        const capture_thread_t *t = rec->threads[k];
+        PyObject *what;
+        int rc;
+        if (t->ended && t->hook_replaced > t->hook_resumed &&
+            t->replaced_by != NULL &&
+            add_note(rec, warnings, "hook_replaced", PyUnicode_FromFormat(
+                "%U replaced tracetap's hook in thread %llu during the "
+                "recording and still held it when the thread ended; that "
+                "thread's events after the replacement are missing",
+                t->replaced_by, (unsigned long long)t->ident)) < 0)
+            return -1;
+        if (t->hook_resumed == 0)
+            continue;
+        what = t->replaced_by ? Py_NewRef(t->replaced_by)
+                              : PyUnicode_FromString("another tracer");
+        if (what == NULL)
+            return -1;
+        rc = add_note(rec, warnings, "hook_resumed", PyUnicode_FromFormat(
+                "%U replaced tracetap's hook in thread %llu during the "
+                "recording, and was removed again (sys.settrace(None)) %u "
+                "time(s); tracetap's hook was put back each time, so only "
+                "that thread's events while the other tracer held the hook "
+                "are missing", what, (unsigned long long)t->ident,
+                (unsigned int)t->hook_resumed));
+        Py_DECREF(what);
+        if (rc < 0)
+            return -1;
     }
     {
         /* Counted problems: a note each, "%llu" being the count. */
@@ -618,6 +649,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         note_failure(warnings, "checking the installed hooks");
     capture_rec = NULL;
     capture_gen++;
+    capture_settrace_unwrap(rec);
     if (capture_uninstall(rec, warnings, foreign) < 0)
         note_failure(warnings, "removing the hook");
     if (rec->count) {
@@ -694,6 +726,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
     capture_gen++;
     capture_crashsig_uninstall();       /* the dispositions it found */
     capture_objects_abort(rec);         /* --objects: our tracer, if set */
+    capture_settrace_unwrap(rec);
     if (me->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
     if (rec->threading != NULL && !rec->main_only) {

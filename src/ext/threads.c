@@ -228,6 +228,7 @@ capture_threads_free(capture_rec_t *rec)
     uint32_t i;
     for (i = 0; i < rec->n_threads; i++) {
         Py_XDECREF(rec->threads[i]->name);
+        Py_XDECREF(rec->threads[i]->replaced_by);
         PyMem_RawFree(rec->threads[i]->stack);
         PyMem_RawFree(rec->threads[i]);
     }

@@ -174,3 +174,91 @@ def test_with_body_is_counted(tmp_path, capture_no_tracer):
                 expected[line] = expected.get(line, 0) + 1
     counts = tracetap.load(out).coverage()["files"][script]["counts"]
     assert {int(k): v for k, v in counts.items()} == expected
+
+
+# ------------------------------------------------------------- item 2
+
+REPLACED = """
+import sys, threading
+
+calls_untraced_by_mine = []   # the reference: what tracetap can see
+
+def g(i):
+    return i * 2
+
+def mine(frame, event, arg):
+    return None
+
+def session(tag, reset):
+    g((tag, 0)); calls_untraced_by_mine.append((tag, 0))
+    sys.settrace(mine)
+    g((tag, 1))
+    if reset:
+        sys.settrace(None)
+        for k in (2, 3, 4):
+            g((tag, k)); calls_untraced_by_mine.append((tag, k))
+
+reset = sys.argv[1] == "reset"
+session("main", reset)
+t = threading.Thread(target=session, args=("thread", reset))
+t.start(); t.join()
+print(sorted(calls_untraced_by_mine))
+"""
+
+
+def _g_calls(path, script):
+    """The argument of every recorded call of g, read from the line event
+    that follows it... g's argument is not recorded, so count per thread."""
+    per_thread = {}
+    for e in _events(path):
+        if e.file == script and e.kind == "call" and e.func == "g":
+            per_thread[e.thread] = per_thread.get(e.thread, 0) + 1
+    return per_thread
+
+
+@pytest.mark.parametrize("reset", ["reset", "keep"])
+def test_replaced_hook_is_reported_and_resumed(tmp_path, reset):
+    script = capture_write(tmp_path, "replaced.py", REPLACED)
+    out = str(tmp_path / "replaced.ttrace")
+    plain = capture_python(script, reset, cwd=str(tmp_path))
+    proc = capture_tracetap("run", "-o", out, script, reset, cwd=str(tmp_path))
+    assert proc.returncode == plain.returncode == 0, proc.stderr
+    assert proc.stdout == plain.stdout
+    expected = eval(plain.stdout)              # the calls made without mine
+    counts = _g_calls(out, script)
+    # Every call made while tracetap's hook could be on is recorded, in
+    # both threads: the one before mine, and (after the reset) the rest.
+    assert sorted(counts.values()) == [
+        sum(1 for tag, _ in expected if tag == which)
+        for which in ("main", "thread")]
+    info = capture_tracetap("info", out, cwd=str(tmp_path))
+    notes = [ln for ln in info.stdout.splitlines() if ln.startswith("note:")]
+    key = "hook_resumed" if reset == "reset" else "hook_replaced"
+    assert len([n for n in notes if key in n]) == 2, info.stdout
+    assert all("mine" in n for n in notes if key in n)
+    assert proc.stderr.count("replaced tracetap's hook") == 2, proc.stderr
+
+
+PDB_SESSION = """
+import pdb
+def g(i):
+    return i * 2
+g(0)
+pdb.Pdb(nosigint=True, readrc=False).set_trace()
+g(1)
+for i in range(2, 5):
+    g(i)
+"""
+
+
+def test_pdb_session_resumes(tmp_path):
+    script = capture_write(tmp_path, "dbg.py", PDB_SESSION)
+    out = str(tmp_path / "dbg.ttrace")
+    proc = capture_tracetap("run", "-o", out, script, cwd=str(tmp_path),
+                            input="next\ncontinue\n")
+    assert proc.returncode == 0, proc.stderr
+    # `next` stepped over the set_trace() line under pdb: g(1) is called
+    # after `continue` removed pdb's tracer, like g(2)..g(4).
+    assert _g_calls(out, script) == {0: 5}
+    assert "hook_resumed" in capture_tracetap("info", out, cwd=str(tmp_path)).stdout
+    assert "without a return event" not in proc.stderr, proc.stderr
