@@ -204,6 +204,10 @@ typedef struct {
     uint64_t code_errors;        /* code objects that could not be recorded */
     uint64_t opcode_errors;      /* frames where opcode tracing failed */
     uint64_t missed_returns;     /* frames popped without their RETURN */
+    /* the first distinct codes of such frames, for the note (borrowed
+     * from the code table, which outlives them) */
+#define TTX_MISSED_SHOWN 3
+    const struct capture_code *missed_codes[TTX_MISSED_SHOWN];
     uint64_t untracked;          /* events of frames whose CALL we missed */
     uint64_t writer_errors;      /* libtt calls that failed */
 } capture_problems_t;

@@ -540,6 +540,24 @@ capture_settrace(PyObject *module, PyObject *fn)
         PyErr_SetString(PyExc_RuntimeError, "sys.settrace was never wrapped");
         return NULL;
     }
+    t = rec != NULL && capture_tls.gen == rec->gen ? capture_tls.thread
+                                                   : NULL;
+    if (t != NULL && fn == rec->hook && !t->detached && !t->ended) {
+        /* sys.settrace(saved) with saved = sys.gettrace() (doctest, test
+         * helpers) on a thread already recorded (a new thread goes through
+         * Hook_call, which names it): the C hook itself, at once,
+         * rather than through the Python trampoline, which would miss the
+         * returns before the next call. */
+        PyEval_SetTrace(capture_trace, rec->hook);
+        if (PyErr_Occurred())
+            return NULL;
+        if (me->c_tracefunc == capture_trace && !ours_before) {
+            if (t->hook_replaced > t->hook_resumed)
+                t->hook_resumed++;
+            (void)capture_adopt_frames(rec);
+        }
+        Py_RETURN_NONE;
+    }
     r = PyObject_CallOneArg(real_settrace, fn);
     if (r == NULL)
         return NULL;
@@ -552,25 +570,24 @@ capture_settrace(PyObject *module, PyObject *fn)
     if (t != NULL && (t->detached || t->ended))
         Py_RETURN_NONE;                 /* tracetap took it off itself */
     if (fn != Py_None) {
-        if (ours_before && t != NULL) {
+        if (t != NULL) {                /* who holds it now, for the note */
             PyObject *what = describe_hook(me->c_tracefunc, me->c_traceobj);
             if (what == NULL)
                 return NULL;
-            t->hook_replaced++;
+            t->hook_replaced += ours_before;
             Py_XSETREF(t->replaced_by, what);
         }
         Py_RETURN_NONE;
     }
-    if (me->c_tracefunc != NULL || (t == NULL && !ours_before))
+    /* sys.settrace(None) with our own hook on is the program's wish
+     * (reported at stop as a removal); with another tracer's, that tracer
+     * is gone and ours goes back on the thread it was recording. */
+    if (me->c_tracefunc != NULL || ours_before || t == NULL)
         Py_RETURN_NONE;
-    /* No tracer is left on this thread: ours goes back on it. */
     PyEval_SetTrace(capture_trace, rec->hook);
     if (me->c_tracefunc != capture_trace)
         Py_RETURN_NONE;                 /* an audit hook said no */
-    t = capture_tls.gen == rec->gen ? capture_tls.thread
-                                    : capture_thread_attach();
-    if (t != NULL && !ours_before)
-        t->hook_resumed++;
+    t->hook_resumed++;
     (void)capture_adopt_frames(rec);
     Py_RETURN_NONE;
 }

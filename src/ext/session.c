@@ -358,6 +358,38 @@ add_note(capture_rec_t *rec, PyObject *warnings, const char *key,
     return 0;
 }
 
+/* "N frame(s) ended without a return event (file:function, ...)": which
+ * frames, so that the user can find them, and why it is harmless. New
+ * reference, or NULL + exception. */
+static PyObject *
+missed_text(const capture_problems_t *p)
+{
+    PyObject *names = PyUnicode_FromString(""), *res;
+    size_t k;
+    for (k = 0; names != NULL && k < TTX_MISSED_SHOWN; k++) {
+        const PyCodeObject *co;
+        if (p->missed_codes[k] == NULL)
+            break;
+        co = (const PyCodeObject *)p->missed_codes[k]->code;
+        Py_SETREF(names, PyUnicode_FromFormat(
+            "%U%s%U:%U", names, k ? ", " : "", co->co_filename,
+            TTX_CODE_QUALNAME(co)));
+    }
+    if (names == NULL)
+        return NULL;
+    res = PyUnicode_FromFormat(
+        "%llu frame(s) ended without a return event%s%U%s: their calls and "
+        "lines are recorded, their returns are not (the hook was taken "
+        "off while they ran, by the program, a debugger or a test runner "
+        "such as doctest, or they were left by an exception tracetap did "
+        "not see); times of those frames end at the next event below them",
+        (unsigned long long)p->missed_returns,
+        PyUnicode_GetLength(names) ? " (" : "", names,
+        k == 0 ? "" : p->missed_returns > k ? ", ...)" : ")");
+    Py_DECREF(names);
+    return res;
+}
+
 /* Turns what the hooks counted, and hooks found replaced, into notes in
  * the file and sentences in `warnings`. 0, or -1 + exc. */
 static int
@@ -413,15 +445,15 @@ report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
         if (rc < 0)
             return -1;
     }
+    if (p->missed_returns && add_note(rec, warnings, "missed_returns",
+                                      missed_text(p)) < 0)
+        return -1;
     {
         /* Counted problems: a note each, "%llu" being the count. */
         static const struct {
             size_t offset;
             const char *key, *format;
         } counted[] = {
-            {offsetof(capture_problems_t, missed_returns), "missed_returns",
-             "%llu frame(s) ended without a return event; their returns are "
-             "missing"},
             {offsetof(capture_problems_t, nomem), "out_of_memory",
              "memory ran out %llu time(s) while recording; some code or "
              "events are missing"},
