@@ -262,3 +262,89 @@ def test_pdb_session_resumes(tmp_path):
     assert _g_calls(out, script) == {0: 5}
     assert "hook_resumed" in capture_tracetap("info", out, cwd=str(tmp_path)).stdout
     assert "without a return event" not in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------ item 18
+
+MISSED = """
+import sys
+import tracetap
+
+real_settrace = sys.settrace      # taken before the recording wraps it
+
+def hidden():
+    pass
+
+def leaves_unseen():
+    saved = sys.gettrace()
+    real_settrace(None)           # tracetap's hook off, not through sys
+    hidden()
+    real_settrace(saved)          # back through the Python trampoline
+
+def main():
+    leaves_unseen()
+    hidden()
+
+with tracetap.record(sys.argv[1]) as rec:
+    main()
+"""
+
+
+def _open_frames(path, script):
+    """(file, func) of the frames whose call has no return, by replaying
+    the recorded events of `script` on a stack: the reference."""
+    stack, unmatched = [], []
+    for e in _events(path):
+        if e.file != script:
+            continue
+        if e.kind == "call":
+            stack.append((e.file, e.func))
+        elif e.kind == "return":
+            # A return below the top closes the frames above unseen.
+            while stack and stack[-1] != (e.file, e.func):
+                unmatched.append(stack.pop())
+            if stack:
+                stack.pop()
+    return unmatched
+
+
+def test_missed_returns_are_named(tmp_path):
+    script = capture_write(tmp_path, "missed.py", MISSED)
+    out = str(tmp_path / "missed.ttrace")
+    p = capture_python(script, out, cwd=str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    expected = _open_frames(out, script)
+    assert expected, "the scenario must lose a return"
+    info = capture_tracetap("info", out, cwd=str(tmp_path)).stdout
+    note = [ln for ln in info.splitlines()
+            if ln.startswith("note:") and "missed_returns" in ln]
+    assert len(note) == 1, info
+    assert f"{len(expected)} frame(s) ended without a return event" in note[0]
+    for file, func in expected:
+        assert f"{file}:{func}" in note[0]
+
+
+def test_info_on_count_recording(tmp_path):
+    script = capture_write(tmp_path, "counted.py", """
+        def f(i):
+            return i + 1
+        for i in range(5):
+            f(i)
+    """)
+    out = str(tmp_path / "counted.ttrace")
+    run = capture_tracetap("run", "--count", "-o", out, script, cwd=str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    info = capture_tracetap("info", out, cwd=str(tmp_path))
+    assert info.returncode == 0, info.stderr
+    # The reference: the coverage of the same file (what --count holds).
+    cov = tracetap.load(out).coverage()
+    totals = cov["totals"]
+    text = info.stdout
+    assert "count recording" in text, text
+    assert "events:     0" not in text and "threads:    0" not in text, text
+    assert (f"{totals['covered']} of {totals['executable']} executable lines "
+            f"ran") in text, text
+    line_hits = sum(cov["files"][script]["counts"].values())
+    assert f"{line_hits} line executions" in text, text
+    dur = [ln for ln in text.splitlines() if ln.startswith("duration:")][0]
+    assert float(dur.split()[1]) > 0, dur
