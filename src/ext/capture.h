@@ -337,6 +337,17 @@ int capture_string_id(capture_rec_t *rec, const char *s, size_t len,
 /* The UTF-8 text of a str, or NULL (exception cleared; the caller uses a
  * placeholder). Borrowed from the str object. */
 const char *capture_utf8(PyObject *s, Py_ssize_t *len);
+/* A file name as os.fsencode gives it on a UTF-8 file system: UTF-8, with
+ * the lone surrogates U+DC80..U+DCFF (how Python holds undecodable bytes,
+ * surrogateescape) turned back into those bytes. A PyMem_Raw,
+ * NUL-terminated copy the caller frees, and its length in *len; NULL if
+ * memory ran out or another lone surrogate is in s. No exception; creates
+ * no Python object (the hook's slow path calls it). */
+char *capture_fsencode(PyObject *s, size_t *len);
+/* reader.c: a recorded file name or argument as os.fsdecode gives it
+ * (undecodable bytes as lone surrogates, so os.fsencode gives the bytes
+ * back); None for NULL. New reference, or NULL + exception. */
+PyObject *capture_decode_fs(const char *s);
 /* The string id of an exception type's name ("ValueError",
  * "pkg.mod.MyError"), cached per type. Returns UINT32_MAX on failure
  * (counted). Runs no Python code; no exception leaves this function. */

@@ -43,8 +43,8 @@ rec_free(capture_rec_t *rec)
     PyMem_RawFree(rec);
 }
 
-/* A vector of borrowed UTF-8 pointers into a list of str (kept alive by
- * the caller). NULL + exception on failure; *n gets the length. */
+/* A vector of borrowed UTF-8 pointers into a list of str, or of bytes
+ * used as they are (os.fsencode'd arguments), kept alive by the caller. NULL + exception on failure; *n gets the length. */
 static const char **
 utf8_vector(PyObject *seq, uint32_t *n)
 {
@@ -69,6 +69,10 @@ utf8_vector(PyObject *seq, uint32_t *n)
         PyObject *s = PySequence_Fast_GET_ITEM(fast, i);
         if (s == Py_None)
             continue;
+        if (PyBytes_Check(s)) {         /* os.fsencode'd: kept by the list */
+            v[i] = PyBytes_AS_STRING(s);
+            continue;
+        }
         if (!PyUnicode_Check(s)) {
             PyErr_SetString(PyExc_TypeError, "expected a sequence of str");
             goto error;

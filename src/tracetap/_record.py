@@ -233,7 +233,8 @@ class record:
             "stdlib_dirs": stdlib_dirs(),
             "own_dirs": own_dirs() + self._own,
             "stdlib": self.stdlib,
-            "argv": self._argv,
+            # as the OS gave them: undecodable bytes survive (surrogateescape)
+            "argv": [os.fsencode(a) for a in self._argv],
             "options_text": self._options_text,
             "opnames": opnames,
             "thread_names": names,

@@ -387,3 +387,54 @@ def test_gap_said_only_where_it_changes_the_report(tmp_path, prog):
     # The full story stays in the file's notes and in objects --help.
     helptext = capture_tracetap("objects", "--help", cwd=str(tmp_path)).stdout
     assert "gh-156371" in helptext and "gh-130382" in helptext
+
+
+# ------------------------------------------------------------- item 4
+
+def test_undecodable_names_round_trip(tmp_path):
+    import subprocess
+    base = os.fsencode(str(tmp_path))
+    folder = base + b"/d\xff\xfe"
+    try:
+        os.mkdir(folder)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses non-UTF-8 names")
+    script = folder + b"/s\xe9.py"
+    with open(script, "wb") as fh:
+        fh.write(b"import sys\n"
+                 b"def f(a):\n"
+                 b"    return len(a)\n"
+                 b"print([f(a) for a in sys.argv])\n"
+                 b"print(repr(sys.argv))\n")
+    out = folder + b"/out.ttrace"
+    arg = b"arg\xfe\x80"
+    env = dict(os.environ)
+    plain = subprocess.run([sys.executable, script, arg], env=env,
+                           capture_output=True, cwd=base, timeout=60)
+    traced = subprocess.run([sys.executable, "-m", "tracetap", "run", "-o",
+                             out, script, arg], env=env, capture_output=True,
+                            cwd=base, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    assert traced.returncode == 0, traced.stderr
+    assert traced.stdout == plain.stdout         # the program saw the same
+    trace = tracetap.load(os.fsdecode(out))
+    argv = [os.fsencode(a) for a in trace.info()["header"]["argv"]]
+    assert argv == [script, arg]
+    files = {os.fsencode(e.file) for e in trace.events()}
+    assert files == {script}
+    cov = trace.coverage()
+    (name, data), = cov["files"].items()
+    assert os.fsencode(name) == script
+    lines = sorted({e.line for e in trace.events() if e.kind == "line"})
+    assert sorted(int(k) for k in data["counts"]) == lines
+    assert len(lines) == 5
+    # annotate reads the source through the recorded (byte) name
+    ann = folder + b"/ann"
+    p = subprocess.run([sys.executable, "-m", "tracetap", "coverage",
+                        "--format", "annotate", "-o", ann, out], env=env,
+                       capture_output=True, cwd=base, timeout=120)
+    assert p.returncode == 0, p.stderr
+    (cover,) = os.listdir(ann)
+    with open(os.path.join(ann, cover), "rb") as fh:
+        text = fh.read()
+    assert b"return len(a)" in text and b"print(repr(sys.argv))" in text
