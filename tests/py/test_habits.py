@@ -240,26 +240,36 @@ def test_replaced_hook_is_reported_and_resumed(tmp_path, reset):
 
 
 PDB_SESSION = """
-import pdb
+import bdb, pdb, sys
+free = []            # the reference: g's calls that pdb was not tracing
 def g(i):
+    free.append(not isinstance(getattr(sys.gettrace(), "__self__", None),
+                               bdb.Bdb))
     return i * 2
 g(0)
 pdb.Pdb(nosigint=True, readrc=False).set_trace()
 g(1)
 for i in range(2, 5):
     g(i)
+print("free calls:", sum(free))
 """
 
 
 def test_pdb_session_resumes(tmp_path):
     script = capture_write(tmp_path, "dbg.py", PDB_SESSION)
     out = str(tmp_path / "dbg.ttrace")
+    commands = "next\ncontinue\n"
+    plain = capture_python(script, cwd=str(tmp_path), input=commands)
     proc = capture_tracetap("run", "-o", out, script, cwd=str(tmp_path),
-                            input="next\ncontinue\n")
-    assert proc.returncode == 0, proc.stderr
-    # `next` stepped over the set_trace() line under pdb: g(1) is called
-    # after `continue` removed pdb's tracer, like g(2)..g(4).
-    assert _g_calls(out, script) == {0: 5}
+                            input=commands)
+    assert proc.returncode == plain.returncode == 0, proc.stderr
+    import re
+    free = re.findall(r"free calls: (\d+)", plain.stdout)
+    assert free and re.findall(r"free calls: (\d+)", proc.stdout) == free
+    expected = int(free[0])
+    assert expected >= 4                 # pdb's own stepping differs by version
+    # Every call pdb did not trace is recorded, after `continue` too.
+    assert _g_calls(out, script) == {0: expected}
     assert "hook_resumed" in capture_tracetap("info", out, cwd=str(tmp_path)).stdout
     assert "without a return event" not in proc.stderr, proc.stderr
 
@@ -382,8 +392,9 @@ def test_gap_said_only_where_it_changes_the_report(tmp_path, prog):
                                      "objects.survivors"))), report
     if changed:                       # briefly: one line each, no essay
         assert len([ln for ln in report.splitlines() if gap[0] in ln]) == 1
-    if prog == "flat":
-        assert not t["unverified"]
+    if prog == "flat" and "destroy_gap.eval_loop" not in data["notes"]:
+        assert not t["unverified"]     # the trashcan gap alone cannot hide
+                                       # anything here
     # The full story stays in the file's notes and in objects --help.
     helptext = capture_tracetap("objects", "--help", cwd=str(tmp_path)).stdout
     assert "gh-156371" in helptext and "gh-130382" in helptext
