@@ -145,14 +145,20 @@ else:
 """
 
 
-def test_with_body_is_recorded_like_set_trace(tmp_path, capture_no_tracer):
+def _with_body(tmp_path, mode):
+    """Runs WITH_BODY under the set_trace reference and under tracetap in
+    `mode`: (script, the reference's events, the recording's path)."""
     script = capture_write(tmp_path, "body.py", WITH_BODY)
     ref_out, out = str(tmp_path / "ref.json"), str(tmp_path / "body.ttrace")
-    for mode, path in (("reference", ref_out), ("record", out)):
-        p = capture_python(script, mode, path, cwd=str(tmp_path))
+    for how, path in (("reference", ref_out), (mode, out)):
+        p = capture_python(script, how, path, cwd=str(tmp_path))
         assert p.returncode == 0, p.stderr
     with open(ref_out) as fh:
-        expected = [tuple(e) for e in json.load(fh)]
+        return script, [tuple(e) for e in json.load(fh)], out
+
+
+def test_with_body_is_recorded_like_set_trace(tmp_path, capture_no_tracer):
+    script, expected, out = _with_body(tmp_path, "record")
     got = [(e.kind, e.func, e.line) for e in _events(out) if e.file == script]
     assert got == expected
     body = {e[2] for e in expected if e[0] == "line" and e[1] == "work"}
@@ -162,16 +168,11 @@ def test_with_body_is_recorded_like_set_trace(tmp_path, capture_no_tracer):
 
 
 def test_with_body_is_counted(tmp_path, capture_no_tracer):
-    script = capture_write(tmp_path, "body.py", WITH_BODY)
-    ref_out, out = str(tmp_path / "ref.json"), str(tmp_path / "body.ttrace")
-    for mode, path in (("reference", ref_out), ("count", out)):
-        p = capture_python(script, mode, path, cwd=str(tmp_path))
-        assert p.returncode == 0, p.stderr
-    with open(ref_out) as fh:
-        expected = {}
-        for kind, _func, line in json.load(fh):
-            if kind == "line":
-                expected[line] = expected.get(line, 0) + 1
+    script, events, out = _with_body(tmp_path, "count")
+    expected = {}
+    for kind, _func, line in events:
+        if kind == "line":
+            expected[line] = expected.get(line, 0) + 1
     counts = tracetap.load(out).coverage()["files"][script]["counts"]
     assert {int(k): v for k, v in counts.items()} == expected
 
