@@ -4,7 +4,9 @@
  * (PyEval_SetTraceAllThreads on 3.12+, _PyEval_SetTrace over the thread
  * states on 3.11, threading.settrace(hook) for threads started later), the
  * Hook object (c_traceobj; calling it installs the C hook on the calling
- * thread), the survey of hooks replaced by other tools, and removal.
+ * thread), the survey of hooks replaced by other tools, the sys.settrace
+ * wrapper that puts the hook back when such a tool removes itself, and
+ * removal.
  * Must not: be called from the trace hook, except Hook_call, which CPython
  * calls as a Python-level trace function. GIL: held throughout.
  */
