@@ -654,7 +654,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     if ((o->gaps.eval_loop || o->gaps.trashcan || o->repaired) &&
         (survivors - verified - trusted > 0 || o->repaired || o->stop_dead)) {
         s = PyUnicode_FromFormat(
-            "object deaths may be incomplete on this interpreter (%s): "
+            "object deaths are incomplete on this interpreter (%s): "
             "%llu survivor(s) unverified (not reported as leaks), %llu "
             "death(s) without a DESTROY event inferred; see tracetap "
             "objects --help",

@@ -116,7 +116,7 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
              and k not in _GAP_DETAILS]
     gaps = [bug for k, bug in _INTERPRETER_GAPS.items() if k in notes]
     if gaps and (t["unverified"] or t["died_unseen"]):
-        out.write(f"  deaths may be incomplete on this interpreter "
+        out.write(f"  deaths are incomplete on this interpreter "
                   f"({', '.join(gaps)}): that is why "
                   + " and ".join(x for x in (
                       f"{t['unverified']:,} survivor(s) are unverified"
