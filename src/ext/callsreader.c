@@ -53,7 +53,7 @@ static PyObject *codes_dict(tt_reader_t *r, const tt_calls_t *c)
             continue;
         k = PyLong_FromUnsignedLong(f->code);
         v = cd ? Py_BuildValue("(NNi)",
-                               str_or_none(tt_reader_string(r, cd->filename)),
+                               capture_decode_fs(tt_reader_string(r, cd->filename)),
                                str_or_none(tt_reader_string(r, cd->qualname)),
                                (int)cd->firstlineno)
                : Py_BuildValue("(sOi)", "?", Py_None, 0);

@@ -191,3 +191,101 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         return 0;
     }
 }
+
+/* ------------------------------------------------- frames already running */
+
+/* The frame's code, borrowed (the frame keeps it alive). */
+static PyCodeObject *
+frame_code(PyFrameObject *frame)
+{
+    PyCodeObject *co = PyFrame_GetCode(frame);
+    Py_DECREF(co);
+    return co;
+}
+
+int
+capture_adopt_frames(capture_rec_t *rec)
+{
+    capture_thread_t *t;
+    PyFrameObject *f, **v = NULL;
+    size_t n = 0, cap = 0, i, keep;
+    int rc = 0;
+
+    if (!rec->calls || capture_rec != rec ||
+        PyThreadState_Get()->c_tracefunc != capture_trace)
+        return 0;
+    t = capture_tls.gen == rec->gen ? capture_tls.thread
+                                    : capture_thread_attach();
+    if (t == NULL || t->stack == NULL)
+        return 0;                       /* no memory (counted), or ended */
+    /* Innermost first, as f_back walks (owned references in v); pushed
+     * outermost first. */
+    for (f = (PyFrameObject *)Py_XNewRef(PyEval_GetFrame()); f != NULL;
+         f = PyFrame_GetBack(f)) {
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 32;
+            PyFrameObject **nv = PyMem_RawRealloc(v, ncap * sizeof(*v));
+            if (nv == NULL) {
+                Py_DECREF(f);
+                rec->problems.nomem++;
+                rc = -1;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[n++] = f;
+    }
+    /* Keep the entries of frames still running (outermost first, the
+     * same frame with the same code); those above returned unseen. */
+    keep = 0;
+    while (rc == 0 && keep < n && t->stack + keep + 1 <= t->top) {
+        const capture_frame_t *k = t->stack + keep + 1;
+        PyFrameObject *real = v[n - 1 - keep];
+        if (k->frame != (const void *)real || k->code == NULL ||
+            k->code->code != (PyObject *)frame_code(real))
+            break;
+        keep++;
+    }
+    if (rc == 0)
+        t->top = t->stack + keep;
+    /* Inside a trace function (a debugger removing itself from its own
+     * callback), the frames above the kept ones belong to that tracer or
+     * were entered under it: they stay untracked. */
+    if (PyThreadState_Get()->tracing > 0)
+        n = keep;
+    for (i = n - keep; rc == 0 && i-- > 0;) {
+        capture_frame_t *e;
+        PyFrameObject *frame = v[i];
+        PyCodeObject *co = frame_code(frame);
+        capture_code_t *c;
+        c = capture_codetab_find(&rec->codes, co);
+        if (c == NULL) {
+            int caller = t->top->code == NULL || t->top->code->traced;
+            TTX_OBJ_OWN(c = capture_code_register(rec, (PyObject *)co,
+                                                  caller));
+        }
+        if (t->top + 1 == t->end && capture_thread_grow(t) < 0) {
+            rc = -1;
+            break;
+        }
+        e = ++t->top;
+        e->frame = frame;
+        e->code = c;
+        e->traced = 0;
+        if (c == NULL || !c->traced)
+            continue;
+        e->line = capture_line_at(c, frame);   /* also --objects' site */
+        if (rec->count)
+            continue;                   /* counted through e->code */
+        if (t->tbuf == NULL && capture_thread_open(rec, t) < 0)
+            continue;
+        e->traced = 1;
+        if (rec->opcodes)
+            TTX_OBJ_OWN(capture_enable_opcodes(rec, frame));
+    }
+    for (i = 0; i < n; i++)
+        Py_DECREF(v[i]);
+    PyMem_RawFree(v);
+    return rc;
+}

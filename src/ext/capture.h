@@ -178,6 +178,12 @@ typedef struct capture_thread {
     PyObject *name;              /* owned str, or NULL: the name the thread
                                     had when it started (threading) */
     struct ttx_objthread *objects;   /* its --objects state, or NULL */
+    /* sys.settrace() through our wrapper (install.c): how often another
+     * trace function replaced our hook on this thread, and how often the
+     * hook was put back when it was removed again */
+    uint32_t hook_replaced, hook_resumed;
+    PyObject *replaced_by;       /* owned str: the last one, or NULL */
+    int hook_lost;               /* detach_thread() found the hook gone */
 } capture_thread_t;
 
 /* What each thread caches about itself; valid only when gen matches
@@ -198,6 +204,10 @@ typedef struct {
     uint64_t code_errors;        /* code objects that could not be recorded */
     uint64_t opcode_errors;      /* frames where opcode tracing failed */
     uint64_t missed_returns;     /* frames popped without their RETURN */
+    /* the first distinct codes of such frames, for the note (borrowed
+     * from the code table, which outlives them) */
+#define TTX_MISSED_SHOWN 3
+    const struct capture_code *missed_codes[TTX_MISSED_SHOWN];
     uint64_t untracked;          /* events of frames whose CALL we missed */
     uint64_t writer_errors;      /* libtt calls that failed */
 } capture_problems_t;
@@ -239,6 +249,9 @@ typedef struct capture_rec {
     PyObject *thread_names;      /* owned dict: ident -> name of the threads
                                     that existed at start */
     PyObject *threading;         /* owned: the threading module */
+    PyObject *settrace_orig;     /* owned: sys.settrace before we wrapped
+                                    it (install.c), or NULL */
+    PyObject *settrace_wrapper;  /* owned: what we put there, or NULL */
     PyObject *noop;              /* owned: f_trace for opcode frames */
     PyObject *s_f_trace;         /* owned interned names */
     PyObject *s_f_trace_opcodes;
@@ -262,6 +275,20 @@ extern uint64_t capture_gen;
 /* capture.c: the Py_tracefunc. Never raises; see the file header. */
 int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
                   PyObject *arg);
+
+/* capture.c: makes the calling thread's shadow stack match its running
+ * frames, as a debugger's set_trace() would see them: entries of frames
+ * that returned unseen (while another tracer held the hook) are dropped,
+ * and running frames without an entry (the one holding `with
+ * tracetap.record()`, those below it, frames entered while the hook was
+ * away) are adopted, so that the rest of their events (LINE, RETURN,
+ * EXCEPTION; no CALL) are recorded, each filtered like any code; with
+ * --opcodes the traced ones get their opcode events on. Called by start()
+ * right after the hook is installed on this thread, and when the hook is
+ * put back (install.c); a no-op unless our hook is this thread's. 0, or
+ * -1 when memory ran out (counted; frames not adopted stay untracked).
+ * No exception. */
+int capture_adopt_frames(capture_rec_t *rec);
 
 /* codetable.c */
 /* Registers `code` (and the code objects nested in its co_consts) on first
@@ -310,6 +337,17 @@ int capture_string_id(capture_rec_t *rec, const char *s, size_t len,
 /* The UTF-8 text of a str, or NULL (exception cleared; the caller uses a
  * placeholder). Borrowed from the str object. */
 const char *capture_utf8(PyObject *s, Py_ssize_t *len);
+/* A file name as os.fsencode gives it on a UTF-8 file system: UTF-8, with
+ * the lone surrogates U+DC80..U+DCFF (how Python holds undecodable bytes,
+ * surrogateescape) turned back into those bytes. A PyMem_Raw,
+ * NUL-terminated copy the caller frees, and its length in *len; NULL if
+ * memory ran out or another lone surrogate is in s. No exception; creates
+ * no Python object (the hook's slow path calls it). */
+char *capture_fsencode(PyObject *s, size_t *len);
+/* reader.c: a recorded file name or argument as os.fsdecode gives it
+ * (undecodable bytes as lone surrogates, so os.fsencode gives the bytes
+ * back); None for NULL. New reference, or NULL + exception. */
+PyObject *capture_decode_fs(const char *s);
 /* The string id of an exception type's name ("ValueError",
  * "pkg.mod.MyError"), cached per type. Returns UINT32_MAX on failure
  * (counted). Runs no Python code; no exception leaves this function. */
@@ -420,6 +458,16 @@ int capture_uninstall(capture_rec_t *rec, PyObject *warnings,
 /* Finds the threads whose hook is not ours any more, before detaching:
  * appends (ident, description) to `foreign`. 0, or -1 + exc. */
 int capture_survey(capture_rec_t *rec, PyObject *foreign);
+/* Puts _tracetap._settrace in place of sys.settrace for the recording
+ * (so a tracer that replaces our hook and later removes it is noticed and
+ * the hook put back), or takes it away again if it is still ours. Never
+ * fail: a problem leaves sys.settrace alone (no exception). */
+void capture_settrace_wrap(capture_rec_t *rec, PyObject *module);
+void capture_settrace_unwrap(capture_rec_t *rec);
+/* _tracetap._settrace(function): sys.settrace(function), and then, when
+ * the function is None and the recording covers this thread, our hook goes
+ * back on it with its shadow stack resynchronised. */
+PyObject *capture_settrace(PyObject *module, PyObject *fn);
 /* The type of the object we install as c_traceobj; calling it installs the
  * hook on the calling thread (threading.settrace, sys.settrace(gettrace())).
  */

@@ -217,14 +217,19 @@ code_file(capture_rec_t *rec, PyCodeObject *co)
 {
     Py_ssize_t len;
     const char *name = capture_utf8(co->co_filename, &len);
+    char *raw = NULL;                   /* a name with undecodable bytes */
+    size_t rawlen;
     capture_str_t *e;
     char *abs;
 
+    if (name == NULL)
+        name = raw = capture_fsencode(co->co_filename, &rawlen);
     if (name == NULL) {
         name = "<undecodable file name>";
         len = (Py_ssize_t)strlen(name);
     }
     abs = capture_filter_abspath(name);
+    PyMem_RawFree(raw);
     if (abs == NULL) {
         rec->problems.nomem++;
         return NULL;

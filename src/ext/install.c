@@ -4,7 +4,9 @@
  * (PyEval_SetTraceAllThreads on 3.12+, _PyEval_SetTrace over the thread
  * states on 3.11, threading.settrace(hook) for threads started later), the
  * Hook object (c_traceobj; calling it installs the C hook on the calling
- * thread), the survey of hooks replaced by other tools, and removal.
+ * thread), the survey of hooks replaced by other tools, the sys.settrace
+ * wrapper that puts the hook back when such a tool removes itself, and
+ * removal.
  * Must not: be called from the trace hook, except Hook_call, which CPython
  * calls as a Python-level trace function. GIL: held throughout.
  */
@@ -54,7 +56,8 @@ seen_collect(capture_rec_t *rec, hook_seen_t **out, size_t *n)
         v[i].func = ts->c_tracefunc;
         v[i].obj = Py_XNewRef(ts->c_traceobj);
         for (k = 0; rec != NULL && k < rec->n_threads; k++) {
-            if (rec->threads[k]->tstate == ts && !rec->threads[k]->detached &&
+            if (rec->threads[k]->tstate == ts &&
+                (!rec->threads[k]->detached || rec->threads[k]->hook_lost) &&
                 !rec->threads[k]->ended)
                 v[i].ours_before = 1;
         }
@@ -437,6 +440,8 @@ capture_detach_thread(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     if (PyThreadState_Get()->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
+    else if (t != NULL && !t->detached && rec->calls)
+        t->hook_lost = 1;               /* someone else took it: reported */
     if (t != NULL)
         t->detached = 1;
     Py_RETURN_NONE;
@@ -463,6 +468,129 @@ capture_attach_thread(PyObject *module, PyObject *unused)
     PyEval_SetTrace(capture_trace, rec->hook);
     if (t != NULL)
         t->detached = 0;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------ sys.settrace wrapper */
+
+/* The interpreter's own sys.settrace, taken at the first wrap and kept for
+ * the life of the process (a wrapper the program kept a reference to may
+ * be called after its recording). GIL. */
+static PyObject *real_settrace;
+
+void
+capture_settrace_wrap(capture_rec_t *rec, PyObject *module)
+{
+    PyObject *sys, *cur = NULL, *wrapper = NULL;
+    ttx_exc_state_t saved;
+
+    if (!rec->calls)
+        return;
+    ttx_exc_save(&saved);
+    sys = PyImport_ImportModule("sys");
+    if (sys != NULL)
+        cur = PyObject_GetAttrString(sys, "settrace");
+    if (cur != NULL)
+        wrapper = PyObject_GetAttrString(module, "_settrace");
+    /* Only over the builtin (a tool that wrapped it first keeps it). */
+    if (wrapper != NULL && PyCFunction_Check(cur) &&
+        PyCFunction_GetFunction(cur) != PyCFunction_GetFunction(wrapper) &&
+        PyObject_SetAttrString(sys, "settrace", wrapper) == 0) {
+        if (real_settrace == NULL)
+            real_settrace = Py_NewRef(cur);
+        rec->settrace_wrapper = Py_NewRef(wrapper);
+    }
+    Py_XDECREF(wrapper);
+    Py_XDECREF(cur);
+    Py_XDECREF(sys);
+    PyErr_Clear();
+    ttx_exc_restore(&saved);
+}
+
+void
+capture_settrace_unwrap(capture_rec_t *rec)
+{
+    PyObject *sys, *cur = NULL;
+    ttx_exc_state_t saved;
+
+    if (rec->settrace_wrapper == NULL)
+        return;
+    ttx_exc_save(&saved);
+    sys = PyImport_ImportModule("sys");
+    if (sys != NULL)
+        cur = PyObject_GetAttrString(sys, "settrace");
+    if (cur == rec->settrace_wrapper)   /* else the program changed it */
+        (void)PyObject_SetAttrString(sys, "settrace", real_settrace);
+    Py_XDECREF(cur);
+    Py_XDECREF(sys);
+    PyErr_Clear();
+    ttx_exc_restore(&saved);
+    Py_CLEAR(rec->settrace_wrapper);
+}
+
+PyObject *
+capture_settrace(PyObject *module, PyObject *fn)
+{
+    capture_rec_t *rec = capture_rec;
+    PyThreadState *me = PyThreadState_Get();
+    PyObject *r;
+    capture_thread_t *t;
+    int ours_before = me->c_tracefunc == capture_trace;
+
+    (void)module;
+    if (real_settrace == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.settrace was never wrapped");
+        return NULL;
+    }
+    t = rec != NULL && capture_tls.gen == rec->gen ? capture_tls.thread
+                                                   : NULL;
+    if (t != NULL && fn == rec->hook && !t->detached && !t->ended) {
+        /* sys.settrace(saved) with saved = sys.gettrace() (doctest, test
+         * helpers) on a thread already recorded (a new thread goes through
+         * Hook_call, which names it): the C hook itself, at once,
+         * rather than through the Python trampoline, which would miss the
+         * returns before the next call. */
+        PyEval_SetTrace(capture_trace, rec->hook);
+        if (PyErr_Occurred())
+            return NULL;
+        if (me->c_tracefunc == capture_trace && !ours_before) {
+            if (t->hook_replaced > t->hook_resumed)
+                t->hook_resumed++;
+            (void)capture_adopt_frames(rec);
+        }
+        Py_RETURN_NONE;
+    }
+    r = PyObject_CallOneArg(real_settrace, fn);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    rec = capture_rec;                  /* the call may have run code */
+    if (rec == NULL || !rec->calls || fn == rec->hook ||
+        (rec->main_only && PyThread_get_thread_ident() != rec->main_ident))
+        Py_RETURN_NONE;
+    t = capture_tls.gen == rec->gen ? capture_tls.thread : NULL;
+    if (t != NULL && (t->detached || t->ended))
+        Py_RETURN_NONE;                 /* tracetap took it off itself */
+    if (fn != Py_None) {
+        if (t != NULL) {                /* who holds it now, for the note */
+            PyObject *what = describe_hook(me->c_tracefunc, me->c_traceobj);
+            if (what == NULL)
+                return NULL;
+            t->hook_replaced += ours_before;
+            Py_XSETREF(t->replaced_by, what);
+        }
+        Py_RETURN_NONE;
+    }
+    /* sys.settrace(None) with our own hook on is the program's wish
+     * (reported at stop as a removal); with another tracer's, that tracer
+     * is gone and ours goes back on the thread it was recording. */
+    if (me->c_tracefunc != NULL || ours_before || t == NULL)
+        Py_RETURN_NONE;
+    PyEval_SetTrace(capture_trace, rec->hook);
+    if (me->c_tracefunc != capture_trace)
+        Py_RETURN_NONE;                 /* an audit hook said no */
+    t->hook_resumed++;
+    (void)capture_adopt_frames(rec);
     Py_RETURN_NONE;
 }
 

@@ -100,6 +100,10 @@ static PyMethodDef module_methods[] = {
     {"attach_thread", capture_attach_thread, METH_NOARGS,
      "attach_thread(): trace the calling thread again (frames already "
      "running stay untraced)."},
+    {"_settrace", capture_settrace, METH_O,
+     "_settrace(function): sys.settrace(function) while tracetap records; "
+     "when the function is None, tracetap's hook goes back on the calling "
+     "thread (the tracer that replaced it is gone)."},
     {"_after_fork_child", capture_after_fork_child, METH_NOARGS,
      "Abandons the recording in a forked child."},
     {"_noop_trace", (PyCFunction)(void (*)(void))noop_trace, METH_FASTCALL,

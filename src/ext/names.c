@@ -186,6 +186,50 @@ capture_utf8(PyObject *s, Py_ssize_t *len)
     return u;
 }
 
+char *
+capture_fsencode(PyObject *s, size_t *len)
+{
+    Py_ssize_t i, n;
+    int kind;
+    const void *data;
+    char *out, *p;
+
+    if (s == NULL || !PyUnicode_Check(s))
+        return NULL;
+    n = PyUnicode_GET_LENGTH(s);
+    kind = PyUnicode_KIND(s);
+    data = PyUnicode_DATA(s);
+    out = PyMem_RawMalloc((size_t)n * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    for (p = out, i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            *p++ = (char)c;
+        } else if (c < 0x800) {
+            *p++ = (char)(0xC0 | (c >> 6));
+            *p++ = (char)(0x80 | (c & 0x3F));
+        } else if (c >= 0xDC80 && c <= 0xDCFF) {
+            *p++ = (char)(c - 0xDC00);  /* surrogateescape: the raw byte */
+        } else if (c >= 0xD800 && c <= 0xDFFF) {
+            PyMem_RawFree(out);         /* not a file name's byte */
+            return NULL;
+        } else if (c < 0x10000) {
+            *p++ = (char)(0xE0 | (c >> 12));
+            *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *p++ = (char)(0x80 | (c & 0x3F));
+        } else {
+            *p++ = (char)(0xF0 | (c >> 18));
+            *p++ = (char)(0x80 | ((c >> 12) & 0x3F));
+            *p++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *p++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *p = '\0';
+    *len = (size_t)(p - out);
+    return out;
+}
+
 /* "module.QualName" for a type, "QualName" for builtins, into buf. Reads
  * only type fields and, for heap types, the type's own dict. */
 static size_t

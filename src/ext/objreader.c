@@ -81,12 +81,15 @@ site_dict(tt_reader_t *r, const tt_objstat_t *s)
 {
     const tt_code_def_t *c = s->code == TT_NO_CODE ? NULL
                                                    : tt_reader_code(r, s->code);
-    PyObject *d = stat_dict(r, s), *line;
+    PyObject *d = stat_dict(r, s), *line, *file;
+    int rc;
     if (d == NULL)
         return NULL;
+    file = capture_decode_fs(c ? tt_reader_string(r, c->filename) : NULL);
+    rc = file == NULL ? -1 : PyDict_SetItemString(d, "file", file);
+    Py_XDECREF(file);
     line = s->line == TT_NO_LINE ? Py_NewRef(Py_None) : PyLong_FromLong(s->line);
-    if (line == NULL || PyDict_SetItemString(d, "line", line) < 0 ||
-        set_str(d, "file", c ? tt_reader_string(r, c->filename) : NULL) < 0 ||
+    if (rc < 0 || line == NULL || PyDict_SetItemString(d, "line", line) < 0 ||
         set_str(d, "func", c ? tt_reader_string(r, c->qualname) : NULL) < 0 ||
         set_str(d, "type", type_name(r, s->type)) < 0) {
         Py_XDECREF(line);

@@ -53,6 +53,14 @@ decode(const char *s)
     return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
 }
 
+PyObject *
+capture_decode_fs(const char *s)
+{
+    if (s == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
 /* ------------------------------------------------------------ ordinals */
 
 typedef struct {
@@ -230,7 +238,7 @@ Reader_header(ReaderObject *self, PyObject *unused)
     if (argv == NULL || ops == NULL)
         goto error;
     for (i = 0; i < h->argc; i++) {
-        PyObject *s = decode(h->argv ? h->argv[i] : NULL);
+        PyObject *s = capture_decode_fs(h->argv ? h->argv[i] : NULL);
         if (s == NULL)
             goto error;
         PyList_SET_ITEM(argv, i, s);
@@ -527,7 +535,8 @@ Reader_code(ReaderObject *self, PyObject *arg)
         PyList_SET_ITEM(ranges, i, t);
     }
     return Py_BuildValue("(NNiIlN)",
-                         decode(tt_reader_string(self->r, c->filename)),
+                         capture_decode_fs(tt_reader_string(self->r,
+                                                            c->filename)),
                          decode(tt_reader_string(self->r, c->qualname)),
                          c->firstlineno, c->flags,
                          c->parent == TT_NO_PARENT ? -1L : (long)c->parent,

@@ -35,6 +35,7 @@ rec_free(capture_rec_t *rec)
     Py_CLEAR(rec->hook);
     Py_CLEAR(rec->thread_names);
     Py_CLEAR(rec->threading);
+    Py_CLEAR(rec->settrace_wrapper);
     Py_CLEAR(rec->noop);
     Py_CLEAR(rec->s_f_trace);
     Py_CLEAR(rec->s_f_trace_opcodes);
@@ -42,8 +43,8 @@ rec_free(capture_rec_t *rec)
     PyMem_RawFree(rec);
 }
 
-/* A vector of borrowed UTF-8 pointers into a list of str (kept alive by
- * the caller). NULL + exception on failure; *n gets the length. */
+/* A vector of borrowed UTF-8 pointers into a list of str, or of bytes
+ * used as they are (os.fsencode'd arguments), kept alive by the caller. NULL + exception on failure; *n gets the length. */
 static const char **
 utf8_vector(PyObject *seq, uint32_t *n)
 {
@@ -68,6 +69,10 @@ utf8_vector(PyObject *seq, uint32_t *n)
         PyObject *s = PySequence_Fast_GET_ITEM(fast, i);
         if (s == Py_None)
             continue;
+        if (PyBytes_Check(s)) {         /* os.fsencode'd: kept by the list */
+            v[i] = PyBytes_AS_STRING(s);
+            continue;
+        }
         if (!PyUnicode_Check(s)) {
             PyErr_SetString(PyExc_TypeError, "expected a sequence of str");
             goto error;
@@ -316,14 +321,22 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     }
     (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
+    capture_settrace_wrap(rec, module);
+    /* The caller's frame goes on being recorded from here (failures are
+     * counted and reported at stop). */
+    (void)capture_adopt_frames(rec);
     Py_DECREF(path);
     Py_RETURN_NONE;
 
 error:
     PyMem_RawFree(argv_v);
     PyMem_RawFree(ops_v);
-    if (rec != NULL && rec->w != NULL)
+    if (rec != NULL && rec->w != NULL) {
+        /* Nothing was recorded: leave no file behind (not even its
+         * header), as if start() had never run. */
         (void)tt_writer_close(rec->w);
+        (void)unlink(PyBytes_AS_STRING(path));
+    }
     rec_free(rec);
     Py_XDECREF(path);
     return NULL;
@@ -347,6 +360,38 @@ add_note(capture_rec_t *rec, PyObject *warnings, const char *key,
         rec->problems.writer_errors++;
     Py_DECREF(text);
     return 0;
+}
+
+/* "N frame(s) ended without a return event (file:function, ...)": which
+ * frames, so that the user can find them, and why it is harmless. New
+ * reference, or NULL + exception. */
+static PyObject *
+missed_text(const capture_problems_t *p)
+{
+    PyObject *names = PyUnicode_FromString(""), *res;
+    size_t k;
+    for (k = 0; names != NULL && k < TTX_MISSED_SHOWN; k++) {
+        const PyCodeObject *co;
+        if (p->missed_codes[k] == NULL)
+            break;
+        co = (const PyCodeObject *)p->missed_codes[k]->code;
+        Py_SETREF(names, PyUnicode_FromFormat(
+            "%U%s%U:%U", names, k ? ", " : "", co->co_filename,
+            TTX_CODE_QUALNAME(co)));
+    }
+    if (names == NULL)
+        return NULL;
+    res = PyUnicode_FromFormat(
+        "%llu frame(s) ended without a return event%s%U%s: their calls and "
+        "lines are recorded, their returns are not (the hook was taken "
+        "off while they ran, by the program, a debugger or a test runner "
+        "such as doctest, or they were left by an exception tracetap did "
+        "not see); times of those frames end at the next event below them",
+        (unsigned long long)p->missed_returns,
+        PyUnicode_GetLength(names) ? " (" : "", names,
+        k == 0 ? "" : p->missed_returns > k ? ", ...)" : ")");
+    Py_DECREF(names);
+    return res;
 }
 
 /* Turns what the hooks counted, and hooks found replaced, into notes in
@@ -375,15 +420,44 @@ report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
             return -1;
         }
     }
+    for (uint32_t k = 0; k < rec->n_threads; k++) {
+        const capture_thread_t *t = rec->threads[k];
+        PyObject *what;
+        int rc;
+        if (t->ended && t->hook_replaced > t->hook_resumed &&
+            t->replaced_by != NULL &&
+            add_note(rec, warnings, "hook_replaced", PyUnicode_FromFormat(
+                "%U replaced tracetap's hook in thread %llu during the "
+                "recording and still held it when the thread ended; that "
+                "thread's events after the replacement are missing",
+                t->replaced_by, (unsigned long long)t->ident)) < 0)
+            return -1;
+        if (t->hook_resumed == 0)
+            continue;
+        what = t->replaced_by ? Py_NewRef(t->replaced_by)
+                              : PyUnicode_FromString("another tracer");
+        if (what == NULL)
+            return -1;
+        rc = add_note(rec, warnings, "hook_resumed", PyUnicode_FromFormat(
+                "%U replaced tracetap's hook in thread %llu during the "
+                "recording, and was removed again (sys.settrace(None)) %u "
+                "time(s); tracetap's hook was put back each time, so only "
+                "that thread's events while the other tracer held the hook "
+                "are missing", what, (unsigned long long)t->ident,
+                (unsigned int)t->hook_resumed));
+        Py_DECREF(what);
+        if (rc < 0)
+            return -1;
+    }
+    if (p->missed_returns && add_note(rec, warnings, "missed_returns",
+                                      missed_text(p)) < 0)
+        return -1;
     {
         /* Counted problems: a note each, "%llu" being the count. */
         static const struct {
             size_t offset;
             const char *key, *format;
         } counted[] = {
-            {offsetof(capture_problems_t, missed_returns), "missed_returns",
-             "%llu frame(s) ended without a return event; their returns are "
-             "missing"},
             {offsetof(capture_problems_t, nomem), "out_of_memory",
              "memory ran out %llu time(s) while recording; some code or "
              "events are missing"},
@@ -611,6 +685,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         note_failure(warnings, "checking the installed hooks");
     capture_rec = NULL;
     capture_gen++;
+    capture_settrace_unwrap(rec);
     if (capture_uninstall(rec, warnings, foreign) < 0)
         note_failure(warnings, "removing the hook");
     if (rec->count) {
@@ -687,6 +762,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
     capture_gen++;
     capture_crashsig_uninstall();       /* the dispositions it found */
     capture_objects_abort(rec);         /* --objects: our tracer, if set */
+    capture_settrace_unwrap(rec);
     if (me->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
     if (rec->threading != NULL && !rec->main_only) {

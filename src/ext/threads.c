@@ -201,6 +201,27 @@ capture_thread_grow(capture_thread_t *t)
     return 0;
 }
 
+/* Counts the entries lo..hi (inclusive) as frames that ended without a
+ * RETURN, and keeps the first few distinct codes to name them. */
+static void
+capture_thread_missed(capture_rec_t *rec, const capture_frame_t *lo,
+                      const capture_frame_t *hi)
+{
+    const capture_frame_t *e;
+    for (e = lo; e <= hi; e++) {
+        const capture_code_t **shown = rec->problems.missed_codes;
+        size_t k;
+        rec->problems.missed_returns++;
+        if (e->code == NULL)
+            continue;
+        for (k = 0; k < TTX_MISSED_SHOWN && shown[k] != NULL &&
+                    shown[k] != e->code; k++)
+            ;
+        if (k < TTX_MISSED_SHOWN && shown[k] == NULL)
+            shown[k] = e->code;
+    }
+}
+
 capture_frame_t *
 capture_thread_find(capture_thread_t *t, const void *frame)
 {
@@ -209,8 +230,7 @@ capture_thread_find(capture_thread_t *t, const void *frame)
         if (e->frame == frame) {
             /* Everything above returned without telling us. */
             if (capture_rec != NULL)
-                capture_rec->problems.missed_returns +=
-                    (uint64_t)(t->top - e);
+                capture_thread_missed(capture_rec, e + 1, t->top);
             t->top = e;
             return e;
         }
@@ -228,6 +248,7 @@ capture_threads_free(capture_rec_t *rec)
     uint32_t i;
     for (i = 0; i < rec->n_threads; i++) {
         Py_XDECREF(rec->threads[i]->name);
+        Py_XDECREF(rec->threads[i]->replaced_by);
         PyMem_RawFree(rec->threads[i]->stack);
         PyMem_RawFree(rec->threads[i]);
     }

@@ -115,9 +115,13 @@ class record:
 
     ``ring`` is not available yet and raises :class:`NotAvailableError`.
 
-    Frames that are already running when the recording starts (such as the
-    one holding the ``with`` statement) are not traced; everything they call
-    is. tracetap's own code is never traced.
+    The frames of the calling thread that are already running when the
+    recording starts (the one holding the ``with`` statement, a notebook
+    cell, and those below it) are traced from that point on, as a
+    debugger's ``set_trace()`` would: their lines, exceptions and returns
+    are recorded (without a call event, which happened before), and so is
+    everything they call. Other threads' running frames are not. tracetap's
+    own code is never traced.
     """
 
     def __init__(
@@ -229,7 +233,8 @@ class record:
             "stdlib_dirs": stdlib_dirs(),
             "own_dirs": own_dirs() + self._own,
             "stdlib": self.stdlib,
-            "argv": self._argv,
+            # as the OS gave them: undecodable bytes survive (surrogateescape)
+            "argv": [os.fsencode(a) for a in self._argv],
             "options_text": self._options_text,
             "opnames": opnames,
             "thread_names": names,
@@ -240,12 +245,26 @@ class record:
         if self.objects:
             args["objects"] = self.objects
         atexit.register(self._stop_at_exit)
+        # An audit hook that vetoes sys.settrace has its exception reported
+        # as unraisable by CPython; it belongs in start()'s error instead.
+        vetoes: list[Any] = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = vetoes.append
         try:
             _tracetap.start(self.path, **args)
-        except BaseException:
+        except BaseException as exc:
             atexit.unregister(self._stop_at_exit)
+            if vetoes and isinstance(exc, RuntimeError):
+                v = vetoes[0].exc_value
+                raise RuntimeError(
+                    f"{exc} ({type(v).__name__}: {v})"
+                ) from None
             raise
+        finally:
+            sys.unraisablehook = old_hook
         self._state = "recording"  # no library calls after start
+        for u in vetoes:  # not ours: as CPython would have reported them
+            old_hook(u)
         return self
 
     def stop(self) -> dict[str, Any]:

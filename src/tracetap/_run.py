@@ -35,6 +35,27 @@ class UsageError(Exception):
     """A problem with what the user asked for: exit status 2."""
 
 
+class StartError(RuntimeError):
+    """The recording could not start (the output file cannot be created,
+    an option the interpreter cannot honour, another tracer holds the
+    hook): tracetap's error, exit status 1, and no file is left behind."""
+
+
+def _start(rec: record) -> None:
+    """rec.start(), with its failures as tracetap's own errors rather than
+    the program's: StartError (exit 1), or UsageError (exit 2) for an
+    option value the session refused."""
+    try:
+        rec.start()
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        raise StartError(f"cannot create the recording {rec.path}: {what}") from None
+    except RuntimeError as exc:
+        raise StartError(str(exc)) from None
+
+
 class Target:
     """What to run: a script path (file, directory or zip) or a module."""
 
@@ -199,8 +220,10 @@ def run(
     """Runs the target under a recording into `output`. The summary goes to
     `on_summary` once the recording is finished (also on SIGTERM, before
     the process dies of it). Raises UsageError for a missing script or
-    module, SyntaxError if the script does not compile, and RuntimeError if
-    the recording cannot start."""
+    module or an option value the recording refuses, SyntaxError if the
+    script does not compile, and StartError (a RuntimeError) if the
+    recording cannot start; then the program has not run and no file is
+    left."""
     extra_own: list[str] = []
     code: CodeType | None = None
     module: ModuleType | None = None
@@ -220,13 +243,20 @@ def run(
     else:
         code, module = _prepare_script(target)
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
-    rec = record(output, _argv=argv, _own=extra_own, **rec_options)
+    try:
+        rec = record(output, _argv=argv, _own=extra_own, **rec_options)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
     outcome = Outcome()
     recorder_pid = os.getpid()
     old_term = _install_sigterm(rec, on_summary, recorder_pid)
     try:
+        _start(rec)
+    except BaseException:
+        _restore_sigterm(old_term)
+        raise
+    try:
         if target.is_module:
-            rec.start()
             try:
                 _, spec, code = runpy._get_module_details(target.name)  # type: ignore[attr-defined]
             except ImportError as exc:
@@ -254,7 +284,6 @@ def run(
             _tracetap.attach_thread()
             exec(code, module.__dict__)  # noqa: S102 - running it is the job
         else:
-            rec.start()
             exec(code, module.__dict__)  # type: ignore[union-attr]  # noqa: S102
     except SystemExit as exc:
         _tracetap.detach_thread()

@@ -252,12 +252,30 @@ def cmd_events(
     return 0
 
 
+def _counted_line(trace: Any, info: dict[str, Any]) -> str | None:
+    """For a --count recording, its totals ("6 of 8 executable lines ran
+    in 1 file; 13 line executions, 4 calls"); None for any other."""
+    if "count" not in info["header"]["options_set"]:
+        return None
+    cov = trace.coverage()
+    t = cov["totals"]
+    hits = calls = 0
+    for f in cov["files"].values():
+        hits += sum(f["counts"].values())
+        calls += sum(fn["calls"] for fn in f["functions"])
+    files = "file" if t["files"] == 1 else "files"
+    return (f"{_n(t['covered'])} of {_n(t['executable'])} executable lines "
+            f"ran in {t['files']} {files}; {_n(hits)} line executions, "
+            f"{_n(calls)} calls")
+
+
 def cmd_info(path: str) -> int:
     trace = _open(path)
     if trace is None:
         return 1
     with trace:
         info = trace.info()
+        counted = _counted_line(trace, info)
     h = info["header"]
     w = sys.stdout.write
     start = datetime.datetime.fromtimestamp(h["start_unix_ns"] / 1e9)
@@ -273,7 +291,14 @@ def cmd_info(path: str) -> int:
     w(f"options:    {h['options_text'] or '(defaults)'}  [records: {recorded}]\n")
     w(f"duration:   {info['duration_ns'] / 1e9:.6f} s\n")
     threads = info["threads"]
-    w(f"threads:    {len(threads)}\n")
+    if counted is not None:
+        # --count: no threads or events, by design; say what it holds.
+        w("recording:  a count recording (line and call counts, no event log; "
+          "`tracetap coverage` reads them)\n")
+        w(f"counts:     {counted}\n")
+        threads = []
+    else:
+        w(f"threads:    {len(threads)}\n")
     for t in threads:
         name = t["name"] or "(unnamed)"
         w(
@@ -281,7 +306,8 @@ def cmd_info(path: str) -> int:
             f"  (ident {t['ident']})\n"
         )
     total = sum(info["events"].values())
-    w(f"events:     {_n(total)}  ({_kinds(info['events'])})\n")
+    if counted is None or total:
+        w(f"events:     {_n(total)}  ({_kinds(info['events'])})\n")
     w(f"codes:      {_n(info['codes'])}\n")
     w(f"dropped:    {_n(info['dropped'])}\n")
     for key, value in info["notes"]:

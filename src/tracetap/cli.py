@@ -105,10 +105,17 @@ Reading the report:
   - "survived" counts objects still alive at stop that were born during
     the recording. They are leaks only if nothing should still hold them:
     caches and module state survive on purpose.
-  - On CPython 3.13.0-3.13.2 and 3.14.x some deaths are never reported by
-    the interpreter; such survivors are checked at stop and only the ones
-    verified alive are listed (the notes say which gap, and what it
-    affects). Creation counts are exact everywhere.
+  - On CPython 3.13.0-3.13.2 (gh-130382: frees in the eval loop) and 3.14.x
+    (gh-156371, through at least 3.14.7: objects deferred by the trashcan,
+    i.e. deeply nested containers) some deaths are never reported by the
+    interpreter. tracetap detects the gap with a self-test at start; at
+    stop it checks every survivor of an affected type against the garbage
+    collector, and lists only the ones verified alive; a new object born at
+    an address it still held live proves an unseen death, which is counted
+    ("died without a DESTROY event"). The report mentions the gap only when
+    it changed something: unverified survivors (kept out of the leak list)
+    or inferred deaths. `tracetap info` shows the recording's notes in
+    full. Creation counts are exact everywhere.
   - Lifetimes are upper bounds of log2 buckets of the object clock.
 
 examples:

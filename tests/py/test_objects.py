@@ -537,8 +537,10 @@ def test_objects_gap_detection(tmp_path):
         assert "Creation counts are exact" in notes["destroy_gap.eval_loop"]
     if TRASHCAN_GAP:
         assert "GC container" in notes["destroy_gap.trashcan"]
-        assert "gh-156371" in p.stderr           # warned once, at stop
-        assert p.stderr.count("gh-156371") == 1
+        # warned once, at stop, where the gap changed the report
+        t = rep["totals"]
+        changed = bool(t["unverified"] or t["died_unseen"])
+        assert p.stderr.count("gh-156371") == int(changed), p.stderr
     marks = _marks(prog)
     want = {(line, "list" if typ is None else typ): n or 1
             for line, (n, typ) in marks.items()}
