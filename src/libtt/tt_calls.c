@@ -18,6 +18,7 @@ typedef struct {
     tt_callnode_t pub;
     uint32_t last_child;          /* the child the last CALL went to */
     int gen;                      /* the code is a generator */
+    int cfunc;                    /* a C function (TT_CODE_CFUNCTION) */
     int32_t line_a, line_b;       /* a generator's start lines: a CALL at
                                      either is a creation (see is_resume) */
 } node_t;
@@ -194,6 +195,7 @@ static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
     n->pub.flags = node_flags(c, parent, code);
     n->last_child = NONE;
     def = tt_reader_code(c->r, code);
+    n->cfunc = def != NULL && (def->flags & TT_CODE_CFUNCTION);
     if (def != NULL && (def->flags & TT_CODE_GENERATOR)) {
         n->gen = 1;
         n->line_a = def->firstlineno;
@@ -370,6 +372,14 @@ static int replay(tt_calls_t *c)
             break;
         case TT_EV_RETURN:
             on_return(c, t, &ev);
+            break;
+        case TT_EV_EXCEPTION:
+            /* A C function that raises ends with its EXCEPTION
+             * (c_exception): no RETURN follows. Python frames' EXCEPTION
+             * events end nothing. */
+            if (t->n > 0 && c->nodes[t->st[t->n - 1].node].cfunc &&
+                c->nodes[t->st[t->n - 1].node].pub.code == ev.code)
+                on_return(c, t, &ev);
             break;
         case TT_EV_DROPPED:
             t->info.dropped += ev.count;
