@@ -106,6 +106,28 @@ threading_settrace(capture_rec_t *rec, PyObject *hook)
 
 /* ---------------------------------------------------------------- refusal */
 
+/* --c-calls needs the profile function of every thread it covers. */
+static int
+profile_check_free(capture_rec_t *rec)
+{
+    PyThreadState *me = PyThreadState_Get(), *ts;
+    if (rec->cfuncs == NULL)
+        return 0;
+    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        if (ts->c_profilefunc == NULL || ts->c_profilefunc == capture_profile ||
+            (rec->main_only && ts != me))
+            continue;
+        PyErr_Format(PyExc_RuntimeError,
+                     "cannot record C calls: another profile function "
+                     "(sys.setprofile, or cProfile before 3.12) is installed "
+                     "in thread %lu; --c-calls needs the profile hook for "
+                     "itself", ts->thread_id);
+        return -1;
+    }
+    return 0;
+}
+
 int
 capture_check_free(capture_rec_t *rec)
 {
@@ -138,6 +160,8 @@ capture_check_free(capture_rec_t *rec)
         return -1;
     }
     seen_free(seen, n);
+    if (profile_check_free(rec) < 0)
+        return -1;
     if (rec->main_only)
         return 0;
     t = threading_gettrace(rec);
@@ -192,6 +216,63 @@ unprime_opcodes(capture_rec_t *rec)
     (void)rec;
 }
 #endif
+
+/* --c-calls: the profile function beside the trace function, on the same
+ * threads (new ones get it from Hook_call). 0, or -1 + exception with no
+ * profile function of ours left. */
+static void
+profile_uninstall_unchecked(void)
+{
+#if TTX_SET_TRACE_ALL
+    PyEval_SetProfileAllThreads(NULL, NULL);
+#else
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    PyThreadState *ts;
+    for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        if (ts->c_profilefunc == capture_profile &&
+            ttx_set_profile_tstate(ts, NULL, NULL) < 0)
+            PyErr_Clear();
+    }
+#endif
+}
+
+static int
+profile_install(capture_rec_t *rec)
+{
+    if (rec->cfuncs == NULL)
+        return 0;
+    if (rec->main_only) {
+        PyEval_SetProfile(capture_profile, rec->hook);
+    } else {
+#if TTX_SET_TRACE_ALL
+        PyEval_SetProfileAllThreads(capture_profile, rec->hook);
+#else
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        PyThreadState *ts;
+        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+             ts = PyThreadState_Next(ts)) {
+            if (ttx_set_profile_tstate(ts, capture_profile, rec->hook) < 0) {
+                ttx_exc_state_t saved;
+                ttx_exc_save(&saved);
+                profile_uninstall_unchecked();
+                ttx_exc_restore(&saved);
+                return -1;
+            }
+        }
+#endif
+    }
+    if (PyThreadState_Get()->c_profilefunc != capture_profile) {
+        profile_uninstall_unchecked();
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot record C calls: the profile hook could not "
+                        "be installed (an audit hook may have refused "
+                        "sys.setprofile)");
+        return -1;
+    }
+    return 0;
+}
 
 static void
 uninstall_all_unchecked(void)
@@ -253,7 +334,7 @@ capture_install(capture_rec_t *rec)
         }
 #endif
     }
-    if (me->c_tracefunc != capture_trace) {
+    if (me->c_tracefunc != capture_trace || profile_install(rec) < 0) {
         /* PyEval_SetTrace reports an audit hook's veto as unraisable. */
         ttx_exc_state_t saved;
         ttx_exc_save(&saved);
@@ -271,6 +352,38 @@ capture_install(capture_rec_t *rec)
         return -1;
     }
     return 0;
+}
+
+/* Takes our profile function off every thread. On 3.13+ a thread whose
+ * profile function another tool replaced keeps it; ours, left on threads
+ * that cannot be reached one by one, removes itself at its next event. */
+static void
+profile_uninstall(capture_rec_t *rec)
+{
+#if TTX_SET_TRACE_TSTATE
+    (void)rec;
+    profile_uninstall_unchecked();
+#else
+    PyThreadState *me = PyThreadState_Get(), *ts;
+    Py_tracefunc my_func = me->c_profilefunc;
+    PyObject *my_obj = Py_XNewRef(me->c_profileobj);
+    int other_foreign = 0;
+    (void)rec;
+    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        if (ts != me && ts->c_profilefunc != NULL &&
+            ts->c_profilefunc != capture_profile)
+            other_foreign = 1;
+    }
+    if (!other_foreign) {
+        PyEval_SetProfileAllThreads(NULL, NULL);
+        if (my_func != NULL && my_func != capture_profile)
+            PyEval_SetProfile(my_func, my_obj);     /* theirs, not ours */
+    } else if (my_func == capture_profile) {
+        PyEval_SetProfile(NULL, NULL);
+    }
+    Py_XDECREF(my_obj);
+#endif
 }
 
 /* --------------------------------------------------------------- survey */
@@ -395,6 +508,8 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
         Py_XDECREF(my_obj);
     }
 #endif
+    if (rec->cfuncs != NULL)
+        profile_uninstall(rec);
     /* No hook of ours is left to need it (INSTRUCTION events went off
      * with the last PyEval_SetTrace above). */
     unprime_opcodes(rec);
@@ -419,6 +534,16 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
 
 /* ------------------------------------------------------ one thread only */
 
+/* --c-calls: the profile function on the calling thread too, unless
+ * another tool holds it there (its C calls then go unrecorded). */
+static void
+hook_profile_here(capture_rec_t *rec)
+{
+    Py_tracefunc f = PyThreadState_Get()->c_profilefunc;
+    if (rec->cfuncs != NULL && (f == NULL || f == capture_profile))
+        PyEval_SetProfile(capture_profile, rec->hook);
+}
+
 /* This thread's state in the active recording, or NULL. */
 static capture_thread_t *
 current_thread_state(capture_rec_t *rec)
@@ -437,6 +562,8 @@ capture_detach_thread(PyObject *module, PyObject *unused)
         Py_RETURN_NONE;
     if (PyThreadState_Get()->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
+    if (PyThreadState_Get()->c_profilefunc == capture_profile)
+        PyEval_SetProfile(NULL, NULL);
     if (t != NULL)
         t->detached = 1;
     Py_RETURN_NONE;
@@ -461,6 +588,7 @@ capture_attach_thread(PyObject *module, PyObject *unused)
         return NULL;
     }
     PyEval_SetTrace(capture_trace, rec->hook);
+    hook_profile_here(rec);
     if (t != NULL)
         t->detached = 0;
     Py_RETURN_NONE;
@@ -533,6 +661,7 @@ Hook_call(PyObject *self, PyObject *args, PyObject *kw)
     capture_objects_own(args);
     TTX_OBJ_OWN(hook_note_name(rec, ident));
     PyEval_SetTrace(capture_trace, self);
+    hook_profile_here(rec);
     if (PyThreadState_Get()->c_tracefunc == capture_trace &&
         PyFrame_Check(frame) && PyUnicode_Check(event) &&
         PyUnicode_CompareWithASCIIString(event, "call") == 0)
