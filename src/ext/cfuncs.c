@@ -266,6 +266,9 @@ capture_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
             profile_remove_here();
             return 0;
         }
+    } else if (TTX_UNLIKELY(rec->cfuncs == NULL)) {
+        profile_remove_here();  /* left by an earlier --c-calls recording */
+        return 0;
     }
     /* Only C functions called by a recorded frame (the filters): that frame
      * is the top of the shadow stack; anything else is not recorded. */
