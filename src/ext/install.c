@@ -217,23 +217,41 @@ unprime_opcodes(capture_rec_t *rec)
 }
 #endif
 
-/* --c-calls: the profile function beside the trace function, on the same
- * threads (new ones get it from Hook_call). 0, or -1 + exception with no
- * profile function of ours left. */
+#if TTX_SET_TRACE_TSTATE
+/* Takes our trace function (profile = 0) or our profile function (1) off
+ * every thread state that has it, ignoring errors. */
 static void
-profile_uninstall_unchecked(void)
+clear_ours_each(int profile)
 {
-#if TTX_SET_TRACE_ALL
-    PyEval_SetProfileAllThreads(NULL, NULL);
-#else
     PyInterpreterState *interp = PyInterpreterState_Get();
     PyThreadState *ts;
     for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
          ts = PyThreadState_Next(ts)) {
-        if (ts->c_profilefunc == capture_profile &&
-            ttx_set_profile_tstate(ts, NULL, NULL) < 0)
+        int rc = 0;
+        if (!profile && ts->c_tracefunc == capture_trace)
+            rc = ttx_set_trace_tstate(ts, NULL, NULL);
+        else if (profile && ts->c_profilefunc == capture_profile)
+            rc = ttx_set_profile_tstate(ts, NULL, NULL);
+        if (rc < 0)
             PyErr_Clear();
     }
+}
+#endif
+
+/* --c-calls: the profile function beside the trace function, on the same
+ * threads (new ones get it from Hook_call). The undo of a failed install
+ * takes ours off again; no other tool's can be there (profile_check_free). */
+static void
+profile_uninstall_unchecked(capture_rec_t *rec)
+{
+#if TTX_SET_TRACE_TSTATE
+    (void)rec;
+    clear_ours_each(1);
+#else
+    if (!rec->main_only)
+        PyEval_SetProfileAllThreads(NULL, NULL);
+    else if (PyThreadState_Get()->c_profilefunc == capture_profile)
+        PyEval_SetProfile(NULL, NULL);
 #endif
 }
 
@@ -255,7 +273,7 @@ profile_install(capture_rec_t *rec)
             if (ttx_set_profile_tstate(ts, capture_profile, rec->hook) < 0) {
                 ttx_exc_state_t saved;
                 ttx_exc_save(&saved);
-                profile_uninstall_unchecked();
+                profile_uninstall_unchecked(rec);
                 ttx_exc_restore(&saved);
                 return -1;
             }
@@ -263,7 +281,7 @@ profile_install(capture_rec_t *rec)
 #endif
     }
     if (PyThreadState_Get()->c_profilefunc != capture_profile) {
-        profile_uninstall_unchecked();
+        profile_uninstall_unchecked(rec);
         PyErr_Clear();
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot record C calls: the profile hook could not "
@@ -280,14 +298,7 @@ uninstall_all_unchecked(void)
 #if TTX_SET_TRACE_ALL
     PyEval_SetTraceAllThreads(NULL, NULL);
 #else
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    PyThreadState *ts;
-    for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-         ts = PyThreadState_Next(ts)) {
-        if (ts->c_tracefunc == capture_trace &&
-            ttx_set_trace_tstate(ts, NULL, NULL) < 0)
-            PyErr_Clear();
-    }
+    clear_ours_each(0);
 #endif
 }
 
@@ -362,7 +373,7 @@ profile_uninstall(capture_rec_t *rec)
 {
 #if TTX_SET_TRACE_TSTATE
     (void)rec;
-    profile_uninstall_unchecked();
+    clear_ours_each(1);
 #else
     PyThreadState *me = PyThreadState_Get(), *ts;
     Py_tracefunc my_func = me->c_profilefunc;

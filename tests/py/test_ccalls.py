@@ -290,6 +290,13 @@ def test_threads(tmp_path):
             t2.start()
             t2.join()
             t1.join()
+        import sys
+        assert sys.getprofile() is None and sys.gettrace() is None
+        results = []
+        t3 = threading.Thread(target=lambda: results.append(sys.getprofile()))
+        t3.start()
+        t3.join()
+        assert results == [None]
     """)
     proc = _run([script], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -331,6 +338,24 @@ def test_usage_errors(tmp_path):
         assert "--c-calls" in proc.stderr
     with pytest.raises(ValueError):
         tracetap.record(str(tmp_path / "x.ttrace"), c_calls=True, count=True)
+    # Another profile function holds the hook: refused, nothing left behind.
+    busy = _write(tmp_path, "busy.py", """\
+        import sys
+        import tracetap
+
+        def prof(frame, event, arg):
+            pass
+
+        sys.setprofile(prof)
+        try:
+            tracetap.record("busy.ttrace", c_calls=True).start()
+        except RuntimeError as exc:
+            assert "profile function" in str(exc), exc
+            assert sys.getprofile() is prof and sys.gettrace() is None
+            print("refused")
+    """)
+    proc = _run([busy], tmp_path)
+    assert proc.returncode == 0 and proc.stdout == "refused\n", proc.stderr
 
 
 def test_pstats_names_c_functions(tmp_path):
