@@ -196,7 +196,7 @@ static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
     n->last_child = NONE;
     def = tt_reader_code(c->r, code);
     n->cfunc = def != NULL && (def->flags & TT_CODE_CFUNCTION);
-    if (def != NULL && (def->flags & TT_CODE_GENERATOR)) {
+    if (def != NULL && (def->flags & TT_CODE_GENERATOR) && !n->cfunc) {
         n->gen = 1;
         n->line_a = def->firstlineno;
         n->line_b = tt_code_line_at(def, 0);
