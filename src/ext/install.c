@@ -219,22 +219,64 @@ unprime_opcodes(capture_rec_t *rec)
 
 #if TTX_SET_TRACE_TSTATE
 /* Takes our trace function (profile = 0) or our profile function (1) off
- * every thread state that has it, ignoring errors. */
-static void
+ * every thread state that has it, one at a time: an audit hook may run
+ * Python code in between, so the walk starts again from the head after
+ * each. 0, or -1 + exception (a refusal; the rest keep ours). */
+static int
 clear_ours_each(int profile)
 {
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    PyThreadState *ts;
-    for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-         ts = PyThreadState_Next(ts)) {
-        int rc = 0;
-        if (!profile && ts->c_tracefunc == capture_trace)
-            rc = ttx_set_trace_tstate(ts, NULL, NULL);
-        else if (profile && ts->c_profilefunc == capture_profile)
-            rc = ttx_set_profile_tstate(ts, NULL, NULL);
-        if (rc < 0)
-            PyErr_Clear();
+    for (;;) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        PyThreadState *ts;
+        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+             ts = PyThreadState_Next(ts)) {
+            if (profile ? ts->c_profilefunc == capture_profile
+                        : ts->c_tracefunc == capture_trace)
+                break;
+        }
+        if (ts == NULL)
+            return 0;
+        if ((profile ? ttx_set_profile_tstate(ts, NULL, NULL)
+                     : ttx_set_trace_tstate(ts, NULL, NULL)) < 0)
+            return -1;
     }
+}
+#endif
+
+#if !TTX_SET_TRACE_TSTATE
+/* 3.13+: another thread's hook can only be changed for all at once. Takes
+ * our trace function (profile = 0) or profile function (1) off every
+ * thread, unless another thread holds another tool's: then off this thread
+ * only (ours, left elsewhere, removes itself at that thread's next event).
+ * This thread keeps another tool's. Runs no Python code. */
+static void
+clear_ours_all(int profile)
+{
+    PyThreadState *me = PyThreadState_Get(), *ts;
+    Py_tracefunc ours = profile ? capture_profile : capture_trace;
+    Py_tracefunc my_func = profile ? me->c_profilefunc : me->c_tracefunc;
+    PyObject *my_obj = Py_XNewRef(profile ? me->c_profileobj
+                                          : me->c_traceobj);
+    void (*set_all)(Py_tracefunc, PyObject *) =
+        profile ? PyEval_SetProfileAllThreads : PyEval_SetTraceAllThreads;
+    void (*set_one)(Py_tracefunc, PyObject *) =
+        profile ? PyEval_SetProfile : PyEval_SetTrace;
+    int other_foreign = 0;
+
+    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        Py_tracefunc f = profile ? ts->c_profilefunc : ts->c_tracefunc;
+        if (ts != me && f != NULL && f != ours)
+            other_foreign = 1;
+    }
+    if (!other_foreign) {
+        set_all(NULL, NULL);
+        if (my_func != NULL && my_func != ours)
+            set_one(my_func, my_obj);       /* theirs, not ours */
+    } else if (my_func == ours) {
+        set_one(NULL, NULL);
+    }
+    Py_XDECREF(my_obj);
 }
 #endif
 
@@ -246,7 +288,8 @@ profile_uninstall_unchecked(capture_rec_t *rec)
 {
 #if TTX_SET_TRACE_TSTATE
     (void)rec;
-    clear_ours_each(1);
+    if (clear_ours_each(1) < 0)
+        PyErr_Clear();
 #else
     if (!rec->main_only)
         PyEval_SetProfileAllThreads(NULL, NULL);
@@ -298,7 +341,8 @@ uninstall_all_unchecked(void)
 #if TTX_SET_TRACE_ALL
     PyEval_SetTraceAllThreads(NULL, NULL);
 #else
-    clear_ours_each(0);
+    if (clear_ours_each(0) < 0)
+        PyErr_Clear();
 #endif
 }
 
@@ -363,38 +407,6 @@ capture_install(capture_rec_t *rec)
         return -1;
     }
     return 0;
-}
-
-/* Takes our profile function off every thread. On 3.13+ a thread whose
- * profile function another tool replaced keeps it; ours, left on threads
- * that cannot be reached one by one, removes itself at its next event. */
-static void
-profile_uninstall(capture_rec_t *rec)
-{
-#if TTX_SET_TRACE_TSTATE
-    (void)rec;
-    clear_ours_each(1);
-#else
-    PyThreadState *me = PyThreadState_Get(), *ts;
-    Py_tracefunc my_func = me->c_profilefunc;
-    PyObject *my_obj = Py_XNewRef(me->c_profileobj);
-    int other_foreign = 0;
-    (void)rec;
-    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
-         ts = PyThreadState_Next(ts)) {
-        if (ts != me && ts->c_profilefunc != NULL &&
-            ts->c_profilefunc != capture_profile)
-            other_foreign = 1;
-    }
-    if (!other_foreign) {
-        PyEval_SetProfileAllThreads(NULL, NULL);
-        if (my_func != NULL && my_func != capture_profile)
-            PyEval_SetProfile(my_func, my_obj);     /* theirs, not ours */
-    } else if (my_func == capture_profile) {
-        PyEval_SetProfile(NULL, NULL);
-    }
-    Py_XDECREF(my_obj);
-#endif
 }
 
 /* --------------------------------------------------------------- survey */
@@ -479,48 +491,14 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
     }
 
 #if TTX_SET_TRACE_TSTATE
-    /* Take ours off one thread state at a time; an audit hook may run
-     * Python code in between, so walk again from the head after each. */
-    for (;;) {
-        PyInterpreterState *interp = PyInterpreterState_Get();
-        PyThreadState *ts;
-        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-             ts = PyThreadState_Next(ts)) {
-            if (ts->c_tracefunc == capture_trace)
-                break;
-        }
-        if (ts == NULL)
-            break;
-        if (ttx_set_trace_tstate(ts, NULL, NULL) < 0)
-            return -1;
-    }
-#else
-    /* 3.13+: another thread's hook can only be changed for all at once. */
-    if (seen_collect(NULL, &seen, &n) < 0)
+    if (clear_ours_each(0) < 0 ||
+        (rec->cfuncs != NULL && clear_ours_each(1) < 0))
         return -1;
-    {
-        PyThreadState *me = PyThreadState_Get();
-        int other_foreign = 0;
-        Py_tracefunc my_func = me->c_tracefunc;
-        PyObject *my_obj = Py_XNewRef(me->c_traceobj);
-        for (i = 0; i < n; i++) {
-            if (seen[i].ident != me->thread_id && seen[i].func != NULL &&
-                seen[i].func != capture_trace)
-                other_foreign = 1;
-        }
-        seen_free(seen, n);
-        if (!other_foreign) {
-            PyEval_SetTraceAllThreads(NULL, NULL);
-            if (my_func != NULL && my_func != capture_trace)
-                PyEval_SetTrace(my_func, my_obj);   /* theirs, not ours */
-        } else if (my_func == capture_trace) {
-            PyEval_SetTrace(NULL, NULL);
-        }
-        Py_XDECREF(my_obj);
-    }
-#endif
+#else
+    clear_ours_all(0);
     if (rec->cfuncs != NULL)
-        profile_uninstall(rec);
+        clear_ours_all(1);
+#endif
     /* No hook of ours is left to need it (INSTRUCTION events went off
      * with the last PyEval_SetTrace above). */
     unprime_opcodes(rec);
