@@ -4,7 +4,8 @@
  * (PyEval_SetTraceAllThreads on 3.12+, _PyEval_SetTrace over the thread
  * states on 3.11, threading.settrace(hook) for threads started later), the
  * Hook object (c_traceobj; calling it installs the C hook on the calling
- * thread), the survey of hooks replaced by other tools, and removal.
+ * thread), the survey of hooks replaced by other tools, and removal; with
+ * --c-calls the same for the profile function (cfuncs.c) beside it.
  * Must not: be called from the trace hook, except Hook_call, which CPython
  * calls as a Python-level trace function. GIL: held throughout.
  */
