@@ -198,8 +198,13 @@ static void calls_checks(tt_reader_t *r)
         return;
     }
     for (uint32_t i = 0; (n = tt_calls_node(c, i)) != NULL; i++) {
+        const tt_code_def_t *def = tt_reader_code(r, n->code);
         EXPECT(n->parent == TT_CALLS_NO_NODE || n->parent < i);
         EXPECT(n->tottime_ns <= n->cumtime_ns);
+        /* A C function (--c-calls) is never resumed, whatever other
+         * flags its record carries. */
+        if (def != NULL && (def->flags & TT_CODE_CFUNCTION))
+            EXPECT(n->resumes == 0);
     }
     for (uint32_t i = 0; (f = tt_calls_function(c, i)) != NULL; i++) {
         EXPECT(f->prim_calls <= f->calls && f->prim_resumes <= f->resumes);

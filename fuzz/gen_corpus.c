@@ -81,6 +81,36 @@ int main(int argc, char **argv)
     tt_writer_note(w, "seed", "calls");
     tt_writer_close(w);
 
+    /* --c-calls: a C function (TT_CODE_CFUNCTION) called by f, calling
+     * back into the nested code, returning once and raising once (its
+     * EXCEPTION ends the call). */
+    w = start("seed-ccalls", &b, &c, &t);
+    {
+        tt_code_def_t cd = {0};
+        uint32_t file, name, empty, cf;
+        tt_writer_string(w, "<built-in>", 10, &file);
+        tt_writer_string(w, "builtins.sorted", 15, &name);
+        tt_writer_string(w, "", 0, &empty);
+        cd.filename = file;
+        cd.qualname = name;
+        cd.flags = TT_CODE_CFUNCTION;
+        cd.parent = TT_NO_PARENT;
+        tt_writer_code(w, &cd, &cf);
+        tt_tbuf_call(b, 110, c, 1);
+        for (int i = 0; i < 2; i++) {
+            uint64_t k = 120 + 20 * (uint64_t)i;
+            tt_tbuf_call(b, k, cf, 3);
+            tt_tbuf_call(b, k + 2, c + 1, 7);
+            tt_tbuf_return(b, k + 4, c + 1, 7);
+            if (i == 0)
+                tt_tbuf_return(b, k + 6, cf, 3);
+            else
+                tt_tbuf_exception(b, k + 6, cf, 3, empty);
+        }
+        tt_tbuf_return(b, 170, c, 3);
+        tt_writer_close(w);
+    }
+
     /* Clock sync points (0x82) around a few calls, one going backwards. */
     w = start("seed-clock", &b, &c, &t);
     tt_writer_clock_sync(w, 100, 5000, 40);

@@ -52,11 +52,13 @@ static PyObject *codes_dict(tt_reader_t *r, const tt_calls_t *c)
         if (f->thread != TT_CALLS_ALL_THREADS)
             continue;
         k = PyLong_FromUnsignedLong(f->code);
-        v = cd ? Py_BuildValue("(NNi)",
+        v = cd ? Py_BuildValue("(NNiO)",
                                capture_decode_fs(tt_reader_string(r, cd->filename)),
                                str_or_none(tt_reader_string(r, cd->qualname)),
-                               (int)cd->firstlineno)
-               : Py_BuildValue("(sOi)", "?", Py_None, 0);
+                               (int)cd->firstlineno,
+                               (cd->flags & TT_CODE_CFUNCTION) ? Py_True
+                                                               : Py_False)
+               : Py_BuildValue("(sOiO)", "?", Py_None, 0, Py_False);
         rc = (k == NULL || v == NULL) ? -1 : PyDict_SetItem(d, k, v);
         Py_XDECREF(k);
         Py_XDECREF(v);

@@ -262,6 +262,8 @@ typedef struct capture_rec {
     capture_problems_t problems;
     struct capture_objects *objects;  /* owned (objsession.c): the
                                      --objects state, or NULL */
+    struct capture_cfuncs *cfuncs;    /* owned (cfuncs.c): the --c-calls
+                                     table, or NULL (no profile function) */
 } capture_rec_t;
 
 /* The active recording, or NULL. Protected by the GIL. */
@@ -289,6 +291,14 @@ int capture_trace(PyObject *obj, PyFrameObject *frame, int what,
  * -1 when memory ran out (counted; frames not adopted stay untracked).
  * No exception. */
 int capture_adopt_frames(capture_rec_t *rec);
+/* cfuncs.c: --c-calls. The Py_tracefunc installed as the profile
+ * function: records C_CALL/C_RETURN/C_EXCEPTION of C functions called by a
+ * recorded frame. Never raises. */
+int capture_profile(PyObject *obj, PyFrameObject *frame, int what,
+                    PyObject *arg);
+/* Gives rec its C function table (rec->cfuncs). 0, or -1 + MemoryError. */
+int capture_cfuncs_init(capture_rec_t *rec);
+void capture_cfuncs_free(capture_rec_t *rec);    /* no-op when NULL */
 
 /* codetable.c */
 /* Registers `code` (and the code objects nested in its co_consts) on first

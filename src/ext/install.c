@@ -6,7 +6,8 @@
  * Hook object (c_traceobj; calling it installs the C hook on the calling
  * thread), the survey of hooks replaced by other tools, the sys.settrace
  * wrapper that puts the hook back when such a tool removes itself, and
- * removal.
+ * removal; with --c-calls the same for the profile function (cfuncs.c)
+ * beside it.
  * Must not: be called from the trace hook, except Hook_call, which CPython
  * calls as a Python-level trace function. GIL: held throughout.
  */
@@ -109,6 +110,28 @@ threading_settrace(capture_rec_t *rec, PyObject *hook)
 
 /* ---------------------------------------------------------------- refusal */
 
+/* --c-calls needs the profile function of every thread it covers. */
+static int
+profile_check_free(capture_rec_t *rec)
+{
+    PyThreadState *me = PyThreadState_Get(), *ts;
+    if (rec->cfuncs == NULL)
+        return 0;
+    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        if (ts->c_profilefunc == NULL || ts->c_profilefunc == capture_profile ||
+            (rec->main_only && ts != me))
+            continue;
+        PyErr_Format(PyExc_RuntimeError,
+                     "cannot record C calls: another profile function "
+                     "(sys.setprofile, or cProfile before 3.12) is installed "
+                     "in thread %lu; --c-calls needs the profile hook for "
+                     "itself", ts->thread_id);
+        return -1;
+    }
+    return 0;
+}
+
 int
 capture_check_free(capture_rec_t *rec)
 {
@@ -141,6 +164,8 @@ capture_check_free(capture_rec_t *rec)
         return -1;
     }
     seen_free(seen, n);
+    if (profile_check_free(rec) < 0)
+        return -1;
     if (rec->main_only)
         return 0;
     t = threading_gettrace(rec);
@@ -196,20 +221,132 @@ unprime_opcodes(capture_rec_t *rec)
 }
 #endif
 
+#if TTX_SET_TRACE_TSTATE
+/* Takes our trace function (profile = 0) or our profile function (1) off
+ * every thread state that has it, one at a time: an audit hook may run
+ * Python code in between, so the walk starts again from the head after
+ * each. 0, or -1 + exception (a refusal; the rest keep ours). */
+static int
+clear_ours_each(int profile)
+{
+    for (;;) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        PyThreadState *ts;
+        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+             ts = PyThreadState_Next(ts)) {
+            if (profile ? ts->c_profilefunc == capture_profile
+                        : ts->c_tracefunc == capture_trace)
+                break;
+        }
+        if (ts == NULL)
+            return 0;
+        if ((profile ? ttx_set_profile_tstate(ts, NULL, NULL)
+                     : ttx_set_trace_tstate(ts, NULL, NULL)) < 0)
+            return -1;
+    }
+}
+#endif
+
+#if !TTX_SET_TRACE_TSTATE
+/* 3.13+: another thread's hook can only be changed for all at once. Takes
+ * our trace function (profile = 0) or profile function (1) off every
+ * thread, unless another thread holds another tool's: then off this thread
+ * only (ours, left elsewhere, removes itself at that thread's next event).
+ * This thread keeps another tool's. Runs no Python code. */
+static void
+clear_ours_all(int profile)
+{
+    PyThreadState *me = PyThreadState_Get(), *ts;
+    Py_tracefunc ours = profile ? capture_profile : capture_trace;
+    Py_tracefunc my_func = profile ? me->c_profilefunc : me->c_tracefunc;
+    PyObject *my_obj = Py_XNewRef(profile ? me->c_profileobj
+                                          : me->c_traceobj);
+    void (*set_all)(Py_tracefunc, PyObject *) =
+        profile ? PyEval_SetProfileAllThreads : PyEval_SetTraceAllThreads;
+    void (*set_one)(Py_tracefunc, PyObject *) =
+        profile ? PyEval_SetProfile : PyEval_SetTrace;
+    int other_foreign = 0;
+
+    for (ts = PyInterpreterState_ThreadHead(me->interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
+        Py_tracefunc f = profile ? ts->c_profilefunc : ts->c_tracefunc;
+        if (ts != me && f != NULL && f != ours)
+            other_foreign = 1;
+    }
+    if (!other_foreign) {
+        set_all(NULL, NULL);
+        if (my_func != NULL && my_func != ours)
+            set_one(my_func, my_obj);       /* theirs, not ours */
+    } else if (my_func == ours) {
+        set_one(NULL, NULL);
+    }
+    Py_XDECREF(my_obj);
+}
+#endif
+
+/* --c-calls: the profile function beside the trace function, on the same
+ * threads (new ones get it from Hook_call). The undo of a failed install
+ * takes ours off again; no other tool's can be there (profile_check_free). */
+static void
+profile_uninstall_unchecked(capture_rec_t *rec)
+{
+#if TTX_SET_TRACE_TSTATE
+    (void)rec;
+    if (clear_ours_each(1) < 0)
+        PyErr_Clear();
+#else
+    if (!rec->main_only)
+        PyEval_SetProfileAllThreads(NULL, NULL);
+    else if (PyThreadState_Get()->c_profilefunc == capture_profile)
+        PyEval_SetProfile(NULL, NULL);
+#endif
+}
+
+static int
+profile_install(capture_rec_t *rec)
+{
+    if (rec->cfuncs == NULL)
+        return 0;
+    if (rec->main_only) {
+        PyEval_SetProfile(capture_profile, rec->hook);
+    } else {
+#if TTX_SET_TRACE_ALL
+        PyEval_SetProfileAllThreads(capture_profile, rec->hook);
+#else
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        PyThreadState *ts;
+        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+             ts = PyThreadState_Next(ts)) {
+            if (ttx_set_profile_tstate(ts, capture_profile, rec->hook) < 0) {
+                ttx_exc_state_t saved;
+                ttx_exc_save(&saved);
+                profile_uninstall_unchecked(rec);
+                ttx_exc_restore(&saved);
+                return -1;
+            }
+        }
+#endif
+    }
+    if (PyThreadState_Get()->c_profilefunc != capture_profile) {
+        profile_uninstall_unchecked(rec);
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot record C calls: the profile hook could not "
+                        "be installed (an audit hook may have refused "
+                        "sys.setprofile)");
+        return -1;
+    }
+    return 0;
+}
+
 static void
 uninstall_all_unchecked(void)
 {
 #if TTX_SET_TRACE_ALL
     PyEval_SetTraceAllThreads(NULL, NULL);
 #else
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    PyThreadState *ts;
-    for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-         ts = PyThreadState_Next(ts)) {
-        if (ts->c_tracefunc == capture_trace &&
-            ttx_set_trace_tstate(ts, NULL, NULL) < 0)
-            PyErr_Clear();
-    }
+    if (clear_ours_each(0) < 0)
+        PyErr_Clear();
 #endif
 }
 
@@ -256,7 +393,7 @@ capture_install(capture_rec_t *rec)
         }
 #endif
     }
-    if (me->c_tracefunc != capture_trace) {
+    if (me->c_tracefunc != capture_trace || profile_install(rec) < 0) {
         /* PyEval_SetTrace reports an audit hook's veto as unraisable. */
         ttx_exc_state_t saved;
         ttx_exc_save(&saved);
@@ -358,45 +495,13 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
     }
 
 #if TTX_SET_TRACE_TSTATE
-    /* Take ours off one thread state at a time; an audit hook may run
-     * Python code in between, so walk again from the head after each. */
-    for (;;) {
-        PyInterpreterState *interp = PyInterpreterState_Get();
-        PyThreadState *ts;
-        for (ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
-             ts = PyThreadState_Next(ts)) {
-            if (ts->c_tracefunc == capture_trace)
-                break;
-        }
-        if (ts == NULL)
-            break;
-        if (ttx_set_trace_tstate(ts, NULL, NULL) < 0)
-            return -1;
-    }
-#else
-    /* 3.13+: another thread's hook can only be changed for all at once. */
-    if (seen_collect(NULL, &seen, &n) < 0)
+    if (clear_ours_each(0) < 0 ||
+        (rec->cfuncs != NULL && clear_ours_each(1) < 0))
         return -1;
-    {
-        PyThreadState *me = PyThreadState_Get();
-        int other_foreign = 0;
-        Py_tracefunc my_func = me->c_tracefunc;
-        PyObject *my_obj = Py_XNewRef(me->c_traceobj);
-        for (i = 0; i < n; i++) {
-            if (seen[i].ident != me->thread_id && seen[i].func != NULL &&
-                seen[i].func != capture_trace)
-                other_foreign = 1;
-        }
-        seen_free(seen, n);
-        if (!other_foreign) {
-            PyEval_SetTraceAllThreads(NULL, NULL);
-            if (my_func != NULL && my_func != capture_trace)
-                PyEval_SetTrace(my_func, my_obj);   /* theirs, not ours */
-        } else if (my_func == capture_trace) {
-            PyEval_SetTrace(NULL, NULL);
-        }
-        Py_XDECREF(my_obj);
-    }
+#else
+    clear_ours_all(0);
+    if (rec->cfuncs != NULL)
+        clear_ours_all(1);
 #endif
     /* No hook of ours is left to need it (INSTRUCTION events went off
      * with the last PyEval_SetTrace above). */
@@ -422,6 +527,16 @@ capture_uninstall(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
 
 /* ------------------------------------------------------ one thread only */
 
+/* --c-calls: the profile function on the calling thread too, unless
+ * another tool holds it there (its C calls then go unrecorded). */
+static void
+hook_profile_here(capture_rec_t *rec)
+{
+    Py_tracefunc f = PyThreadState_Get()->c_profilefunc;
+    if (rec->cfuncs != NULL && (f == NULL || f == capture_profile))
+        PyEval_SetProfile(capture_profile, rec->hook);
+}
+
 /* This thread's state in the active recording, or NULL. */
 static capture_thread_t *
 current_thread_state(capture_rec_t *rec)
@@ -442,6 +557,8 @@ capture_detach_thread(PyObject *module, PyObject *unused)
         PyEval_SetTrace(NULL, NULL);
     else if (t != NULL && !t->detached && rec->calls)
         t->hook_lost = 1;               /* someone else took it: reported */
+    if (PyThreadState_Get()->c_profilefunc == capture_profile)
+        PyEval_SetProfile(NULL, NULL);
     if (t != NULL)
         t->detached = 1;
     Py_RETURN_NONE;
@@ -466,6 +583,7 @@ capture_attach_thread(PyObject *module, PyObject *unused)
         return NULL;
     }
     PyEval_SetTrace(capture_trace, rec->hook);
+    hook_profile_here(rec);
     if (t != NULL)
         t->detached = 0;
     Py_RETURN_NONE;
@@ -661,6 +779,7 @@ Hook_call(PyObject *self, PyObject *args, PyObject *kw)
     capture_objects_own(args);
     TTX_OBJ_OWN(hook_note_name(rec, ident));
     PyEval_SetTrace(capture_trace, self);
+    hook_profile_here(rec);
     if (PyThreadState_Get()->c_tracefunc == capture_trace &&
         PyFrame_Check(frame) && PyUnicode_Check(event) &&
         PyUnicode_CompareWithASCIIString(event, "call") == 0)

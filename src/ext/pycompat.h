@@ -58,6 +58,12 @@ ttx_set_trace_tstate(PyThreadState *ts, Py_tracefunc func, PyObject *obj)
 {
     return _PyEval_SetTrace(ts, func, obj);
 }
+/* The same for the profile function (--c-calls). */
+static inline int
+ttx_set_profile_tstate(PyThreadState *ts, Py_tracefunc func, PyObject *obj)
+{
+    return _PyEval_SetProfile(ts, func, obj);
+}
 #endif
 
 /* ---- opcode events (CPYTHON-NOTES section 1, constraint 5).

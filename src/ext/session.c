@@ -30,6 +30,7 @@ rec_free(capture_rec_t *rec)
         PyMem_RawFree(rec->start_names[i].name);
     PyMem_RawFree(rec->start_names);
     capture_codetab_free(&rec->codes);
+    capture_cfuncs_free(rec);
     capture_names_free(&rec->names);
     capture_filter_free(&rec->filter);
     Py_CLEAR(rec->hook);
@@ -180,7 +181,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "path", "calls", "lines", "opcodes", "main_only", "include",
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
-        "python_build", "count", "objects", "flush_interval", NULL};
+        "python_build", "count", "objects", "flush_interval", "c_calls",
+        NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -188,7 +190,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
-    int count = 0;
+    int count = 0, c_calls = 0;
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -197,14 +199,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpid",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidp",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
                                      &own_dirs, &stdlib, &argv, &options_text,
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
-                                     &flush_interval))
+                                     &flush_interval, &c_calls))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -254,6 +256,10 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         capture_filter_init(&rec->filter, include, exclude, stdlib_dirs,
                             own_dirs, stdlib) < 0)
         goto error;
+    /* --c-calls: the profile function needs an event log to write into
+     * (not --count) and the trace function's shadow stack. */
+    if (c_calls && rec->calls && !rec->count && capture_cfuncs_init(rec) < 0)
+        goto error;
     if (capture_check_free(rec) < 0)
         goto error;
     if (objects && capture_objects_precheck() < 0)
@@ -277,7 +283,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                   (stdlib ? TT_OPT_STDLIB : 0) |
                   (main_only ? TT_OPT_MAIN_THREAD_ONLY : 0) |
                   (objects ? TT_OPT_OBJECTS : 0) |
-                  (objects == 2 ? TT_OPT_COUNT : 0);
+                  (objects == 2 ? TT_OPT_COUNT : 0) |
+                  (rec->cfuncs != NULL ? TT_OPT_C_CALLS : 0);
     capture_clock_choose(&rec->clock_name, &rec->clock_hz);
     hdr.clock_name = rec->clock_name;
     hdr.clock_hz = rec->clock_hz;

@@ -109,6 +109,10 @@ typedef struct {
 #define TT_NO_PARENT UINT32_MAX
 #define TT_CODE_TRACED     0x1u   /* passed the filters; events may name it */
 #define TT_CODE_GENERATOR  0x2u   /* generator, coroutine or async generator */
+#define TT_CODE_CFUNCTION  0x8u   /* a C function (--c-calls): file
+                                     "<built-in>", firstlineno 0, no ranges;
+                                     its CALL/RETURN/EXCEPTION events are
+                                     c_call/c_return/c_exception */
 
 /* A Python type as recorded (OBJ_CREATE names types by id). */
 typedef struct {
@@ -128,6 +132,7 @@ typedef struct {
 #define TT_OPT_COUNT    0x10u
 #define TT_OPT_STDLIB   0x20u
 #define TT_OPT_MAIN_THREAD_ONLY 0x40u
+#define TT_OPT_C_CALLS  0x80u     /* C function calls recorded (--c-calls) */
 
 /* What a recording says about itself, written once at the start. All
  * strings are NUL-terminated UTF-8 and are copied by the writer. */

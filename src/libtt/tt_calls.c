@@ -349,7 +349,8 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
     /* Only these do work; each thread's first and last event come from
      * the reader at the end (complete after the whole iteration). */
     if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_RETURN &&
-        ev->kind != TT_EV_OBJ_CREATE && ev->kind != TT_EV_DROPPED)
+        ev->kind != TT_EV_EXCEPTION && ev->kind != TT_EV_OBJ_CREATE &&
+        ev->kind != TT_EV_DROPPED)
         return 0;
     if (TT_UNLIKELY(ev->thread >= c->n_thr) &&
         (rc = thr_get(c, ev->thread, &t)) < 0)
@@ -360,6 +361,12 @@ static int replay_one(tt_calls_t *c, const tt_event_t *ev)
         return on_call(c, t, ev);
     case TT_EV_RETURN:
         on_return(c, t, ev);
+        break;
+    case TT_EV_EXCEPTION:
+        /* A C function that raises ends with its EXCEPTION (c_exception):
+         * no RETURN follows. Python frames' EXCEPTION events end nothing. */
+        if (tt__pair_cexception(c->r, t->st, t->n, sizeof *t->st, ev->code))
+            on_return(c, t, ev);
         break;
     case TT_EV_OBJ_CREATE:
         return on_create(c, t, ev);

@@ -212,6 +212,12 @@ static inline int tt__genrule_resumes(const tt__genrule_t *g, int32_t line)
 size_t tt__pair_return(const void *frames, size_t n, size_t stride,
                        uint32_t code);
 
+/* An EXCEPTION of `code` (frames as for tt__pair_return): 1 when it ends
+ * the top frame, a C function (--c-calls) that raised (c_exception: no
+ * RETURN follows); 0 otherwise (a Python frame's EXCEPTION ends nothing). */
+int tt__pair_cexception(const tt_reader_t *r, const void *frames, size_t n,
+                        size_t stride, uint32_t code);
+
 /* The next event of a replay in merged order: 1 and *ev, 0 at the end,
  * or TT_ENOMEM / TT_ECANCELED (stop). A malformed chunk is skipped and
  * counted in *bad_chunks. */

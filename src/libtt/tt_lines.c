@@ -139,9 +139,15 @@ static int thr_get(tt_lines_t *L, uint32_t thread)
 /* Charges f's current segment, up to ns, to its row. */
 static void seg_close(tt_lines_t *L, lframe_t *f, uint64_t ns)
 {
-    tt_linestat_t *x = &L->rows[f->row];
+    tt_linestat_t *x;
     uint64_t d = ns > f->seg_ns ? ns - f->seg_ns : 0;
 
+    if (f->row == NONE) {         /* a C function: no lines of its own */
+        f->seg_ns = ns;
+        f->callee_ns = 0;
+        return;
+    }
+    x = &L->rows[f->row];
     x->time_ns += d;
     x->own_ns += d > f->callee_ns ? d - f->callee_ns : 0;
     f->seg_ns = ns;
@@ -199,7 +205,7 @@ static int resumes_at_line(const tt_lines_t *L, const tt_event_t *ev)
     int32_t l0;
 
     if (d == NULL || !(d->flags & TT_CODE_GENERATOR) ||
-        ev->line == d->firstlineno)
+        (d->flags & TT_CODE_CFUNCTION) || ev->line == d->firstlineno)
         return 0;
     l0 = tt_code_line_at(d, 0);
     return ev->line != (l0 == TT_NO_LINE ? d->firstlineno : l0);
@@ -209,9 +215,16 @@ static int on_call(tt_lines_t *L, lthr_t *t, const tt_event_t *ev,
                    uint64_t ns)
 {
     uint32_t row;
-    int resume = resumes_at_line(L, ev);
-    int rc = row_get(L, ev->code, resume ? ev->line : TT_NO_LINE, ev->thread,
-                     &row);
+    const tt_code_def_t *d = tt_reader_code(L->r, ev->code);
+    int resume, rc;
+
+    /* A C function (--c-calls) is a callee of the line that called it,
+     * with no row of its own: its time leaves that line's own time. */
+    if (d != NULL && (d->flags & TT_CODE_CFUNCTION))
+        return frame_push(t, ev->code, NONE, ns);
+    resume = resumes_at_line(L, ev);
+    rc = row_get(L, ev->code, resume ? ev->line : TT_NO_LINE, ev->thread,
+                 &row);
 
     if (rc < 0)
         return rc;
@@ -289,7 +302,8 @@ static int replay_one(tt_lines_t *L, const tt_event_t *ev)
 
     L->sum.events++;
     if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_LINE &&
-        ev->kind != TT_EV_RETURN && ev->kind != TT_EV_DROPPED)
+        ev->kind != TT_EV_RETURN && ev->kind != TT_EV_EXCEPTION &&
+        ev->kind != TT_EV_DROPPED)
         return 0;
     if (TT_UNLIKELY(ev->thread >= L->n_thr) &&
         (rc = thr_get(L, ev->thread)) < 0)
@@ -307,7 +321,10 @@ static int replay_one(tt_lines_t *L, const tt_event_t *ev)
         rc = on_call(L, t, ev, ns);
     else if (ev->kind == TT_EV_RETURN)
         on_return(L, t, ev, ns);
-    else {
+    else if (ev->kind == TT_EV_EXCEPTION) {
+        if (tt__pair_cexception(L->r, t->st, t->n, sizeof *t->st, ev->code))
+            frame_pop(L, t, ns);    /* a C function raised: no RETURN */
+    } else {
         t->info.dropped += ev->count;
         t->info.closed_at_drop += pop_all(L, t, ev->tick);
     }

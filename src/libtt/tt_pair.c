@@ -15,7 +15,8 @@
 void tt__genrule(const tt_code_def_t *def, tt__genrule_t *g)
 {
     memset(g, 0, sizeof *g);
-    if (def == NULL || !(def->flags & TT_CODE_GENERATOR))
+    if (def == NULL || !(def->flags & TT_CODE_GENERATOR) ||
+        (def->flags & TT_CODE_CFUNCTION))      /* never a generator */
         return;
     g->gen = 1;
     g->line_a = def->firstlineno;
@@ -49,6 +50,22 @@ int tt__replay_next(tt_reader_t *r, tt_event_t *ev, uint64_t *bad_chunks)
         ++*bad_chunks;                    /* a malformed chunk: skipped */
     }
     return rc;
+}
+
+/* Contract (tt_internal.h). */
+int tt__pair_cexception(const tt_reader_t *r, const void *frames, size_t n,
+                        size_t stride, uint32_t code)
+{
+    const tt_code_def_t *def;
+    uint32_t top;
+
+    if (n == 0)
+        return 0;
+    memcpy(&top, (const char *)frames + (n - 1) * stride, sizeof top);
+    if (top != code)
+        return 0;
+    def = tt_reader_code(r, code);
+    return def != NULL && (def->flags & TT_CODE_CFUNCTION) != 0;
 }
 
 /* Contract (tt_internal.h). */

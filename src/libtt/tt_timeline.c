@@ -360,7 +360,12 @@ static int walk(tl_t *t)
             const char *name = tt_reader_string(t->r, ev.exc_type);
             t->st.instants++;
             rc = t->sink.instant(t->sink.ctx, ev.thread, ns, TT__TL_EXCEPTION,
-                                 name ? name : "?", ev.code, ev.line);
+                                 name && name[0] ? name : "?", ev.code,
+                                 ev.line);
+            /* a C function that raised ends here (--c-calls) */
+            if (rc == 0 && tt__pair_cexception(t->r, h->st, h->n,
+                                               sizeof *h->st, ev.code))
+                rc = close_top(t, ev.thread, h, ns);
             break;
         }
         case TT_EV_DROPPED: {

@@ -91,8 +91,9 @@ def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
     codes = raw["codes"]
 
     def where(code: int) -> dict[str, Any]:
-        file, func, line = codes.get(code, ("?", None, 0))
-        return {"file": file, "line": line, "func": func or "?"}
+        file, func, line, cfunc = codes.get(code, ("?", None, 0, False))
+        return {"file": file, "line": line, "func": func or "?",
+                "c_function": cfunc}
 
     functions = []
     for (code, thread, calls, pcalls, resumes, presumes, tt, ct, mn,
@@ -147,6 +148,8 @@ def _func_match(f: dict[str, Any], pat: str) -> bool:
 
 
 def _label(f: dict[str, Any]) -> str:
+    if f.get("c_function"):
+        return f"{f['func']} (built-in)"
     return f"{f['func']} ({_short(f['file'])}:{f['line']})"
 
 
@@ -270,6 +273,8 @@ def format_json(data: dict[str, Any], out: TextIO) -> None:
 def _pkey(f: dict[str, Any]) -> tuple[str, int, str]:
     """cProfile's key: (co_filename, co_firstlineno, co_name)."""
     name = f["func"]
+    if f.get("c_function"):                 # as cProfile keys C functions
+        return ("~", 0, f"<built-in method {name}>")
     # co_name is the last part of the qualname, but a qualname such as
     # "f.<locals>.<lambda>" or "C.m" keeps the dots of its owners.
     return (f["file"], f["line"], name.rsplit(".", 1)[-1])
@@ -317,7 +322,8 @@ def collapsed(data: dict[str, Any], thread: int | None = None,
     tree = data["tree"]
     names: list[str] = []
     for n in tree:
-        label = f"{n['func']} ({os.path.basename(n['file'])}:{n['line']})"
+        label = (f"{n['func']} (built-in)" if n.get("c_function") else
+                 f"{n['func']} ({os.path.basename(n['file'])}:{n['line']})")
         label = label.replace(";", ":")
         names.append(label if n["parent"] is None
                      else names[n["parent"]] + ";" + label)

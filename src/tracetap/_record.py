@@ -89,6 +89,10 @@ class record:
     - ``calls``: install the trace function at all (``--no-calls``);
     - ``lines``: record line events (``--no-lines``);
     - ``opcodes``: record every bytecode instruction (``--opcodes``);
+    - ``c_calls``: also record calls of C functions (built-ins, methods of
+      built-in types) made by recorded code, through a profile function
+      (``--c-calls``), so that ``calls()`` times them under their own
+      names as cProfile does;
     - ``threads``: ``"all"`` (threads already running and threads started
       later) or ``"main"`` (only the main thread; start from it);
     - ``include``/``exclude``: fnmatch globs on absolute file names;
@@ -131,6 +135,7 @@ class record:
         calls: bool = True,
         lines: bool = True,
         opcodes: bool = False,
+        c_calls: bool = False,
         objects: bool = False,
         count: bool = False,
         threads: str = "all",
@@ -152,6 +157,11 @@ class record:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
             raise ValueError(f"threads must be 'all' or 'main', not {threads!r}")
+        if c_calls and (count or objects or not calls):
+            raise ValueError(
+                "c_calls=True records C calls into the event log; it cannot "
+                "be combined with count=True, objects=True or calls=False"
+            )
         if opcodes and not calls:
             raise ValueError(
                 "opcodes=True needs the trace function; it "
@@ -161,6 +171,7 @@ class record:
         self.calls = bool(calls)
         self.lines = bool(lines) and self.calls
         self.opcodes = bool(opcodes)
+        self.c_calls = bool(c_calls)
         # --objects: 1 = event log, 2 = per-site aggregates (with count)
         self.objects = (2 if count else 1) if objects else 0
         self.count = bool(count)
@@ -185,6 +196,8 @@ class record:
             parts.append("--no-lines")
         if self.opcodes:
             parts.append("--opcodes")
+        if self.c_calls:
+            parts.append("--c-calls")
         if self.count:
             parts.append("--count")
         if self.objects:
@@ -244,6 +257,8 @@ class record:
         }
         if self.objects:
             args["objects"] = self.objects
+        if self.c_calls:
+            args["c_calls"] = True
         atexit.register(self._stop_at_exit)
         # An audit hook that vetoes sys.settrace has its exception reported
         # as unraisable by CPython; it belongs in start()'s error instead.

@@ -211,9 +211,9 @@ def cmd_events(
                 # A call sits at its caller's depth; the callee's events and
                 # its return one step in.
                 d = depth.get(ev.thread, 0)
-                if ev.kind == "call":
+                if ev.kind in ("call", "c_call"):
                     depth[ev.thread] = d + 1
-                elif ev.kind == "return":
+                elif ev.kind in ("return", "c_return", "c_exception"):
                     depth[ev.thread] = max(d - 1, 0)
                 indent = "  " * d
                 where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
@@ -223,6 +223,8 @@ def cmd_events(
                     text = f"return    {ev.func}  ({where})"
                 elif ev.kind == "exception":
                     text = f"exception {ev.exception}  in {ev.func}  ({where})"
+                elif ev.kind.startswith("c_"):       # --c-calls
+                    text = f"{ev.kind:<9} {ev.func}  (line {ev.line})"
                 elif ev.kind == "opcode":
                     text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
                 elif ev.kind == "dropped":

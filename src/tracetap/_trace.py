@@ -35,7 +35,11 @@ OPTION_NAMES = {
     0x10: "count",
     0x20: "stdlib",
     0x40: "main thread only",
+    0x80: "c calls",
 }
+_CODE_CFUNCTION = 0x8  # tt.h TT_CODE_CFUNCTION: a C function (--c-calls)
+# A C function's CALL/RETURN/EXCEPTION, named as sys.setprofile names them.
+_C_KINDS = {"call": "c_call", "return": "c_return", "exception": "c_exception"}
 
 
 class Event(NamedTuple):
@@ -57,6 +61,13 @@ class Event(NamedTuple):
     no traced Python code was running) and ``obj_destroy`` events (``addr``
     only). A destroy may name an object made before the recording started:
     ``Trace.objects()`` pairs them up.
+
+    Recordings made with ``--c-calls`` also hold ``c_call``, ``c_return``
+    and ``c_exception`` events (``sys.setprofile``'s names): ``func`` is
+    the C function's qualified name (``builtins.sorted``, ``list.sort``),
+    ``file`` is ``"<built-in>"`` and ``line`` the calling frame's line.
+    A ``c_exception`` ends the call (no ``c_return`` follows); its
+    ``exception`` is None (a profile function is not shown the exception).
     """
 
     thread: int
@@ -114,22 +125,24 @@ class Trace:
         self.path = os.path.abspath(os.fspath(path))
         self._reader = _tracetap.Reader(self.path)
         self._last_iter: Any = None
-        self._codes: dict[int, tuple[str | None, str | None]] = {}
+        self._codes: dict[int, tuple[str | None, str | None, bool]] = {}
         self._strings: dict[int, str] = {}
         self._types: dict[int, str] = {}
         self._opnames: list[str | None] | None = None
 
-    def _code(self, cid: int) -> tuple[str | None, str | None]:
+    def _code(self, cid: int) -> tuple[str | None, str | None, bool]:
+        """(file, qualname, is a C function) of a code id."""
         try:
             return self._codes[cid]
         except KeyError:
             pass
         try:
-            file, func = self._reader.code(cid)[:2]
+            file, func, _line, flags = self._reader.code(cid)[:4]
+            cfunc = bool(flags & _CODE_CFUNCTION)
         except IndexError:
-            file, func = None, None
-        self._codes[cid] = (file, func)
-        return file, func
+            file, func, cfunc = None, None, False
+        self._codes[cid] = (file, func, cfunc)
+        return file, func, cfunc
 
     def _string(self, sid: int) -> str | None:
         s = self._strings.get(sid)
@@ -179,8 +192,13 @@ class Trace:
                 yield new(Event, (th, "obj_destroy", None, None, None, t_ns,
                                   None, None, None, None, None, addr, None))
                 continue
-            file, func = code(cid)
-            if kind == _EV_OPCODE:
+            file, func, cfunc = code(cid)
+            if cfunc:
+                name = kinds[kind]
+                yield new(Event, (th, _C_KINDS.get(name, name), file, line,
+                                  func, t_ns, None, None, None, None, None,
+                                  None, None))
+            elif kind == _EV_OPCODE:
                 yield new(Event, (th, "opcode", file, line, func, t_ns, offset,
                                   self._opname(op), None, None, None, None,
                                   None))

@@ -380,3 +380,104 @@ void test_alloc_fail_calls(void)
     tt_calls_free(NULL);
     tt_reader_close(r);
 }
+
+/* --c-calls: C functions are CODE records flagged TT_CODE_CFUNCTION
+ * (file "<built-in>", firstlineno 0, no ranges) whose CALL/RETURN are
+ * c_call/c_return and whose EXCEPTION (c_exception) ends the call.
+ * f [0,100] calls the C function sorted [10,50], which calls back g
+ * [20,30]; then the C function pop [60,70] raises (EXCEPTION, no RETURN),
+ * and f's own EXCEPTION at 75 ends nothing. The flags and events survive
+ * the file, the times are the hand-worked ones, and coverage lists
+ * neither C function nor their file. */
+void test_calls_cfunctions(void)
+{
+    const char *path = tmp_path("calls_cfunc.ttrace");
+    uint64_t T = test_header()->start_tick;
+    uint32_t code[N_CODES], builtin, s_sorted, s_pop, empty, c_sorted, c_pop;
+    tt_tbuf_t *b0;
+    tt_writer_t *w = open_calls(path, code, &b0, NULL);
+    tt_code_def_t cd;
+    const tt_code_def_t *def;
+    const tt_callstat_t *f;
+    const tt_calledge_t *e;
+    tt_reader_t *r;
+    tt_calls_t *c;
+    tt_event_t ev;
+    tt_coverage_t *cov;
+    tt_cov_summary_t tot;
+    int kinds[16], n = 0;
+
+    CHECK_OK(tt_writer_string(w, "<built-in>", 10, &builtin));
+    CHECK_OK(tt_writer_string(w, "builtins.sorted", 15, &s_sorted));
+    CHECK_OK(tt_writer_string(w, "dict.pop", 8, &s_pop));
+    CHECK_OK(tt_writer_string(w, "", 0, &empty));
+    memset(&cd, 0, sizeof cd);
+    cd.filename = builtin;
+    cd.qualname = s_sorted;
+    cd.flags = TT_CODE_CFUNCTION;
+    cd.parent = TT_NO_PARENT;
+    CHECK_OK(tt_writer_code(w, &cd, &c_sorted));
+    cd.qualname = s_pop;
+    CHECK_OK(tt_writer_code(w, &cd, &c_pop));
+
+    tt_tbuf_call(b0, T + 0, code[F], 1);
+    tt_tbuf_call(b0, T + 10, c_sorted, 2);       /* the caller's line */
+    tt_tbuf_call(b0, T + 20, code[G], 10);
+    tt_tbuf_return(b0, T + 30, code[G], 11);
+    tt_tbuf_return(b0, T + 50, c_sorted, 2);
+    tt_tbuf_call(b0, T + 60, c_pop, 3);
+    tt_tbuf_exception(b0, T + 70, c_pop, 3, empty);
+    tt_tbuf_exception(b0, T + 75, code[F], 3, empty);
+    tt_tbuf_return(b0, T + 100, code[F], 4);
+    CHECK_OK(tt_writer_close(w));
+
+    c = analyze(path, &r);
+    def = tt_reader_code(r, c_sorted);
+    CHECK(def != NULL);
+    CHECK_EQ(def->flags, TT_CODE_CFUNCTION);
+    CHECK_EQ(def->firstlineno, 0);
+    CHECK_EQ(def->n_ranges, 0);
+    CHECK_STR(tt_reader_string(r, def->filename), "<built-in>");
+    CHECK_STR(tt_reader_string(r, def->qualname), "builtins.sorted");
+    CHECK_OK(tt_reader_select_thread(r, UINT32_MAX));
+    while (tt_reader_next(r, &ev) == 1 && n < 16) {
+        kinds[n++] = ev.kind;
+        if (ev.code == c_sorted || ev.code == c_pop)
+            CHECK_EQ(ev.line, ev.code == c_sorted ? 2 : 3);
+    }
+    CHECK_EQ(n, 9);
+    CHECK_EQ(kinds[1], TT_EV_CALL);
+    CHECK_EQ(kinds[4], TT_EV_RETURN);
+    CHECK_EQ(kinds[6], TT_EV_EXCEPTION);
+
+    CHECK_EQ_U64(tt_calls_summary(c)->activations, 4);
+    CHECK_EQ_U64(tt_calls_summary(c)->unmatched_returns, 0);
+    CHECK_EQ_U64(tt_calls_summary(c)->mismatched, 0);
+    CHECK_EQ_U64(tt_calls_summary(c)->open_at_end, 0);
+    f = func(c, 0, c_sorted);
+    CHECK_EQ_U64(f->calls, 1);
+    CHECK_EQ_U64(f->cumtime_ns, 40);
+    CHECK_EQ_U64(f->tottime_ns, 30);
+    f = func(c, 0, c_pop);
+    CHECK_EQ_U64(f->calls, 1);
+    CHECK_EQ_U64(f->tottime_ns, 10);
+    f = func(c, 0, code[F]);
+    CHECK_EQ_U64(f->cumtime_ns, 100);
+    CHECK_EQ_U64(f->tottime_ns, 100 - 40 - 10);
+    e = edge(c, 0, c_sorted, code[G]);
+    CHECK_EQ_U64(e->calls, 1);
+    CHECK_EQ_U64(e->cumtime_ns, 10);
+    e = edge(c, 0, code[F], c_pop);
+    CHECK_EQ_U64(e->calls, 1);
+    tt_calls_free(c);
+
+    CHECK_OK(tt_coverage_new(&cov));
+    CHECK_OK(tt_coverage_add(cov, r));
+    CHECK_OK(tt_coverage_finish(cov));
+    for (uint32_t i = 0; i < tt_coverage_n_files(cov); i++)
+        CHECK(strcmp(tt_coverage_file(cov, i)->path, "<built-in>") != 0);
+    tt_coverage_totals(cov, &tot);
+    CHECK_EQ_U64(tot.functions, N_CODES);
+    tt_coverage_free(cov);
+    tt_reader_close(r);
+}
