@@ -82,17 +82,17 @@ class ReportError(Exception):
 def _prepare(out_dir: str, force: bool) -> set[str]:
     """Makes `out_dir` ready; returns the files a previous report wrote
     (to remove the ones this one does not rewrite)."""
-    try:
-        names = os.listdir(out_dir)
-    except FileNotFoundError:
+    if not os.path.isdir(out_dir):
+        if os.path.lexists(out_dir):
+            raise ReportError(f"{out_dir} exists and is not a directory")
         try:
             os.makedirs(out_dir)
         except OSError as exc:
             raise ReportError(f"cannot create {out_dir}: "
                               f"{exc.strerror or exc}") from None
         return set()
-    except NotADirectoryError:
-        raise ReportError(f"{out_dir} exists and is not a directory") from None
+    try:
+        names = os.listdir(out_dir)
     except OSError as exc:
         raise ReportError(f"cannot read {out_dir}: {exc.strerror or exc}") from None
     previous: set[str] = set()
@@ -535,18 +535,18 @@ def report(paths: Sequence[str | os.PathLike[str] | Trace]
         raise ReportError("no recording given")
     say = progress or (lambda _msg: None)
     out = os.path.abspath(os.fspath(out_dir))
-    previous = _prepare(out, force)
     traces: list[Trace] = []
     opened: list[Trace] = []
     written: list[str] = []
     notes: list[str] = []
     warnings: list[str] = []
     try:
-        for p in paths:
+        for p in paths:        # bad recordings first: DIR stays untouched
             if not isinstance(p, Trace):
                 p = Trace(p)
                 opened.append(p)
             traces.append(p)
+        previous = _prepare(out, force)
         _write(out, MARKER, json.dumps({"tracetap": __version__,
                                         "files": sorted(previous)}))
         recs = []

@@ -21,13 +21,14 @@ from typing import Any
 
 __all__ = ["Col", "esc", "heat", "json_block", "page", "table", "td"]
 
-_CTRL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CTRL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 def esc(value: object) -> str:
     """`value` as HTML text: markup and quotes escaped, lone surrogates
-    (undecodable bytes) and control characters shown as escapes (tabs
-    stay), so nothing recorded can become markup or vanish."""
+    (undecodable bytes) and control characters, newlines included, shown
+    as escapes (tabs stay), so nothing recorded can become markup, vanish
+    or look like something else."""
     s = str(value)
     if not s.isascii():
         s = s.encode("utf-8", "backslashreplace").decode("utf-8")
