@@ -80,7 +80,8 @@ table.src tr:target td{outline:2px solid #36c}
 .o5{background-color:#6f96f5!important}.o6{background-color:#4f7ae8!important;color:#fff}
 .o7{background-color:#3560d0!important;color:#fff}
 .o8{background-color:#1d44ae!important;color:#fff}
-iframe.flame{width:100%;border:1px solid #ccc}
+iframe.flame{width:100%;box-sizing:border-box;border:1px solid #ccc}
+td.where{word-break:break-all}
 svg.timeline text{font-size:12px}
 """
 
