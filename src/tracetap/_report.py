@@ -38,6 +38,10 @@ TOP_FUNCTIONS = 500
 TOP_FILES = 200
 TOP_ROWS = 50                    # object tables
 _OPT_OBJECTS = 0x08              # TT_OPT_OBJECTS (header "options")
+_OPT_LINES_OR_COUNT = 0x02 | 0x10   # TT_OPT_LINES, TT_OPT_COUNT
+NO_LINES = ("no recording has line events (made with --no-lines or "
+            "--no-calls): which lines ran is unknown, so none is marked "
+            "missed")
 
 REPORT_EPILOG = """\
 The report is a directory of static pages that open offline in any browser
@@ -162,7 +166,10 @@ class _Merged:
 
     def __init__(self, recs: list[_Rec], coverage: dict[str, Any]) -> None:
         self.functions: dict[tuple[str, str, int], dict[str, Any]] = {}
-        self.coverage = coverage["files"]
+        # Without line events every line would look missed: say unknown.
+        self.has_lines = any(r.info["header"]["options"] & _OPT_LINES_OR_COUNT
+                             for r in recs)
+        self.coverage = coverage["files"] if self.has_lines else {}
         self.line_time: dict[str, dict[int, list[int]]] = {}
         self.line_objects: dict[str, dict[int, int]] = {}
         for r in recs:
@@ -268,9 +275,9 @@ def _timeline(r: _Rec) -> str:
     total = max([r.info["duration_ns"]] + [t["last_ns"] for t in threads]) or 1
     width, label_w, row = 900, 260, 22
     shown = threads[:TOP_FILES]
-    parts = [f'<svg class="timeline" id="timeline-{r.index}" '
+    parts = [(f'<svg class="timeline" id="timeline-{r.index}" '
              f'xmlns="http://www.w3.org/2000/svg" width="100%" '
-             f'viewBox="0 0 {width + label_w + 4} {row * len(shown) + 24}">']
+             f'viewBox="0 0 {width + label_w + 4} {row * len(shown) + 24}">')]
     for i, t in enumerate(shown):
         y = i * row
         x0 = label_w + width * t["first_ns"] / total
@@ -368,7 +375,8 @@ def _files_table(m: _Merged, pages: dict[str, str], short: dict[str, str],
             td("", html_text=f'<a href="{pages[f]}">{esc(short[f])}</a>'),
             td(f"{ex:,}", v=ex, cls="r"), td(f"{ran:,}", v=ran, cls="r"),
             td(f"{ex - ran:,}", v=ex - ran, cls="r"),
-            td(f"{pct:.1f}", v=pct, cls="r"),
+            td(f"{pct:.1f}" if m.has_lines else "-",
+               v=pct if m.has_lines else -1, cls="r"),
             td(f"{m.hits(f):,}", v=m.hits(f), cls="r"),
             td(human_ns(m.own(f)), v=m.own(f), cls="r")])
     out = table(cols, rows, table_id="files")
@@ -479,14 +487,17 @@ def _source_page(path: str, m: _Merged, funcs: list[dict[str, Any]],
     ex = len(executable)
     ran = sum(1 for n in executable if counts.get(n))
     missed_n = ex - ran
-    head = [f'<p><a href="../index.html">&larr; report</a></p>'
-            f"<h1><code>{esc(label)}</code></h1>",
+    head = [(f'<p><a href="../index.html">&larr; report</a></p>'
+            f"<h1><code>{esc(label)}</code></h1>"),
             _kv([("path", f"<code>{esc(path)}</code>"),
                  ("coverage", esc(f"{ran:,} of {ex:,} executable lines ran, "
                                   f"{missed_n:,} missed")
-                  + (f" ({100.0 * ran / ex:.1f}%)" if ex else "")),
+                  + (f" ({100.0 * ran / ex:.1f}%)" if ex else "")
+                  if m.has_lines else "unknown (no line events)"),
                  ("own time", esc(human_ns(sum(t[1] for t in times.values())))),
                  ("objects created", esc(f"{sum(objs.values()):,}"))])]
+    if not m.has_lines:
+        head.append(f'<p class="note">{esc(NO_LINES)}</p>')
     if src is None:
         head.append(f'<p class="note" id="no-source">source not shown: '
                     f"{esc(why)}</p>")
@@ -556,14 +567,19 @@ def report(paths: Sequence[str | os.PathLike[str] | Trace]
         say("merging coverage")
         coverage, warnings = coverage_data(traces)
         for r in recs:
-            if not r.calls["summary"]["has_calls"]:
+            # Without calls, an --objects recording still has its objects'
+            # call paths (each site under the frames it was made in).
+            weight = "time" if r.calls["summary"]["has_calls"] else \
+                "objects" if r.objects is not None else None
+            if weight is None:
                 r.flame_notes.append("no flame graph: this recording has no "
                                      "call events")
                 continue
             say(f"drawing the flame graph of recording {r.index}")
             name = f"flame-{r.index}.svg"
             try:
-                stats = export_flamegraph(r.trace, os.path.join(out, name))
+                stats = export_flamegraph(r.trace, os.path.join(out, name),
+                                          weight=weight)
             except ValueError as exc:
                 r.flame_notes.append(f"no flame graph: {exc}")
                 continue
@@ -639,7 +655,8 @@ def _index(recs: list[_Rec], m: _Merged, pages: dict[str, str],
     tot = coverage["totals"]
     body.append('<h2 id="files-h">Source files</h2><p>'
                 + esc(f"{tot['covered']:,} of {tot['executable']:,} "
-                      f"executable lines ran ({tot['percent']}%)")
+                      f"executable lines ran ({tot['percent']}%)"
+                      if m.has_lines else NO_LINES)
                 + "</p>" + _files_table(m, pages, short, top_files))
     if any(r.objects is not None for r in recs):
         body.append('<h2 id="objects-h">Objects</h2>')

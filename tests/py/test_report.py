@@ -303,6 +303,51 @@ def test_objects_tables_and_heat(tmp_path, browser):
     assert src.eval("document.querySelectorAll('#source td.o8').length") >= 1
 
 
+@pytest.mark.skipif(not HAS_REFTRACER, reason="--objects needs CPython 3.13+")
+def test_objects_without_calls(tmp_path, browser):
+    """--objects --no-calls: no line marked missed (which ran is unknown),
+    objects per line still shown, the flame graph weighs objects."""
+    script = _write(tmp_path, "objs.py", """
+        def make(n):
+            return [[i] for i in range(n)]
+
+        keep = make(200)
+    """)
+    rec = _record(tmp_path, script, "--objects", "--no-calls")
+    d, _ = _report(tmp_path, rec)
+    page = _open(browser, d / "index.html", d)
+    assert page.eval("document.querySelectorAll('#calls tbody tr').length") \
+        == 0
+    flame = _open(browser, d / "flame-1.svg", d)
+    total = sum(s["created"] for s in
+                _json("objects", rec, cwd=tmp_path)["sites"])
+    assert flame.eval("+document.documentElement.dataset.total") == total
+    src = _open(browser, d / "src" / "0001-objs.py.html", d)
+    rows = _source_rows(src)
+    assert not any(r["miss"] or r["hits"] for r in rows)
+    assert "which lines ran is unknown" in src.eval("document.body.textContent")
+
+
+def test_source_that_is_a_fifo_is_not_read(tmp_path, browser):
+    """A source path that is now a FIFO (nobody writes to it): the report
+    does not block, and the page lists the lines without their text."""
+    script = _write(tmp_path, "app.py", APP)
+    rec = _record(tmp_path, script)
+    cov = _json("coverage", rec, cwd=tmp_path)
+    os.unlink(script)
+    os.mkfifo(script)
+    d, _ = _report(tmp_path, rec)
+    src = _open(browser, d / "src" / "0001-app.py.html", d)
+    assert "not a regular file" in src.eval(
+        "document.getElementById('no-source').textContent")
+    rows = _source_rows(src)
+    assert all(r["text"] == "" for r in rows)
+    counts = {int(k): v for k, v in cov["files"][script]["counts"].items()}
+    missed = {n for n in cov["files"][script]["executable"]
+              if not counts.get(n)}
+    assert {r["line"] for r in rows if r["miss"]} == missed
+
+
 def test_hostile_recording_stays_text(tmp_path, browser):
     """Markup, quotes, control characters and undecodable bytes in a file
     name, qualnames, a thread name and argv: shown as text, nothing runs,
