@@ -18,11 +18,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from browser import Browser, chromium_path
-from conftest import capture_python, capture_tracetap, capture_write
+from conftest import capture_env, capture_tracetap, capture_write
 
 import tracetap
 
@@ -406,26 +407,37 @@ def test_hostile_recording_stays_text(tmp_path, browser):
 
 
 def test_killed_recording_says_cut(tmp_path, browser):
-    script = _write(tmp_path, "killme.py", """
-        import os, signal, sys, tracetap
+    """`tracetap run` SIGKILLed from outside while the program waits inside
+    a call, after what it did was flushed (--flush-interval)."""
+    ready = tmp_path / "ready"
+    script = _write(tmp_path, "victim.py", f"""
+        import time
 
-        def leaf(i):
-            return i * 2
+        def work(n):
+            return sum(i * i for i in range(n))
 
-        def middle(n, last):
-            for i in range(n):
-                leaf(i)
-            if last:
-                os.kill(os.getpid(), signal.SIGKILL)
+        def wait_forever():
+            open({str(ready)!r}, "w").close()
+            while True:
+                time.sleep(0.05)
 
-        tracetap.record(sys.argv[1]).start()
-        for k in range(1, 4):
-            middle(20000 * k, k == 3)
+        for k in range(20):
+            work(1000)
+        wait_forever()
     """)
     out = str(tmp_path / "killed.ttrace")
-    proc = capture_python(script, out, cwd=tmp_path, timeout=TIMEOUT,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == -signal.SIGKILL
+    with subprocess.Popen(
+            [sys.executable, "-m", "tracetap", "run", "--flush-interval",
+             "0.05", "-o", out, script], cwd=tmp_path, env=capture_env(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL) as proc:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.5)                 # ten flush intervals
+        proc.kill()
+        assert proc.wait() == -signal.SIGKILL
     with tracetap.load(out) as t:
         assert t.status()["state"] == "damaged"    # the reference
     d, proc = _report(tmp_path, out)
@@ -439,7 +451,7 @@ def test_killed_recording_says_cut(tmp_path, browser):
             if w.startswith("tracetap: warning: ")]
     assert said and all(w in notes for w in said), (said, notes)
     assert "the recording was cut off" in notes
-    assert "middle" in {r["func"] for r in _call_rows(page)}
+    assert {"work", "wait_forever"} <= {r["func"] for r in _call_rows(page)}
 
 
 def test_escaping():
