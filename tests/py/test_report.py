@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import Browser, chromium_path
 from conftest import capture_env, capture_tracetap, capture_write
 
 import tracetap
@@ -58,15 +57,6 @@ def _report(tmp_path, *recs, out="report", extra=()):
     return d, p
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.skip("headless Chromium is not installed (Debian package "
-                    "'chromium'; scripts/test_matrix.py installs it as root)")
-    with Browser() as b:
-        yield b
-
-
 def _open(browser, path, report_dir):
     """The page, after checking it loaded cleanly and offline."""
     page = browser.open(path)
@@ -88,16 +78,22 @@ def _shown(s):
 APP = """
     import sys, threading
 
-    def spin(n):
-        s = 0
-        for i in range(n):
-            s += i
-        return s
+    def squares(n):
+        return [i * i for i in range(n)]
 
-    def fib(n):
-        return n if n < 2 else fib(n - 1) + fib(n - 2)
+    def collatz(n):
+        steps = 0
+        while n != 1:
+            n = n // 2 if n % 2 == 0 else 3 * n + 1
+            steps += 1
+        return steps
 
-    def gen(n):
+    def hanoi(n, a, b, c):
+        if n:
+            hanoi(n - 1, a, c, b)
+            hanoi(n - 1, c, b, a)
+
+    def evens(n):
         for i in range(n):
             yield i * 2
 
@@ -110,16 +106,16 @@ APP = """
         else:
             return "not positive"
 
-    def worker():
-        for _ in range(3):
-            spin(5000)
+    def background():
+        for k in range(1, 300):
+            collatz(k)
 
-    t = threading.Thread(target=worker, name="worker")
+    t = threading.Thread(target=background, name="background")
     t.start()
     for k in range(5):
-        fib(12)
-        spin(2000)
-        sum(gen(50))
+        hanoi(7, "a", "b", "c")
+        squares(2000)
+        sum(evens(50))
     branchy(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
     t.join()
 """
@@ -163,12 +159,18 @@ def _source_rows(page):
                text: r.cells[r.cells.length - 1].textContent}))""")
 
 
+def _missed(cov_file):
+    """The missed lines of one file of `tracetap coverage --format json`."""
+    counts = {int(k): v for k, v in cov_file["counts"].items()}
+    return {n for n in cov_file["executable"] if not counts.get(n)}
+
+
 def _check_source_page(page, path, cov_file):
     """The page marks exactly the missed lines of `tracetap coverage` and
     shows its hits; the source is the file's."""
     rows = _source_rows(page)
     counts = {int(k): v for k, v in cov_file["counts"].items()}
-    missed = {n for n in cov_file["executable"] if not counts.get(n)}
+    missed = _missed(cov_file)
     assert {r["line"] for r in rows if r["miss"]} == missed
     hits = {r["line"]: int(r["hits"].replace(",", "")) for r in rows
             if r["hits"]}
@@ -214,7 +216,7 @@ def test_report_in_browser(tmp_path, browser):
     # Threads: one bar each, with its name.
     bars = page.eval("Array.from(document.querySelectorAll('#timeline-1 "
                      "g.thread'), g => g.textContent)")
-    assert len(bars) == 2 and any("worker" in b for b in bars)
+    assert len(bars) == 2 and any("background" in b for b in bars)
     assert page.eval("document.getElementById('state-1').textContent") \
         == "complete"
     # The flame graph sits next to the page and is framed by it.
@@ -227,7 +229,7 @@ def test_report_in_browser(tmp_path, browser):
     flame = _open(browser, d / "flame-1.svg", d)
     frames = set(flame.eval("Array.from(document.querySelectorAll('g.f'), "
                             "g => g.dataset.l)"))
-    assert {"fib", "spin", "gen", "worker"} <= frames
+    assert {"hanoi", "squares", "evens", "background", "collatz"} <= frames
 
     link = page.eval("document.querySelector('#files tbody a').href")
     assert link.startswith(page_url)
@@ -343,36 +345,32 @@ def test_source_that_is_a_fifo_is_not_read(tmp_path, browser):
         "document.getElementById('no-source').textContent")
     rows = _source_rows(src)
     assert all(r["text"] == "" for r in rows)
-    counts = {int(k): v for k, v in cov["files"][script]["counts"].items()}
-    missed = {n for n in cov["files"][script]["executable"]
-              if not counts.get(n)}
-    assert {r["line"] for r in rows if r["miss"]} == missed
+    assert {r["line"] for r in rows if r["miss"]} == \
+        _missed(cov["files"][script])
 
 
 def test_hostile_recording_stays_text(tmp_path, browser):
-    """Markup, quotes, control characters and undecodable bytes in a file
-    name, qualnames, a thread name and argv: shown as text, nothing runs,
-    nothing is injected, the JSON block gives them back."""
+    """Markup, quotes and control characters in a file name, qualnames, a
+    thread name and argv: shown as text, nothing runs, nothing is
+    injected, the JSON block gives them back (undecodable bytes:
+    test_escaping)."""
     names = ["a<b>&c\"d'e", "]]><script>alert(1)</script>",
              "x</td></tr><img src=x onerror=alert(2)>", "ctl\x01\x1b[31m\x7f"]
     hostile_dir = tmp_path / "<script>alert(3)<"
     hostile_dir.mkdir()
     script = _write(hostile_dir, "script>'\".py", f"""
-        import sys, threading
-        NAMES = {names!r}
+        import threading
 
-        def make(qual):
-            def f(n):
-                return n + 1
-            f.__code__ = f.__code__.replace(co_name=qual, co_qualname=qual)
-            return f
-
-        FS = [make(q) for q in NAMES]
+        def body(n):
+            return n + 1
 
         def main():
-            for f in FS:
+            # One function per hostile name: body's code renamed.
+            for qual in {names!r}:
+                code = body.__code__.replace(co_name=qual, co_qualname=qual)
+                fn = type(body)(code, globals())
                 for i in range(5):
-                    f(i)
+                    fn(i)
 
         t = threading.Thread(target=main, name="<b>t\\x07'\\"</b>")
         t.start()
