@@ -133,6 +133,9 @@ class _Rec:
         self.trace = trace
         self.info = trace.info()
         self.calls = trace.calls()
+        # The flame graph draws the tree in C; only the rows are kept here.
+        self.calls.pop("tree", None)
+        self.calls.pop("edges", None)
         self.lines = trace.lines() if self.calls["summary"]["has_calls"] \
             else None
         self.objects = (trace.objects() if self.info["header"]["options"]

@@ -518,7 +518,11 @@ def test_output_directory_rules_and_api(tmp_path):
     assert h.returncode == 0 and "examples:" in h.stdout and \
         "index.html" in h.stdout
     # The API: tracetap.report and Trace.report write the same pages.
-    r1 = tracetap.report([rec], tmp_path / "api1")
+    steps: list[str] = []
+    r1 = tracetap.report([rec], tmp_path / "api1", progress=steps.append)
+    assert steps[0] == "reading app.py.ttrace" and \
+        steps[-1] == "writing index.html"
+    assert "writing source pages 1-1 of 1" in steps
     with tracetap.load(rec) as t:
         r2 = t.report(tmp_path / "api2")
     assert sorted(r1["files"]) == sorted(r2["files"])
