@@ -19,6 +19,7 @@ from ._record import NotAvailableError, RecordingError, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._flamegraph import export_flamegraph
+    from ._report import report
     from ._trace import Event, Trace, TraceError, load
 
 
@@ -33,6 +34,10 @@ def __getattr__(name: str) -> object:
         from ._flamegraph import export_flamegraph
 
         return export_flamegraph
+    if name == "report":
+        from ._report import report
+
+        return report
     raise AttributeError(f"module 'tracetap' has no attribute {name!r}")
 
 
@@ -46,6 +51,7 @@ __all__ = [
     "export_flamegraph",
     "load",
     "record",
+    "report",
 ]
 
 __version__ = "0.1.0"

@@ -345,6 +345,15 @@ class Trace:
         data, _warnings = _coverage.coverage_data([self])
         return data
 
+    def report(self, out_dir: str | os.PathLike[str], **options: Any
+               ) -> dict[str, Any]:
+        """Writes the offline HTML report of this recording into out_dir
+        (``tracetap.report``: options force, top, top_files, progress),
+        read through this Trace's open file; returns where index.html is,
+        the files written and the notes."""
+        from ._report import report
+        return report([self], out_dir, **options)
+
     def threads(self, *, counts: bool = True) -> list[dict[str, Any]]:
         """The recorded threads, in order of their first event (the
         ``threads`` of :meth:`info`). ``counts=False`` answers at once

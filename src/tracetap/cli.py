@@ -366,6 +366,9 @@ def _main_parser() -> argparse.ArgumentParser:
     from . import _export
 
     _export.add_parser(sub, _Parser)
+    from . import _report
+
+    _report.add_parser(sub, _Parser)
     return p
 
 
@@ -667,6 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "export":
             from . import _export
             return _export.cmd_export(ns)
+        if ns.command == "report":
+            from . import _report
+            return _report.cmd_report(ns)
         if ns.command == "coverage":
             cp = ns._coverage_parser
             if ns.format == "annotate" and not ns.output:

@@ -64,6 +64,8 @@ class Page:
         self.session = session
         self.errors: list[str] = []      # console errors and exceptions
         self.console: list[str] = []     # every console message
+        self.requests: list[str] = []    # URLs of every request (Network)
+        self.dialogs: list[str] = []     # alert/confirm/prompt messages
 
     def send(self, method: str, params: dict[str, Any] | None = None,
              timeout: float = 30) -> dict[str, Any]:
@@ -100,6 +102,13 @@ class Page:
             self.console.append(f"{p.get('type')}: {text}")
             if p.get("type") in ("error", "assert"):
                 self.errors.append(f"console.{p.get('type')}: {text}")
+        elif method == "Network.requestWillBeSent":
+            self.requests.append(p.get("request", {}).get("url", ""))
+        elif method == "Page.javascriptDialogOpening":
+            self.dialogs.append(p.get("message", ""))
+            self.errors.append(f"dialog: {p.get('type')}: {p.get('message')}")
+            self.browser.send_async("Page.handleJavaScriptDialog",
+                                    {"accept": True}, session=self.session)
         elif method == "Log.entryAdded":
             e = p.get("entry", {})
             self.console.append(f"log {e.get('level')}: {e.get('text')}")
@@ -152,16 +161,7 @@ class Browser:
     def send(self, method: str, params: dict[str, Any] | None = None, *,
              session: str | None = None, timeout: float = 30
              ) -> dict[str, Any]:
-        self._next_id += 1
-        mid = self._next_id
-        msg: dict[str, Any] = {"id": mid, "method": method,
-                               "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        data = json.dumps(msg).encode() + b"\0"
-        while data:
-            n = os.write(self._cmd_w, data)
-            data = data[n:]
+        mid = self.send_async(method, params, session=session)
         deadline = time.monotonic() + timeout
         while True:
             m = self._recv(deadline, method)
@@ -169,6 +169,22 @@ class Browser:
                 if "error" in m:
                     raise BrowserError(f"{method}: {m['error']}")
                 return m.get("result", {})
+
+    def send_async(self, method: str, params: dict[str, Any] | None = None,
+                   *, session: str | None = None) -> int:
+        """Sends a command without waiting for its answer (also from an
+        event handler, which runs while another command waits); returns
+        its id."""
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method,
+                               "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        data = json.dumps(msg).encode() + b"\0"
+        while data:
+            n = os.write(self._cmd_w, data)
+            data = data[n:]
+        return self._next_id
 
     def wait_event(self, method: str, session: str | None,
                    timeout: float = 30) -> dict[str, Any]:
@@ -213,7 +229,8 @@ class Browser:
             "targetId": tid["targetId"], "flatten": True})["sessionId"]
         page = Page(self, session)
         self._pages[session] = page
-        for m in ("Runtime.enable", "Log.enable", "Page.enable"):
+        for m in ("Runtime.enable", "Log.enable", "Page.enable",
+                  "Network.enable"):
             page.send(m)
         page.send("Emulation.setDeviceMetricsOverride", {
             "width": self.width, "height": self.height,

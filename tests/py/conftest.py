@@ -112,3 +112,20 @@ def capture_no_tracer():
     _capture_sys.settrace(None)
     threading.settrace(None)
     assert leftover == (None, None), "a trace hook was left installed: %r" % (leftover,)
+
+
+# ---------------------------------------------------------------- browser
+# Headless Chromium (tests/py/browser.py) for the pages tracetap writes:
+# the flame graph (test_flamegraph) and the HTML report (test_report).
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module; skips without Chromium."""
+    from browser import Browser, chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("headless Chromium is not installed (Debian package "
+                    "'chromium'; scripts/test_matrix.py installs it as root)")
+    with Browser() as b:
+        yield b

@@ -26,7 +26,6 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from browser import Browser, chromium_path
 from conftest import capture_python, capture_tracetap, capture_write
 
 import tracetap
@@ -127,15 +126,6 @@ def _expected_nodes(tree, incl, total, share, thread=None):
         if n["parent"] is None or n["parent"] in drawn:
             drawn.add(n["id"])
     return drawn
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        pytest.skip("headless Chromium is not installed (Debian package "
-                    "'chromium'; scripts/test_matrix.py installs it as root)")
-    with Browser() as b:
-        yield b
 
 
 BUSY = """
