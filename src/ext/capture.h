@@ -451,6 +451,10 @@ PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
 
 /* reader.c */
 extern PyType_Spec capture_reader_spec;
+/* A string from a recording as a str: UTF-8, each byte that is not valid
+ * UTF-8 replaced by U+FFFD, as every reader output shows it (issue 13,
+ * item 10); None for NULL. New reference, or NULL + exception. */
+PyObject *capture_text(const char *s);
 extern PyType_Spec capture_eventiter_spec;
 /* The one way the analyses open a recording: a Reader. Returns a new
  * reference to `item` if it is a Reader, else a new Reader(item) (a path),

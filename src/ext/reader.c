@@ -45,8 +45,8 @@ typedef struct {
     uint64_t errors;         /* malformed streams skipped */
 } EventIterObject;
 
-static PyObject *
-decode(const char *s)
+PyObject *
+capture_text(const char *s)
 {
     if (s == NULL)
         Py_RETURN_NONE;
@@ -228,29 +228,29 @@ Reader_header(ReaderObject *self, PyObject *unused)
     if (argv == NULL || ops == NULL)
         goto error;
     for (i = 0; i < h->argc; i++) {
-        PyObject *s = decode(h->argv ? h->argv[i] : NULL);
+        PyObject *s = capture_text(h->argv ? h->argv[i] : NULL);
         if (s == NULL)
             goto error;
         PyList_SET_ITEM(argv, i, s);
     }
     for (i = 0; i < h->n_opnames; i++) {
         const char *n = h->opnames ? h->opnames[i] : NULL;
-        PyObject *s = decode(n != NULL && n[0] != '\0' ? n : NULL);
+        PyObject *s = capture_text(n != NULL && n[0] != '\0' ? n : NULL);
         if (s == NULL)
             goto error;
         PyList_SET_ITEM(ops, i, s);
     }
     d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:K,s:K,s:N,s:K,s:I,s:N,s:N}",
-                      "python_impl", decode(h->python_impl),
-                      "python_version", decode(h->python_version),
-                      "python_build", decode(h->python_build),
+                      "python_impl", capture_text(h->python_impl),
+                      "python_version", capture_text(h->python_version),
+                      "python_build", capture_text(h->python_build),
                       "argv", argv,
                       "start_unix_ns", (unsigned long long)h->start_unix_ns,
                       "start_tick", (unsigned long long)h->start_tick,
-                      "clock_name", decode(h->clock_name),
+                      "clock_name", capture_text(h->clock_name),
                       "clock_hz", (unsigned long long)h->clock_hz,
                       "options", (unsigned int)h->options,
-                      "options_text", decode(h->options_text),
+                      "options_text", capture_text(h->options_text),
                       "opnames", ops);
     return d;
 error:
@@ -336,7 +336,7 @@ Reader_threads(ReaderObject *self, PyObject *unused)
         d = Py_BuildValue("{s:I,s:I,s:K,s:N,s:K,s:K,s:K}",
                           "ordinal", i, "id", id,
                           "ident", (unsigned long long)t->ident,
-                          "name", decode(t->name ? t->name : ""),
+                          "name", capture_text(t->name ? t->name : ""),
                           "events", (unsigned long long)t->events,
                           "first_ns", (unsigned long long)
                               tt_reader_ns(self->r, t->first_tick),
@@ -393,7 +393,7 @@ Reader_notes(ReaderObject *self, PyObject *unused)
         PyObject *t;
         if (tt_reader_note(self->r, i, &k, &v) < 0)
             continue;
-        t = Py_BuildValue("(NN)", decode(k), decode(v));
+        t = Py_BuildValue("(NN)", capture_text(k), capture_text(v));
         if (t == NULL || PyList_Append(list, t) < 0)
             Py_CLEAR(list);
         Py_XDECREF(t);
@@ -437,7 +437,7 @@ Reader_string(ReaderObject *self, PyObject *arg)
     if (reader_id(self, arg, "string", &id) < 0)
         return NULL;
     s = tt_reader_string(self->r, id);
-    return s != NULL ? decode(s) : no_such("string", id);
+    return s != NULL ? capture_text(s) : no_such("string", id);
 }
 
 /* type(id) -> (name, basicsize, flags) */
@@ -451,7 +451,7 @@ Reader_type(ReaderObject *self, PyObject *arg)
     t = tt_reader_type(self->r, id);
     if (t == NULL)
         return no_such("type", id);
-    return Py_BuildValue("(NKI)", decode(tt_reader_string(self->r, t->name)),
+    return Py_BuildValue("(NKI)", capture_text(tt_reader_string(self->r, t->name)),
                          (unsigned long long)t->basicsize, t->flags);
 }
 
@@ -484,8 +484,8 @@ Reader_code(ReaderObject *self, PyObject *arg)
         PyList_SET_ITEM(ranges, i, t);
     }
     return Py_BuildValue("(NNiIlN)",
-                         decode(tt_reader_string(self->r, c->filename)),
-                         decode(tt_reader_string(self->r, c->qualname)),
+                         capture_text(tt_reader_string(self->r, c->filename)),
+                         capture_text(tt_reader_string(self->r, c->qualname)),
                          c->firstlineno, c->flags,
                          c->parent == TT_NO_PARENT ? -1L : (long)c->parent,
                          ranges);
@@ -723,7 +723,8 @@ static PyMethodDef reader_methods[] = {
     {"events", (PyCFunction)(void (*)(void))Reader_events,
      METH_VARARGS | METH_KEYWORDS,
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
-     "offset, opcode, extra, addr, size) tuples; thread is an ordinal."},
+     "offset, opcode, extra, addr, size, resume) tuples; thread is an "
+     "ordinal, resume whether a call resumes a generator."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close(): release the file (when no iterator or analysis uses "
      "it)."},
@@ -816,7 +817,7 @@ EventIter_next(EventIterObject *self)
             ev.line = tt_code_line_at(c, ev.offset);
     }
     is_obj = ev.kind == TT_EV_OBJ_CREATE || ev.kind == TT_EV_OBJ_DESTROY;
-    t = PyTuple_New(10);
+    t = PyTuple_New(11);
     if (t == NULL)
         return NULL;
     PyTuple_SET_ITEM(t, 0, PyLong_FromLong(ev.kind));
@@ -838,7 +839,11 @@ EventIter_next(EventIterObject *self)
     PyTuple_SET_ITEM(t, 9, ev.kind == TT_EV_OBJ_CREATE
                                ? PyLong_FromUnsignedLongLong(ev.size)
                                : Py_NewRef(Py_None));
-    for (i = 0; i < 10; i++) {
+    /* A CALL that resumes a generator: libtt's rule, as `calls` counts. */
+    PyTuple_SET_ITEM(t, 10, PyBool_FromLong(
+        ev.kind == TT_EV_CALL &&
+        tt_code_is_resume(tt_reader_code(self->r, ev.code), ev.line)));
+    for (i = 0; i < 11; i++) {
         if (PyTuple_GET_ITEM(t, i) == NULL) {
             Py_DECREF(t);
             return NULL;

@@ -463,6 +463,15 @@ int tt_reader_clock(const tt_reader_t *r, tt_clock_info_t *out);
  * the offset has no line or is out of range. */
 int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
 
+/* 1 if a CALL event of `code` at `line` resumes a generator, coroutine or
+ * async generator (TT_CODE_GENERATOR) rather than starting it, else 0 (and
+ * for NULL). The rule of docs/calls.md: a generator starts at
+ * co_firstlineno or the line of offset 0, and resumes at the line of the
+ * yield or await it left from; a yield on its first line reads as a start.
+ * The one place the rule lives: the call analysis and the event readers
+ * use it. */
+int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
+
 /* ------------------------------------------- ancillary chunks (issue 6) */
 
 /* Ancillary chunks (types 0x80..0xFF, FORMAT.md §3) whose CRCs were good,
@@ -709,6 +718,16 @@ int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
 /* Writes the missed line ranges of f ("12-15, 40": a range runs over
  * consecutive executable lines) to out. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
+
+/* tt_text.c: a recorded string (a path, a name) as a text report shows it,
+ * under the rule of every text output (tracetap/_text.py): C0 and C1
+ * controls, DEL and bytes that are not UTF-8 become \xNN, bidirectional
+ * overrides \uNNNN; all else is copied. tt_text_write writes s so, then
+ * spaces up to `width` columns; 0, TT_EINVAL (NULL), or TT_EIO. Allocates
+ * nothing. tt_text_width is the columns it takes (a code point each; 0
+ * for NULL). */
+int tt_text_write(FILE *out, const char *s, size_t width);
+size_t tt_text_width(const char *s);
 
 
 /* ------------------------------------------ call analysis (issue 14) */

@@ -18,8 +18,6 @@ typedef struct {
     tt_callnode_t pub;
     uint32_t last_child;          /* the child the last CALL went to */
     int gen;                      /* the code is a generator */
-    int32_t line_a, line_b;       /* a generator's start lines: a CALL at
-                                     either is a creation (see is_resume) */
 } node_t;
 
 /* An open activation on a thread's shadow stack: 24 bytes. */
@@ -194,26 +192,22 @@ static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
     n->pub.flags = node_flags(c, parent, code);
     n->last_child = NONE;
     def = tt_reader_code(c->r, code);
-    if (def != NULL && (def->flags & TT_CODE_GENERATOR)) {
+    if (def != NULL && (def->flags & TT_CODE_GENERATOR))
         n->gen = 1;
-        n->line_a = def->firstlineno;
-        n->line_b = tt_code_line_at(def, 0);
-        if (n->line_b == TT_NO_LINE)
-            n->line_b = def->firstlineno;
-    }
     c->node_idx.slots[slot] = c->node_idx.n;
     *out = c->node_idx.n++;
     return 0;
 }
 
-/* The generator rule (docs/calls.md): the events carry no frame identity,
- * but a generator's first CALL is delivered before its first instruction,
- * at co_firstlineno (or the line of offset 0), while a resumption is
- * delivered at the line of the yield or await it resumes from. */
-static inline int is_resume(const node_t *n, int32_t line)
+/* The generator rule (docs/calls.md, tt_code_is_resume): the events
+ * carry no frame identity, but a generator's first CALL is delivered
+ * before its first instruction, while a resumption is delivered at the
+ * line of the yield or await it resumes from. */
+static inline int is_resume(const tt_calls_t *c, const node_t *n,
+                            int32_t line)
 {
-    return n->gen && line != n->line_a &&
-           line != n->line_b;
+    return n->gen && tt_code_is_resume(tt_reader_code(c->r, n->pub.code),
+                                       line);
 }
 
 /* ------------------------------------------------------------ the replay */
@@ -287,7 +281,7 @@ static int on_call(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->st = p;
     }
     n = &c->nodes[id];
-    if (is_resume(n, ev->line))
+    if (is_resume(c, n, ev->line))
         n->pub.resumes++;
     else
         n->pub.calls++;

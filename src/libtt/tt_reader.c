@@ -515,3 +515,15 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset)
         return code->ranges[lo].line;
     return TT_NO_LINE;
 }
+
+int tt_code_is_resume(const tt_code_def_t *code, int32_t line)
+{
+    int32_t start;
+
+    if (code == NULL || !(code->flags & TT_CODE_GENERATOR))
+        return 0;
+    start = tt_code_line_at(code, 0);
+    if (start == TT_NO_LINE)
+        start = code->firstlineno;
+    return line != code->firstlineno && line != start;
+}

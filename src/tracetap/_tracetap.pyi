@@ -21,7 +21,7 @@ class Hook:
 
 class EventIter(Iterator[
         tuple[int, int, int, int, int | None, int | None, int, int,
-              int | None, int | None]]):
+              int | None, int | None, bool]]):
     @property
     def errors(self) -> int: ...
     def damage(self) -> dict[str, Any]:
@@ -58,10 +58,11 @@ class Reader:
     def ns(self, tick: int, /) -> int: ...
     def events(self, thread: int | None = None) -> EventIter:
         """(kind, thread ordinal, t_ns, code id, line, offset, opcode,
-        extra, addr, size): extra is the exception type's string id for
-        exception events, the count for dropped events and the type id for
-        obj_create; addr is set for obj_create and obj_destroy, size for
-        obj_create."""
+        extra, addr, size, resume): extra is the exception type's string id
+        for exception events, the count for dropped events and the type id
+        for obj_create; addr is set for obj_create and obj_destroy, size for
+        obj_create; resume is True for a call that resumes a generator
+        (libtt's tt_code_is_resume)."""
     def close(self) -> None: ...
 
 def set_progress(

@@ -1,0 +1,109 @@
+"""Source text of recorded files: the one way every command that shows
+source (``events``, ``coverage --format annotate``) reads it.
+
+A recording names files it did not choose (compile() takes any name) and
+may come from elsewhere, so a named path is read only if it is a regular
+file of bounded size, opened without blocking (a FIFO, a terminal or
+/dev/zero is refused before any read), that is Python source (it compiles:
+/etc/passwd does not), and that was not modified after the recording
+started (its lines would no longer be the recorded ones). Anything else
+gives no source and a reason, said once per file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+
+__all__ = ["MAX_SOURCE_BYTES", "SourceCache", "read_source"]
+
+MAX_SOURCE_BYTES = 4 << 20  # larger "source" is not shown
+
+
+def read_source(path: str, not_after_ns: int | None = None
+                ) -> tuple[bytes | None, str | None]:
+    """(the file's bytes, None), or (None, why not). `not_after_ns`: the
+    recording's start (Unix ns); a file modified after it has changed
+    since it ran. Never blocks, never reads more than MAX_SOURCE_BYTES + 1
+    bytes, never raises OSError."""
+    if not path or path.startswith("<") or not os.path.isabs(path):
+        return None, "not a file"
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file"
+        if st.st_size > MAX_SOURCE_BYTES:
+            return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
+        if not_after_ns is not None and st.st_mtime_ns > not_after_ns:
+            return None, "modified after the recording started, so its " \
+                "lines may not be the recorded ones"
+        chunks, left = [], MAX_SOURCE_BYTES + 1
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 16))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        data = b"".join(chunks)
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SOURCE_BYTES:
+        return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # its SyntaxWarnings are not ours
+            warnings.simplefilter("ignore")
+            compile(data, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte
+        return None, "not Python source"
+    return data, None
+
+
+def _lines(data: bytes) -> list[str]:
+    """The lines as the interpreter numbers them (\\n, \\r\\n or \\r),
+    decoded as the file declares (PEP 263), bad bytes replaced."""
+    import tokenize
+
+    try:
+        enc, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        enc = "utf-8"
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=enc, errors="replace",
+                            newline=None)
+    return text.readlines()
+
+
+class SourceCache:
+    """Lines of recorded files, each file read once through read_source.
+    ``problems`` maps each file that gave no source to the reason."""
+
+    def __init__(self, not_after_ns: int | None = None) -> None:
+        self._not_after = not_after_ns
+        self._files: dict[str, list[str] | None] = {}
+        self.problems: dict[str, str] = {}
+
+    def line(self, path: str, lineno: int) -> str | None:
+        """Line `lineno` (1-based) of path without its newline, "" past
+        the end, or None when the file gives no source."""
+        lines = self._files.get(path, ())
+        if lines == ():
+            data, why = read_source(path, self._not_after)
+            lines = _lines(data) if data is not None else None
+            self._files[path] = lines
+            if why is not None and not path.startswith("<"):
+                self.problems[path] = why
+        if lines is None:
+            return None
+        if 1 <= lineno <= len(lines):
+            return lines[lineno - 1].rstrip("\r\n")
+        return ""
