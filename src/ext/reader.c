@@ -133,7 +133,7 @@ Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"path", NULL};
     PyObject *path = NULL, *b;
     struct stat sb;
-    char proc[64];
+    char proc[64], why[160];
     int rc;
 
     if (self->r != NULL || self->path != NULL) {
@@ -165,12 +165,24 @@ Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
             return -1;
     }
     self->src = b;
+    if (!S_ISREG(sb.st_mode)) {
+        /* `tracetap info <(cat x.ttrace)`: not "truncated", but unread. */
+        PyErr_Format(PyExc_OSError, "%R is not a regular file (a pipe or a "
+                     "device): a recording is read from a file; save it to "
+                     "one first", path);
+        return -1;
+    }
     errno = 0;
-    rc = tt_reader_open(&self->r, PyBytes_AS_STRING(self->src),
-                        TT_READ_MERGED);
+    rc = tt_reader_open_why(&self->r, PyBytes_AS_STRING(self->src),
+                            TT_READ_MERGED, why, sizeof why);
     if (rc < 0) {
+        char what[sizeof why + 64];
         self->r = NULL;
-        raise_open(self, rc, "not a usable tracetap recording");
+        snprintf(what, sizeof what, "not a usable tracetap recording%s%s",
+                 why[0] ? " (" : "", why[0] ? why : "");
+        if (why[0])
+            strcat(what, ")");
+        raise_open(self, rc, what);
         return -1;
     }
     return 0;

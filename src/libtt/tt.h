@@ -343,6 +343,13 @@ typedef struct {
  * cut or rewritten while open yields damage (TT_ETRUNCATED, TT_ECRC,
  * TT_EIO) and errors from tt_reader_next, never a crash. */
 int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags);
+/* As tt_reader_open; on failure it also writes into why (cap bytes, NUL-
+ * terminated; may be NULL) what was wrong, for a person: which format
+ * version the file is and which this reader reads, which check of the
+ * file head or HEADER chunk failed, or that the path is not a regular
+ * file. why is "" when nothing more specific than the code is known. */
+int tt_reader_open_why(tt_reader_t **out, const char *path, unsigned flags,
+                       char *why, size_t cap);
 
 /* The same over a caller-owned buffer that must outlive the reader. */
 int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,

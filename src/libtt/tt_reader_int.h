@@ -109,6 +109,7 @@ struct tt_reader {
     tt__arena arena;              /* strings, line tables, header arrays */
     uint8_t *wbuf;                /* open pass scratch (file source) */
     size_t wcap;
+    char open_why[160];           /* why the open failed (read_head) */
 
     tt_header_t header;
     const char **strings;

@@ -63,10 +63,14 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
     secs = summary.get("duration_ns", 0) / 1e9
     threads = summary.get("threads", 0)
     counted = summary.get("counted")
+    # An output removed during the run has no size to give, nor a path
+    # that leads to it.
+    gone = not os.path.lexists(path)
+    dest = f"{path} (deleted during the run)" if gone else f"{path} ({_size(size)})"
     if counted is not None:
         # --count writes no event log: say what it did count instead.
         _err(
-            f"counted lines over {secs:.3f} s -> {path} ({_size(size)}): "
+            f"counted lines over {secs:.3f} s -> {dest}: "
             f"{_n(counted['covered'])} of {_n(counted['executable'])} executable "
             f"lines ran in {_n(counted['files'])} file{'s' if counted['files'] != 1 else ''}"
         )
@@ -74,9 +78,12 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
         _err(
             f"recorded {_n(total)} events in {threads} "
             f"thread{'s' if threads != 1 else ''} over {secs:.3f} s "
-            f"-> {path} ({_size(size)})"
+            f"-> {dest}"
         )
         _err(f"  {_kinds(events)}; dropped {_n(summary.get('dropped', 0))}")
+    if gone:
+        _err(f"warning: {path} was deleted during the run: the recording "
+             "is lost")
     for w in summary.get("warnings", []):
         _err(f"warning: {w}")
     if summary.get("error"):

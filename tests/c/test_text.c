@@ -56,3 +56,57 @@ void test_text_escape(void)
     CHECK_EQ(tt_text_write(NULL, "x", 0), TT_EINVAL);
     CHECK_EQ(tt_text_write(stdout, NULL, 0), TT_EINVAL);
 }
+
+/* tt_reader_open_why says what is wrong with an unusable file: which
+ * version it is and which this reader reads, how short it is, which head
+ * check failed; and nothing for a good one. Files are made from a good
+ * sample by changing the one thing each case names. */
+void test_reader_open_why(void)
+{
+    model m;
+    const char *good, *bad = tmp_path("why.ttrace");
+    uint8_t *d;
+    size_t len;
+    char why[160];
+    tt_reader_t *r;
+
+    model_init(&m, 1000);
+    good = write_sample(&m);
+    d = read_file(good, &len);
+    CHECK(d != NULL && len > 64);
+
+    CHECK_EQ(tt_reader_open_why(&r, good, 0, why, sizeof why), 0);
+    CHECK(why[0] == '\0');
+    tt_reader_close(r);
+
+    d[8] = 9;                                   /* major version 9 */
+    write_file(bad, d, len);
+    CHECK_EQ(tt_reader_open_why(&r, bad, 0, why, sizeof why), TT_EVERSION);
+    CHECK(r == NULL);
+    CHECK(strstr(why, "format version 9.0") != NULL);
+    CHECK(strstr(why, "reads version 1.x") != NULL);
+    d[8] = 1;
+
+    write_file(bad, d, 10);                     /* cut inside the head */
+    CHECK_EQ(tt_reader_open_why(&r, bad, 0, why, sizeof why), TT_ETRUNCATED);
+    CHECK(strstr(why, "10 bytes") != NULL);
+
+    write_file(bad, d, 20);                     /* cut inside HEADER */
+    CHECK_EQ(tt_reader_open_why(&r, bad, 0, why, sizeof why), TT_ETRUNCATED);
+    CHECK(strstr(why, "HEADER") != NULL);
+
+    write_file(bad, d, 0);
+    CHECK_EQ(tt_reader_open_why(&r, bad, 0, why, sizeof why), TT_ETRUNCATED);
+    CHECK(strstr(why, "empty") != NULL);
+
+    d[0] ^= 0xff;                               /* not our magic */
+    write_file(bad, d, len);
+    CHECK_EQ(tt_reader_open_why(&r, bad, 0, why, sizeof why), TT_ENOTTRACE);
+    CHECK(strstr(why, "magic") != NULL);
+
+    CHECK_EQ(tt_reader_open_why(&r, "/dev/null", 0, why, sizeof why), TT_EIO);
+    CHECK(strstr(why, "not a regular file") != NULL);
+    /* A NULL buffer is allowed. */
+    CHECK_EQ(tt_reader_open_why(&r, "/dev/null", 0, NULL, 0), TT_EIO);
+    free(d);
+}
