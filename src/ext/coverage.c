@@ -137,9 +137,7 @@ file_dict(const tt_cov_file_t *f)
     for (k = 0; k < f->n_funcs; k++) {
         PyObject *fn = Py_BuildValue(
             "{s:N,s:i,s:K}", "name",
-            PyUnicode_DecodeUTF8(f->funcs[k].name,
-                                 (Py_ssize_t)strlen(f->funcs[k].name),
-                                 "replace"),
+            capture_text(f->funcs[k].name),
             "line", (int)f->funcs[k].line,
             "calls", (unsigned long long)f->funcs[k].calls);
         if (fn == NULL)
@@ -183,7 +181,7 @@ coverage_data(PyObject *module, PyObject *paths)
         PyObject *fd = file_dict(f), *key;
         if (fd == NULL)
             goto done;
-        key = PyUnicode_DecodeFSDefault(f->path);
+        key = capture_text(f->path);    /* as the JSON export has it */
         if (key == NULL || PyDict_SetItem(files, key, fd) < 0) {
             Py_XDECREF(key);
             Py_DECREF(fd);

@@ -3,29 +3,41 @@
  *
  * Owns: the JSON layout: {"files": {path: {"executable", "counts",
  * "functions", "summary"}}, "totals": {...}}. Must not: print anywhere but
- * the FILE* it is given. Strings are escaped for JSON; bytes >= 0x80 pass
- * through (paths are UTF-8). Threads: none of its own.
+ * the FILE* it is given. Strings are escaped for JSON, controls (C1 too)
+ * as \u, bytes that are not UTF-8 as U+FFFD. Threads: none of its own.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "tt_internal.h"
 
+/* s as a JSON string: quotes and backslashes escaped, every control a
+ * terminal acts on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u,
+ * and a byte that is not UTF-8 as U+FFFD, as every reader output decodes
+ * it; all else copied. */
 static void json_str(FILE *out, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
+    while (*p) {
+        uint32_t cp;
+        int n = tt__utf8_seq(p, &cp);
+        if (n == 0) {
+            fputs("\\ufffd", out);
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\')
+            fprintf(out, "\\%c", (int)cp);
+        else if (cp == '\n')
             fputs("\\n", out);
-        else if (c == '\t')
+        else if (cp == '\t')
             fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
+        else if (tt__text_unsafe(cp))
+            fprintf(out, "\\u%04x", (unsigned)cp);
         else
-            fputc(c, out);
+            fwrite(p, 1, (size_t)n, out);
+        p += n;
     }
     fputc('"', out);
 }

@@ -182,4 +182,13 @@ int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
 
+/* tt_text.c: the escaping rule's parts, for the exporters that escape in
+ * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid
+ * UTF-8 sequence at s and its code point in *cp, or 0 for a byte that does
+ * not start one (stray, overlong, surrogate, cut by the NUL).
+ * tt__text_unsafe: 1 for a code point a terminal acts on (C0, DEL, C1,
+ * bidirectional overrides and isolates). */
+int tt__utf8_seq(const unsigned char *s, uint32_t *cp);
+int tt__text_unsafe(uint32_t c);
+
 #endif /* TT_INTERNAL_H */

@@ -11,7 +11,7 @@
 /* The length of the valid UTF-8 sequence at s (1-4), its code point in
  * *cp; 0 when s does not start one (a stray byte, an overlong form, a
  * surrogate, or a sequence cut by the NUL). */
-static int utf8_seq(const unsigned char *s, uint32_t *cp)
+int tt__utf8_seq(const unsigned char *s, uint32_t *cp)
 {
     uint32_t c = s[0], min;
     int n, i;
@@ -36,7 +36,7 @@ static int utf8_seq(const unsigned char *s, uint32_t *cp)
 
 /* Whether code point c is written as an escape: C0, DEL, C1, and the
  * bidirectional embeddings, overrides and isolates. */
-static int unsafe(uint32_t c)
+int tt__text_unsafe(uint32_t c)
 {
     return c < 0x20 || (c >= 0x7F && c <= 0x9F) ||
            (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
@@ -49,13 +49,13 @@ static size_t walk(const char *s, FILE *out)
     size_t len = 0;
     while (*p) {
         uint32_t cp;
-        int n = utf8_seq(p, &cp);
+        int n = tt__utf8_seq(p, &cp);
         if (n == 0) {                       /* not UTF-8: the byte */
             if (out)
                 fprintf(out, "\\x%02x", *p);
             len += 4;
             p++;
-        } else if (unsafe(cp)) {
+        } else if (tt__text_unsafe(cp)) {
             if (out)
                 fprintf(out, cp <= 0xFF ? "\\x%02x" : "\\u%04x",
                         (unsigned)cp);
