@@ -128,6 +128,8 @@ typedef struct capture_str {
     uint32_t id;             /* writer string id; valid when defined */
     int8_t defined;          /* written to the file */
     int8_t traced;           /* for a file name: the filter decision, or -1 */
+    int8_t identified;       /* for a file name: its SOURCE record was
+                                attempted (codetable.c, once per file) */
     char s[];                /* NUL-terminated */
 } capture_str_t;
 

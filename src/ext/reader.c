@@ -503,6 +503,36 @@ Reader_code(ReaderObject *self, PyObject *arg)
                          ranges);
 }
 
+/* sources() -> {filename: {"size", "mtime_ns", "crc32c"}}: what
+ * identified each source file when the recording first saw code from it
+ * (crc32c None when the file was too large to hash); {} for a file of an
+ * older writer. */
+static PyObject *
+Reader_sources(ReaderObject *self, PyObject *unused)
+{
+    PyObject *d;
+    uint32_t i;
+
+    if (reader_check(self) < 0)
+        return NULL;
+    d = PyDict_New();
+    for (i = 0; d != NULL && i < tt_reader_n_sources(self->r); i++) {
+        const tt_source_def_t *sd = tt_reader_source(self->r, i);
+        PyObject *k = capture_text(tt_reader_string(self->r, sd->filename));
+        PyObject *crc = sd->flags & TT_SOURCE_HASHED
+            ? PyLong_FromUnsignedLong(sd->crc32c) : Py_NewRef(Py_None);
+        PyObject *v = k && crc ? Py_BuildValue(
+            "{s:K,s:L,s:O}", "size", (unsigned long long)sd->size,
+            "mtime_ns", (long long)sd->mtime_ns, "crc32c", crc) : NULL;
+        if (v == NULL || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(crc);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
 static PyObject *
 Reader_n_codes(ReaderObject *self, void *unused)
 {
@@ -737,6 +767,10 @@ static PyMethodDef reader_methods[] = {
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
      "offset, opcode, extra, addr, size, resume) tuples; thread is an "
      "ordinal, resume whether a call resumes a generator."},
+    {"sources", (PyCFunction)Reader_sources, METH_NOARGS,
+     "sources() -> {filename: {size, mtime_ns, crc32c}}: each source "
+     "file's identity when code from it was first recorded (crc32c None "
+     "if too large to hash); {} for files of older writers."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close(): release the file (when no iterator or analysis uses "
      "it)."},

@@ -117,6 +117,21 @@ typedef struct {
     uint32_t flags;        /* TT_TYPE_* */
 } tt_type_def_t;
 
+/* What identified a source file when the recording first saw code from it
+ * (ancillary DEFS record 0x81, FORMAT.md §5): a reader shows the file's
+ * lines only if the file on disk still matches. */
+typedef struct {
+    uint32_t filename;     /* string id: the path CODE records name */
+    uint32_t flags;        /* TT_SOURCE_* */
+    uint64_t size;         /* st_size, bytes */
+    int64_t mtime_ns;      /* st_mtime, ns since the Unix epoch */
+    uint32_t crc32c;       /* of the whole content (TT_SOURCE_HASHED) */
+} tt_source_def_t;
+
+#define TT_SOURCE_HASHED   0x1u   /* crc32c is set (the file was read whole:
+                                     at most TT_SOURCE_MAX_HASH bytes) */
+#define TT_SOURCE_MAX_HASH (16u << 20)
+
 #define TT_TYPE_GC    0x1u        /* Py_TPFLAGS_HAVE_GC */
 #define TT_TYPE_HEAP  0x2u        /* Py_TPFLAGS_HEAPTYPE */
 
@@ -191,6 +206,22 @@ int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name);
 /* Records a key/value note in the file: warnings and facts found during the
  * recording ("hook_replaced", "destroy_gap.eval_loop", ...). */
 int tt_writer_note(tt_writer_t *w, const char *key, const char *value);
+
+/* Records a source file's identity (ancillary record 0x81); def->filename
+ * must be a defined string id. 0, TT_EINVAL, TT_ENOMEM, TT_ESTATE (after
+ * tt_writer_flush_emergency). */
+int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def);
+
+/* tt_source.c: fills *out (but filename) for the file at path: size and
+ * mtime from fstat, and the CRC-32C of its content when it has at most
+ * TT_SOURCE_MAX_HASH bytes. Opens with O_NONBLOCK and reads only a
+ * regular file, so a FIFO or a device never blocks it. Returns 0, or
+ * TT_EIO (errno set; also for a file that is not regular, errno EINVAL)
+ * with *out zeroed. Allocates nothing (a stack buffer). */
+int tt_source_identify(const char *path, tt_source_def_t *out);
+/* The CRC-32C (Castagnoli) of len bytes, continuing from crc (0 to start):
+ * the hash of tt_source_def_t.crc32c. */
+uint32_t tt_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Writes every buffer's pending events as complete chunks and syncs the file
  * to the OS, so that a kill after this loses nothing recorded so far. */
@@ -409,6 +440,10 @@ uint32_t tt_reader_n_codes(const tt_reader_t *r);
 uint32_t tt_reader_n_types(const tt_reader_t *r);
 uint32_t tt_reader_n_threads(const tt_reader_t *r);
 uint32_t tt_reader_n_notes(const tt_reader_t *r);
+/* The source identities of the file (0x81 records), in the order written;
+ * NULL past the end. A file of an older writer has none. Borrowed. */
+uint32_t tt_reader_n_sources(const tt_reader_t *r);
+const tt_source_def_t *tt_reader_source(const tt_reader_t *r, uint32_t i);
 int tt_reader_note(const tt_reader_t *r, uint32_t i,
                    const char **key, const char **value);
 

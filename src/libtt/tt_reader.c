@@ -26,6 +26,7 @@ static void reader_free(tt_reader_t *r)
     tt__free(r->chains);
     tt__free((void *)r->note_keys);
     tt__free((void *)r->note_values);
+    tt__free(r->sources);
     tt__free(r->chunks);
     for (uint32_t i = 0; i < r->n_anc; i++)
         tt__free(r->anc[i].owned);

@@ -160,21 +160,28 @@ def annotate(
 
     made: dict[str, tuple[str, bytes | str]] = {}
     traces, opened = _open(items)
-    # A source modified after the earliest recording started is not the
-    # one that ran.
-    start = min((t._reader.header()["start_unix_ns"] for t in traces),
-                default=None)
+    start: int | None = None
+    identities: dict[str, Any] = {}
 
     def targets(files: list[str]) -> dict[str, tuple[str, bytes | str]]:
         os.makedirs(outdir, exist_ok=True)
         names = cover_names(sorted(files))
         for src, n in names.items():
-            data, why = read_source(src, start)
+            data, why = read_source(src, start, identities.get(src))
             made[src] = (os.path.join(outdir, n),
                          data if data is not None else str(why))
         return made
 
     try:
+        # A source modified after the earliest recording started is not
+        # the one that ran; what identified each source when recorded: the
+        # first recording that says wins (a later one may have run an
+        # edited file, and is refused).
+        start = min((t._reader.header()["start_unix_ns"] for t in traces),
+                    default=None)
+        for t in traces:
+            for path, ident in t._reader.sources().items():
+                identities.setdefault(path, ident)
         problems, warnings = _tracetap.coverage_annotate(
             [t._reader for t in traces], targets)
         _, said = _completeness(traces)

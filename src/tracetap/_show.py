@@ -275,7 +275,7 @@ def cmd_events(
                 return 1
             ordinal = found
         out = sys.stdout
-        src = SourceCache(header["start_unix_ns"])
+        src = SourceCache(header["start_unix_ns"], trace._reader.sources())
         depth: dict[int, int] = {}
         n = 0
         stopped = False

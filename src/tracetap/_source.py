@@ -5,9 +5,10 @@ A recording names files it did not choose (compile() takes any name) and
 may come from elsewhere, so a named path is read only if it is a regular
 file of bounded size, opened without blocking (a FIFO, a terminal or
 /dev/zero is refused before any read), that is Python source (it compiles:
-/etc/passwd does not), and that was not modified after the recording
-started (its lines would no longer be the recorded ones). Anything else
-gives no source and a reason, said once per file.
+/etc/passwd does not), and that is still the file that ran: the same size
+and CRC-32C as the recording's SOURCE record says (FORMAT.md §5), or, in
+a recording without one, not modified after the recording started.
+Anything else gives no source and a reason, said once per file.
 """
 
 from __future__ import annotations
@@ -15,18 +16,23 @@ from __future__ import annotations
 import io
 import os
 import stat
+from typing import Any
 
 __all__ = ["MAX_SOURCE_BYTES", "SourceCache", "read_source"]
 
 MAX_SOURCE_BYTES = 4 << 20  # larger "source" is not shown
 
 
-def read_source(path: str, not_after_ns: int | None = None
+def read_source(path: str, not_after_ns: int | None = None,
+                identity: dict[str, Any] | None = None
                 ) -> tuple[bytes | None, str | None]:
-    """(the file's bytes, None), or (None, why not). `not_after_ns`: the
-    recording's start (Unix ns); a file modified after it has changed
-    since it ran. Never blocks, never reads more than MAX_SOURCE_BYTES + 1
-    bytes, never raises OSError."""
+    """(the file's bytes, None), or (None, why not). `identity`: what the
+    recording says identified the file (Reader.sources(): size, mtime_ns,
+    crc32c); the file must still match it (same size and content, or same
+    size and mtime when it was not hashed). Without one (a recording of an
+    older tracetap), `not_after_ns`, the recording's start (Unix ns): a
+    file modified after it has changed since it ran. Never blocks, never
+    reads more than MAX_SOURCE_BYTES + 1 bytes, never raises OSError."""
     if not path or path.startswith("<") or not os.path.isabs(path):
         return None, "not a file"
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | \
@@ -41,7 +47,8 @@ def read_source(path: str, not_after_ns: int | None = None
             return None, "not a regular file"
         if st.st_size > MAX_SOURCE_BYTES:
             return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
-        if not_after_ns is not None and st.st_mtime_ns > not_after_ns:
+        if identity is None and not_after_ns is not None and \
+                st.st_mtime_ns > not_after_ns:
             return None, "modified after the recording started, so its " \
                 "lines may not be the recorded ones"
         chunks, left = [], MAX_SOURCE_BYTES + 1
@@ -58,6 +65,10 @@ def read_source(path: str, not_after_ns: int | None = None
         os.close(fd)
     if len(data) > MAX_SOURCE_BYTES:
         return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
+    if identity is not None:
+        why = _changed(identity, data, st.st_mtime_ns)
+        if why is not None:
+            return None, why
     import warnings
 
     try:
@@ -67,6 +78,25 @@ def read_source(path: str, not_after_ns: int | None = None
     except (SyntaxError, ValueError):  # ValueError: a NUL byte
         return None, "not Python source"
     return data, None
+
+
+def _changed(identity: dict[str, Any], data: bytes, mtime_ns: int
+             ) -> str | None:
+    """Why the file's content is not the recorded one, or None."""
+    from . import _tracetap
+
+    if len(data) != identity["size"]:
+        return (f"changed since the recording ({len(data):,} bytes now, "
+                f"{identity['size']:,} when recorded), so its lines are not "
+                "the recorded ones")
+    if identity["crc32c"] is not None:
+        if _tracetap.crc32c(data) != identity["crc32c"]:
+            return ("changed since the recording (same size, other "
+                    "content), so its lines are not the recorded ones")
+    elif mtime_ns != identity["mtime_ns"]:
+        return ("modified since the recording (too large to have been "
+                "hashed), so its lines may not be the recorded ones")
+    return None
 
 
 def _lines(data: bytes) -> list[str]:
@@ -84,11 +114,14 @@ def _lines(data: bytes) -> list[str]:
 
 
 class SourceCache:
-    """Lines of recorded files, each file read once through read_source.
-    ``problems`` maps each file that gave no source to the reason."""
+    """Lines of recorded files, each file read once through read_source
+    (with its recorded identity, if any). ``problems`` maps each file that
+    gave no source to the reason."""
 
-    def __init__(self, not_after_ns: int | None = None) -> None:
+    def __init__(self, not_after_ns: int | None = None,
+                 identities: dict[str, dict[str, Any]] | None = None) -> None:
         self._not_after = not_after_ns
+        self._ids = identities or {}
         self._files: dict[str, list[str] | None] = {}
         self.problems: dict[str, str] = {}
 
@@ -97,7 +130,8 @@ class SourceCache:
         the end, or None when the file gives no source."""
         lines = self._files.get(path, ())
         if lines == ():
-            data, why = read_source(path, self._not_after)
+            data, why = read_source(path, self._not_after,
+                                    self._ids.get(path))
             lines = _lines(data) if data is not None else None
             self._files[path] = lines
             if why is not None and not path.startswith("<"):

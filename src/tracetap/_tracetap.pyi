@@ -63,6 +63,10 @@ class Reader:
         for obj_create; addr is set for obj_create and obj_destroy, size for
         obj_create; resume is True for a call that resumes a generator
         (libtt's tt_code_is_resume)."""
+    def sources(self) -> dict[str, dict[str, int | None]]:
+        """{filename: {"size", "mtime_ns", "crc32c"}}: each source file's
+        identity when code from it was first recorded (crc32c None if it
+        was too large to hash); {} for files of older writers."""
     def close(self) -> None: ...
 
 def set_progress(
@@ -139,3 +143,6 @@ def kind_names() -> tuple[str, ...]: ...
 def _after_fork_child() -> None: ...
 def _noop_trace(*args: Any) -> None: ...
 def _code_lines(code: CodeType, /) -> list[tuple[int, int, int | None]]: ...
+
+def crc32c(data: bytes, /) -> int:
+    """The CRC-32C of data: the hash of Reader.sources()."""

@@ -228,17 +228,50 @@ def test_no_lines_and_count_recordings_say_what_they_lack(tmp_path):
     assert rc == 1 and "--count" in err and "tracetap coverage" in err
 
 
-def test_source_changed_since_the_recording_is_not_shown(tmp_path):
-    capture_write(tmp_path, "s.py", "a = 1\nb = 2\n")
-    assert capture_tracetap("run", "s.py", cwd=tmp_path).returncode == 0
-    rc, out, err = _run(["events", "s.ttrace"], tmp_path)
-    assert "a = 1" in out and "b = 2" in out
+def _crc32c(data):
+    """CRC-32C, bit by bit: the reference for the recorded hashes."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_source_identity_is_recorded_and_checked(tmp_path):
+    import tracetap
+
+    original = "a = 1\nb = 2\n"
     src = tmp_path / "s.py"
-    src.write_text("# one line inserted\na = 1\nb = 2\n")  # mtime: now
+    capture_write(tmp_path, "s.py", original)
+    assert capture_tracetap("run", "s.py", cwd=tmp_path).returncode == 0
+    with tracetap.load(tmp_path / "s.ttrace") as t:
+        ident = t._reader.sources()[str(src)]
+    st = os.stat(src)
+    assert ident == {"size": len(original), "mtime_ns": st.st_mtime_ns,
+                     "crc32c": _crc32c(original.encode())}
+    rc, out, err = _run(["events", "s.ttrace"], tmp_path)
+    assert "a = 1" in out and "b = 2" in out and "not shown" not in err
+
+    # One line inserted at the top: every line would be off by one.
+    src.write_text("# one line inserted\n" + original)
     rc, out, err = _run(["events", "s.ttrace"], tmp_path)
     assert rc == 0
     assert "# one line inserted" not in out and "a = 1" not in out
-    assert "modified after the recording started" in err
+    assert "changed since the recording" in err
+    rc, _, err = _run(["coverage", "--format", "annotate", "-o", "cov",
+                       "s.ttrace"], tmp_path)
+    assert "changed since the recording" in err
+    assert not (tmp_path / "cov" / "s.cover").exists()
+    # Same size, other content: the hash tells.
+    src.write_text(original.replace("1", "7"))
+    rc, out, err = _run(["events", "s.ttrace"], tmp_path)
+    assert "a = 7" not in out and "other content" in err
+    # The same content again, newer mtime: it is the file that ran.
+    src.write_text(original)
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**10))
+    rc, out, err = _run(["events", "s.ttrace"], tmp_path)
+    assert "a = 1" in out and "not shown" not in err
 
 
 def test_cover_names_never_collide():
