@@ -98,6 +98,12 @@ Executable lines include functions that never ran. Pseudo files such as
   json       {"files": {path: {"executable", "counts", "functions",
              "summary"}}, "totals"}
 
+A recording made without line events (--no-lines, --no-calls) says nothing
+about coverage: it is named in a warning, and if no recording given has
+line counts the command fails (exit 1) rather than report 0 %. Annotate
+shows only sources that are still the files that ran (see `tracetap
+events --help`); the others are named on stderr.
+
 examples:
   tracetap coverage app.ttrace
   tracetap coverage --missing app.ttrace unit.ttrace
