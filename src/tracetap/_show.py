@@ -244,7 +244,7 @@ def _event_text(ev: Any, src: SourceCache) -> str:
         return f"destroy   {'':<20} {ev.addr:#x}"
     text = ""
     if ev.file and ev.line:
-        text = p(src.line(ev.file, ev.line) or "", keep_newlines=False)
+        text = p((src.line(ev.file, ev.line) or "").expandtabs(8))
     return f"{where:<28} {text}"
 
 

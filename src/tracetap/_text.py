@@ -62,6 +62,11 @@ class SafeText:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
+    @property
+    def raw_stream(self) -> TextIO:
+        """The stream below, for the progress line's own "\\r" (_progress)."""
+        return self._stream
+
     def write(self, s: str) -> int:
         try:
             self._stream.write(printable(s, keep_newlines=True))

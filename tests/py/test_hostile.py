@@ -125,6 +125,10 @@ def test_every_output_escapes_and_never_hangs(hostile, cmd):
             assert [json.loads(line) for line in out.splitlines()]
         else:
             json.loads(out)
+    if cmd in (["events"], ["coverage"], ["calls"]):
+        # The same rule in Python (events, calls) and in C (the coverage
+        # table): the name as the escapes spell it.
+        assert "\\x1b]0;PWNED\\x07name.py" in out
     if cmd == ["events"]:
         # The qualname's newline cannot forge a line of its own.
         assert not any(line.startswith("fake line") for line in out.splitlines())
@@ -336,3 +340,24 @@ def test_objects_survives_non_utf8_names(hostile):
     data = json.loads(out)
     names = [n for n in data["types"] if n.startswith("__main__.T")]
     assert names and names[0].endswith("\ufffd")
+
+
+def test_printable_rule():
+    from tracetap._text import SafeText, printable
+
+    assert printable("a\x1b[1mb\n\x9b\udcff\u202e\x7f") == \
+        "a\\x1b[1mb\\x0a\\x9b\\xff\\u202e\\x7f"
+    assert printable("x\ny\tz", keep_newlines=True) == "x\ny\\x09z"
+    assert printable("caf\u00e9 \u4e2d") == "caf\u00e9 \u4e2d"
+
+    class Sink:
+        def __init__(self):
+            self.parts = []
+
+        def write(self, s):
+            self.parts.append(s)
+
+    sink = Sink()
+    out = SafeText(sink)
+    out.write("row\x1b[2J\n")
+    assert sink.parts == ["row\\x1b[2J\n"] and out.raw_stream is sink
