@@ -72,6 +72,7 @@ void test_reader_open_why(void)
 
     model_init(&m, 1000);
     good = write_sample(&m);
+    evlist_free(&m.exp);                        /* only the file is used */
     d = read_file(good, &len);
     CHECK(d != NULL && len > 64);
 
