@@ -398,7 +398,11 @@ def _split_run_args(
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"{PROG}: {msg}\n")
+    """A message on stderr; what it quotes (a path, a recorded name) is
+    escaped by the one rule of every output (_text.printable)."""
+    from ._text import printable  # here: `run` imports nothing up front
+
+    sys.stderr.write(f"{PROG}: {printable(msg, keep_newlines=True)}\n")
 
 
 class _RunOptions:
