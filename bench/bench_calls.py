@@ -1,4 +1,5 @@
-"""Speed and memory of the call analysis (`tracetap calls`, issue 14).
+"""Speed and memory of the call and line analyses (`tracetap calls`,
+`tracetap lines`, issue 14).
 
 Records a call-heavy program once (about 2 * N calls, and their lines),
 then runs the analysis in fresh processes and reports events/s and the
@@ -7,6 +8,7 @@ interpreter: the baseline of a process that only imports tracetap is
 printed beside it).
 
     python bench/bench_calls.py [--n 1000000] [--repeat 3] [--keep FILE]
+                                [--analysis calls|lines]
 
 Target (issue 14): >= 30 M events/s. Needs tracetap installed in the
 running interpreter.
@@ -52,10 +54,10 @@ ANALYSE = """
 import json, resource, sys, time
 from tracetap import _tracetap
 t0 = time.perf_counter()
-r = _tracetap.calls(sys.argv[1])
+r = getattr(_tracetap, sys.argv[2])(sys.argv[1])
 dt = time.perf_counter() - t0
 print(json.dumps({"seconds": dt, "events": r["summary"]["events"],
-                  "nodes": len(r["nodes"]),
+                  "nodes": len(r["nodes"] if "nodes" in r else r["rows"]),
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -72,6 +74,8 @@ def main() -> int:
                     help="loop iterations of the recorded program")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", metavar="FILE", help="keep the recording here")
+    ap.add_argument("--analysis", choices=("calls", "lines"), default="calls",
+                    help="calls: the call tree; lines: per-line time")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         prog = os.path.join(tmp, "callheavy.py")
@@ -86,13 +90,15 @@ def main() -> int:
                                          text=True).stdout)
         runs = []
         for _ in range(a.repeat):
-            out = subprocess.run([sys.executable, "-c", ANALYSE, rec],
+            out = subprocess.run([sys.executable, "-c", ANALYSE, rec,
+                                  a.analysis],
                                  check=True, capture_output=True, text=True)
             runs.append(json.loads(out.stdout))
         best = min(runs, key=lambda r: r["seconds"])
+        what = "call-tree nodes" if a.analysis == "calls" else "line rows"
         print(f"recording: {size / 1e6:.1f} MB, {best['events']:,} events, "
-              f"{best['nodes']} call-tree nodes")
-        print(f"analysis: best of {a.repeat}: {best['seconds']:.3f} s = "
+              f"{best['nodes']} {what}")
+        print(f"{a.analysis} analysis: best of {a.repeat}: {best['seconds']:.3f} s = "
               f"{best['events'] / best['seconds'] / 1e6:.1f} M events/s")
         print(f"peak RSS: {best['maxrss_kb'] / 1024:.1f} MiB "
               f"(import-only baseline {base['maxrss_kb'] / 1024:.1f} MiB)")

@@ -7,7 +7,7 @@ wait4(2):
   open + full iteration     tt_bench_reader FILE        (libtt, merged order)
   first 10 events           tt_bench_reader FILE 10     (and `lazy` where
                                                          libtt has TT_READ_LAZY)
-  tracetap info / coverage / objects FILE               (the CLI)
+  tracetap events --limit 10 / info / coverage / objects FILE  (the CLI)
 
 Run it once per build to compare, e.g. main against this branch:
 
@@ -93,6 +93,8 @@ def main() -> int:
         runs.append(("first 10", [args.reader, f, "10"]))
         if args.lazy:
             runs.append(("first 10 (lazy)", [args.reader, f, "10", "lazy"]))
+    runs.append(("tracetap events 10", [args.python, "-m", "tracetap", "events",
+                                         "--limit", "10", f]))
     for sub in ("info", "coverage", "objects"):
         runs.append((f"tracetap {sub}", [args.python, "-m", "tracetap", sub, f]))
     skip = set(filter(None, args.skip.split(",")))

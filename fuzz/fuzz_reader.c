@@ -216,6 +216,34 @@ static void calls_checks(tt_reader_t *r)
     tt_calls_free(c);
 }
 
+/* The line analysis (issue 14, part 2): rows in order, own <= time, and
+ * every LINE and CALL (not resumption) is one hit of one per-thread row
+ * (a LINE without a line number, in a crafted file, hits the entry row). */
+static void lines_checks(tt_reader_t *r)
+{
+    tt_lines_t *L = NULL;
+    const tt_linestat_t *x, *prev = NULL;
+    uint64_t hits = 0;
+    int rc = tt_lines_analyze(r, &L);
+
+    if (rc < 0) {
+        EXPECT(L == NULL && rc == TT_ENOMEM);
+        return;
+    }
+    for (uint32_t i = 0; (x = tt_lines_row(L, i)) != NULL; prev = x, i++) {
+        EXPECT(x->own_ns <= x->time_ns);
+        EXPECT(prev == NULL || prev->thread < x->thread ||
+               (prev->thread == x->thread &&
+                (prev->code < x->code ||
+                 (prev->code == x->code && prev->line < x->line))));
+        if (x->thread != TT_LINES_ALL_THREADS)
+            hits += x->hits;
+    }
+    EXPECT(hits == tt_lines_summary(L)->lines + tt_lines_summary(L)->calls);
+    sink += tt_lines_summary(L)->traced_ns;
+    tt_lines_free(L);
+}
+
 /* The object analysis (issue 6) over whatever the file holds: events and
  * 0x81 aggregate chunks. Checks its promises about counts and orders. */
 static void objects(tt_reader_t *r)
@@ -327,6 +355,50 @@ static void coverage_checks(tt_reader_t *r)
     tt_coverage_free(cov);
 }
 
+static int same_event(const tt_event_t *a, const tt_event_t *b)
+{
+    return a->kind == b->kind && a->opcode == b->opcode &&
+           a->thread == b->thread && a->tick == b->tick &&
+           a->code == b->code && a->line == b->line &&
+           a->offset == b->offset && a->exc_type == b->exc_type &&
+           a->type == b->type && a->addr == b->addr && a->size == b->size &&
+           a->count == b->count;
+}
+
+/* tt_reader_next_batch gives exactly tt_reader_next's sequence of events
+ * and errors, whatever the batch size. */
+static void batch_checks(const uint8_t *data, size_t len, unsigned flags,
+                         size_t cap)
+{
+    tt_reader_t *one = NULL, *many = NULL;
+    tt_event_t ev, *evs = malloc(cap * sizeof *evs);
+    uint64_t errors = 0;
+
+    if (evs == NULL)
+        return;
+    if (tt_reader_open_mem(&one, data, len, flags) < 0 ||
+        tt_reader_open_mem(&many, data, len, flags) < 0)
+        goto out;                 /* only an allocation failure can */
+    for (;;) {
+        int n = tt_reader_next_batch(many, evs, cap);
+        if (n > 0) {
+            EXPECT((size_t)n <= cap);
+            for (int i = 0; i < n; i++) {
+                EXPECT(tt_reader_next(one, &ev) == 1);
+                EXPECT(same_event(&ev, &evs[i]));
+            }
+            continue;
+        }
+        EXPECT(tt_reader_next(one, &ev) == n);
+        if (n == 0 || n == TT_ENOMEM || ++errors > 100000)
+            break;
+    }
+out:
+    tt_reader_close(one);
+    tt_reader_close(many);
+    free(evs);
+}
+
 int tt_fuzz_exercise(const uint8_t *data, size_t len)
 {
     tt_reader_t *r = NULL;
@@ -356,6 +428,7 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     objects(r);
     clock_checks(r);
     calls_checks(r);
+    lines_checks(r);
     tt_reader_close(r);
 
     rc = tt_reader_open_mem(&r, data, len, TT_READ_FILE);
@@ -366,6 +439,9 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
         EXPECT(drain(r, 0) == tt_reader_thread(r, 0)->events);
     }
     tt_reader_close(r);
+    batch_checks(data, len, TT_READ_MERGED | TT_READ_LAZY, 1 + len % 7);
+    batch_checks(data, len, TT_READ_MERGED, TT_BATCH_MAX);
+    batch_checks(data, len, TT_READ_FILE | TT_READ_LAZY, 1 + len % 5);
     return 0;
 }
 

@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("TRACETAP_CACHE", Path.home() / ".cache" / "tracetap"))
 BUILD = ROOT / "build"
 TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7",
-                     "lxml"]   # lxml: the Cobertura DTD check (tests/py/test_coverage_cli.py)
+                     "lxml",   # lxml: the Cobertura DTD check (tests/py/test_coverage_cli.py)
+                     # perfetto ships perfetto_trace_pb2, which needs protobuf's
+                     # runtime: the independent parser of tests/py/test_export_perfetto.py
+                     "perfetto", "protobuf"]
+# Installed where they install (a wheel may be missing for a new interpreter);
+# the tests that use them skip with the reason where they are absent.
+OPTIONAL_TEST_REQUIREMENTS = ["line_profiler"]  # tests/py/test_lines.py
 C_SUMMARY = re.compile(r"^tests/c: (\d+) passed, (\d+) failed", re.M)
 
 
@@ -107,7 +113,7 @@ def matrix() -> tuple[list[tuple[str, str]], bool]:
 
 
 def ensure_venv(version: str, python: str) -> Path | None:
-    stamp_text = "\n".join([python, *TEST_REQUIREMENTS])
+    stamp_text = "\n".join([python, *TEST_REQUIREMENTS, *OPTIONAL_TEST_REQUIREMENTS])
     venv = CACHE / "venvs" / f"{version}-{hashlib.sha1(stamp_text.encode()).hexdigest()[:8]}"
     vpy = venv / "bin" / "python"
     stamp = venv / ".tracetap-ready"
@@ -119,6 +125,10 @@ def ensure_venv(version: str, python: str) -> Path | None:
         return None
     if run([str(vpy), "-m", "pip", "install", "-q", *TEST_REQUIREMENTS], log).returncode:
         return None
+    for req in OPTIONAL_TEST_REQUIREMENTS:
+        if run([str(vpy), "-m", "pip", "install", "-q", req],
+               BUILD / f"venv-{version}-{req}.log").returncode:
+            say(f"{req} does not install on {version}: its tests will skip")
     stamp.write_text(stamp_text)
     return vpy
 

@@ -440,6 +440,12 @@ PyObject *capture_objects_report(PyObject *module, PyObject *arg);
 
 /* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);
+/* linesreader.c: _tracetap.lines(reader) -> dict (issue 14, part 2). */
+PyObject *capture_lines_report(PyObject *module, PyObject *arg);
+
+/* timeline.c: _tracetap.timeline(reader, fd, format, *, lines, top_types,
+ * process_name) -> stats dict (issue 15). */
+PyObject *capture_timeline(PyObject *module, PyObject *args, PyObject *kw);
 
 /* progress.c: r's long reads check for Ctrl-C and report to the callable
  * of _tracetap.set_progress(fn) as fn(path, done, total); `path` (borrowed)

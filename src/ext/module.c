@@ -146,6 +146,16 @@ static PyMethodDef module_methods[] = {
     {"crc32c", crc32c, METH_O,
      "crc32c(data) -> int: the CRC-32C of bytes (the hash of "
      "Reader.sources())."},
+    {"lines", capture_lines_report, METH_O,
+     "lines(reader) -> dict: per-line time of a recording (summary, threads, "
+     "rows of (code, line, thread, hits, time_ns, own_ns)); see "
+     "tracetap.Trace.lines()."},
+    {"timeline", (PyCFunction)(void (*)(void))capture_timeline,
+     METH_VARARGS | METH_KEYWORDS,
+     "timeline(reader, fd, format, *, lines=False, top_types=8, "
+     "process_name=None) -> dict: writes the recording as a 'perfetto' "
+     "protobuf trace or 'chrome' JSON to the descriptor fd (not closed); "
+     "returns counts (slices, instants, ...)."},
     {"kind_names", kind_names, METH_NOARGS,
      "kind_names() -> tuple: event kind number -> name."},
     {NULL, NULL, 0, NULL},

@@ -173,8 +173,10 @@ Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     errno = 0;
+    /* Lazy: the first event is at hand at once; counts wait for the
+     * first question that needs them (reader_complete). */
     rc = tt_reader_open_why(&self->r, PyBytes_AS_STRING(self->src),
-                            TT_READ_MERGED, why, sizeof why);
+                            TT_READ_MERGED | TT_READ_LAZY, why, sizeof why);
     if (rc < 0) {
         char what[sizeof why + 64];
         self->r = NULL;
@@ -271,6 +273,43 @@ error:
     return NULL;
 }
 
+/* Decodes what the lazy open left (tt_reader_scan), once, so that counts,
+ * per-thread events and payload damage are whole-file answers; an
+ * analysis or iteration that already read everything leaves nothing to
+ * do. Interruptible, with the CLI's progress line. 0, or -1 with an
+ * exception. */
+static int
+reader_complete(ReaderObject *self)
+{
+    int rc;
+    if (reader_check(self) < 0)
+        return -1;
+    capture_progress_attach(self->r, self->path);
+    rc = tt_reader_scan(self->r);
+    if (!self->lent)
+        tt_reader_set_progress(self->r, NULL, NULL);
+    if (rc < 0) {
+        PyObject *module = PyType_GetModuleByDef(Py_TYPE(self),
+                                                 &capture_module_def);
+        if (module != NULL)
+            capture_raise_tt(module, rc, "cannot read the recording");
+        return -1;
+    }
+    return 0;
+}
+
+/* `complete=False` (keyword) asks for what is known without decoding the
+ * rest of the file; the default answers for the whole file. -1 with an
+ * exception, or 0 and *complete. */
+static int
+parse_complete(PyObject *args, PyObject *kw, int *complete)
+{
+    static char *kwlist[] = {"complete", NULL};
+    *complete = 1;
+    return PyArg_ParseTupleAndKeywords(args, kw, "|$p", kwlist, complete)
+           ? 0 : -1;
+}
+
 static PyObject *
 damage_dict(const tt_damage_t *d)
 {
@@ -303,9 +342,11 @@ Reader_clock(ReaderObject *self, PyObject *unused)
 }
 
 static PyObject *
-Reader_damage(ReaderObject *self, PyObject *unused)
+Reader_damage(ReaderObject *self, PyObject *args, PyObject *kw)
 {
-    if (reader_check(self) < 0)
+    int complete;
+    if (parse_complete(args, kw, &complete) < 0 || reader_check(self) < 0 ||
+        (complete && reader_complete(self) < 0))
         return NULL;
     return damage_dict(tt_reader_damage(self->r));
 }
@@ -327,11 +368,13 @@ Reader_being_written(ReaderObject *self, PyObject *unused)
 }
 
 static PyObject *
-Reader_threads(ReaderObject *self, PyObject *unused)
+Reader_threads(ReaderObject *self, PyObject *args, PyObject *kw)
 {
     PyObject *list;
     uint32_t i;
-    if (reader_check(self) < 0 || reader_ordinals(self) < 0)
+    int complete;
+    if (parse_complete(args, kw, &complete) < 0 || reader_check(self) < 0 ||
+        (complete && reader_complete(self) < 0) || reader_ordinals(self) < 0)
         return NULL;
     list = PyList_New(self->n_threads);
     if (list == NULL)
@@ -369,7 +412,7 @@ Reader_counts(ReaderObject *self, PyObject *unused)
     uint64_t counts[TT_EV__COUNT], dropped = 0;
     PyObject *d;
     int k;
-    if (reader_check(self) < 0)
+    if (reader_complete(self) < 0)
         return NULL;
     memset(counts, 0, sizeof(counts));
     tt_reader_counts(self->r, counts, &dropped);
@@ -615,7 +658,7 @@ reader_lend(ReaderObject *self, tt_reader_t **out)
     } else {
         errno = 0;
         rc = tt_reader_open(out, PyBytes_AS_STRING(self->src),
-                            TT_READ_MERGED);
+                            TT_READ_MERGED | TT_READ_LAZY);
         if (rc < 0 || !same_recording(self->r, *out)) {
             tt_reader_close(*out);
             *out = NULL;
@@ -738,8 +781,11 @@ Reader_events(ReaderObject *self, PyObject *args, PyObject *kw)
 static PyMethodDef reader_methods[] = {
     {"header", (PyCFunction)Reader_header, METH_NOARGS,
      "header() -> dict: interpreter, argv, start time, clock, options."},
-    {"damage", (PyCFunction)Reader_damage, METH_NOARGS,
-     "damage() -> dict: status, offset, bytes_lost, reason, clean_end."},
+    {"damage", (PyCFunction)(void (*)(void))Reader_damage,
+     METH_VARARGS | METH_KEYWORDS,
+     "damage(*, complete=True) -> dict: status, offset, bytes_lost, reason, "
+     "clean_end; complete=False: only what is known without decoding the "
+     "rest of the file (the open pass and what was read since)."},
     {"clock", (PyCFunction)Reader_clock, METH_NOARGS,
      "clock() -> dict: how ticks become ns: header_hz, measured_hz (between "
      "the first and last sync points), sync_points, bad_sync_records, "
@@ -747,10 +793,13 @@ static PyMethodDef reader_methods[] = {
     {"being_written", (PyCFunction)Reader_being_written, METH_NOARGS,
      "being_written() -> bool: a writer still has the file open (the "
      "recording is in progress)."},
-    {"threads", (PyCFunction)Reader_threads, METH_NOARGS,
-     "threads() -> list of dicts, in order of first appearance."},
+    {"threads", (PyCFunction)(void (*)(void))Reader_threads,
+     METH_VARARGS | METH_KEYWORDS,
+     "threads(*, complete=True) -> list of dicts, in order of first event; "
+     "complete=False does not decode the whole file, so 'events' and "
+     "'last_ns' count only what was read so far."},
     {"counts", (PyCFunction)Reader_counts, METH_NOARGS,
-     "counts() -> (events by kind, dropped)."},
+     "counts() -> (events by kind, dropped) over the whole file."},
     {"notes", (PyCFunction)Reader_notes, METH_NOARGS,
      "notes() -> list of (key, value) recorded in the file."},
     {"string", (PyCFunction)Reader_string, METH_O,

@@ -355,11 +355,13 @@ typedef struct {
 
 #define TT_READ_MERGED  0x0u  /* all threads, ordered by tick (ties: thread) */
 #define TT_READ_FILE    0x1u  /* chunk order as in the file */
-#define TT_READ_LAZY    0x2u  /* open walks chunk frames only: the first
+#define TT_READ_LAZY    0x2u  /* open walks chunk frames and decodes only
+                                 each thread's first chunk (so threads'
+                                 first_tick is exact): the first
                                  tt_reader_next comes at once, and counts,
-                                 thread events/ticks and payload damage are
-                                 complete after tt_reader_scan or a full
-                                 iteration (issue 12) */
+                                 thread events/last_tick and payload damage
+                                 are complete after tt_reader_scan or a
+                                 full iteration */
 
 /* Opens a recording. Returns 0 and *out on success, including for a
  * damaged file with usable content (see tt_reader_damage); returns
@@ -411,6 +413,18 @@ int tt_reader_select_thread(tt_reader_t *r, uint32_t thread);
  * to stop, TT_ECANCELED on every call until tt_reader_select_thread
  * rewinds. */
 int tt_reader_next(tt_reader_t *r, tt_event_t *ev);
+
+/* The same events as tt_reader_next, in the same order, up to cap at a
+ * time (at most TT_BATCH_MAX) into ev[0..cap): for analyses, which then
+ * pay no call, heap step or copy per event (a run of one thread's events
+ * is decoded straight into ev). Returns how many (> 0), 0 at the end, or
+ * a negative TT_E* as tt_reader_next would, at the same point: events
+ * before a bad chunk come first, its error with the next call. The
+ * progress callback is called when a batch crosses a multiple of
+ * TT_PROGRESS_EVERY, and a stop it asks for comes with the next call. The
+ * two calls may be mixed. */
+#define TT_BATCH_MAX 4096u
+int tt_reader_next_batch(tt_reader_t *r, tt_event_t *ev, size_t cap);
 
 /* Called by tt_reader_next every TT_PROGRESS_EVERY events it returns, with
  * the events returned since the last rewind and the number the selection
@@ -510,8 +524,8 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
  * for NULL). The rule of docs/calls.md: a generator starts at
  * co_firstlineno or the line of offset 0, and resumes at the line of the
  * yield or await it left from; a yield on its first line reads as a start.
- * The one place the rule lives: the call analysis and the event readers
- * use it. */
+ * The rule lives in tt_pair.c (tt__genrule), which the call analysis and
+ * the timelines use too. */
 int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
 
 /* ------------------------------------------- ancillary chunks (issue 6) */
@@ -887,6 +901,132 @@ const tt_callstat_t *tt_calls_function(const tt_calls_t *c, uint32_t i);
 /* Edge rows, by (thread, callee, caller), all-thread rows last. */
 const tt_calledge_t *tt_calls_edge(const tt_calls_t *c, uint32_t i);
 void tt_calls_free(tt_calls_t *c);
+
+/* ------------------------------------ per-line time (issue 14, part 2) */
+
+/* tt_lines.c: line_profiler's numbers for every line of every traced
+ * function. One pass over CALL/LINE/RETURN/DROPPED in merged order keeps
+ * a shadow stack per thread and cuts each frame into segments: from its
+ * CALL to its first LINE (the entry row, line TT_NO_LINE), and from each
+ * LINE to the frame's next LINE or its RETURN. A segment's time includes
+ * the traced callees that ran in it (line_profiler's rule); own time
+ * excludes them (time in untraced code stays own). Generators: a
+ * resumption (the rule of tt_calls_analyze) continues the yield's line
+ * without a hit; suspended time is nobody's. Frames still open at a
+ * DROPPED event, at a RETURN of a frame below them, or at the end close
+ * there and are counted. Memory: the distinct (code, line, thread) rows
+ * and the deepest stack. Rules and identities: docs/lines.md. */
+typedef struct tt_lines tt_lines_t;
+
+#define TT_LINES_ALL_THREADS UINT32_MAX
+
+/* One (code, line) in one thread or all (thread = TT_LINES_ALL_THREADS).
+ * line TT_NO_LINE is the entry row: the time from a CALL to the frame's
+ * first LINE; its hits are the calls (resumptions excluded). */
+typedef struct {
+    uint32_t code;
+    int32_t line;
+    uint32_t thread;
+    uint32_t pad_;
+    uint64_t hits;           /* LINE events (entry row: calls) */
+    uint64_t time_ns;        /* with callees, summed over all segments */
+    uint64_t own_ns;         /* without the traced callees' time */
+} tt_linestat_t;
+
+typedef struct {
+    uint64_t traced_ns;      /* time inside traced frames (the outermost
+                                frames' durations) */
+    uint64_t first_ns, last_ns;  /* the thread's first and last event */
+    uint64_t lines;          /* LINE events */
+    uint64_t calls, resumes; /* CALLs: new frames and resumptions */
+    uint64_t adopted;        /* frames first seen at a LINE (entered
+                                before the recording, or CALL lost) */
+    uint64_t unmatched_returns;  /* RETURNs of no open frame: ignored */
+    uint64_t mismatched;     /* frames closed without their RETURN when a
+                                frame below them returned or ran a line */
+    uint64_t closed_at_drop; /* frames closed at a DROPPED event */
+    uint64_t open_at_end;    /* frames closed at the thread's last event */
+    uint64_t dropped;        /* events lost (DROPPED counts) */
+} tt_lines_thread_t;
+
+typedef struct {
+    uint64_t events;         /* events read */
+    uint64_t lines, calls, resumes, adopted;
+    uint64_t unmatched_returns, mismatched, closed_at_drop, open_at_end;
+    uint64_t dropped;
+    uint64_t traced_ns;      /* over all threads */
+    uint32_t n_threads;      /* threads in the recording */
+    uint32_t n_rows;         /* rows, all-thread ones included */
+    int truncated;           /* cut (kill) or damaged: open frames were
+                                closed at their thread's last event */
+    int bad_chunks;          /* malformed event streams skipped */
+    int has_calls, has_lines;  /* the recording has CALL / LINE events */
+} tt_lines_summary_t;
+
+/* Analyses r's lines. Rewinds r (all threads) and leaves it at the end.
+ * Returns 0 and *out (free it with tt_lines_free; ids refer to r's
+ * tables), or TT_EINVAL, TT_ENOMEM or TT_ECANCELED (r's progress callback
+ * stopped it) with *out = NULL. Malformed chunks are skipped, counted. */
+int tt_lines_analyze(tt_reader_t *r, tt_lines_t **out);
+const tt_lines_summary_t *tt_lines_summary(const tt_lines_t *L);
+/* Per-thread totals; NULL for a thread id out of range. */
+const tt_lines_thread_t *tt_lines_thread(const tt_lines_t *L, uint32_t thread);
+/* Row i (0 .. n_rows-1), by (thread, code, line), the all-thread rows
+ * last. Borrowed until tt_lines_free; NULL past the end. */
+const tt_linestat_t *tt_lines_row(const tt_lines_t *L, uint32_t i);
+void tt_lines_free(tt_lines_t *L);
+
+/* ------------------------------------------ timelines (issue 15) */
+
+/* tt_timeline.c: a recording as a timeline for trace viewers, streamed:
+ * one pass over the events in merged order, memory bounded by the stack
+ * depths, the threads and the interned names (plus, for object counters,
+ * the objects alive). One process track named after the recorded command,
+ * one track per thread named as the program named it; a slice per
+ * activation (a call, or a generator resumption: calls are paired with
+ * returns by the call analysis's rules, docs/calls.md), nested as the
+ * calls were; exceptions and lost events as instants; with
+ * TT_TIMELINE_LINES, a nested slice per line; for a recording with object
+ * events, counter tracks of live objects (all, and the top types by
+ * creations). Slices still open at a thread's last event are closed there;
+ * a cut or damaged recording gets a "recording cut" instant at its last
+ * event. Times are ns since the recording's start (tt_reader_ns). */
+#define TT_TIMELINE_PERFETTO 1   /* Perfetto's protobuf trace (Trace of
+                                    TracePackets with TrackEvents) */
+#define TT_TIMELINE_CHROME   2   /* Chrome Trace Event JSON (B/E events) */
+
+#define TT_TIMELINE_LINES    0x1u  /* line events as nested slices */
+
+typedef struct {
+    int format;                  /* TT_TIMELINE_PERFETTO / _CHROME */
+    unsigned flags;              /* TT_TIMELINE_* */
+    uint32_t top_types;          /* object counter tracks for this many
+                                    types (by creations); the all-objects
+                                    track is always there */
+    uint64_t counter_period_ns;  /* a counter is written at most once per
+                                    period (and at the end); 0: 1 ms */
+    const char *process_name;    /* NULL: the recorded argv */
+} tt_timeline_opts_t;
+
+typedef struct {
+    uint64_t events;             /* events read */
+    uint64_t slices;             /* slices begun (every one is ended) */
+    uint64_t instants;
+    uint64_t counter_values;
+    uint64_t open_at_end;        /* slices closed at a thread's last event */
+    uint64_t bad_chunks;         /* malformed event streams skipped */
+    int truncated;               /* the recording was cut or damaged */
+} tt_timeline_stats_t;
+
+/* Writes r's recording to out in opts->format. Rewinds r (all threads) and
+ * leaves it at its end; r's progress callback is called as for any read.
+ * Returns 0 (and *stats if not NULL), TT_EINVAL (NULL arguments, unknown
+ * format), TT_ENOMEM, TT_EIO (a write to out failed: out holds a prefix)
+ * or TT_ECANCELED (the progress callback stopped it: out holds a prefix).
+ * out stays the caller's (not closed; flushed). */
+int tt_timeline_write(tt_reader_t *r, FILE *out,
+                      const tt_timeline_opts_t *opts,
+                      tt_timeline_stats_t *stats);
 
 #ifdef __cplusplus
 }

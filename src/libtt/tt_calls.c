@@ -17,13 +17,14 @@
 typedef struct {
     tt_callnode_t pub;
     uint32_t last_child;          /* the child the last CALL went to */
-    int gen;                      /* the code is a generator */
+    tt__genrule_t gen;            /* creation or resumption (tt_pair.c) */
 } node_t;
 
-/* An open activation on a thread's shadow stack: 24 bytes. */
+/* An open activation on a thread's shadow stack: 24 bytes. The code
+ * comes first, as tt__pair_return reads it. */
 typedef struct {
+    uint32_t code;
     uint32_t node;
-    uint32_t pad_;
     uint64_t start_ns;
     uint64_t child_ns;            /* inclusive time of closed children */
 } frame_t;
@@ -168,7 +169,6 @@ static uint32_t node_flags(const tt_calls_t *c, uint32_t parent, uint32_t code)
 static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
                     uint32_t thread, uint32_t *out)
 {
-    const tt_code_def_t *def;
     node_t *n;
     size_t slot;
     void *p;
@@ -191,23 +191,10 @@ static int node_get(tt_calls_t *c, uint32_t parent, uint32_t code,
     n->pub.min_ns = UINT64_MAX;
     n->pub.flags = node_flags(c, parent, code);
     n->last_child = NONE;
-    def = tt_reader_code(c->r, code);
-    if (def != NULL && (def->flags & TT_CODE_GENERATOR))
-        n->gen = 1;
+    tt__genrule(tt_reader_code(c->r, code), &n->gen);
     c->node_idx.slots[slot] = c->node_idx.n;
     *out = c->node_idx.n++;
     return 0;
-}
-
-/* The generator rule (docs/calls.md, tt_code_is_resume): the events
- * carry no frame identity, but a generator's first CALL is delivered
- * before its first instruction, while a resumption is delivered at the
- * line of the yield or await it resumes from. */
-static inline int is_resume(const tt_calls_t *c, const node_t *n,
-                            int32_t line)
-{
-    return n->gen && tt_code_is_resume(tt_reader_code(c->r, n->pub.code),
-                                       line);
 }
 
 /* ------------------------------------------------------------ the replay */
@@ -281,12 +268,13 @@ static int on_call(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->st = p;
     }
     n = &c->nodes[id];
-    if (is_resume(c, n, ev->line))
+    if (tt__genrule_resumes(&n->gen, ev->line))
         n->pub.resumes++;
     else
         n->pub.calls++;
     t->info.activations++;
     f = &t->st[t->n++];
+    f->code = ev->code;
     f->node = id;
     f->start_ns = tt_reader_ns(c->r, ev->tick);
     f->child_ns = 0;
@@ -302,21 +290,15 @@ static void on_return(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->info.unmatched_returns++;
         return;
     }
-    ns = tt_reader_ns(c->r, ev->tick);
-    if (c->nodes[t->st[t->n - 1].node].pub.code == ev->code) {
-        close_top(c, t, ns, 0);
-        return;
-    }
     /* A frame below the top returns: the RETURNs of the frames above it
      * were lost (a drop the reader could not see, a damaged chunk). */
-    for (k = t->n - 1; k-- > 0;)
-        if (c->nodes[t->st[k].node].pub.code == ev->code)
-            break;
-    if (k == (size_t)-1) {
+    k = tt__pair_return(t->st, t->n, sizeof *t->st, ev->code);
+    if (k == 0) {
         t->info.unmatched_returns++;
         return;
     }
-    while (t->n > k + 1) {
+    ns = tt_reader_ns(c->r, ev->tick);
+    for (; k > 1; k--) {
         close_top(c, t, ns, 1);
         t->info.mismatched++;
     }
@@ -332,48 +314,50 @@ static uint64_t close_all(tt_calls_t *c, thr_t *t, uint64_t tick)
     return n;
 }
 
-static int replay(tt_calls_t *c)
+/* One event of the replay. */
+static int replay_one(tt_calls_t *c, const tt_event_t *ev)
 {
-    tt_event_t ev;
     thr_t *t;
     int rc;
 
-    while ((rc = tt_reader_next(c->r, &ev)) != 0) {
-        if (rc < 0) {
-            if (rc == TT_ENOMEM || rc == TT_ECANCELED)
-                return rc;
-            c->sum.bad_chunks++;          /* a malformed chunk: skipped */
-            continue;
-        }
-        c->sum.events++;
-        if (TT_UNLIKELY(ev.thread >= c->n_thr) &&
-            (rc = thr_get(c, ev.thread, &t)) < 0)
-            return rc;
-        t = &c->thr[ev.thread];
-        if (!t->seen) {
-            t->seen = 1;
-            t->info.first_ns = tt_reader_ns(c->r, ev.tick);
-        }
-        t->last_tick = ev.tick;
-        /* Per-line time (a later part) goes here: a LINE closes the
-         * previous line of the top frame (docs/calls.md). */
-        switch (ev.kind) {
-        case TT_EV_CALL:
-            if ((rc = on_call(c, t, &ev)) < 0)
-                return rc;
-            break;
-        case TT_EV_RETURN:
-            on_return(c, t, &ev);
-            break;
-        case TT_EV_DROPPED:
-            t->info.dropped += ev.count;
-            t->info.closed_at_drop += close_all(c, t, ev.tick);
-            break;
-        default:
-            break;
-        }
+    c->sum.events++;
+    /* Only these do work; each thread's first and last event come from
+     * the reader at the end (complete after the whole iteration). */
+    if (ev->kind != TT_EV_CALL && ev->kind != TT_EV_RETURN &&
+        ev->kind != TT_EV_DROPPED)
+        return 0;
+    if (TT_UNLIKELY(ev->thread >= c->n_thr) &&
+        (rc = thr_get(c, ev->thread, &t)) < 0)
+        return rc;
+    t = &c->thr[ev->thread];
+    switch (ev->kind) {
+    case TT_EV_CALL:
+        return on_call(c, t, ev);
+    case TT_EV_RETURN:
+        on_return(c, t, ev);
+        break;
+    case TT_EV_DROPPED:
+        t->info.dropped += ev->count;
+        t->info.closed_at_drop += close_all(c, t, ev->tick);
+        break;
+    default:
+        break;
     }
     return 0;
+}
+
+static int replay(tt_calls_t *c)
+{
+    tt_event_t evs[256];
+    uint64_t bad = 0;
+    int n, rc = 0;
+
+    while ((n = tt__replay_batch(c->r, evs, 256, &bad)) > 0)
+        for (int i = 0; i < n; i++)
+            if ((rc = replay_one(c, &evs[i])) < 0)
+                return rc;
+    c->sum.bad_chunks = (int)bad;
+    return n;
 }
 
 /* ------------------------------------------------------------ the rows */
@@ -506,13 +490,25 @@ done:
     return rc;
 }
 
-/* Closes what is still open and fills the summary. */
-static void finish(tt_calls_t *c)
+/* Closes what is still open and fills the summary. 0 or TT_ENOMEM. */
+static int finish(tt_calls_t *c)
 {
-    const tt_damage_t *dmg = tt_reader_damage(c->r);
     tt_calls_summary_t *s = &c->sum;
     uint64_t counts[TT_EV__COUNT], dropped;
+    int rc;
 
+    /* Threads' first and last events, as the iteration met them. */
+    for (uint32_t i = 0; i < tt_reader_n_threads(c->r); i++) {
+        const tt_thread_info_t *ri = tt_reader_thread(c->r, i);
+        thr_t *t;
+        if (ri == NULL || ri->events == 0)
+            continue;
+        if ((rc = thr_get(c, i, &t)) < 0)
+            return rc;
+        t->seen = 1;
+        t->info.first_ns = tt_reader_ns(c->r, ri->first_tick);
+        t->last_tick = ri->last_tick;
+    }
     for (size_t i = 0; i < c->n_thr; i++) {
         thr_t *t = &c->thr[i];
         tt_calls_thread_t *ti = &t->info;
@@ -529,9 +525,10 @@ static void finish(tt_calls_t *c)
     }
     s->n_threads = tt_reader_n_threads(c->r);
     s->n_nodes = c->node_idx.n;
-    s->truncated = dmg != NULL && (dmg->status != 0 || !dmg->clean_end);
+    s->truncated = tt__reader_cut(c->r);
     tt_reader_counts(c->r, counts, &dropped);
     s->has_calls = counts[TT_EV_CALL] > 0;
+    return 0;
 }
 
 /* Contract (tt.h): 0 and *out, or TT_EINVAL / TT_ENOMEM / TT_ECANCELED
@@ -560,10 +557,10 @@ int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     if (rc == 0)
         rc = replay(c);
-    if (rc == 0) {
-        finish(c);
+    if (rc == 0)
+        rc = finish(c);
+    if (rc == 0)
         rc = derive(c);
-    }
     if (rc < 0) {
         tt_calls_free(c);
         return rc == TT_ELIMIT || rc == TT_ECORRUPT ? TT_ENOMEM : rc;

@@ -27,6 +27,9 @@ struct tt__clockmap {
     uint32_t bad;                 /* records rejected (malformed, backwards) */
     uint32_t last;                /* segment of the previous lookup */
     double last_slope;            /* its ns per tick; 0: none yet */
+    uint64_t lo, hi;              /* ticks the segment answers for (its
+                                     ends, open at the first and last) */
+    double lo_tick, lo_ns;        /* its first point, as doubles */
     double mono0;                 /* monotonic ns at tick 0 (n >= 2) */
     double ns_per_tick;           /* over the whole span; header rate if n < 2 */
 };
@@ -191,16 +194,18 @@ static void segment(struct tt__clockmap *m, uint64_t tick)
     m->last_slope = (double)(b->ns - a->ns) / (double)(b->tick - a->tick);
     if (!(m->last_slope > 0.0))            /* equal ns: a flat segment */
         m->last_slope = 1e-300;
+    m->lo = lo == 0 ? 0 : a->tick;
+    m->hi = lo == m->n - 2 ? UINT64_MAX : b->tick;
+    m->lo_tick = (double)a->tick;
+    m->lo_ns = (double)a->ns;
 }
 
 /* Monotonic ns of a tick, by the sync points. Requires m->n >= 2. */
 static double mono_at(struct tt__clockmap *m, uint64_t tick)
 {
-    const sync_point *a;
-
-    segment(m, tick);
-    a = &m->pts[m->last];
-    return (double)a->ns + ((double)tick - (double)a->tick) * m->last_slope;
+    if (TT_UNLIKELY(!(m->last_slope > 0.0) || tick < m->lo || tick > m->hi))
+        segment(m, tick);
+    return m->lo_ns + ((double)tick - m->lo_tick) * m->last_slope;
 }
 
 /* Contract (tt.h): ns since the recording's start for a tick; 0 for a NULL

@@ -276,29 +276,32 @@ static int hit(tt_coverage_t *cov, code_info *ci, int32_t line,
 static int add_events(tt_coverage_t *cov, tt_reader_t *r, code_info *info,
                       uint32_t n, uint64_t *budget)
 {
-    tt_event_t ev;
-    int rc;
+    tt_event_t evs[256];
+    int k, rc;
 
     rc = tt_reader_select_thread(r, UINT32_MAX);
     if (rc < 0)
         return rc;
-    while ((rc = tt_reader_next(r, &ev)) != 0) {
-        code_info *ci;
-        if (rc == TT_ECANCELED || rc == TT_ENOMEM)   /* no chunk buffer */
-            return rc;
-        if (rc < 0) {
+    while ((k = tt_reader_next_batch(r, evs, 256)) != 0) {
+        if (k == TT_ECANCELED || k == TT_ENOMEM)     /* no chunk buffer */
+            return k;
+        if (k < 0) {
             cov->skipped++;       /* a malformed chunk: the rest is read */
             continue;
         }
-        if ((ev.kind != TT_EV_LINE && ev.kind != TT_EV_CALL) || ev.code >= n)
-            continue;
-        ci = &info[ev.code];
-        if (ci->file == NO_FILE)
-            continue;
-        if (ev.kind == TT_EV_CALL) {
-            ci->calls++;
-        } else if ((rc = hit(cov, ci, ev.line, 1, budget)) < 0) {
-            return rc;
+        for (int i = 0; i < k; i++) {
+            const tt_event_t *ev = &evs[i];
+            code_info *ci;
+            if ((ev->kind != TT_EV_LINE && ev->kind != TT_EV_CALL) ||
+                ev->code >= n)
+                continue;
+            ci = &info[ev->code];
+            if (ci->file == NO_FILE)
+                continue;
+            if (ev->kind == TT_EV_CALL)
+                ci->calls++;
+            else if ((rc = hit(cov, ci, ev->line, 1, budget)) < 0)
+                return rc;
         }
     }
     return 0;

@@ -11,13 +11,38 @@
 
 #include "tt_internal.h"
 
-/* s as a JSON string: quotes and backslashes escaped, every control a
+/* Contract (tt_internal.h): at most 6 bytes, not NUL-terminated. */
+size_t tt__json_char(char *out, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    }
+    if (c == '\n' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(out, "\\u00", 4);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+    }
+    out[0] = (char)c;
+    return 1;
+}
+
+/* Contract (tt_internal.h): by code point, not byte: every control a
  * terminal acts on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u,
  * and a byte that is not UTF-8 as U+FFFD, as every reader output decodes
- * it; all else copied. */
-static void json_str(FILE *out, const char *s)
+ * it (issue 13); all else copied. */
+void tt__json_str(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    char buf[6];
     fputc('"', out);
     while (*p) {
         uint32_t cp;
@@ -25,19 +50,16 @@ static void json_str(FILE *out, const char *s)
         if (n == 0) {
             fputs("\\ufffd", out);
             p++;
-            continue;
-        }
-        if (cp == '"' || cp == '\\')
-            fprintf(out, "\\%c", (int)cp);
-        else if (cp == '\n')
-            fputs("\\n", out);
-        else if (cp == '\t')
-            fputs("\\t", out);
-        else if (tt__text_unsafe(cp))
+        } else if (cp < 0x80) {
+            fwrite(buf, 1, tt__json_char(buf, (unsigned char)cp), out);
+            p++;
+        } else if (tt__text_unsafe(cp)) {
             fprintf(out, "\\u%04x", (unsigned)cp);
-        else
+            p += n;
+        } else {
             fwrite(p, 1, (size_t)n, out);
-        p += n;
+            p += n;
+        }
     }
     fputc('"', out);
 }
@@ -68,7 +90,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
         const char *sep = "";
         fputs(i ? ",\n  " : "\n  ", out);
-        json_str(out, f->path);
+        tt__json_str(out, f->path);
         fputs(": {\"executable\": [", out);
         for (uint32_t k = 0; k < f->n_lines; k++)
             fprintf(out, "%s%" PRId32, k ? ", " : "", f->lines[k]);
@@ -83,7 +105,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         fputs("}, \"functions\": [", out);
         for (uint32_t k = 0; k < f->n_funcs; k++) {
             fputs(k ? ", {\"name\": " : "{\"name\": ", out);
-            json_str(out, f->funcs[k].name);
+            tt__json_str(out, f->funcs[k].name);
             fprintf(out, ", \"line\": %" PRId32 ", \"calls\": %" PRIu64 "}",
                     f->funcs[k].line, f->funcs[k].calls);
         }

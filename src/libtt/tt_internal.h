@@ -182,6 +182,57 @@ int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
 
+
+/* tt_pair.c: the rules that pair CALLs with RETURNs (docs/calls.md),
+ * shared by the call analysis (tt_calls.c) and the timeline exporters
+ * (tt_timeline.c), so that both see the same activations. */
+
+/* A code's generator rule: a CALL of a generator code at a line other than
+ * its first line (or the line of offset 0) resumes it. */
+typedef struct {
+    int gen;                    /* the code is a generator / coroutine */
+    int32_t line_a, line_b;     /* the lines a creation is reported at */
+} tt__genrule_t;
+
+/* Fills *g for def (NULL: not a generator). */
+void tt__genrule(const tt_code_def_t *def, tt__genrule_t *g);
+
+/* Whether a CALL at `line` is a resumption under g. */
+static inline int tt__genrule_resumes(const tt__genrule_t *g, int32_t line)
+{
+    return g->gen && line != g->line_a && line != g->line_b;
+}
+
+/* A RETURN of `code` against a thread's shadow stack of n frames, each
+ * `stride` bytes with the code id (uint32_t) as its first member: returns
+ * how many frames it closes, counting from the top: 1 when the top
+ * matches, k > 1 when a frame below does (the k - 1 above it lost their
+ * RETURNs and are closed at the same moment), 0 when none does (a frame
+ * entered before the recording started: ignore the RETURN). */
+size_t tt__pair_return(const void *frames, size_t n, size_t stride,
+                       uint32_t code);
+
+/* The next event of a replay in merged order: 1 and *ev, 0 at the end,
+ * or TT_ENOMEM / TT_ECANCELED (stop). A malformed chunk is skipped and
+ * counted in *bad_chunks. */
+int tt__replay_next(tt_reader_t *r, tt_event_t *ev, uint64_t *bad_chunks);
+/* The same, up to cap events at a time (tt_reader_next_batch): n > 0
+ * events in evs, 0 at the end, or TT_ENOMEM / TT_ECANCELED. */
+int tt__replay_batch(tt_reader_t *r, tt_event_t *evs, size_t cap,
+                     uint64_t *bad_chunks);
+
+/* Whether r's recording was cut (no end-of-recording chunk: a kill) or
+ * damaged: frames open at the end are then closed at their thread's last
+ * event and reports say so. */
+int tt__reader_cut(const tt_reader_t *r);
+
+/* tt_export_json.c: writes s as a JSON string (quotes, escapes; controls,
+ * C1 and bidi overrides as \u; bytes that are not UTF-8 as U+FFFD). */
+void tt__json_str(FILE *out, const char *s);
+/* c as it goes inside a JSON string, into out (room for 6 bytes);
+ * returns the bytes written. */
+size_t tt__json_char(char *out, unsigned char c);
+
 /* tt_text.c: the escaping rule's parts, for the exporters that escape in
  * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid
  * UTF-8 sequence at s and its code point in *cp, or 0 for a byte that does

@@ -444,7 +444,7 @@ static int make_canon(tt_objects_t *o, const tt_reader_t *r)
 int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out)
 {
     tt_objects_t *o;
-    tt_event_t ev;
+    tt_event_t evs[256];
     int rc;
 
     if (out == NULL)
@@ -465,7 +465,7 @@ int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out)
     if (rc == 0)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     while (rc == 0) {
-        int n = tt_reader_next(r, &ev);
+        int n = tt_reader_next_batch(r, evs, 256);
         if (n == 0)
             break;
         if (n < 0) {
@@ -473,10 +473,12 @@ int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out)
                 rc = n;
             continue;                 /* a malformed chunk: skipped */
         }
-        if (ev.kind == TT_EV_OBJ_CREATE)
-            rc = on_create(o, &ev);
-        else if (ev.kind == TT_EV_OBJ_DESTROY)
-            on_destroy(o, &ev);
+        for (int i = 0; i < n && rc == 0; i++) {
+            if (evs[i].kind == TT_EV_OBJ_CREATE)
+                rc = on_create(o, &evs[i]);
+            else if (evs[i].kind == TT_EV_OBJ_DESTROY)
+                on_destroy(o, &evs[i]);
+        }
     }
     if (rc == 0)
         rc = apply_chunks(o, r);

@@ -84,8 +84,9 @@ static int reader_start(tt_reader_t *r)
         rc = tt__reader_placeholders(r);
     if (rc == 0)
         rc = make_cursors(r);
-    if (rc == 0 && !(r->flags & TT_READ_LAZY))
-        rc = tt_reader_scan(r);
+    if (rc == 0)
+        rc = r->flags & TT_READ_LAZY ? tt__reader_scan_heads(r)
+                                     : tt_reader_scan(r);
     if (rc == 0)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     tt__free(r->wbuf);              /* the open pass's scratch */
@@ -362,6 +363,127 @@ static int next_merged(tt_reader_t *r, tt_event_t *ev)
     }
 }
 
+/* The batch form of next_merged: the top cursor's events are decoded
+ * straight into the caller's array while they stay before the runner-up
+ * (the smaller key of the root's children), with no heap work and no copy
+ * per event. The same events in the same order, and the same error
+ * points: an error found after some events ends the batch and is given
+ * by the next call. */
+static int merged_batch(tt_reader_t *r, tt_event_t *ev, size_t cap)
+{
+    size_t n = 0;
+
+    while (n < cap) {
+        tt__cursor *c;
+        const tt_event_t *bound = NULL;
+        uint32_t *h = r->heap;
+        int rc;
+
+        if (r->pending_n) {
+            if (n > 0)
+                break;
+            r->pending_n--;
+            return r->pending_err;
+        }
+        if (r->heap_n == 0)
+            break;
+        c = &r->cursors[h[0]];
+        if (!c->loaded) {
+            rc = cursor_load(r, c);
+        } else {
+            if (r->heap_n > 1)
+                bound = &r->cursors[h[1]].ev;
+            if (r->heap_n > 2 && ev_less(&r->cursors[h[2]].ev, bound))
+                bound = &r->cursors[h[2]].ev;
+            ev[n++] = c->ev;
+            for (;;) {
+                tt_event_t *e = &ev[n];
+                if (n == cap || c->run.chunk == UINT32_MAX) {
+                    rc = cursor_next(r, c);
+                    break;
+                }
+                rc = tt__run_next(r, &c->run, e);
+                if (rc != 1) {
+                    if (rc == 0)
+                        rc = cursor_park(r, c);
+                    break;
+                }
+                c->floor = e->tick;
+                if (bound != NULL && !ev_less(e, bound)) {
+                    c->ev = *e;            /* another thread's turn */
+                    c->loaded = 1;
+                    break;
+                }
+                n++;
+            }
+        }
+        while (rc < 0) {
+            r->pending_err = rc;
+            r->pending_n++;
+            rc = cursor_next(r, c);
+        }
+        if (rc == 0)
+            h[0] = h[--r->heap_n];
+        if (r->heap_n)
+            sift_down(r, 0);
+    }
+    return (int)n;
+}
+
+static int file_batch(tt_reader_t *r, tt_event_t *ev, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap) {
+        int rc = next_file(r, &ev[n]);
+        if (rc == 1) {
+            n++;
+            continue;
+        }
+        if (rc < 0 && n == 0)
+            return rc;
+        if (rc < 0) {              /* given by the next call */
+            r->pending_err = rc;
+            r->pending_n = 1;
+        }
+        break;
+    }
+    return (int)n;
+}
+
+/* Contract (tt.h). */
+int tt_reader_next_batch(tt_reader_t *r, tt_event_t *ev, size_t cap)
+{
+    uint64_t before;
+    int n;
+
+    if (r == NULL || ev == NULL || cap == 0)
+        return TT_EINVAL;
+    if (TT_UNLIKELY(r->canceled))
+        return TT_ECANCELED;
+    if (cap > TT_BATCH_MAX)
+        cap = TT_BATCH_MAX;
+    if (r->flags & TT_READ_FILE) {
+        if (r->pending_n) {
+            r->pending_n = 0;
+            return r->pending_err;
+        }
+        n = file_batch(r, ev, cap);
+    } else {
+        n = merged_batch(r, ev, cap);
+    }
+    if (n <= 0)
+        return n;
+    before = r->progress_done;
+    r->progress_done += (uint64_t)n;
+    if (TT_UNLIKELY(before / TT_PROGRESS_EVERY !=
+                    r->progress_done / TT_PROGRESS_EVERY) &&
+        r->progress != NULL &&
+        r->progress(r->progress_ctx, r->progress_done,
+                    r->progress_total) != 0)
+        r->canceled = 1;         /* these events stand; the next call stops */
+    return n;
+}
+
 /* 1 and *ev, 0 at the end (and on every later call), TT_EINVAL for NULL
  * arguments, or the TT_E* of a bad chunk once, at the point where its good
  * events end (*ev untouched). Allocates only a chunk buffer per thread for
@@ -373,7 +495,12 @@ int tt_reader_next(tt_reader_t *r, tt_event_t *ev)
         return TT_EINVAL;
     if (TT_UNLIKELY(r->canceled))
         return TT_ECANCELED;
-    rc = (r->flags & TT_READ_FILE) ? next_file(r, ev) : next_merged(r, ev);
+    if (!(r->flags & TT_READ_FILE))
+        rc = next_merged(r, ev);
+    else if (r->pending_n)         /* left by tt_reader_next_batch */
+        rc = (r->pending_n = 0, r->pending_err);
+    else
+        rc = next_file(r, ev);
     if (rc == 1 && TT_UNLIKELY(++r->progress_done % TT_PROGRESS_EVERY == 0) &&
         r->progress != NULL &&
         r->progress(r->progress_ctx, r->progress_done,
@@ -530,16 +657,4 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset)
         offset < code->ranges[lo].end)
         return code->ranges[lo].line;
     return TT_NO_LINE;
-}
-
-int tt_code_is_resume(const tt_code_def_t *code, int32_t line)
-{
-    int32_t start;
-
-    if (code == NULL || !(code->flags & TT_CODE_GENERATOR))
-        return 0;
-    start = tt_code_line_at(code, 0);
-    if (start == TT_NO_LINE)
-        start = code->firstlineno;
-    return line != code->firstlineno && line != start;
 }

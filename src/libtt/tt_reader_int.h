@@ -244,5 +244,9 @@ int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev);
 /* Drops the loaded chunk (results of a partial fresh decode are lost). */
 void tt__run_drop(tt__run *u);
 void tt__run_free(tt__run *u);
+/* Decodes each thread's chunks from its first until one has events, so
+ * that after a TT_READ_LAZY open every thread's first_tick is exact (its
+ * events and last_tick are still partial). 0 or TT_ENOMEM. */
+int tt__reader_scan_heads(tt_reader_t *r);
 
 #endif /* TT_READER_INT_H */

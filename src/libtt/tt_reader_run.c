@@ -170,10 +170,34 @@ int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev)
 
 /* ------------------------------------------------------------ the scan */
 
+/* Decodes NEW chunk i to its end with u, committing it. Counts the events
+ * into *done and asks the progress callback every TT_PROGRESS_EVERY when
+ * `report`. 0, TT_ENOMEM, or TT_ECANCELED (the callback stopped it: the
+ * chunk is still committed whole). A damaged chunk is not an error here:
+ * its damage is committed. */
+static int decode_chunk(tt_reader_t *r, tt__run *u, uint32_t i,
+                        uint64_t *done, int report)
+{
+    tt_event_t ev;
+    int k, rc = 0;
+
+    k = tt__run_load(r, u, i);
+    if (k == TT_ENOMEM)
+        return k;
+    if (k < 0)
+        return 0;
+    while ((k = tt__run_next(r, u, &ev)) == 1) {
+        if (TT_UNLIKELY(++*done % TT_PROGRESS_EVERY == 0) && report &&
+            r->progress != NULL &&
+            r->progress(r->progress_ctx, *done, r->damage.end_events))
+            rc = TT_ECANCELED;
+    }
+    return rc;
+}
+
 int tt_reader_scan(tt_reader_t *r)
 {
     tt__run u;
-    tt_event_t ev;
     uint64_t done = 0;
     int rc = 0;
 
@@ -183,25 +207,29 @@ int tt_reader_scan(tt_reader_t *r)
         return 0;
     memset(&u, 0, sizeof u);
     u.chunk = UINT32_MAX;
-    for (uint32_t i = 0; i < r->n_chunks && r->n_new; i++) {
-        int k;
-        if (r->chunks[i].state != TT__CK_NEW)
-            continue;
-        k = tt__run_load(r, &u, i);
-        if (k == TT_ENOMEM) {
-            rc = k;
-            break;
+    for (uint32_t i = 0; i < r->n_chunks && r->n_new && rc == 0; i++) {
+        if (r->chunks[i].state == TT__CK_NEW)
+            rc = decode_chunk(r, &u, i, &done, 1);
+    }
+    tt__run_free(&u);
+    return rc;
+}
+
+int tt__reader_scan_heads(tt_reader_t *r)
+{
+    tt__run u;
+    uint64_t done = 0;
+    int rc = 0;
+
+    memset(&u, 0, sizeof u);
+    u.chunk = UINT32_MAX;
+    for (uint32_t t = 0; t < r->n_threads && rc == 0; t++) {
+        uint32_t i = r->chains[t].first_chunk;
+        for (; i != UINT32_MAX && r->threads[t].events == 0 && rc == 0;
+             i = r->chunks[i].next) {
+            if (r->chunks[i].state == TT__CK_NEW)
+                rc = decode_chunk(r, &u, i, &done, 0);
         }
-        if (k < 0)
-            continue;
-        while ((k = tt__run_next(r, &u, &ev)) == 1) {
-            if (TT_UNLIKELY(++done % TT_PROGRESS_EVERY == 0) &&
-                r->progress != NULL &&
-                r->progress(r->progress_ctx, done, r->damage.end_events))
-                rc = TT_ECANCELED;
-        }
-        if (rc < 0)
-            break;
     }
     tt__run_free(&u);
     return rc;

@@ -269,7 +269,7 @@ def cmd_events(
                  "object events")
         ordinal = None
         if thread is not None:
-            found = thread_ordinal(trace.threads(), thread)
+            found = thread_ordinal(trace.threads(counts=False), thread)
             if isinstance(found, str):
                 _err(f"error: {printable(path)} has {found}")
                 return 1

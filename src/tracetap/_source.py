@@ -18,13 +18,14 @@ import os
 import stat
 from typing import Any
 
-__all__ = ["MAX_SOURCE_BYTES", "SourceCache", "read_source"]
+__all__ = ["MAX_SOURCE_BYTES", "SourceCache", "read_source", "source_lines"]
 
 MAX_SOURCE_BYTES = 4 << 20  # larger "source" is not shown
 
 
 def read_source(path: str, not_after_ns: int | None = None,
-                identity: dict[str, Any] | None = None
+                identity: dict[str, Any] | None = None, *,
+                limit: int = MAX_SOURCE_BYTES
                 ) -> tuple[bytes | None, str | None]:
     """(the file's bytes, None), or (None, why not). `identity`: what the
     recording says identified the file (Reader.sources(): size, mtime_ns,
@@ -32,7 +33,7 @@ def read_source(path: str, not_after_ns: int | None = None,
     size and mtime when it was not hashed). Without one (a recording of an
     older tracetap), `not_after_ns`, the recording's start (Unix ns): a
     file modified after it has changed since it ran. Never blocks, never
-    reads more than MAX_SOURCE_BYTES + 1 bytes, never raises OSError."""
+    reads more than `limit` + 1 bytes, never raises OSError."""
     if not path or path.startswith("<") or not os.path.isabs(path):
         return None, "not a file"
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | \
@@ -45,13 +46,13 @@ def read_source(path: str, not_after_ns: int | None = None,
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return None, "not a regular file"
-        if st.st_size > MAX_SOURCE_BYTES:
-            return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
+        if st.st_size > limit:
+            return None, f"larger than {limit >> 20} MiB"
         if identity is None and not_after_ns is not None and \
                 st.st_mtime_ns > not_after_ns:
             return None, "modified after the recording started, so its " \
                 "lines may not be the recorded ones"
-        chunks, left = [], MAX_SOURCE_BYTES + 1
+        chunks, left = [], limit + 1
         while left > 0:
             b = os.read(fd, min(left, 1 << 16))
             if not b:
@@ -63,8 +64,8 @@ def read_source(path: str, not_after_ns: int | None = None,
         return None, exc.strerror or str(exc)
     finally:
         os.close(fd)
-    if len(data) > MAX_SOURCE_BYTES:
-        return None, f"larger than {MAX_SOURCE_BYTES >> 20} MiB"
+    if len(data) > limit:
+        return None, f"larger than {limit >> 20} MiB"
     if identity is not None:
         why = _changed(identity, data, st.st_mtime_ns)
         if why is not None:
@@ -99,7 +100,7 @@ def _changed(identity: dict[str, Any], data: bytes, mtime_ns: int
     return None
 
 
-def _lines(data: bytes) -> list[str]:
+def source_lines(data: bytes) -> list[str]:
     """The lines as the interpreter numbers them (\\n, \\r\\n or \\r),
     decoded as the file declares (PEP 263), bad bytes replaced."""
     import tokenize
@@ -132,7 +133,7 @@ class SourceCache:
         if lines == ():
             data, why = read_source(path, self._not_after,
                                     self._ids.get(path))
-            lines = _lines(data) if data is not None else None
+            lines = source_lines(data) if data is not None else None
             self._files[path] = lines
             if why is not None and not path.startswith("<"):
                 self.problems[path] = why

@@ -232,6 +232,17 @@ class Trace:
         from ._calls import analyze
         return analyze(self)
 
+    def lines(self) -> dict[str, Any]:
+        """Per-line time (docs/lines.md): ``functions`` (per function and
+        thread, ``thread`` None for all threads together: file, func, line,
+        calls, hits, time_ns with callees, own_ns without them, entry_ns
+        from the call to the first line, and ``lines``: line, hits,
+        time_ns, own_ns), ``threads`` (per-thread traced time and what was
+        closed without a return) and ``summary`` (totals, has_lines, and
+        whether the file was cut off). Reads this Trace's open file."""
+        from ._lines import analyze
+        return analyze(self)
+
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,
         dropped events, duration, notes, damage (status 0 when the file
@@ -273,8 +284,9 @@ class Trace:
           ``"incomplete"`` (whole, but events were lost while recording);
         - ``being_written``: the recording is in progress;
         - ``dropped``: events lost while recording (DROPPED events and the
-          END chunk's count), None with ``counts=False`` (which avoids a
-          whole-file count);
+          END chunk's count), None with ``counts=False``, which avoids
+          decoding the whole file (the damage is then what the open and
+          the reading so far found);
         - ``lost_reason``: why, from the file's notes (``write_error``: the
           errno text, such as "no space left on device";
           ``out_of_memory``...), or None;
@@ -282,7 +294,7 @@ class Trace:
           the last event iteration's (a file cut while being read).
         """
         r = self._reader
-        damage = r.damage()
+        damage = r.damage(complete=counts)
         if self._last_iter is not None:
             seen = self._last_iter.damage()
             if seen["status"] != 0 and (
@@ -324,10 +336,12 @@ class Trace:
         data, _warnings = _coverage.coverage_data([self])
         return data
 
-    def threads(self) -> list[dict[str, Any]]:
+    def threads(self, *, counts: bool = True) -> list[dict[str, Any]]:
         """The recorded threads, in order of their first event (the
-        ``threads`` of :meth:`info`, without counting the whole file)."""
-        return self._reader.threads()
+        ``threads`` of :meth:`info`). ``counts=False`` answers at once
+        on a file of any size: names, idents and first times are exact,
+        but ``events`` and ``last_ns`` count only what was read so far."""
+        return self._reader.threads(complete=counts)
 
     def close(self) -> None:
         """Release the file."""

@@ -360,6 +360,11 @@ def _main_parser() -> argparse.ArgumentParser:
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
+    from . import _lines
+    _lines.add_parser(sub)
+    from . import _export
+
+    _export.add_parser(sub, _Parser)
     return p
 
 
@@ -696,6 +701,12 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "calls":
         from . import _calls
         return _calls.cmd_calls(ns)
+    if ns.command == "lines":
+        from . import _lines
+        return _lines.cmd_lines(ns)
+    if ns.command == "export":
+        from . import _export
+        return _export.cmd_export(ns)
     if ns.command == "coverage":
         cp = ns._coverage_parser
         if ns.format == "annotate" and not ns.output:

@@ -450,8 +450,18 @@ void test_lazy_open_and_scan(void)
     CHECK_OK(tt_reader_open(&lazy, path, TT_READ_LAZY));
     CHECK_EQ(tt_reader_damage(eager)->complete, 1);
     CHECK_EQ(tt_reader_damage(lazy)->complete, 0);
+    /* only each thread's first chunk is decoded, which gives the exact
+     * first tick of every thread (the order of threads) without a scan */
     tt_reader_counts(lazy, cl, NULL);
-    CHECK_EQ_U64(cl[TT_EV_CALL], 0);  /* nothing decoded yet */
+    tt_reader_counts(eager, ce, NULL);
+    CHECK(cl[TT_EV_CALL] > 0 && cl[TT_EV_CALL] < ce[TT_EV_CALL]);
+    for (uint32_t t = 0; t < tt_reader_n_threads(eager); t++) {
+        CHECK(tt_reader_thread(lazy, t)->events > 0);
+        CHECK(tt_reader_thread(lazy, t)->events <
+              tt_reader_thread(eager, t)->events);
+        CHECK_EQ_U64(tt_reader_thread(lazy, t)->first_tick,
+                     tt_reader_thread(eager, t)->first_tick);
+    }
     CHECK_EQ(tt_reader_next(lazy, &ev), 1);
     CHECK(tt_reader_damage(lazy)->complete == 0);
     CHECK_OK(tt_reader_scan(lazy));
@@ -512,7 +522,7 @@ void test_lazy_open_and_scan(void)
         const char *big = tmp_path("big.ttrace");
         tt_writer_t *w;
         tt_tbuf_t *tb;
-        uint64_t n = 3 * TT_PROGRESS_EVERY / 2;
+        uint64_t n = 3 * TT_PROGRESS_EVERY;    /* chunks after the first */
         CHECK_OK(tt_writer_open(&w, big, test_header()));
         CHECK_OK(tt_writer_thread(w, 1, "main", &tb));
         for (uint64_t i = 0; i < n; i++)
@@ -555,4 +565,73 @@ void test_fuzz_resync_replay(void)
         }
         CHECK_EQ(tt_fuzz_resync_one(in, n), 0);
     }
+}
+
+static int count_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *seen = ctx;
+    CHECK(done / TT_PROGRESS_EVERY == seen[0] + 1);   /* once per multiple */
+    seen[0]++;
+    seen[1] = total;
+    return seen[0] == seen[2];                        /* stop there */
+}
+
+/* tt_reader_next_batch mixed with tt_reader_next: every event once, in
+ * order; progress once per TT_PROGRESS_EVERY; a stop asked by the callback
+ * comes with the next call. (Equality with tt_reader_next on damaged
+ * files is checked by the fuzz target's batch_checks, which
+ * exercise_reader runs in the resync tests.) */
+void test_batch_progress_and_mixing(void)
+{
+    const char *big = tmp_path("batch.ttrace");
+    tt_writer_t *w;
+    tt_tbuf_t *tb;
+    tt_reader_t *r;
+    tt_event_t ev, evs[1000];
+    uint64_t n = 3 * TT_PROGRESS_EVERY + 17, got = 0, seen[3] = {0, 0, 0};
+    uint64_t t0 = 2000 - test_header()->start_tick;   /* ticks are relative */
+    int calls = 0, k;
+
+    CHECK_OK(tt_writer_open(&w, big, test_header()));
+    CHECK_OK(tt_writer_thread(w, 1, "main", &tb));
+    for (uint64_t i = 0; i < n; i++)
+        tt_tbuf_line(tb, 2000 + i, TT_NO_CODE, (int32_t)(i % 9));
+    CHECK_OK(tt_writer_close(w));
+
+    CHECK_OK(tt_reader_open(&r, big, TT_READ_LAZY));
+    tt_reader_set_progress(r, count_progress, seen);
+    CHECK_EQ(tt_reader_next_batch(r, evs, 0), TT_EINVAL);
+    for (;;) {
+        if (++calls % 10 == 0) {
+            k = tt_reader_next(r, &ev);
+            CHECK(k >= 0);
+            if (k == 0)
+                break;
+            CHECK_EQ_U64(ev.tick, t0 + got);
+            got++;
+            continue;
+        }
+        k = tt_reader_next_batch(r, evs, 1000);
+        CHECK(k >= 0 && k <= 1000);
+        if (k == 0)
+            break;
+        for (int i = 0; i < k; i++)
+            CHECK_EQ_U64(evs[i].tick, t0 + got + (uint64_t)i);
+        got += (uint64_t)k;
+    }
+    CHECK_EQ_U64(got, n);
+    CHECK_EQ_U64(seen[0], 3);
+    CHECK_EQ_U64(seen[1], n);            /* END's count for a lazy reader */
+    CHECK_EQ(tt_reader_next_batch(r, evs, 1000), 0);
+
+    seen[0] = 0;
+    seen[2] = 2;                         /* stop at the second report */
+    CHECK_OK(tt_reader_select_thread(r, UINT32_MAX));
+    got = 0;
+    while ((k = tt_reader_next_batch(r, evs, 1000)) > 0)
+        got += (uint64_t)k;
+    CHECK_EQ(k, TT_ECANCELED);
+    CHECK(got >= 2 * TT_PROGRESS_EVERY && got < 2 * TT_PROGRESS_EVERY + 1000);
+    CHECK_EQ(tt_reader_next(r, &ev), TT_ECANCELED);
+    tt_reader_close(r);
 }

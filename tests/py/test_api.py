@@ -4,6 +4,7 @@ a tracer that replaced ours, threads that existed before the recording, and
 the pieces the capture builds on (line tables, code records)."""
 
 import dis
+import itertools
 import os
 import sys
 import threading
@@ -549,3 +550,43 @@ def test_a_recording_left_running_is_finished_at_exit(tmp_path):
     info = tracetap.load(out).info()
     assert info["damage"]["status"] == 0 and info["damage"]["clean_end"]
     assert info["events"]["call"] == 1
+
+
+def _busy(n):
+    for _ in range(n):
+        cleanup()
+
+
+def test_open_decodes_only_what_is_asked(tmp_path):
+    """A Trace opens without decoding the file: the threads' order, names
+    and first times are known at once (each thread's first chunk), the
+    first events come without a whole-file pass, and counts are decoded
+    when first asked for, equal to what a full read gives."""
+    path = tmp_path / "lazy.ttrace"
+    with tracetap.record(path):
+        _busy(20_000)                     # several chunks of the main thread
+        for i in range(3):
+            t = threading.Thread(target=_busy, args=(5_000,), name=f"w{i}")
+            t.start()
+            t.join()
+    with tracetap.load(path) as trace:
+        lazy = trace.threads(counts=False)
+        first = list(itertools.islice(trace.events(), 10))
+        assert len(first) == 10
+        status = trace.status(counts=False)
+        assert status["dropped"] is None and status["state"] == "complete"
+        partial = trace.threads(counts=False)
+        full = trace.threads()
+        counts = trace.info()["events"]
+    assert [t["name"] for t in full] == ["MainThread", "w0", "w1", "w2"]
+    keys = ("ordinal", "id", "ident", "name", "first_ns")
+    assert [{k: t[k] for k in keys} for t in lazy] == \
+           [{k: t[k] for k in keys} for t in full]
+    # Only the first chunks were decoded before counts were asked for.
+    assert sum(t["events"] for t in partial) < sum(t["events"] for t in full)
+    assert partial[0]["events"] < full[0]["events"]
+    assert sum(t["events"] for t in full) == sum(counts.values())
+    with tracetap.load(path) as again:          # the same as a full read
+        seen = sum(1 for _ in again.events())
+        assert again.threads(counts=False) == full
+    assert seen == sum(counts.values())

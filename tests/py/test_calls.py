@@ -190,7 +190,10 @@ def test_known_answers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     first = next(i for i, l in enumerate(lines) if "function (file:line)" in l)
-    assert "sleeper" in lines[first + 1] and "spin" in lines[first + 2]
+    # The two costly functions lead; which first depends on how fast the
+    # spin ran (on a loaded machine it can outlast the 0.2 s sleep).
+    top = lines[first + 1] + lines[first + 2]
+    assert "sleeper" in top and "spin" in top
     assert "ms" in lines[first + 1]
 
 
