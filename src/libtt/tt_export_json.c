@@ -35,31 +35,43 @@ size_t tt__json_char(char *out, unsigned char c)
     return 1;
 }
 
-/* Contract (tt_internal.h): by code point, not byte: every control a
- * terminal acts on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u,
- * and a byte that is not UTF-8 as U+FFFD, as every reader output decodes
- * it (issue 13); all else copied. */
+/* Contract (tt_internal.h): by code point: every control a terminal acts
+ * on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u, a byte that is
+ * not UTF-8 as U+FFFD, as every reader output decodes it (issue 13). */
+size_t tt__json_seq(char *out, const unsigned char *s, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t cp;
+    int n = tt__utf8_seq(s, &cp);
+
+    if (n == 0) {
+        memcpy(out, "\\ufffd", 6);
+        *used = 1;
+        return 6;
+    }
+    *used = (size_t)n;
+    if (cp < 0x80)
+        return tt__json_char(out, (unsigned char)cp);
+    if (tt__text_unsafe(cp)) {
+        memcpy(out, "\\u", 2);
+        for (int i = 0; i < 4; i++)
+            out[2 + i] = hex[(cp >> (12 - 4 * i)) & 15];
+        return 6;
+    }
+    memcpy(out, s, (size_t)n);
+    return (size_t)n;
+}
+
+/* Contract (tt_internal.h). */
 void tt__json_str(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     char buf[6];
+    size_t used;
     fputc('"', out);
     while (*p) {
-        uint32_t cp;
-        int n = tt__utf8_seq(p, &cp);
-        if (n == 0) {
-            fputs("\\ufffd", out);
-            p++;
-        } else if (cp < 0x80) {
-            fwrite(buf, 1, tt__json_char(buf, (unsigned char)cp), out);
-            p++;
-        } else if (tt__text_unsafe(cp)) {
-            fprintf(out, "\\u%04x", (unsigned)cp);
-            p += n;
-        } else {
-            fwrite(p, 1, (size_t)n, out);
-            p += n;
-        }
+        fwrite(buf, 1, tt__json_seq(buf, p, &used), out);
+        p += used;
     }
     fputc('"', out);
 }

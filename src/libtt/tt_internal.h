@@ -232,6 +232,11 @@ void tt__json_str(FILE *out, const char *s);
 /* c as it goes inside a JSON string, into out (room for 6 bytes);
  * returns the bytes written. */
 size_t tt__json_char(char *out, unsigned char c);
+/* The UTF-8 sequence at s as it goes inside a JSON string (tt__json_str's
+ * rule), into out (room for 6 bytes, never more than 6 per byte of s
+ * consumed); *used gets the bytes of s consumed (1-4). Returns the bytes
+ * written. */
+size_t tt__json_seq(char *out, const unsigned char *s, size_t *used);
 
 /* tt_text.c: the escaping rule's parts, for the exporters that escape in
  * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid

@@ -109,6 +109,8 @@ COMMANDS = [
     ["calls", "--format", "collapsed"],
     ["coverage"], ["coverage", "--missing"], ["coverage", "--format", "json"],
     ["coverage", "--format", "lcov"], ["coverage", "--format", "cobertura"],
+    ["lines"], ["lines", "--format", "json"],
+    ["export", "--format", "chrome", "-o", "-"],
 ]
 
 
