@@ -159,6 +159,13 @@ static void accessors(tt_reader_t *r)
         touch(v);
     }
     EXPECT(tt_reader_note(r, tt_reader_n_notes(r), NULL, NULL) == TT_EINVAL);
+    /* Source identities name defined strings (the reader skips others). */
+    for (uint32_t i = 0; i < tt_reader_n_sources(r); i++) {
+        const tt_source_def_t *sd = tt_reader_source(r, i);
+        EXPECT(sd != NULL);
+        touch(tt_reader_string(r, sd->filename));
+    }
+    EXPECT(tt_reader_source(r, tt_reader_n_sources(r)) == NULL);
     tt_reader_counts(r, counts, &dropped);
     for (int k = 0; k < TT_EV__COUNT; k++)
         total += counts[k];

@@ -110,6 +110,28 @@ int main(int argc, char **argv)
         tt_tbuf_return(b, 170, c, 3);
         tt_writer_close(w);
     }
+    /* Source identities (DEFS record 0x81, issue 13): one hashed, one
+     * too large to hash, one with an mtime before 1970. */
+    w = start("seed-sources", &b, &c, &t);
+    {
+        tt_source_def_t sd = {0};
+        sd.filename = 0;
+        sd.flags = TT_SOURCE_HASHED;
+        sd.size = 22;
+        sd.mtime_ns = 1700000000123456789ll;
+        sd.crc32c = 0x1234abcdu;
+        tt_writer_source(w, &sd);
+        sd.filename = 1;
+        sd.flags = 0;
+        sd.size = 1ull << 40;
+        sd.mtime_ns = -1;
+        sd.crc32c = 0;
+        tt_writer_source(w, &sd);
+    }
+    tt_tbuf_call(b, 110, c, 1);
+    tt_tbuf_line(b, 111, c, 3);
+    tt_tbuf_return(b, 112, c, 3);
+    tt_writer_close(w);
 
     /* Clock sync points (0x82) around a few calls, one going backwards. */
     w = start("seed-clock", &b, &c, &t);

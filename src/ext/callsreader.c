@@ -29,13 +29,6 @@ static int append_new(PyObject *list, PyObject *v)
     return rc;
 }
 
-static PyObject *str_or_none(const char *s)
-{
-    if (s == NULL)
-        Py_RETURN_NONE;
-    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
-}
-
 /* {code id: (file, qualname, firstlineno)} for every code a row names. */
 static PyObject *codes_dict(tt_reader_t *r, const tt_calls_t *c)
 {
@@ -54,7 +47,7 @@ static PyObject *codes_dict(tt_reader_t *r, const tt_calls_t *c)
         k = PyLong_FromUnsignedLong(f->code);
         v = cd ? Py_BuildValue("(NNiO)",
                                capture_decode_fs(tt_reader_string(r, cd->filename)),
-                               str_or_none(tt_reader_string(r, cd->qualname)),
+                               capture_text(tt_reader_string(r, cd->qualname)),
                                (int)cd->firstlineno,
                                (cd->flags & TT_CODE_CFUNCTION) ? Py_True
                                                                : Py_False)
@@ -85,7 +78,7 @@ static PyObject *threads_list(tt_reader_t *r, const tt_calls_t *c)
         if (append_new(l, Py_BuildValue(
                 "{s:I,s:K,s:N,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
                 "thread", (unsigned)i, "ident", U64(ti->ident),
-                "name", str_or_none(ti->name),
+                "name", capture_text(ti->name),
                 "traced_ns", U64(t->traced_ns), "first_ns", U64(t->first_ns),
                 "last_ns", U64(t->last_ns),
                 "activations", U64(t->activations),
@@ -214,7 +207,7 @@ capture_calls_report(PyObject *module, PyObject *arg)
         "truncated", s->truncated ? Py_True : Py_False,
         "bad_chunks", s->bad_chunks,
         "has_calls", s->has_calls ? Py_True : Py_False,
-        "damage", str_or_none(dmg && dmg->status ? dmg->reason : NULL),
+        "damage", capture_text(dmg && dmg->status ? dmg->reason : NULL),
         "clean_end", dmg && dmg->clean_end ? Py_True : Py_False,
         "codes", codes, "threads", threads, "functions", funcs,
         "edges", edges, "nodes", nodes);

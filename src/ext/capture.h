@@ -128,6 +128,8 @@ typedef struct capture_str {
     uint32_t id;             /* writer string id; valid when defined */
     int8_t defined;          /* written to the file */
     int8_t traced;           /* for a file name: the filter decision, or -1 */
+    int8_t identified;       /* for a file name: its SOURCE record was
+                                attempted (codetable.c, once per file) */
     char s[];                /* NUL-terminated */
 } capture_str_t;
 
@@ -526,6 +528,10 @@ PyObject *capture_objects_selftest(PyObject *module, PyObject *unused);
 
 /* reader.c */
 extern PyType_Spec capture_reader_spec;
+/* A string from a recording as a str: UTF-8, each byte that is not valid
+ * UTF-8 replaced by U+FFFD, as every reader output shows it (issue 13,
+ * item 10); None for NULL. New reference, or NULL + exception. */
+PyObject *capture_text(const char *s);
 extern PyType_Spec capture_eventiter_spec;
 /* The one way the analyses open a recording: a Reader. Returns a new
  * reference to `item` if it is a Reader, else a new Reader(item) (a path),

@@ -3,12 +3,13 @@
  * Owns: the pointer-keyed code table (a strong reference to every code
  * object seen, so an address cannot be reused while recording), the filter
  * decision cached beside each id, the per-code offset->line array parsed
- * from co_linetable, and the CODE records (with co_lines() ranges) written
- * through tt_writer_code. Must not: run Python code or leave an exception
+ * from co_linetable, the CODE records (with co_lines() ranges) written
+ * through tt_writer_code, and one SOURCE record per file. Must not: run Python code or leave an exception
  * set; first sight happens inside the trace hook. GIL: held throughout.
  */
 #include "capture.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define CODETAB_MIN_BITS 10
@@ -241,6 +242,28 @@ code_file(capture_rec_t *rec, PyCodeObject *co)
     return e;
 }
 
+/* First code from a file: records what identifies the file (size, mtime,
+ * CRC-32C; FORMAT.md §5, record 0x81) so that readers can tell when it
+ * changed since. Once per file, on this slow path (a code's first sight,
+ * which already builds its line table); reads the file once, never
+ * blocks on one that is not regular. A file that cannot be read gets no
+ * record (readers then fall back to its mtime); a write failure is
+ * counted. */
+static void
+source_identify(capture_rec_t *rec, capture_str_t *file, uint32_t id)
+{
+    tt_source_def_t sd;
+    int saved = errno;
+
+    file->identified = 1;
+    if (tt_source_identify(file->s, &sd) == 0) {
+        sd.filename = id;
+        if (tt_writer_source(rec->w, &sd) < 0)
+            rec->problems.writer_errors++;
+    }
+    errno = saved;
+}
+
 /* Fills in and writes the CODE record of a traced code. 0, or -1 (the
  * code is then left untraced; counted). */
 static int
@@ -272,6 +295,8 @@ code_define(capture_rec_t *rec, capture_code_t *c, PyCodeObject *co,
     c->file_id = def.filename;
     c->pseudo_file = file->len == 0 ||
                      (file->s[0] == '<' && file->s[file->len - 1] == '>');
+    if (!file->identified && !c->pseudo_file)
+        source_identify(rec, file, def.filename);
     ranges = code_ranges(c, &def.n_ranges);
     if (ranges == NULL)
         goto nomem;

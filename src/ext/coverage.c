@@ -137,9 +137,7 @@ file_dict(const tt_cov_file_t *f)
     for (k = 0; k < f->n_funcs; k++) {
         PyObject *fn = Py_BuildValue(
             "{s:N,s:i,s:K}", "name",
-            PyUnicode_DecodeUTF8(f->funcs[k].name,
-                                 (Py_ssize_t)strlen(f->funcs[k].name),
-                                 "replace"),
+            capture_text(f->funcs[k].name),
             "line", (int)f->funcs[k].line,
             "calls", (unsigned long long)f->funcs[k].calls);
         if (fn == NULL)
@@ -183,7 +181,7 @@ coverage_data(PyObject *module, PyObject *paths)
         PyObject *fd = file_dict(f), *key;
         if (fd == NULL)
             goto done;
-        key = PyUnicode_DecodeFSDefault(f->path);
+        key = capture_text(f->path);    /* as the JSON export has it */
         if (key == NULL || PyDict_SetItem(files, key, fd) < 0) {
             Py_XDECREF(key);
             Py_DECREF(fd);
@@ -318,8 +316,9 @@ file_paths(const tt_coverage_t *cov)
 
 /* coverage_annotate(readers, targets) -> (problems, warnings): reads the
  * recordings once and writes the .cover text of each source file that
- * `targets` names: a dict {source: output path}, or a callable that gets
- * the list of source files (sorted) and returns that dict. `problems`
+ * `targets` names: a dict {source: (output path, the source's bytes or
+ * why there are none)}, or a callable that gets the list of source files
+ * (sorted) and returns that dict. `problems`
  * lists (source, message) for sources that could not be read or outputs
  * that could not be written. */
 static PyObject *
@@ -360,7 +359,7 @@ coverage_annotate(PyObject *module, PyObject *args)
     for (i = 0; i < tt_coverage_n_files(cov); i++) {
         const tt_cov_file_t *cf = tt_coverage_file(cov, i);
         PyObject *key = PyUnicode_DecodeFSDefault(cf->path), *dest, *db = NULL;
-        PyObject *why = NULL;
+        PyObject *why = NULL, *text;
         FILE *src = NULL, *dst = NULL;
         int rc;
         if (key == NULL)
@@ -372,12 +371,29 @@ coverage_annotate(PyObject *module, PyObject *args)
                 goto done;
             continue;
         }
-        if (!PyUnicode_FSConverter(dest, &db)) {
+        /* (output path, source): the source read by tracetap/_source.py
+         * (bytes), or why it gave none (str). This function opens no
+         * source itself: which files may be shown is _source.py's rule. */
+        if (!PyTuple_Check(dest) || PyTuple_GET_SIZE(dest) != 2) {
+            PyErr_SetString(PyExc_TypeError,
+                            "targets values must be (path, bytes or str)");
             Py_DECREF(key);
             goto done;
         }
-        src = fopen(cf->path, "rb");
-        if (src == NULL) {
+        text = PyTuple_GET_ITEM(dest, 1);
+        if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(dest, 0), &db)) {
+            Py_DECREF(key);
+            goto done;
+        }
+        if (PyUnicode_Check(text)) {
+            why = PyUnicode_FromFormat("cannot show the source: %U", text);
+        } else if (!PyBytes_Check(text)) {
+            PyErr_SetString(PyExc_TypeError,
+                            "targets values must be (path, bytes or str)");
+        } else if ((src = PyBytes_GET_SIZE(text) > 0
+                    ? fmemopen(PyBytes_AS_STRING(text),
+                               (size_t)PyBytes_GET_SIZE(text), "rb")
+                    : fopen("/dev/null", "rb")) == NULL) {
             why = PyUnicode_FromFormat("cannot read the source: %s",
                                        strerror(errno));
         } else if ((dst = fopen(PyBytes_AS_STRING(db), "w")) == NULL) {
@@ -433,7 +449,8 @@ PyMethodDef capture_coverage_methods[] = {
     {"coverage_annotate", coverage_annotate, METH_VARARGS,
      "coverage_annotate(readers, targets) -> (problems, warnings): reads "
      "the recordings once and writes a stdlib-trace style .cover file for "
-     "each source named in `targets` ({source: output path}, or a callable "
+     "each source named in `targets` ({source: (output path, source bytes "
+     "or why none)}, or a callable "
      "that maps the sorted list of sources to that dict)."},
     {NULL, NULL, 0, NULL},
 };

@@ -646,6 +646,8 @@ capture_settrace_unwrap(capture_rec_t *rec)
     Py_CLEAR(rec->settrace_wrapper);
 }
 
+static void hook_note_name(capture_rec_t *rec, unsigned long ident);
+
 PyObject *
 capture_settrace(PyObject *module, PyObject *fn)
 {
@@ -668,6 +670,10 @@ capture_settrace(PyObject *module, PyObject *fn)
          * Hook_call, which names it): the C hook itself, at once,
          * rather than through the Python trampoline, which would miss the
          * returns before the next call. */
+        /* A new thread that made objects before threading's start hook
+         * ran (--objects) is "already recorded" but not named yet. */
+        if (t->name == NULL && !ours_before)
+            TTX_OBJ_OWN(hook_note_name(rec, PyThread_get_thread_ident()));
         PyEval_SetTrace(capture_trace, rec->hook);
         if (PyErr_Occurred())
             return NULL;

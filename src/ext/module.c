@@ -62,6 +62,23 @@ noop_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* crc32c(data) -> int: the CRC-32C of a bytes-like object, the hash of a
+ * recording's source identities (Reader.sources()). */
+static PyObject *
+crc32c(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    uint32_t crc;
+
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    crc = tt_crc32c(0, view.buf, (size_t)view.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(crc);
+}
+
 static PyObject *
 kind_names(PyObject *module, PyObject *unused)
 {
@@ -130,6 +147,9 @@ static PyMethodDef module_methods[] = {
      "calls(path) -> dict: the call analysis of a recording (functions, "
      "callers/callees, call tree, per-thread totals); see "
      "tracetap.Trace.calls()."},
+    {"crc32c", crc32c, METH_O,
+     "crc32c(data) -> int: the CRC-32C of bytes (the hash of "
+     "Reader.sources())."},
     {"lines", capture_lines_report, METH_O,
      "lines(reader) -> dict: per-line time of a recording (summary, threads, "
      "rows of (code, line, thread, hits, time_ns, own_ns)); see "

@@ -136,6 +136,7 @@ capture_str_get(capture_rec_t *rec, const char *s, size_t len)
     e->id = 0;
     e->defined = 0;
     e->traced = -1;
+    e->identified = 0;
     memcpy(e->s, s, len);
     e->s[len] = '\0';
     mask = ((size_t)1 << n->bits) - 1;

@@ -58,14 +58,12 @@ stat_dict(tt_reader_t *r, const tt_objstat_t *s)
 static int
 set_str(PyObject *d, const char *key, const char *v)
 {
-    PyObject *s = v ? PyUnicode_DecodeUTF8(v, (Py_ssize_t)strlen(v),
-                                           "replace")
-                    : Py_NewRef(Py_None);
-    int rc;
-    if (s == NULL)
-        return -1;
-    rc = PyDict_SetItemString(d, key, s);
-    Py_DECREF(s);
+    /* Keys too come from the file (type names, note keys): decoded as
+     * every string of a recording is, never strictly. */
+    PyObject *k = capture_text(key), *s = capture_text(v);
+    int rc = k != NULL && s != NULL ? PyDict_SetItem(d, k, s) : -1;
+    Py_XDECREF(k);
+    Py_XDECREF(s);
     return rc;
 }
 
@@ -131,12 +129,15 @@ capture_objects_report(PyObject *module, PyObject *arg)
     if (types == NULL || sites == NULL || notes == NULL)
         goto done;
     for (i = 0; (st = tt_objects_type(o, i)) != NULL; i++) {
+        PyObject *name;
         v = stat_dict(r, st);
-        if (v == NULL ||
-            PyDict_SetItemString(types, type_name(r, st->type), v) < 0) {
+        name = v != NULL ? capture_text(type_name(r, st->type)) : NULL;
+        if (name == NULL || PyDict_SetItem(types, name, v) < 0) {
+            Py_XDECREF(name);
             Py_XDECREF(v);
             goto done;
         }
+        Py_DECREF(name);
         Py_DECREF(v);
     }
     for (i = 0; (st = tt_objects_site(o, TT_OBJ_BY_CREATED, i)) != NULL;

@@ -45,8 +45,8 @@ typedef struct {
     uint64_t errors;         /* malformed streams skipped */
 } EventIterObject;
 
-static PyObject *
-decode(const char *s)
+PyObject *
+capture_text(const char *s)
 {
     if (s == NULL)
         Py_RETURN_NONE;
@@ -141,7 +141,7 @@ Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"path", NULL};
     PyObject *path = NULL, *b;
     struct stat sb;
-    char proc[64];
+    char proc[64], why[160];
     int rc;
 
     if (self->r != NULL || self->path != NULL) {
@@ -173,14 +173,26 @@ Reader_init(ReaderObject *self, PyObject *args, PyObject *kw)
             return -1;
     }
     self->src = b;
+    if (!S_ISREG(sb.st_mode)) {
+        /* `tracetap info <(cat x.ttrace)`: not "truncated", but unread. */
+        PyErr_Format(PyExc_OSError, "%R is not a regular file (a pipe or a "
+                     "device): a recording is read from a file; save it to "
+                     "one first", path);
+        return -1;
+    }
     errno = 0;
     /* Lazy: the first event is at hand at once; counts wait for the
      * first question that needs them (reader_complete). */
-    rc = tt_reader_open(&self->r, PyBytes_AS_STRING(self->src),
-                        TT_READ_MERGED | TT_READ_LAZY);
+    rc = tt_reader_open_why(&self->r, PyBytes_AS_STRING(self->src),
+                            TT_READ_MERGED | TT_READ_LAZY, why, sizeof why);
     if (rc < 0) {
+        char what[sizeof why + 64];
         self->r = NULL;
-        raise_open(self, rc, "not a usable tracetap recording");
+        snprintf(what, sizeof what, "not a usable tracetap recording%s%s",
+                 why[0] ? " (" : "", why[0] ? why : "");
+        if (why[0])
+            strcat(what, ")");
+        raise_open(self, rc, what);
         return -1;
     }
     return 0;
@@ -245,22 +257,22 @@ Reader_header(ReaderObject *self, PyObject *unused)
     }
     for (i = 0; i < h->n_opnames; i++) {
         const char *n = h->opnames ? h->opnames[i] : NULL;
-        PyObject *s = decode(n != NULL && n[0] != '\0' ? n : NULL);
+        PyObject *s = capture_text(n != NULL && n[0] != '\0' ? n : NULL);
         if (s == NULL)
             goto error;
         PyList_SET_ITEM(ops, i, s);
     }
     d = Py_BuildValue("{s:N,s:N,s:N,s:N,s:K,s:K,s:N,s:K,s:I,s:N,s:N}",
-                      "python_impl", decode(h->python_impl),
-                      "python_version", decode(h->python_version),
-                      "python_build", decode(h->python_build),
+                      "python_impl", capture_text(h->python_impl),
+                      "python_version", capture_text(h->python_version),
+                      "python_build", capture_text(h->python_build),
                       "argv", argv,
                       "start_unix_ns", (unsigned long long)h->start_unix_ns,
                       "start_tick", (unsigned long long)h->start_tick,
-                      "clock_name", decode(h->clock_name),
+                      "clock_name", capture_text(h->clock_name),
                       "clock_hz", (unsigned long long)h->clock_hz,
                       "options", (unsigned int)h->options,
-                      "options_text", decode(h->options_text),
+                      "options_text", capture_text(h->options_text),
                       "opnames", ops);
     return d;
 error:
@@ -387,7 +399,7 @@ Reader_threads(ReaderObject *self, PyObject *args, PyObject *kw)
         d = Py_BuildValue("{s:I,s:I,s:K,s:N,s:K,s:K,s:K}",
                           "ordinal", i, "id", id,
                           "ident", (unsigned long long)t->ident,
-                          "name", decode(t->name ? t->name : ""),
+                          "name", capture_text(t->name ? t->name : ""),
                           "events", (unsigned long long)t->events,
                           "first_ns", (unsigned long long)
                               tt_reader_ns(self->r, t->first_tick),
@@ -444,7 +456,7 @@ Reader_notes(ReaderObject *self, PyObject *unused)
         PyObject *t;
         if (tt_reader_note(self->r, i, &k, &v) < 0)
             continue;
-        t = Py_BuildValue("(NN)", decode(k), decode(v));
+        t = Py_BuildValue("(NN)", capture_text(k), capture_text(v));
         if (t == NULL || PyList_Append(list, t) < 0)
             Py_CLEAR(list);
         Py_XDECREF(t);
@@ -488,7 +500,7 @@ Reader_string(ReaderObject *self, PyObject *arg)
     if (reader_id(self, arg, "string", &id) < 0)
         return NULL;
     s = tt_reader_string(self->r, id);
-    return s != NULL ? decode(s) : no_such("string", id);
+    return s != NULL ? capture_text(s) : no_such("string", id);
 }
 
 /* type(id) -> (name, basicsize, flags) */
@@ -502,7 +514,7 @@ Reader_type(ReaderObject *self, PyObject *arg)
     t = tt_reader_type(self->r, id);
     if (t == NULL)
         return no_such("type", id);
-    return Py_BuildValue("(NKI)", decode(tt_reader_string(self->r, t->name)),
+    return Py_BuildValue("(NKI)", capture_text(tt_reader_string(self->r, t->name)),
                          (unsigned long long)t->basicsize, t->flags);
 }
 
@@ -537,10 +549,40 @@ Reader_code(ReaderObject *self, PyObject *arg)
     return Py_BuildValue("(NNiIlN)",
                          capture_decode_fs(tt_reader_string(self->r,
                                                             c->filename)),
-                         decode(tt_reader_string(self->r, c->qualname)),
+                         capture_text(tt_reader_string(self->r, c->qualname)),
                          c->firstlineno, c->flags,
                          c->parent == TT_NO_PARENT ? -1L : (long)c->parent,
                          ranges);
+}
+
+/* sources() -> {filename: {"size", "mtime_ns", "crc32c"}}: what
+ * identified each source file when the recording first saw code from it
+ * (crc32c None when the file was too large to hash); {} for a file of an
+ * older writer. */
+static PyObject *
+Reader_sources(ReaderObject *self, PyObject *unused)
+{
+    PyObject *d;
+    uint32_t i;
+
+    if (reader_check(self) < 0)
+        return NULL;
+    d = PyDict_New();
+    for (i = 0; d != NULL && i < tt_reader_n_sources(self->r); i++) {
+        const tt_source_def_t *sd = tt_reader_source(self->r, i);
+        PyObject *k = capture_text(tt_reader_string(self->r, sd->filename));
+        PyObject *crc = sd->flags & TT_SOURCE_HASHED
+            ? PyLong_FromUnsignedLong(sd->crc32c) : Py_NewRef(Py_None);
+        PyObject *v = k && crc ? Py_BuildValue(
+            "{s:K,s:L,s:O}", "size", (unsigned long long)sd->size,
+            "mtime_ns", (long long)sd->mtime_ns, "crc32c", crc) : NULL;
+        if (v == NULL || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(crc);
+        Py_XDECREF(v);
+    }
+    return d;
 }
 
 static PyObject *
@@ -781,7 +823,12 @@ static PyMethodDef reader_methods[] = {
     {"events", (PyCFunction)(void (*)(void))Reader_events,
      METH_VARARGS | METH_KEYWORDS,
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
-     "offset, opcode, extra, addr, size) tuples; thread is an ordinal."},
+     "offset, opcode, extra, addr, size, resume) tuples; thread is an "
+     "ordinal, resume whether a call resumes a generator."},
+    {"sources", (PyCFunction)Reader_sources, METH_NOARGS,
+     "sources() -> {filename: {size, mtime_ns, crc32c}}: each source "
+     "file's identity when code from it was first recorded (crc32c None "
+     "if too large to hash); {} for files of older writers."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close(): release the file (when no iterator or analysis uses "
      "it)."},
@@ -874,7 +921,7 @@ EventIter_next(EventIterObject *self)
             ev.line = tt_code_line_at(c, ev.offset);
     }
     is_obj = ev.kind == TT_EV_OBJ_CREATE || ev.kind == TT_EV_OBJ_DESTROY;
-    t = PyTuple_New(10);
+    t = PyTuple_New(11);
     if (t == NULL)
         return NULL;
     PyTuple_SET_ITEM(t, 0, PyLong_FromLong(ev.kind));
@@ -896,7 +943,11 @@ EventIter_next(EventIterObject *self)
     PyTuple_SET_ITEM(t, 9, ev.kind == TT_EV_OBJ_CREATE
                                ? PyLong_FromUnsignedLongLong(ev.size)
                                : Py_NewRef(Py_None));
-    for (i = 0; i < 10; i++) {
+    /* A CALL that resumes a generator: libtt's rule, as `calls` counts. */
+    PyTuple_SET_ITEM(t, 10, PyBool_FromLong(
+        ev.kind == TT_EV_CALL &&
+        tt_code_is_resume(tt_reader_code(self->r, ev.code), ev.line)));
+    for (i = 0; i < 11; i++) {
         if (PyTuple_GET_ITEM(t, i) == NULL) {
             Py_DECREF(t);
             return NULL;

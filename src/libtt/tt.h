@@ -121,6 +121,21 @@ typedef struct {
     uint32_t flags;        /* TT_TYPE_* */
 } tt_type_def_t;
 
+/* What identified a source file when the recording first saw code from it
+ * (ancillary DEFS record 0x81, FORMAT.md §5): a reader shows the file's
+ * lines only if the file on disk still matches. */
+typedef struct {
+    uint32_t filename;     /* string id: the path CODE records name */
+    uint32_t flags;        /* TT_SOURCE_* */
+    uint64_t size;         /* st_size, bytes */
+    int64_t mtime_ns;      /* st_mtime, ns since the Unix epoch */
+    uint32_t crc32c;       /* of the whole content (TT_SOURCE_HASHED) */
+} tt_source_def_t;
+
+#define TT_SOURCE_HASHED   0x1u   /* crc32c is set (the file was read whole:
+                                     at most TT_SOURCE_MAX_HASH bytes) */
+#define TT_SOURCE_MAX_HASH (16u << 20)
+
 #define TT_TYPE_GC    0x1u        /* Py_TPFLAGS_HAVE_GC */
 #define TT_TYPE_HEAP  0x2u        /* Py_TPFLAGS_HEAPTYPE */
 
@@ -196,6 +211,22 @@ int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name);
 /* Records a key/value note in the file: warnings and facts found during the
  * recording ("hook_replaced", "destroy_gap.eval_loop", ...). */
 int tt_writer_note(tt_writer_t *w, const char *key, const char *value);
+
+/* Records a source file's identity (ancillary record 0x81); def->filename
+ * must be a defined string id. 0, TT_EINVAL, TT_ENOMEM, TT_ESTATE (after
+ * tt_writer_flush_emergency). */
+int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def);
+
+/* tt_source.c: fills *out (but filename) for the file at path: size and
+ * mtime from fstat, and the CRC-32C of its content when it has at most
+ * TT_SOURCE_MAX_HASH bytes. Opens with O_NONBLOCK and reads only a
+ * regular file, so a FIFO or a device never blocks it. Returns 0, or
+ * TT_EIO (errno set; also for a file that is not regular, errno EINVAL)
+ * with *out zeroed. Allocates nothing (a stack buffer). */
+int tt_source_identify(const char *path, tt_source_def_t *out);
+/* The CRC-32C (Castagnoli) of len bytes, continuing from crc (0 to start):
+ * the hash of tt_source_def_t.crc32c. */
+uint32_t tt_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Writes every buffer's pending events as complete chunks and syncs the file
  * to the OS, so that a kill after this loses nothing recorded so far. */
@@ -350,6 +381,13 @@ typedef struct {
  * cut or rewritten while open yields damage (TT_ETRUNCATED, TT_ECRC,
  * TT_EIO) and errors from tt_reader_next, never a crash. */
 int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags);
+/* As tt_reader_open; on failure it also writes into why (cap bytes, NUL-
+ * terminated; may be NULL) what was wrong, for a person: which format
+ * version the file is and which this reader reads, which check of the
+ * file head or HEADER chunk failed, or that the path is not a regular
+ * file. why is "" when nothing more specific than the code is known. */
+int tt_reader_open_why(tt_reader_t **out, const char *path, unsigned flags,
+                       char *why, size_t cap);
 
 /* The same over a caller-owned buffer that must outlive the reader. */
 int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
@@ -421,6 +459,10 @@ uint32_t tt_reader_n_codes(const tt_reader_t *r);
 uint32_t tt_reader_n_types(const tt_reader_t *r);
 uint32_t tt_reader_n_threads(const tt_reader_t *r);
 uint32_t tt_reader_n_notes(const tt_reader_t *r);
+/* The source identities of the file (0x81 records), in the order written;
+ * NULL past the end. A file of an older writer has none. Borrowed. */
+uint32_t tt_reader_n_sources(const tt_reader_t *r);
+const tt_source_def_t *tt_reader_source(const tt_reader_t *r, uint32_t i);
 int tt_reader_note(const tt_reader_t *r, uint32_t i,
                    const char **key, const char **value);
 
@@ -481,6 +523,15 @@ int tt_reader_clock(const tt_reader_t *r, tt_clock_info_t *out);
 /* Line of a bytecode offset in a code object, by its ranges; TT_NO_LINE if
  * the offset has no line or is out of range. */
 int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
+
+/* 1 if a CALL event of `code` at `line` resumes a generator, coroutine or
+ * async generator (TT_CODE_GENERATOR) rather than starting it, else 0 (and
+ * for NULL). The rule of docs/calls.md: a generator starts at
+ * co_firstlineno or the line of offset 0, and resumes at the line of the
+ * yield or await it left from; a yield on its first line reads as a start.
+ * The rule lives in tt_pair.c (tt__genrule), which the call analysis and
+ * the timelines use too. */
+int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
 
 /* ------------------------------------------- ancillary chunks (issue 6) */
 
@@ -728,6 +779,16 @@ int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
 /* Writes the missed line ranges of f ("12-15, 40": a range runs over
  * consecutive executable lines) to out. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
+
+/* tt_text.c: a recorded string (a path, a name) as a text report shows it,
+ * under the rule of every text output (tracetap/_text.py): C0 and C1
+ * controls, DEL and bytes that are not UTF-8 become \xNN, bidirectional
+ * overrides \uNNNN; all else is copied. tt_text_write writes s so, then
+ * spaces up to `width` columns; 0, TT_EINVAL (NULL), or TT_EIO. Allocates
+ * nothing. tt_text_width is the columns it takes (a code point each; 0
+ * for NULL). */
+int tt_text_write(FILE *out, const char *s, size_t width);
+size_t tt_text_width(const char *s);
 
 
 /* ------------------------------------------ call analysis (issue 14) */

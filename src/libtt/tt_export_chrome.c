@@ -64,9 +64,13 @@ static char *put_ts(char *p, uint64_t ns)
 /* A JSON string (quoted, escaped) of s; p has room for 6 * len + 2. */
 static char *put_json(char *p, const char *s)
 {
+    const unsigned char *q = (const unsigned char *)s;
+    size_t used;
     *p++ = '"';
-    for (; *s; s++)
-        p += tt__json_char(p, (unsigned char)*s);
+    while (*q) {                 /* by code point: tt__json_str's rule */
+        p += tt__json_seq(p, q, &used);
+        q += used;
+    }
     *p++ = '"';
     return p;
 }

@@ -3,8 +3,8 @@
  *
  * Owns: the JSON layout: {"files": {path: {"executable", "counts",
  * "functions", "summary"}}, "totals": {...}}. Must not: print anywhere but
- * the FILE* it is given. Strings are escaped for JSON; bytes >= 0x80 pass
- * through (paths are UTF-8). Threads: none of its own.
+ * the FILE* it is given. Strings are escaped for JSON, controls (C1 too)
+ * as \u, bytes that are not UTF-8 as U+FFFD. Threads: none of its own.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -35,13 +35,44 @@ size_t tt__json_char(char *out, unsigned char c)
     return 1;
 }
 
+/* Contract (tt_internal.h): by code point: every control a terminal acts
+ * on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u, a byte that is
+ * not UTF-8 as U+FFFD, as every reader output decodes it (issue 13). */
+size_t tt__json_seq(char *out, const unsigned char *s, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t cp;
+    int n = tt__utf8_seq(s, &cp);
+
+    if (n == 0) {
+        memcpy(out, "\\ufffd", 6);
+        *used = 1;
+        return 6;
+    }
+    *used = (size_t)n;
+    if (cp < 0x80)
+        return tt__json_char(out, (unsigned char)cp);
+    if (tt__text_unsafe(cp)) {
+        memcpy(out, "\\u", 2);
+        for (int i = 0; i < 4; i++)
+            out[2 + i] = hex[(cp >> (12 - 4 * i)) & 15];
+        return 6;
+    }
+    memcpy(out, s, (size_t)n);
+    return (size_t)n;
+}
+
 /* Contract (tt_internal.h). */
 void tt__json_str(FILE *out, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
     char buf[6];
+    size_t used;
     fputc('"', out);
-    for (; *s; s++)
-        fwrite(buf, 1, tt__json_char(buf, (unsigned char)*s), out);
+    while (*p) {
+        fwrite(buf, 1, tt__json_seq(buf, p, &used), out);
+        p += used;
+    }
     fputc('"', out);
 }
 

@@ -69,7 +69,8 @@ static void row(FILE *out, int w, const char *name,
 {
     char pct[16];
     percent(pct, sizeof pct, s->covered, s->executable);
-    fprintf(out, "%-*s %7llu %7llu %7llu %7s", w, name,
+    tt_text_write(out, name, (size_t)w);    /* a recorded path: escaped */
+    fprintf(out, " %7llu %7llu %7llu %7s",
             (unsigned long long)s->executable,
             (unsigned long long)s->covered,
             (unsigned long long)(s->executable - s->covered), pct);
@@ -87,7 +88,7 @@ int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
     if (cov == NULL || out == NULL)
         return TT_EINVAL;
     for (uint32_t i = 0; i < n; i++) {
-        size_t k = strlen(shown(tt_coverage_file(cov, i)->path, root));
+        size_t k = tt_text_width(shown(tt_coverage_file(cov, i)->path, root));
         if (k > w)
             w = k;
     }

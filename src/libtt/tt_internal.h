@@ -232,8 +232,8 @@ int tt__replay_batch(tt_reader_t *r, tt_event_t *evs, size_t cap,
  * event and reports say so. */
 int tt__reader_cut(const tt_reader_t *r);
 
-/* tt_export_json.c: writes s as a JSON string (quotes, escapes; bytes >=
- * 0x80 pass through). */
+/* tt_export_json.c: writes s as a JSON string (quotes, escapes; controls,
+ * C1 and bidi overrides as \u; bytes that are not UTF-8 as U+FFFD). */
 void tt__json_str(FILE *out, const char *s);
 /* c as it goes inside a JSON string, into out (room for 6 bytes);
  * returns the bytes written. */
@@ -249,5 +249,20 @@ size_t tt__json_char(char *out, unsigned char c);
  * points of s (each invalid byte counting as one). NULL s is "". */
 #include <stdio.h>
 size_t tt__xml_text(FILE *out, const char *s, size_t max_cp);
+
+/* The UTF-8 sequence at s as it goes inside a JSON string (tt__json_str's
+ * rule), into out (room for 6 bytes, never more than 6 per byte of s
+ * consumed); *used gets the bytes of s consumed (1-4). Returns the bytes
+ * written. */
+size_t tt__json_seq(char *out, const unsigned char *s, size_t *used);
+
+/* tt_text.c: the escaping rule's parts, for the exporters that escape in
+ * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid
+ * UTF-8 sequence at s and its code point in *cp, or 0 for a byte that does
+ * not start one (stray, overlong, surrogate, cut by the NUL).
+ * tt__text_unsafe: 1 for a code point a terminal acts on (C0, DEL, C1,
+ * bidirectional overrides and isolates). */
+int tt__utf8_seq(const unsigned char *s, uint32_t *cp);
+int tt__text_unsafe(uint32_t c);
 
 #endif /* TT_INTERNAL_H */

@@ -25,6 +25,15 @@ void tt__genrule(const tt_code_def_t *def, tt__genrule_t *g)
         g->line_b = def->firstlineno;
 }
 
+/* Contract (tt.h): the same rule, public, for the event readers (the
+ * `resume` mark of `tracetap events`). */
+int tt_code_is_resume(const tt_code_def_t *code, int32_t line)
+{
+    tt__genrule_t g;
+    tt__genrule(code, &g);
+    return tt__genrule_resumes(&g, line);
+}
+
 /* Contract (tt_internal.h): frames to close from the top, 0 if none. */
 size_t tt__pair_return(const void *frames, size_t n, size_t stride,
                        uint32_t code)

@@ -26,6 +26,7 @@ static void reader_free(tt_reader_t *r)
     tt__free(r->chains);
     tt__free((void *)r->note_keys);
     tt__free((void *)r->note_values);
+    tt__free(r->sources);
     tt__free(r->chunks);
     for (uint32_t i = 0; i < r->n_anc; i++)
         tt__free(r->anc[i].owned);
@@ -142,10 +143,18 @@ int tt_reader_open_mem(tt_reader_t **out, const uint8_t *data, size_t len,
  * is not a regular file. */
 int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags)
 {
+    return tt_reader_open_why(out, path, flags, NULL, 0);
+}
+
+int tt_reader_open_why(tt_reader_t **out, const char *path, unsigned flags,
+                       char *why, size_t cap)
+{
     struct stat st;
     tt_reader_t *r;
     int rc;
 
+    if (why != NULL && cap > 0)
+        why[0] = '\0';
     if (out == NULL)
         return TT_EINVAL;
     *out = NULL;
@@ -155,12 +164,19 @@ int tt_reader_open(tt_reader_t **out, const char *path, unsigned flags)
         return TT_ENOMEM;
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0 || fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (r->fd >= 0 && why != NULL && cap > 0 && !S_ISREG(st.st_mode))
+            snprintf(why, cap, "not a regular file (a pipe or a device): "
+                     "a recording is read from a file");
         reader_free(r);
         return TT_EIO;
     }
     r->len = (uint64_t)st.st_size;
+    if (r->len == 0)
+        snprintf(r->open_why, sizeof r->open_why, "the file is empty");
     rc = r->len == 0 ? TT_ETRUNCATED : reader_start(r);
     if (rc < 0) {
+        if (why != NULL && cap > 0)
+            snprintf(why, cap, "%s", r->open_why);
         reader_free(r);
         return rc;
     }

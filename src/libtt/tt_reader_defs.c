@@ -463,6 +463,44 @@ static int rec_note(tt_reader_t *r, cur *c)
     return 0;
 }
 
+/* An ancillary SOURCE record (0x81): a file's identity. A malformed one,
+ * or one naming a string not yet defined, is skipped as an unknown
+ * ancillary record would be: it costs the file's source check, nothing
+ * else. Only TT_ENOMEM fails. */
+static int rec_source(tt_reader_t *r, cur *c)
+{
+    tt_source_def_t d;
+    uint64_t zz;
+    void *arr;
+
+    memset(&d, 0, sizeof d);
+    if (tt__get_u32(&c->p, c->end, &d.filename) < 0 ||
+        tt__get_u32(&c->p, c->end, &d.flags) < 0 ||
+        tt__get_varint(&c->p, c->end, &d.size) < 0 ||
+        tt__get_varint(&c->p, c->end, &zz) < 0 || c->end - c->p < 4 ||
+        d.filename >= r->n_strings || r->n_sources == UINT32_MAX)
+        return 0;
+    d.mtime_ns = tt__unzz_s(zz);
+    d.crc32c = tt__get_le32(c->p);
+    arr = r->sources;
+    if (tt__grow(&arr, &r->cap_sources, (size_t)r->n_sources + 1,
+                 sizeof d) < 0)
+        return TT_ENOMEM;
+    r->sources = arr;
+    r->sources[r->n_sources++] = d;
+    return 0;
+}
+
+uint32_t tt_reader_n_sources(const tt_reader_t *r)
+{
+    return r ? r->n_sources : 0;
+}
+
+const tt_source_def_t *tt_reader_source(const tt_reader_t *r, uint32_t i)
+{
+    return r != NULL && i < r->n_sources ? &r->sources[i] : NULL;
+}
+
 #define HANDLED 0x100u           /* not a kind byte: record already done */
 
 int tt__reader_defs(tt_reader_t *r, const uint8_t *p, size_t len,
@@ -518,6 +556,9 @@ int tt__reader_defs(tt_reader_t *r, const uint8_t *p, size_t len,
             break;
         case TT__REC_NOTE:
             rc = rec_note(r, &c);
+            break;
+        case TT__REC_SOURCE:
+            rc = rec_source(r, &c);
             break;
         default:
             if (!(kind & TT__REC_ANCILLARY)) {

@@ -297,30 +297,58 @@ static int read_head(tt_reader_t *r, uint64_t *next)
     frame f;
     const char *why = NULL;
     size_t n = r->len < TT__FILE_HEAD ? (size_t)r->len : TT__FILE_HEAD;
+    char *w = r->open_why;
+    size_t wn = sizeof r->open_why;
     int rc;
 
     if ((rc = tt__reader_read(r, 0, n, head, &h)) < 0)
         return rc;
-    if (memcmp(h, TT__MAGIC, n < TT__MAGIC_LEN ? n : TT__MAGIC_LEN) != 0)
+    if (memcmp(h, TT__MAGIC, n < TT__MAGIC_LEN ? n : TT__MAGIC_LEN) != 0) {
+        snprintf(w, wn, "the file does not start with the tracetap magic "
+                 "bytes");
         return TT_ENOTTRACE;
-    if (r->len < TT__FILE_HEAD)
+    }
+    if (r->len < TT__FILE_HEAD) {
+        snprintf(w, wn, "the file is %llu bytes, shorter than the %d-byte "
+                 "file head", (unsigned long long)r->len, TT__FILE_HEAD);
         return TT_ETRUNCATED;
-    if (tt__get_le16(h + 8) != TT__VERSION_MAJOR)
+    }
+    if (tt__get_le16(h + 8) != TT__VERSION_MAJOR) {
+        snprintf(w, wn, "the file is format version %u.%u; this reader "
+                 "reads version %d.x", tt__get_le16(h + 8),
+                 tt__get_le16(h + 10), TT__VERSION_MAJOR);
         return TT_EVERSION;
+    }
     rc = read_frame(r, TT__FILE_HEAD, &f);
-    if (rc == FR_SHORT || rc == FR_PAST_END)
+    if (rc == FR_SHORT || rc == FR_PAST_END) {
+        snprintf(w, wn, "the file ends inside its HEADER chunk (%llu bytes)",
+                 (unsigned long long)r->len);
         return TT_ETRUNCATED;
-    if (rc == FR_BADHEAD)
+    }
+    if (rc == FR_BADHEAD) {
+        snprintf(w, wn, "the HEADER chunk's frame fails its checksum");
         return TT_ECRC;
-    if (rc == FR_HUGE || (rc == FR_OK && (f.reserved || f.type != TT__CH_HEADER)))
+    }
+    if (rc == FR_HUGE || (rc == FR_OK && (f.reserved || f.type != TT__CH_HEADER))) {
+        snprintf(w, wn, rc == FR_HUGE ? "the first chunk claims an "
+                 "impossible length" : f.reserved ? "the first chunk's "
+                 "reserved bits are set" : "the first chunk is of type %u, "
+                 "not HEADER", rc == FR_HUGE ? 0u : (unsigned)f.type);
         return TT_ECORRUPT;
+    }
     if (rc < 0)
         return rc;
-    if ((rc = read_payload(r, TT__FILE_HEAD, f.len, &p)) < 0)
+    if ((rc = read_payload(r, TT__FILE_HEAD, f.len, &p)) < 0) {
+        snprintf(w, wn, "the HEADER chunk cannot be read (%s)",
+                 tt_strerror(rc));
         return rc;
+    }
     rc = tt__reader_header(r, p, f.len, &why);
-    if (rc < 0)
+    if (rc < 0) {
+        snprintf(w, wn, "the HEADER chunk is malformed: %s",
+                 why ? why : tt_strerror(rc));
         return rc;
+    }
     *next = TT__FILE_HEAD + f.size;
     return 0;
 }

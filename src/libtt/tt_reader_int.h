@@ -109,6 +109,7 @@ struct tt_reader {
     tt__arena arena;              /* strings, line tables, header arrays */
     uint8_t *wbuf;                /* open pass scratch (file source) */
     size_t wcap;
+    char open_why[160];           /* why the open failed (read_head) */
 
     tt_header_t header;
     const char **strings;
@@ -130,6 +131,9 @@ struct tt_reader {
     const char **note_keys, **note_values;
     uint32_t n_notes;
     size_t cap_note_keys, cap_note_values;
+    tt_source_def_t *sources;     /* 0x81 records, in file order */
+    uint32_t n_sources;
+    size_t cap_sources;
     tt__evchunk *chunks;
     uint32_t n_chunks;
     size_t cap_chunks;

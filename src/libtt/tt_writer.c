@@ -507,6 +507,25 @@ static int writer_note(tt_writer_t *w, const char *key, const char *value)
     return 0;
 }
 
+static int writer_source(tt_writer_t *w, const tt_source_def_t *def)
+{
+    uint8_t *p;
+    int rc;
+
+    if (w == NULL || def == NULL || def->filename >= w->n_strings)
+        return TT_EINVAL;
+    rc = rec_begin(w, 40, &p);
+    if (rc < 0)
+        return rc;
+    p = tt__put_varint(p, def->filename);
+    p = tt__put_varint(p, def->flags);
+    p = tt__put_varint(p, def->size);
+    p = tt__put_varint(p, tt__zz((uint64_t)def->mtime_ns));
+    tt__put_le32(p, def->crc32c);
+    rec_end(w, TT__REC_SOURCE, p + 4);
+    return 0;
+}
+
 /* The public definition calls: each runs under the writer's guard, so
  * that an emergency flush never sees a definition half-made. Contracts
  * (tt.h, and above each worker): TT_ESTATE with nothing recorded after an
@@ -544,6 +563,11 @@ int tt_writer_thread_name(tt_writer_t *w, uint32_t thread, const char *name)
 int tt_writer_note(tt_writer_t *w, const char *key, const char *value)
 {
     TT__GUARDED(w, writer_note(w, key, value));
+}
+
+int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def)
+{
+    TT__GUARDED(w, writer_source(w, def));
 }
 
 /* One chunk whose payload is read where it lies, header and CRC built on

@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
+from ._text import printable
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -149,8 +150,8 @@ def _func_match(f: dict[str, Any], pat: str) -> bool:
 
 def _label(f: dict[str, Any]) -> str:
     if f.get("c_function"):
-        return f"{f['func']} (built-in)"
-    return f"{f['func']} ({_short(f['file'])}:{f['line']})"
+        return f"{printable(f['func'])} (built-in)"
+    return f"{printable(f['func'])} ({printable(_short(f['file']))}:{f['line']})"
 
 
 def _short(path: str) -> str:
@@ -205,7 +206,7 @@ def format_text(data: dict[str, Any], out: TextIO, *, thread: int | None = None,
     else:
         t = next((t for t in data["threads"] if t["thread"] == thread), None)
         traced = t["traced_ns"] if t else 0
-        where = f"thread {thread}" + (f" ({t['name']})" if t and t["name"]
+        where = f"thread {thread}" + (f" ({printable(t['name'])})" if t and t["name"]
                                       else "")
     allrows = [f for f in data["functions"] if f["thread"] == thread]
     calls = sum(f["calls"] for f in allrows)
@@ -322,8 +323,9 @@ def collapsed(data: dict[str, Any], thread: int | None = None,
     tree = data["tree"]
     names: list[str] = []
     for n in tree:
-        label = (f"{n['func']} (built-in)" if n.get("c_function") else
-                 f"{n['func']} ({os.path.basename(n['file'])}:{n['line']})")
+        label = printable(
+            f"{n['func']} (built-in)" if n.get("c_function") else
+            f"{n['func']} ({os.path.basename(n['file'])}:{n['line']})")
         label = label.replace(";", ":")
         names.append(label if n["parent"] is None
                      else names[n["parent"]] + ";" + label)

@@ -117,16 +117,35 @@ def export(
     return text, warnings, totals, recs
 
 def cover_names(files: Sequence[str]) -> dict[str, str]:
-    """Source path -> .cover file name: the path relative to the files'
-    common directory, with dots for the separators and no extension (what
-    stdlib trace's _fullmodname makes relative to sys.path)."""
+    """Source path -> .cover file name: the path relative to the absolute
+    files' common directory (a relative name as it is), with dots for the
+    separators and no extension (what stdlib trace's _fullmodname makes
+    relative to sys.path), control characters escaped. Names that would
+    collide (``a/b.py`` and ``a.b.py``) each get a digest of their path,
+    so no report overwrites another."""
+    import hashlib
+
+    from ._text import printable
+
     if not files:
         return {}
-    common = os.path.commonpath([os.path.dirname(f) for f in files])
+    absolute = [f for f in files if os.path.isabs(f)]
+    common = (os.path.commonpath([os.path.dirname(f) for f in absolute])
+              if absolute else "")
     out = {}
     for f in files:
-        rel = os.path.splitext(os.path.relpath(f, common))[0]
-        out[f] = rel.replace(os.sep, ".").lstrip(".") + ".cover"
+        rel = os.path.relpath(f, common) if os.path.isabs(f) else f
+        rel = os.path.splitext(rel)[0]
+        stem = printable(rel.replace(os.sep, ".").lstrip(".")) or "_"
+        out[f] = stem
+    seen: dict[str, int] = {}
+    for stem in out.values():
+        seen[stem.lower()] = seen.get(stem.lower(), 0) + 1
+    for f, stem in out.items():
+        if seen[stem.lower()] > 1:   # also apart on case-insensitive disks
+            digest = hashlib.sha1(os.fsencode(f)).hexdigest()[:8]
+            stem = f"{stem}.{digest}"
+        out[f] = stem + ".cover"
     return out
 
 
@@ -134,18 +153,35 @@ def annotate(
     items: Recordings, outdir: str
 ) -> tuple[list[tuple[str, str]], list[str], int]:
     """Writes one .cover file per source file into outdir, reading each
-    recording once. Returns the problems (source, why), the warnings and
-    the number of files written."""
-    made: dict[str, str] = {}
+    recording once and each source through _source.read_source (a source
+    it refuses is a problem, not a report). Returns the problems (source,
+    why), the warnings and the number of files written."""
+    from ._source import read_source
 
-    def targets(files: list[str]) -> dict[str, str]:
+    made: dict[str, tuple[str, bytes | str]] = {}
+    traces, opened = _open(items)
+    start: int | None = None
+    identities: dict[str, Any] = {}
+
+    def targets(files: list[str]) -> dict[str, tuple[str, bytes | str]]:
         os.makedirs(outdir, exist_ok=True)
         names = cover_names(sorted(files))
-        made.update((src, os.path.join(outdir, n)) for src, n in names.items())
+        for src, n in names.items():
+            data, why = read_source(src, start, identities.get(src))
+            made[src] = (os.path.join(outdir, n),
+                         data if data is not None else str(why))
         return made
 
-    traces, opened = _open(items)
     try:
+        # A source modified after the earliest recording started is not
+        # the one that ran; what identified each source when recorded: the
+        # first recording that says wins (a later one may have run an
+        # edited file, and is refused).
+        start = min((t._reader.header()["start_unix_ns"] for t in traces),
+                    default=None)
+        for t in traces:
+            for path, ident in t._reader.sources().items():
+                identities.setdefault(path, ident)
         problems, warnings = _tracetap.coverage_annotate(
             [t._reader for t in traces], targets)
         _, said = _completeness(traces)
@@ -156,6 +192,30 @@ def annotate(
     return problems, warnings, len(made) - len(problems)
 
 
+# Header option bits (tt.h TT_OPT_LINES, TT_OPT_COUNT).
+_OPT_LINES, _OPT_COUNT = 0x02, 0x10
+
+
+def _lacking(traces: list[Trace]) -> tuple[int, list[str]]:
+    """(how many of the recordings hold line counts, a warning for each
+    one that does not): a recording made with --no-lines or --no-calls
+    has no line events, so its coverage would read as a silent 0 %."""
+    have, said = 0, []
+    for t in traces:
+        if t._reader.header()["options"] & (_OPT_LINES | _OPT_COUNT):
+            have += 1
+        else:
+            said.append(f"{t.path}: recorded without line events (--no-lines "
+                        "or --no-calls), so it says nothing about coverage")
+    return have, said
+
+
+def _safe(s: object) -> str:
+    from ._text import printable
+
+    return printable(s)
+
+
 def cmd_coverage(
     files: Sequence[str], fmt: str, out: str | None, show_missing: bool
 ) -> int:
@@ -163,31 +223,49 @@ def cmd_coverage(
     recording cannot be read or the report cannot be written."""
 
     def warn(lines: list[str]) -> None:
+        from ._text import printable
+
         for w in lines:
-            sys.stderr.write(f"tracetap: warning: {w}\n")
+            sys.stderr.write(f"tracetap: warning: {printable(w)}\n")
 
     from ._progress import shown
 
+    traces: list[Trace] = []
     try:
+        traces, _ = _open(files)
+        have, lacking = _lacking(traces)
+        if not have:
+            # Nothing can be answered: not "TOTAL 0 0 0" nor 0 %.
+            for line in lacking:
+                sys.stderr.write(f"tracetap: error: {_safe(line)}\n")
+            sys.stderr.write("tracetap: error: no line counts to report; "
+                             "record with line events (the default) or "
+                             "--count\n")
+            return 1
+        warn(lacking)
         with shown(sys.stderr):
             if fmt == "annotate":
                 assert out is not None
-                problems, warnings, written = annotate(files, out)
+                problems, warnings, written = annotate(traces, out)
             else:
                 text, warnings, totals, recs = export(
-                    files, fmt, out, show_missing=show_missing)
+                    traces, fmt, out, show_missing=show_missing)
         if fmt == "annotate":
             warn(warnings)
             for src, why in problems:
-                sys.stderr.write(f"tracetap: {src}: {why}\n")
-            sys.stderr.write(f"tracetap: wrote {written} .cover file(s) to {out}\n")
+                sys.stderr.write(f"tracetap: {_safe(src)}: {_safe(why)}\n")
+            sys.stderr.write(f"tracetap: wrote {written} .cover file(s) to "
+                             f"{_safe(out)}\n")
             return 1 if problems and not written else 0
     except OSError as exc:
-        sys.stderr.write(f"tracetap: {exc}\n")
+        sys.stderr.write(f"tracetap: {_safe(exc)}\n")
         return 1
     except _tracetap.TraceError as exc:
-        sys.stderr.write(f"tracetap: {exc}\n")
+        sys.stderr.write(f"tracetap: {_safe(exc)}\n")
         return 1
+    finally:
+        for t in traces:
+            t.close()
     warn(warnings)
     if fmt == "text" and totals["executable"] == 0 and any(
             r["state"] != "complete" for r in recs):

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import io
 import json
 import os
-import stat
 import sys
-import tokenize
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
@@ -66,36 +63,20 @@ examples:
 """
 
 
-def read_source(path: str, limit: int = SOURCE_LIMIT
+def read_source(path: str, limit: int = SOURCE_LIMIT, *,
+                not_after_ns: int | None = None,
+                identity: dict[str, Any] | None = None
                 ) -> tuple[list[str] | None, str | None]:
-    """The lines of a source file, or (None, why not). Reads only a regular
-    file (checked with fstat on the opened descriptor, opened non-blocking
-    so a FIFO cannot hang us) of at most `limit` bytes, decoded as Python
-    decodes source (its coding cookie or UTF-8, bad bytes replaced)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK |
-                     getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        return None, exc.strerror or str(exc)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None, "not a regular file"
-        if st.st_size > limit:
-            return None, f"larger than {limit >> 20} MiB"
-        data = os.read(fd, limit + 1)
-    except OSError as exc:
-        return None, exc.strerror or str(exc)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        return None, f"larger than {limit >> 20} MiB"
-    try:
-        enc = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        text = data.decode(enc, "replace")
-    except (SyntaxError, LookupError):
-        text = data.decode("utf-8", "replace")
-    return text.splitlines(), None
+    """The lines of a source file, or (None, why not), through the one
+    source reader of every command (_source.read_source: a regular file of
+    at most `limit` bytes opened non-blocking, Python source, still the
+    file the recording ran when it says what identified it)."""
+    from ._source import read_source as read, source_lines
+
+    data, why = read(path, not_after_ns, identity, limit=limit)
+    if data is None:
+        return None, why
+    return [ln.rstrip("\r\n") for ln in source_lines(data)], None
 
 
 def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
@@ -307,6 +288,8 @@ def cmd_lines(ns: argparse.Namespace) -> int:
         with Trace(ns.file) as trace, shown(sys.stderr):
             data = analyze(trace)
             warn_status(trace)
+            start = trace._reader.header()["start_unix_ns"]
+            identities = trace._reader.sources()
     except (OSError, TraceError) as exc:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
@@ -331,7 +314,9 @@ def cmd_lines(ns: argparse.Namespace) -> int:
             missing = format_text(
                 data, out, thread=ns.thread, sort=ns.sort,
                 limit=DEFAULT_LIMIT if ns.limit is None else ns.limit,
-                file=ns.file_glob, function=ns.function)
+                file=ns.file_glob, function=ns.function,
+                source=lambda p: read_source(p, not_after_ns=start,
+                                             identity=identities.get(p)))
             for m in missing:
                 print(f"tracetap: note: {m}", file=sys.stderr)
     finally:

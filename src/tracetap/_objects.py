@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _tracetap
+from ._text import printable
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -70,7 +71,7 @@ def _where(site: dict[str, Any]) -> str:
     if site["file"] is None:
         return "<no Python frame>"
     line = site["line"] if site["line"] is not None else "?"
-    return f"{site['file']}:{line}"
+    return f"{printable(site['file'])}:{line}"
 
 
 def _ns(v: int | None) -> str:
@@ -129,10 +130,11 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
     if shown:
         out.write("\nDeaths are incomplete in this recording:\n")
         for k in shown:
-            out.write(f"  {k}: {notes[k]}\n")
+            out.write(f"  {k}: {printable(notes[k])}\n")
 
     out.write("\nPer type (lifetimes: upper bound of the log2 bucket):\n")
-    rows = sorted(data["types"].items(), key=lambda kv: -kv[1]["created"])
+    rows = sorted(((printable(n), s) for n, s in data["types"].items()),
+                  key=lambda kv: -kv[1]["created"])
     w = max([len("type")] + [len(n) for n, _ in rows[:limit]])
     out.write(f"  {'type':<{w}}  {'created':>10}  {'destroyed':>10}  "
               f"{'alive':>8}  {'p50':>8}  {'p90':>8}  {'p99':>8}\n")
@@ -147,11 +149,11 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
     out.write("\nTop creation sites:\n")
     sites = data["sites"][:limit]
     ww = max([len("file:line")] + [len(_where(s)) for s in sites])
-    wt = max([len("type")] + [len(s["type"]) for s in sites])
+    wt = max([len("type")] + [len(printable(s["type"])) for s in sites])
     out.write(f"  {'file:line':<{ww}}  {'type':<{wt}}  {'created':>10}  "
               f"{'survived':>8}\n")
     for s in sites:
-        out.write(f"  {_where(s):<{ww}}  {s['type']:<{wt}}  "
+        out.write(f"  {_where(s):<{ww}}  {printable(s['type']):<{wt}}  "
                   f"{s['created']:>10,}  {s['survived']:>8,}\n")
     if len(data["sites"]) > limit:
         out.write(f"  ... {len(data['sites']) - limit} more sites\n")
@@ -161,8 +163,9 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
     if not surv:
         out.write("  none\n")
     for s in surv[:limit]:
-        func = f" ({s['func']})" if s["func"] else ""
-        out.write(f"  {s['count']:>8,}  {s['type']}  {_where(s)}{func}\n")
+        func = f" ({printable(s['func'])})" if s["func"] else ""
+        out.write(f"  {s['count']:>8,}  {printable(s['type'])}  "
+                  f"{_where(s)}{func}\n")
     if len(surv) > limit:
         out.write(f"  ... {len(surv) - limit} more sites\n")
     unv = data["unverified_survivors"]

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Callable, TextIO
 
 from . import _tracetap
+from ._text import printable
 
 __all__ = ["ProgressLine", "shown"]
 
@@ -38,7 +39,7 @@ class ProgressLine:
             return
         self.last = now
         pct = f"{min(done * 100 // total, 99):>2}%" if total else ""
-        name = os.path.basename(os.fspath(path))
+        name = printable(os.path.basename(os.fspath(path)))
         text = f"tracetap: reading {name} {pct} ({_m(done)} of {_m(total)} events)"
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
@@ -60,6 +61,9 @@ def _m(n: int) -> str:
 def shown(stream: TextIO) -> Iterator[None]:
     """Shows a progress line on `stream` (if it is a terminal) for the
     reads made inside the block."""
+    # The line's own "\r" must reach the terminal: below the escaping
+    # wrapper of the reading commands (the name is escaped above).
+    stream = getattr(stream, "raw_stream", stream)
     line = ProgressLine(stream) if _isatty(stream) else None
     old = _tracetap.set_progress(line)
     try:

@@ -140,6 +140,10 @@ class _Rec:
             else None
         self.objects = (trace.objects() if self.info["header"]["options"]
                         & _OPT_OBJECTS else None)
+        # What identified each source file when it ran (issue 13), and
+        # when the recording started: a source changed since is not shown.
+        self.sources = trace._reader.sources()
+        self.start_ns = self.info["header"]["start_unix_ns"]
         self.flame: str | None = None          # file name in DIR
         self.flame_height = 0
         self.flame_notes: list[str] = []
@@ -175,6 +179,13 @@ class _Merged:
         self.coverage = coverage["files"] if self.has_lines else {}
         self.line_time: dict[str, dict[int, list[int]]] = {}
         self.line_objects: dict[str, dict[int, int]] = {}
+        # A source must be the file every recording ran (each one's
+        # identity of it, checked against the first that has one).
+        self.sources: dict[str, dict[str, Any]] = {}
+        for r in recs:
+            for path, ident in r.sources.items():
+                self.sources.setdefault(path, ident)
+        self.not_after_ns = min((r.start_ns for r in recs), default=None)
         for r in recs:
             for f in r.calls["functions"]:
                 if f["thread"] is not None:
@@ -452,7 +463,8 @@ def _source_page(path: str, m: _Merged, funcs: list[dict[str, Any]],
                  label: str) -> str:
     from ._lines import read_source
 
-    src, why = read_source(path)
+    src, why = read_source(path, not_after_ns=m.not_after_ns,
+                           identity=m.sources.get(path))
     cov = m.coverage.get(path, {"executable": [], "counts": {}})
     executable = set(cov["executable"])
     counts = cov["counts"]

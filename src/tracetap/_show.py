@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import linecache
 import os
 import sys
 from typing import Any
 
+from ._source import SourceCache
+from ._text import printable
 from ._trace import Trace, TraceError
 
 KIND_ORDER = (
@@ -42,7 +43,8 @@ def _kinds(counts: dict[str, int]) -> str:
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"tracetap: {msg}\n")
+    """A message on stderr; what it quotes from a recording is escaped."""
+    sys.stderr.write(f"tracetap: {printable(msg, keep_newlines=True)}\n")
 
 
 def print_summary(summary: dict[str, Any], path: str) -> None:
@@ -61,10 +63,14 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
     secs = summary.get("duration_ns", 0) / 1e9
     threads = summary.get("threads", 0)
     counted = summary.get("counted")
+    # An output removed during the run has no size to give, nor a path
+    # that leads to it.
+    gone = not os.path.lexists(path)
+    dest = f"{path} (deleted during the run)" if gone else f"{path} ({_size(size)})"
     if counted is not None:
         # --count writes no event log: say what it did count instead.
         _err(
-            f"counted lines over {secs:.3f} s -> {path} ({_size(size)}): "
+            f"counted lines over {secs:.3f} s -> {dest}: "
             f"{_n(counted['covered'])} of {_n(counted['executable'])} executable "
             f"lines ran in {_n(counted['files'])} file{'s' if counted['files'] != 1 else ''}"
         )
@@ -72,9 +78,12 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
         _err(
             f"recorded {_n(total)} events in {threads} "
             f"thread{'s' if threads != 1 else ''} over {secs:.3f} s "
-            f"-> {path} ({_size(size)})"
+            f"-> {dest}"
         )
         _err(f"  {_kinds(events)}; dropped {_n(summary.get('dropped', 0))}")
+    if gone:
+        _err(f"warning: {path} was deleted during the run: the recording "
+             "is lost")
     for w in summary.get("warnings", []):
         _err(f"warning: {w}")
     if summary.get("error"):
@@ -98,7 +107,7 @@ def _hz(hz: float) -> str:
 def _clock_line(h: dict, clock: dict) -> str:
     """The clock and how its ticks became times: by the sync points the
     capture wrote (FORMAT.md §15), or by the calibrated rate alone."""
-    line = f"{h['clock_name']}, {_hz(h['clock_hz'])}"
+    line = f"{printable(h['clock_name'])}, {_hz(h['clock_hz'])}"
     n = clock["sync_points"]
     if n >= 2:
         err = clock["max_sync_err_ns"]
@@ -180,26 +189,102 @@ def _rel(path: str | None) -> str:
     return path if rel.startswith(os.pardir + os.sep) else rel
 
 
+# Beyond this call depth the indentation stops growing and the depth is
+# written as a number: a 60,000-deep recursion would otherwise print
+# gigabytes of spaces (output quadratic in the depth).
+MAX_INDENT_DEPTH = 32
+
+# Header option bits (tt.h TT_OPT_*): what a recording holds.
+_OPT_CALLS, _OPT_OBJECTS, _OPT_COUNT = 0x01, 0x08, 0x10
+
+
+def thread_ordinal(threads: list[dict[str, Any]], spec: str) -> int | str:
+    """--thread's value: an ordinal ("1") or a thread's name ("parser").
+    Returns the ordinal, or a message saying why spec names none."""
+    if spec.isdigit():
+        n = int(spec)
+        if n < len(threads):
+            return n
+        return (f"no thread {n} (it has {len(threads)}: 0.."
+                f"{len(threads) - 1})")
+    named = [t["ordinal"] for t in threads if t["name"] == spec]
+    if len(named) == 1:
+        return named[0]
+    names = ", ".join(sorted({printable(t["name"]) for t in threads
+                              if t["name"]})) or "none"
+    if named:
+        return (f"{len(named)} threads are named {printable(spec)!r} "
+                f"(ordinals {', '.join(map(str, named))}): give the number")
+    return f"no thread named {printable(spec)!r} (names: {names})"
+
+
+def _event_text(ev: Any, src: SourceCache) -> str:
+    """One event of the text listing, without thread, time and indent;
+    every recorded name escaped (a name cannot forge a line)."""
+    p = printable
+    if ev.line:
+        where = f"{p(_rel(ev.file))}:{ev.line}"
+    else:  # a module's call is delivered before its first line (line 0)
+        where = p(_rel(ev.file)) if ev.file else "?"
+    if ev.kind == "call":
+        verb = "resume   " if ev.resume else "call     "
+        return f"{verb} {p(ev.func)}  ({where})"
+    if ev.kind == "return":
+        return f"return    {p(ev.func)}  ({where})"
+    if ev.kind == "exception":
+        return f"exception {p(ev.exception)}  in {p(ev.func)}  ({where})"
+    if ev.kind.startswith("c_"):          # --c-calls
+        return f"{ev.kind:<9} {p(ev.func)}  (line {ev.line})"
+    if ev.kind == "opcode":
+        return f"opcode    {p(ev.opcode):<20} {where} @{ev.offset}"
+    if ev.kind == "dropped":
+        return f"--- {_n(ev.count or 0)} events lost here ---"
+    if ev.kind == "obj_create":
+        site = where if ev.file else "(no Python frame)"
+        return f"create    {p(ev.type):<20} {site}  {ev.addr:#x}"
+    if ev.kind == "obj_destroy":
+        return f"destroy   {'':<20} {ev.addr:#x}"
+    text = ""
+    if ev.file and ev.line:
+        text = p((src.line(ev.file, ev.line) or "").expandtabs(8))
+    return f"{where:<28} {text}"
+
+
+EVENTS_HEADER = "thr     seconds  event (indented by call depth)\n"
+
+
 def cmd_events(
-    path: str, *, as_json: bool, thread: int | None, limit: int | None
+    path: str, *, as_json: bool, thread: str | None, limit: int | None
 ) -> int:
     trace = _open(path)
     if trace is None:
         return 1
     with trace:
-        info_threads = trace.threads(counts=False)
-        if thread is not None and not 0 <= thread < len(info_threads):
-            _err(
-                f"error: {path} has no thread {thread} (it has "
-                f"{len(info_threads)}: 0..{len(info_threads) - 1})"
-            )
+        header = trace._reader.header()
+        if header["options"] & _OPT_COUNT:
+            _err(f"error: {printable(path)} holds line counts only (recorded "
+                 "with --count): it has no events to list; read it with "
+                 "`tracetap coverage`")
             return 1
+        if not header["options"] & (_OPT_CALLS | _OPT_OBJECTS):
+            _err(f"warning: {printable(path)} was recorded with no call or "
+                 "object events")
+        ordinal = None
+        if thread is not None:
+            found = thread_ordinal(trace.threads(counts=False), thread)
+            if isinstance(found, str):
+                _err(f"error: {printable(path)} has {found}")
+                return 1
+            ordinal = found
         out = sys.stdout
+        src = SourceCache(header["start_unix_ns"], trace._reader.sources())
         depth: dict[int, int] = {}
         n = 0
         stopped = False
+        if not as_json:
+            out.write(EVENTS_HEADER)
         try:
-            for ev in trace.events(thread):
+            for ev in trace.events(ordinal):
                 if limit is not None and n >= limit:
                     stopped = True
                     break
@@ -215,31 +300,12 @@ def cmd_events(
                     depth[ev.thread] = d + 1
                 elif ev.kind in ("return", "c_return", "c_exception"):
                     depth[ev.thread] = max(d - 1, 0)
-                indent = "  " * d
-                where = f"{_rel(ev.file)}:{ev.line if ev.line is not None else '?'}"
-                if ev.kind == "call":
-                    text = f"call      {ev.func}  ({where})"
-                elif ev.kind == "return":
-                    text = f"return    {ev.func}  ({where})"
-                elif ev.kind == "exception":
-                    text = f"exception {ev.exception}  in {ev.func}  ({where})"
-                elif ev.kind.startswith("c_"):       # --c-calls
-                    text = f"{ev.kind:<9} {ev.func}  (line {ev.line})"
-                elif ev.kind == "opcode":
-                    text = f"opcode    {ev.opcode:<20} {where} @{ev.offset}"
-                elif ev.kind == "dropped":
-                    text = f"--- {_n(ev.count or 0)} events lost here ---"
-                elif ev.kind == "obj_create":
-                    site = where if ev.file else "(no Python frame)"
-                    text = f"create    {ev.type:<20} {site}  {ev.addr:#x}"
-                elif ev.kind == "obj_destroy":
-                    text = f"destroy   {'':<20} {ev.addr:#x}"
+                if d <= MAX_INDENT_DEPTH:
+                    indent = "  " * d
                 else:
-                    src = ""
-                    if ev.file and ev.line:
-                        src = linecache.getline(ev.file, ev.line).rstrip()
-                    text = f"{where:<28} {src}"
-                out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}{text}\n")
+                    indent = "  " * MAX_INDENT_DEPTH + f"[{d}] "
+                out.write(f"{ev.thread:>3} {ev.t_ns / 1e9:>11.6f} {indent}"
+                          f"{_event_text(ev, src)}\n")
         except BrokenPipeError:
             raise                       # `| head`: the CLI's to handle
         except (OSError, TraceError) as exc:
@@ -249,6 +315,8 @@ def cmd_events(
             _err(f"error: {exc}")
             return 1
         out.flush()
+        for file, why in src.problems.items():
+            _err(f"warning: source of {printable(_rel(file))} not shown: {why}")
         # --limit: no whole-file count for a listing that stopped early.
         warn_status(trace, counts=not stopped)
     return 0
@@ -281,16 +349,17 @@ def cmd_info(path: str) -> int:
     h = info["header"]
     w = sys.stdout.write
     start = datetime.datetime.fromtimestamp(h["start_unix_ns"] / 1e9)
-    w(f"file:       {info['path']} ({_size(info['file_size'])})\n")
-    w(f"python:     {h['python_impl']} {h['python_version']}\n")
-    build = (h.get("python_build") or "").replace("\n", " ")
+    p = printable                 # every recorded string, escaped
+    w(f"file:       {p(info['path'])} ({_size(info['file_size'])})\n")
+    w(f"python:     {p(h['python_impl'])} {p(h['python_version'])}\n")
+    build = p((h.get("python_build") or "").replace("\n", " "))
     if build:
         w(f"build:      {build}\n")
-    w(f"command:    {' '.join(h['argv'])}\n")
+    w(f"command:    {' '.join(p(a) for a in h['argv'])}\n")
     w(f"started:    {start:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " (local time)\n")
     w(f"clock:      {_clock_line(h, info['clock'])}\n")
     recorded = ", ".join(h["options_set"]) or "nothing"
-    w(f"options:    {h['options_text'] or '(defaults)'}  [records: {recorded}]\n")
+    w(f"options:    {p(h['options_text'] or '(defaults)')}  [records: {recorded}]\n")
     w(f"duration:   {info['duration_ns'] / 1e9:.6f} s\n")
     threads = info["threads"]
     if counted is not None:
@@ -302,7 +371,7 @@ def cmd_info(path: str) -> int:
     else:
         w(f"threads:    {len(threads)}\n")
     for t in threads:
-        name = t["name"] or "(unnamed)"
+        name = p(t["name"]) if t["name"] else "(unnamed)"
         w(
             f"  {t['ordinal']:>3}  {name:<24} {_n(t['events']):>12} events"
             f"  (ident {t['ident']})\n"
@@ -313,7 +382,7 @@ def cmd_info(path: str) -> int:
     w(f"codes:      {_n(info['codes'])}\n")
     w(f"dropped:    {_n(info['dropped'])}\n")
     for key, value in info["notes"]:
-        w(f"note:       {key}: {value}\n")
+        w(f"note:       {p(key)}: {p(value)}\n")
     status = info["status"]
     warnings = status_warnings(path, status, info["file_size"])
     if status["state"] == "complete":
@@ -321,9 +390,9 @@ def cmd_info(path: str) -> int:
         return 0
     label = {"recording": "in progress"}.get(status["state"], status["state"])
     sentences = [s[len(path) + 2:] for s in warnings] or [label]
-    w(f"status:     {label}: {sentences[0]}\n")
+    w(f"status:     {label}: {p(sentences[0])}\n")
     for more in sentences[1:]:
-        w(f"            {more}\n")
+        w(f"            {p(more)}\n")
     sys.stdout.flush()
     for warning in warnings:
         _err(f"warning: {warning}")

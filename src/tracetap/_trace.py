@@ -53,7 +53,10 @@ class Event(NamedTuple):
     showed (None when the interpreter had none), ``func`` the qualname and
     ``t_ns`` nanoseconds since the recording started. Opcode events carry
     the byte ``offset`` and the ``opcode`` name; exception events the
-    ``exception`` type name.
+    ``exception`` type name. A ``call`` whose ``resume`` is True resumes
+    a generator or coroutine rather than starting it (the rule of
+    docs/calls.md, which ``calls`` counts by); ``kind`` stays ``call``, as
+    ``sys.settrace`` names it.
 
     Recordings made with ``--objects`` also hold ``obj_create`` events (the
     object's ``type`` name, its ``addr`` and ``size`` (the type's basic
@@ -83,6 +86,7 @@ class Event(NamedTuple):
     type: str | None = None
     addr: int | None = None
     size: int | None = None
+    resume: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON-ready dict (``tracetap events --json``)."""
@@ -94,6 +98,8 @@ class Event(NamedTuple):
             "func": self.func,
             "t_ns": self.t_ns,
         }
+        if self.resume:
+            d["resume"] = True
         if self.kind == "opcode":
             d["offset"] = self.offset
             d["opcode"] = self.opcode
@@ -183,38 +189,41 @@ class Trace:
         code = self._code
         kinds = _KINDS
         new = tuple.__new__
-        for kind, th, t_ns, cid, line, offset, op, extra, addr, size in it:
+        for kind, th, t_ns, cid, line, offset, op, extra, addr, size, \
+                resume in it:
             if kind == _EV_DROPPED:
                 yield new(Event, (th, "dropped", None, None, None, t_ns, None,
-                                  None, None, extra, None, None, None))
+                                  None, None, extra, None, None, None, False))
                 continue
             if kind == _EV_OBJ_DESTROY:
                 yield new(Event, (th, "obj_destroy", None, None, None, t_ns,
-                                  None, None, None, None, None, addr, None))
+                                  None, None, None, None, None, addr, None,
+                                  False))
                 continue
             file, func, cfunc = code(cid)
             if cfunc:
                 name = kinds[kind]
                 yield new(Event, (th, _C_KINDS.get(name, name), file, line,
                                   func, t_ns, None, None, None, None, None,
-                                  None, None))
+                                  None, None, False))
             elif kind == _EV_OPCODE:
                 yield new(Event, (th, "opcode", file, line, func, t_ns, offset,
                                   self._opname(op), None, None, None, None,
-                                  None))
+                                  None, False))
             elif kind == _EV_EXCEPTION:
                 yield new(Event, (th, "exception", file, line, func, t_ns,
                                   None, None, self._string(extra), None, None,
-                                  None, None))
+                                  None, None, False))
             elif kind == _EV_OBJ_CREATE:
                 if cid == _NO_CODE:
                     file = func = None
                 yield new(Event, (th, "obj_create", file, line, func, t_ns,
                                   None, None, None, None, self._type(extra),
-                                  addr, size))
+                                  addr, size, False))
             else:
                 yield new(Event, (th, kinds[kind], file, line, func, t_ns,
-                                  None, None, None, None, None, None, None))
+                                  None, None, None, None, None, None, None,
+                                  resume))
 
     def objects(self) -> dict[str, Any]:
         """Object lifetimes (recordings made with ``--objects``):

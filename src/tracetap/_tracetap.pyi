@@ -22,7 +22,7 @@ class Hook:
 
 class EventIter(Iterator[
         tuple[int, int, int, int, int | None, int | None, int, int,
-              int | None, int | None]]):
+              int | None, int | None, bool]]):
     @property
     def errors(self) -> int: ...
     def damage(self) -> dict[str, Any]:
@@ -59,10 +59,15 @@ class Reader:
     def ns(self, tick: int, /) -> int: ...
     def events(self, thread: int | None = None) -> EventIter:
         """(kind, thread ordinal, t_ns, code id, line, offset, opcode,
-        extra, addr, size): extra is the exception type's string id for
-        exception events, the count for dropped events and the type id for
-        obj_create; addr is set for obj_create and obj_destroy, size for
-        obj_create."""
+        extra, addr, size, resume): extra is the exception type's string id
+        for exception events, the count for dropped events and the type id
+        for obj_create; addr is set for obj_create and obj_destroy, size for
+        obj_create; resume is True for a call that resumes a generator
+        (libtt's tt_code_is_resume)."""
+    def sources(self) -> dict[str, dict[str, int | None]]:
+        """{filename: {"size", "mtime_ns", "crc32c"}}: each source file's
+        identity when code from it was first recorded (crc32c None if it
+        was too large to hash); {} for files of older writers."""
     def close(self) -> None: ...
 
 def set_progress(
@@ -163,3 +168,6 @@ def _after_fork_child() -> None: ...
 def _settrace(function: object, /) -> None: ...
 def _noop_trace(*args: Any) -> None: ...
 def _code_lines(code: CodeType, /) -> list[tuple[int, int, int | None]]: ...
+
+def crc32c(data: bytes, /) -> int:
+    """The CRC-32C of data: the hash of Reader.sources()."""

@@ -58,19 +58,29 @@ examples:
 
 EVENTS_EPILOG = """\
 The listing shows, per event: the thread number (in order of first event),
-seconds since the recording started, the event indented by call depth, the
-location, and for line events the source text. Recordings made with
---objects also list each object's creation (type, creation site, address)
-and destruction (address).
+seconds since the recording started, the event indented by call depth
+(beyond depth 32 the depth is shown as [N]), the location, and for line
+events the source text. A generator or coroutine shows `resume` where it
+is resumed (JSON: a call with "resume": true; a yield is a `return`, as
+sys.settrace reports it). Recordings made with --objects also list each
+object's creation (type, creation site, address) and destruction
+(address). Recorded names are shown with control characters escaped
+(\\x1b); --json has them exact.
+
+Source text is shown only from a regular file of at most 4 MiB that is
+Python source and was not modified after the recording started; for any
+other file a warning says why not.
 
 Exit status: 0, with a warning on stderr when the recording is damaged,
 lost events while recording (a full disk), is still being recorded, or was
-cut while being listed; 1 when it cannot be read, or was replaced by a new
-recording while being listed.
+cut while being listed; 1 when it cannot be read, holds no events (made
+with --count), was replaced by a new recording while being listed, or the
+output cannot be written.
 
 examples:
   tracetap events app.ttrace | less
   tracetap events app.ttrace --thread 1 --limit 200
+  tracetap events app.ttrace --thread parser
   tracetap events app.ttrace --json | jq -c 'select(.kind == "exception")'
   tracetap events app.ttrace --json | jq -c 'select(.type == "MyNode")'
 """
@@ -87,6 +97,12 @@ Executable lines include functions that never ran. Pseudo files such as
   cobertura  Cobertura XML, as coverage.py writes it
   json       {"files": {path: {"executable", "counts", "functions",
              "summary"}}, "totals"}
+
+A recording made without line events (--no-lines, --no-calls) says nothing
+about coverage: it is named in a warning, and if no recording given has
+line counts the command fails (exit 1) rather than report 0 %. Annotate
+shows only sources that are still the files that ran (see `tracetap
+events --help`); the others are named on stderr.
 
 examples:
   tracetap coverage app.ttrace
@@ -298,9 +314,9 @@ def _main_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--thread",
-        type=int,
-        metavar="N",
-        help="only thread N (0 is the first thread to run)",
+        metavar="N|NAME",
+        help="only thread N (0 is the first thread to run), or the thread "
+        "named NAME",
     )
     ev.add_argument("--limit", type=int, metavar="N", help="stop after N events")
     info = sub.add_parser(
@@ -407,7 +423,11 @@ def _split_run_args(
 
 
 def _err(msg: str) -> None:
-    sys.stderr.write(f"{PROG}: {msg}\n")
+    """A message on stderr; what it quotes (a path, a recorded name) is
+    escaped by the one rule of every output (_text.printable)."""
+    from ._text import printable  # here: `run` imports nothing up front
+
+    sys.stderr.write(f"{PROG}: {printable(msg, keep_newlines=True)}\n")
 
 
 class _RunOptions:
@@ -648,51 +668,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command is None:
         parser.print_help(sys.stderr)
         return 2
-    from . import _show
+    from ._text import OutputError, SafeText
 
+    # Every text a reading command prints goes through the one escaping
+    # rule (_text.printable): no recorded string reaches a terminal raw.
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeText(real_out), SafeText(real_err)
     try:
-        if ns.command == "events":
-            if ns.limit is not None and ns.limit < 0:
-                parser.error("--limit must be 0 or more")
-            return _show.cmd_events(
-                ns.file, as_json=ns.json, thread=ns.thread, limit=ns.limit
-            )
-        if ns.command == "info":
-            return _show.cmd_info(ns.file)
-        if ns.command == "objects":
-            return _cmd_objects(ns.file, ns.format, ns.limit)
-        if ns.command == "calls":
-            from . import _calls
-            return _calls.cmd_calls(ns)
-        if ns.command == "lines":
-            from . import _lines
-            return _lines.cmd_lines(ns)
-        if ns.command == "export":
-            from . import _export
-            return _export.cmd_export(ns)
-        if ns.command == "report":
-            from . import _report
-            return _report.cmd_report(ns)
-        if ns.command == "coverage":
-            cp = ns._coverage_parser
-            if ns.format == "annotate" and not ns.output:
-                cp.error(
-                    "--format annotate needs -o DIR, the directory for the .cover files"
-                )
-            if ns.missing and ns.format != "text":
-                cp.error("--missing applies to --format text")
-            from . import _coverage
-
-            return _coverage.cmd_coverage(ns.files, ns.format, ns.output, ns.missing)
+        status = _dispatch(parser, ns)
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         # Ctrl-C during a long read (the C reader checks for it).
-        sys.stdout.flush()
+        _flush_quietly(sys.stdout)
         _err("interrupted")
         return 130
     except BrokenPipeError:
         # `tracetap events big.ttrace | head`: the reader went away.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence(real_out)
         return 0
+    except OutputError as exc:
+        # `tracetap events x.ttrace > /dev/full`: say so, no traceback.
+        _silence(real_out)
+        _err(f"error: cannot write the output: {exc}")
+        return 1
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+
+
+def _flush_quietly(stream: Any) -> None:
+    try:
+        stream.flush()
+    except Exception:  # noqa: BLE001, S110 - reporting another error
+        pass
+
+
+def _silence(stream: Any) -> None:
+    """Points the stream's descriptor at /dev/null and drops what it
+    buffered, so that the interpreter's flush at exit adds no traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    _flush_quietly(stream)
+
+
+def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
+    """Runs a reading command; returns its exit status."""
+    from . import _show
+
+    if ns.command == "events":
+        if ns.limit is not None and ns.limit < 0:
+            parser.error("--limit must be 0 or more")
+        return _show.cmd_events(
+            ns.file, as_json=ns.json, thread=ns.thread, limit=ns.limit
+        )
+    if ns.command == "info":
+        return _show.cmd_info(ns.file)
+    if ns.command == "objects":
+        return _cmd_objects(ns.file, ns.format, ns.limit)
+    if ns.command == "calls":
+        from . import _calls
+        return _calls.cmd_calls(ns)
+    if ns.command == "lines":
+        from . import _lines
+        return _lines.cmd_lines(ns)
+    if ns.command == "export":
+        from . import _export
+        return _export.cmd_export(ns)
+    if ns.command == "report":
+        from . import _report
+        return _report.cmd_report(ns)
+    if ns.command == "coverage":
+        cp = ns._coverage_parser
+        if ns.format == "annotate" and not ns.output:
+            cp.error(
+                "--format annotate needs -o DIR, the directory for the .cover files"
+            )
+        if ns.missing and ns.format != "text":
+            cp.error("--missing applies to --format text")
+        from . import _coverage
+
+        return _coverage.cmd_coverage(ns.files, ns.format, ns.output, ns.missing)
     parser.error(f"unknown command {ns.command!r}")
     return 2

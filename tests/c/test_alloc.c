@@ -221,6 +221,15 @@ void test_alloc_fail_reader(void)
     }
     free(data);
     evlist_free(&m.exp);
+    /* Source identities (0x81 records, issue 13): their table grows too. */
+    {
+        char seed[1024];
+        snprintf(seed, sizeof seed, "%s/seed-sources", TT_FUZZ_CORPUS_DIR);
+        data = read_file(seed, &len);
+        CHECK(data != NULL);
+        reader_alloc_sweep(data, len, seed);
+        free(data);
+    }
 }
 
 /* Appends n line events to b; returns n. */

@@ -300,7 +300,7 @@ def test_disk_full_is_reported_everywhere(tmp_path, small_disk):
 
     # --limit: cheap, so no count, but the reason all the same.
     ev = capture_tracetap("events", "--limit", "100", str(out), cwd=tmp_path)
-    assert ev.returncode == 0 and len(ev.stdout.splitlines()) == 100
+    assert ev.returncode == 0 and len(ev.stdout.splitlines()) == 1 + 100
     assert "events were lost while recording" in ev.stderr
     assert ENOSPC in ev.stderr
 
