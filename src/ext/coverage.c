@@ -181,7 +181,7 @@ coverage_data(PyObject *module, PyObject *paths)
         PyObject *fd = file_dict(f), *key;
         if (fd == NULL)
             goto done;
-        key = capture_text(f->path);    /* as the JSON export has it */
+        key = capture_decode_fs(f->path);   /* os.fsdecode, as Python has it */
         if (key == NULL || PyDict_SetItem(files, key, fd) < 0) {
             Py_XDECREF(key);
             Py_DECREF(fd);

@@ -570,7 +570,7 @@ Reader_sources(ReaderObject *self, PyObject *unused)
     d = PyDict_New();
     for (i = 0; d != NULL && i < tt_reader_n_sources(self->r); i++) {
         const tt_source_def_t *sd = tt_reader_source(self->r, i);
-        PyObject *k = capture_text(tt_reader_string(self->r, sd->filename));
+        PyObject *k = capture_decode_fs(tt_reader_string(self->r, sd->filename));
         PyObject *crc = sd->flags & TT_SOURCE_HASHED
             ? PyLong_FromUnsignedLong(sd->crc32c) : Py_NewRef(Py_None);
         PyObject *v = k && crc ? Py_BuildValue(
