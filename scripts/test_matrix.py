@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("TRACETAP_CACHE", Path.home() / ".cache" / "tracetap"))
 BUILD = ROOT / "build"
 TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7",
-                     "lxml"]   # lxml: the Cobertura DTD check (tests/py/test_coverage_cli.py)
+                     "lxml",   # lxml: the Cobertura DTD check (tests/py/test_coverage_cli.py)
+                     "coverage>=7.18,<7.19"]   # the reference of tests/py/test_coverage_py.py
 C_SUMMARY = re.compile(r"^tests/c: (\d+) passed, (\d+) failed", re.M)
 
 

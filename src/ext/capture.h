@@ -149,6 +149,10 @@ typedef struct {
     size_t n_stdlib;
     char **own;                  /* owned: tracetap's own directories/files */
     size_t n_own;
+    char **third;                /* owned: installed-package directories
+                                    (site-packages, dist-packages) left out
+                                    unless --third-party or --include */
+    size_t n_third;
     int stdlib_traced;           /* --stdlib */
 } capture_filter_t;
 
@@ -319,7 +323,8 @@ uint32_t capture_exc_type_id(capture_rec_t *rec, PyObject *type);
 /* Copies the patterns and prefixes (sequences of str). 0, or -1 + exc. */
 int capture_filter_init(capture_filter_t *f, PyObject *include,
                         PyObject *exclude, PyObject *stdlib_dirs,
-                        PyObject *own_dirs, int stdlib_traced);
+                        PyObject *own_dirs, PyObject *third_party_dirs,
+                        int stdlib_traced);
 void capture_filter_free(capture_filter_t *f);
 /* 1 if a code object from `filename` (already absolute) is to be traced. */
 int capture_filter_traced(const capture_filter_t *f, const char *filename);

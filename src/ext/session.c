@@ -175,12 +175,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "path", "calls", "lines", "opcodes", "main_only", "include",
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
-        "python_build", "count", "objects", "flush_interval", NULL};
+        "python_build", "count", "objects", "flush_interval",
+        "third_party_dirs", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
     PyObject *options_text = Py_None, *opnames = Py_None;
     PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
+    PyObject *third_dirs = Py_None;     /* None/[]: installed code traced */
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
     int count = 0;
@@ -192,14 +194,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpid",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidO",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
                                      &own_dirs, &stdlib, &argv, &options_text,
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
-                                     &flush_interval))
+                                     &flush_interval, &third_dirs))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -247,7 +249,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     if (capture_codetab_init(&rec->codes) < 0 ||
         capture_names_init(&rec->names) < 0 ||
         capture_filter_init(&rec->filter, include, exclude, stdlib_dirs,
-                            own_dirs, stdlib) < 0)
+                            own_dirs, third_dirs, stdlib) < 0)
         goto error;
     if (capture_check_free(rec) < 0)
         goto error;

@@ -269,7 +269,7 @@ def test_directory_with_main(tmp_path):
         (["run", "--no-calls", "--opcodes", "x.py"], "cannot be combined"),
         (["run", "-m"], "expected one argument"),
         (["events"], "required"),
-        (["coverage", "--include", "x", "f.ttrace"], "tracetap coverage: error: unrecognized"),
+        (["coverage", "--bogus", "x", "f.ttrace"], "tracetap coverage: error: unrecognized"),
         (["events", "--bogus", "f.ttrace"], "tracetap events: error: unrecognized"),
         (["info", "a", "b"], "tracetap info: error: unrecognized"),
         (["frobnicate"], "invalid choice"),
