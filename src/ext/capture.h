@@ -87,6 +87,10 @@ typedef struct capture_code {
     int32_t count_base;
     uint32_t count_span;     /* entries in counts */
     uint64_t calls;
+    /* --count --branch: arc counts, open addressing over 1 << arc_bits
+     * slots (count 0: empty); -firstlineno is the entry and the exit */
+    tt_cov_arc_t *arcs;      /* owned; NULL until the first arc */
+    uint32_t arc_bits, n_arcs;
     uint32_t file_id;        /* writer string id of the file; when traced */
     uint8_t pseudo_file;     /* "<string>", "": coverage leaves it out */
 } capture_code_t;
@@ -227,6 +231,7 @@ typedef struct capture_rec {
     int opcode_flag_lower;       /* 3.12: stop() lowers the interpreter's
                                     opcode mark (opcode_flag.c) */
     int count;                   /* --count: line counts, no event log */
+    int count_arcs;              /* --count --branch: arc counts too */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */
     pid_t pid;                   /* the recording process (fork guard) */
@@ -288,6 +293,11 @@ capture_count_line(capture_code_t *c, int line)
     if (TTX_LIKELY(i < c->count_span))
         c->counts[i]++;
 }
+/* --count --branch: one more traversal of (from, to) in c. Runs in the
+ * hook: no Python object, no exception; a failed allocation is counted
+ * (rec->problems.nomem) and the arc is lost. */
+void capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                       int32_t to);
 /* Gives a traced code its counts array. 0, or -1 (counted). */
 int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
 /* Writes every code's counts as 0x80 chunks. 0, or -1 (counted). */

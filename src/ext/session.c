@@ -176,7 +176,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval",
-        "third_party_dirs", NULL};
+        "third_party_dirs", "arcs", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -185,7 +185,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     PyObject *third_dirs = Py_None;     /* None/[]: installed code traced */
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
-    int count = 0;
+    int count = 0, arcs = 0;
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -194,14 +194,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidO",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidOp",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
                                      &own_dirs, &stdlib, &argv, &options_text,
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
-                                     &flush_interval, &third_dirs))
+                                     &flush_interval, &third_dirs, &arcs))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -223,6 +223,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     rec->calls = calls;
     rec->count = calls && count;
     rec->lines = calls && lines && !rec->count;
+    rec->count_arcs = rec->count && arcs && !objects;
     rec->opcodes = calls && opcodes;
     rec->main_only = main_only;
     if (flush_interval_ns(flush_interval, &rec->flush_ns) < 0)

@@ -623,6 +623,41 @@ const tt_code_counts_t *tt_line_counts_get(const tt_line_counts_t *lc,
 uint32_t tt_line_counts_bad_chunks(const tt_line_counts_t *lc);
 void tt_line_counts_free(tt_line_counts_t *lc);
 
+#define TT_CHUNK_ARC_COUNTS 0x83  /* per-code arc counts, FORMAT.md §16 */
+
+typedef struct tt_cov_arc tt_cov_arc_t;
+
+/* One code object's arcs as `run --count --branch` counts them (input of
+ * tt_writer_arc_counts, output of tt_arc_counts_get). */
+typedef struct {
+    uint32_t code;             /* a code id defined before the chunk */
+    uint32_t n;
+    const tt_cov_arc_t *arcs;  /* (from, to, count); count 0 is skipped
+                                  when writing and never read back */
+} tt_code_arcs_t;
+
+/* Writes the tables as 0x83 chunks. Pending definitions are written
+ * first. Returns 0, TT_EINVAL (an undefined code id, NULL arcs) or
+ * TT_ELIMIT with nothing written, or TT_ENOMEM / TT_EIO; chunks written
+ * before a failure stay in the file and are valid. The tables stay the
+ * caller's. */
+int tt_writer_arc_counts(tt_writer_t *w, const tt_code_arcs_t *tabs,
+                         size_t n);
+
+typedef struct tt_arc_counts tt_arc_counts_t;
+/* Decodes every 0x83 chunk of r. Returns 0 and *out (freed with
+ * tt_arc_counts_free; independent of r), or TT_EINVAL / TT_ENOMEM with
+ * *out = NULL. A malformed chunk keeps the records before the bad one and
+ * is counted by tt_arc_counts_bad_chunks. */
+int tt_arc_counts_read(const tt_reader_t *r, tt_arc_counts_t **out);
+uint32_t tt_arc_counts_n(const tt_arc_counts_t *ac);
+/* The i-th record in file order (borrowed), or NULL past the end. A code
+ * may have several records; their counts add up. */
+const tt_code_arcs_t *tt_arc_counts_get(const tt_arc_counts_t *ac,
+                                        uint32_t i);
+uint32_t tt_arc_counts_bad_chunks(const tt_arc_counts_t *ac);
+void tt_arc_counts_free(tt_arc_counts_t *ac);
+
 /* Coverage: per source file, the executable lines (the union of co_lines()
  * over the file's recorded code objects, nested ones included) and how
  * often each ran (LINE events of a full recording, or 0x80 chunks of a
@@ -650,10 +685,10 @@ typedef struct {
 /* An arc: control went from line `from` to line `to` within one frame,
  * `count` times. -firstlineno of the code stands for its entry (as
  * `from`) and its exit (as `to`), as coverage.py writes arcs. */
-typedef struct {
+struct tt_cov_arc {
     int32_t from, to;
     uint64_t count;
-} tt_cov_arc_t;
+};
 
 /* One exit of a branch line in a statement view: `line` can go to `to`
  * (negative: out of the code, shown "exit"); `taken` times it did.

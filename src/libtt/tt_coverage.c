@@ -273,6 +273,29 @@ static int add_events(tt_coverage_t *cov, tt_reader_t *r, code_info *info,
     return rc;
 }
 
+/* The arcs of a --count --branch recording (0x83 chunks). */
+static int add_arc_counts(tt_coverage_t *cov, const tt_reader_t *r,
+                          code_info *info, uint32_t n)
+{
+    tt_arc_counts_t *ac;
+    int rc = tt_arc_counts_read(r, &ac);
+
+    if (rc < 0)
+        return rc;
+    cov->skipped += tt_arc_counts_bad_chunks(ac);
+    for (uint32_t i = 0; i < tt_arc_counts_n(ac) && rc == 0; i++) {
+        const tt_code_arcs_t *ca = tt_arc_counts_get(ac, i);
+        code_info *ci = ca->code < n ? &info[ca->code] : NULL;
+        if (ci == NULL || ci->file == NO_FILE)
+            continue;
+        for (uint32_t k = 0; k < ca->n && rc == 0; k++)
+            rc = tt__arc_add(ci, ca->arcs[k].from, ca->arcs[k].to,
+                             ca->arcs[k].count);
+    }
+    tt_arc_counts_free(ac);
+    return rc;
+}
+
 static int add_counts(tt_coverage_t *cov, const tt_reader_t *r,
                       code_info *info, uint32_t n, uint64_t *budget)
 {
@@ -292,6 +315,8 @@ static int add_counts(tt_coverage_t *cov, const tt_reader_t *r,
             rc = hit(cov, ci, cc->lines[k], cc->counts[k], budget);
     }
     tt_line_counts_free(lc);
+    if (rc == 0 && cov->want_arcs)
+        rc = add_arc_counts(cov, r, info, n);
     return rc;
 }
 

@@ -55,25 +55,25 @@ static uint32_t arc_hash(int32_t from, int32_t to, uint32_t bits)
     return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-/* Adds one traversal of (from, to) to ci's table. 0 or TT_ENOMEM. */
-static int arc_add(code_info *ci, int32_t from, int32_t to)
+/* Contract (tt_coverage_int.h). */
+int tt__arc_add(code_info *ci, int32_t from, int32_t to, uint64_t n)
 {
     uint32_t mask, j;
 
     if (ci->arcs == NULL || (ci->n_arcs + 1) * 2 > (1u << ci->arc_bits)) {
         uint32_t bits = ci->arcs ? ci->arc_bits + 1 : 4;
-        size_t n = (size_t)1 << bits;
-        tt__arc_slot *t = tt__malloc(n * sizeof *t);
+        size_t slots = (size_t)1 << bits;
+        tt__arc_slot *t = tt__malloc(slots * sizeof *t);
         if (t == NULL)
             return TT_ENOMEM;
-        memset(t, 0, n * sizeof *t);
+        memset(t, 0, slots * sizeof *t);
         for (uint32_t i = 0; ci->arcs && i < (1u << ci->arc_bits); i++) {
             tt__arc_slot *s = &ci->arcs[i];
             if (s->count == 0)
                 continue;
             j = arc_hash(s->from, s->to, bits);
             while (t[j].count)
-                j = (j + 1) & (uint32_t)(n - 1);
+                j = (j + 1) & (uint32_t)(slots - 1);
             t[j] = *s;
         }
         tt__free(ci->arcs);
@@ -90,7 +90,7 @@ static int arc_add(code_info *ci, int32_t from, int32_t to)
         ci->arcs[j].to = to;
         ci->n_arcs++;
     }
-    ci->arcs[j].count++;
+    ci->arcs[j].count += n;
     return 0;
 }
 
@@ -169,7 +169,7 @@ int tt__arc_walk_event(tt__arc_walk *w, const tt_event_t *ev,
             fr = &s->v[s->n - 1];
         }
         if (fr->last != UNKNOWN && ci->file != NO_FILE)
-            rc = arc_add(ci, fr->last, ev->line);
+            rc = tt__arc_add(ci, fr->last, ev->line, 1);
         fr->last = ev->line;
         return rc;
     case TT_EV_RETURN:
@@ -177,7 +177,7 @@ int tt__arc_walk_event(tt__arc_walk *w, const tt_event_t *ev,
         if (fr == NULL)
             return 0;
         if (fr->last != UNKNOWN && fr->last > 0 && ci->file != NO_FILE)
-            rc = arc_add(ci, fr->last, -ci->firstline);
+            rc = tt__arc_add(ci, fr->last, -ci->firstline, 1);
         s->n--;
         return rc;
     default:

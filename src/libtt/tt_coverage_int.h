@@ -73,6 +73,9 @@ void tt__arc_walk_free(tt__arc_walk *w);
 /* One event of the merged stream. 0 or TT_ENOMEM. */
 int tt__arc_walk_event(tt__arc_walk *w, const tt_event_t *ev,
                        code_info *info, uint32_t n);
+/* Adds n traversals of (from, to) to ci's table (n >= 1). 0 or
+ * TT_ENOMEM. */
+int tt__arc_add(code_info *ci, int32_t from, int32_t to, uint64_t n);
 /* Appends code ci's arcs to its file. 0 or TT_ENOMEM. */
 int tt__arc_fold(cov_file *f, const code_info *ci);
 /* Sorts and merges f's arcs, sets pub.arcs. */

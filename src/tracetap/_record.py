@@ -122,6 +122,8 @@ class record:
       ``include`` forces files in (even from the standard library),
       ``exclude`` keeps them out and wins over ``include``;
     - ``stdlib``: trace the standard library too.
+    - ``branch``: with ``count``, count the line-to-line arcs too, for
+      ``tracetap coverage --branch`` (a full recording has them anyway);
     - ``third_party``: trace installed packages too (site-packages and
       dist-packages of the interpreter and the venv, and the user site;
       left out by default, as coverage.py does).
@@ -164,6 +166,7 @@ class record:
         exclude: str | Iterable[str] | None = None,
         stdlib: bool = False,
         third_party: bool = False,
+        branch: bool = False,
         ring: Any = None,
         flush_interval: float = 1.0,
         _argv: Sequence[str] | None = None,
@@ -175,6 +178,10 @@ class record:
                 "count=True writes no event log; it cannot be "
                 "combined with opcodes=True or lines=False"
             )
+        if branch and count and objects:
+            raise ValueError(
+                "branch=True with count=True counts arcs in place of the "
+                "creation sites objects=True needs; use one of them")
         if ring is not None:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
@@ -196,6 +203,8 @@ class record:
         self.exclude = _globs(exclude, "exclude")
         self.stdlib = bool(stdlib)
         self.third_party = bool(third_party)
+        # Full recordings hold every arc anyway; --count needs a table.
+        self.branch = bool(branch) and self.count
         self.flush_interval = float(flush_interval)
         self._argv = list(sys.argv if _argv is None else _argv)
         self._options_text = (
@@ -215,6 +224,8 @@ class record:
             parts.append("--opcodes")
         if self.count:
             parts.append("--count")
+        if self.branch:
+            parts.append("--branch")
         if self.objects:
             parts.append("--objects")
         parts.append(f"--threads {self.threads}")
@@ -264,6 +275,7 @@ class record:
             "own_dirs": own_dirs() + self._own,
             "stdlib": self.stdlib,
             "third_party_dirs": [] if self.third_party else third_party_dirs(),
+            "arcs": self.branch,
             "argv": self._argv,
             "options_text": self._options_text,
             "opnames": opnames,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--count] [--objects] [--opcodes] [--no-lines] [--no-calls] "
+    "tracetap run [-o FILE] [--count [--branch]] [--objects] [--opcodes] [--no-lines] [--no-calls] "
     "[--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
@@ -226,6 +226,11 @@ def _run_parser() -> argparse.ArgumentParser:
         "--stdlib", action="store_true",
         help="trace the standard library too (code from a pseudo file such "
         "as <string> follows the code that first calls it)",
+    )
+    p.add_argument(
+        "--branch", action="store_true",
+        help="with --count: count the arcs between lines too, for "
+        "`tracetap coverage --branch` (full recordings always have them)",
     )
     p.add_argument(
         "--third-party", action="store_true",
@@ -449,6 +454,7 @@ class _RunOptions:
         self.exclude: list[str] = []
         self.stdlib = False
         self.third_party = False
+        self.branch = False
         self.objects = False
         self.count = False
         self.ring: str | None = None
@@ -461,6 +467,7 @@ _RUN_FLAGS = {
     "--no-calls": "no_calls",
     "--stdlib": "stdlib",
     "--third-party": "third_party",
+    "--branch": "branch",
     "--objects": "objects",
     "--count": "count",
 }
@@ -586,6 +593,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
         "exclude": ns.exclude or None,
         "stdlib": ns.stdlib,
         "third_party": ns.third_party,
+        "branch": ns.branch,
         "flush_interval": ns.flush_interval,
     }
 

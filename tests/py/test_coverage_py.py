@@ -64,12 +64,14 @@ def project(tmp_path_factory):
     with open(os.path.join(work, "cov.json")) as f:
         ref = json.load(f)
     cs.record(["main.py"], work, os.path.join(work, "full.ttrace"))
+    _run(["-m", "tracetap", "run", "--count", "--branch", "-o",
+          os.path.join(work, "count.ttrace"), "main.py"], work)
     return work, ref
 
 
-def _ours(work, *extra):
+def _ours(work, *extra, rec="full.ttrace"):
     proc = cs.tracetap(["coverage", "--format", "json", "--branch",
-                        "--source", "covpkg", *extra, "full.ttrace"], work)
+                        "--source", "covpkg", *extra, rec], work)
     return json.loads(proc.stdout)
 
 
@@ -94,9 +96,12 @@ def _compare(ref_file, ours_file):
     return {k: v for k, v in pairs.items() if v[0] != v[1]}
 
 
-def test_full_recording_agrees_with_coverage_py(project):
+@pytest.mark.parametrize("rec", ["full.ttrace", "count.ttrace"])
+def test_recording_agrees_with_coverage_py(project, rec):
+    """A full recording (arcs from its LINE events) and a --count --branch
+    one (arcs counted in capture) both give coverage.py's numbers."""
     work, ref = project
-    ours = _ours(work)
+    ours = _ours(work, rec=rec)
     ref_files = {os.path.join(work, k): v for k, v in ref["files"].items()}
     assert sorted(ref_files) == sorted(ours["files"])
     assert len(ref_files) == 3          # __init__, branches, never_imported
@@ -287,3 +292,15 @@ def test_installed_packages_are_not_recorded_by_default(tmp_path):
     files = cs.coverage_json([out4], str(tmp_path))["files"]
     assert [os.path.basename(f) for f in files
             if f.startswith(os.path.dirname(_pytest.__file__))] == ["outcomes.py"]
+
+
+def test_full_and_count_give_the_same_branch_counts(project):
+    """The same run recorded both ways: the taken counts of every branch
+    exit are equal (not only taken/not taken)."""
+    work, _ = project
+    kw = ["--format", "lcov", "--branch", "--source", "covpkg"]
+    full = cs.tracetap(["coverage", *kw, "full.ttrace"], work).stdout
+    cnt = cs.tracetap(["coverage", *kw, "count.ttrace"], work).stdout
+    brda = [l for l in full.splitlines() if l.startswith("BRDA:")]
+    assert brda and any(not l.endswith((",0", ",-")) for l in brda)
+    assert brda == [l for l in cnt.splitlines() if l.startswith("BRDA:")]
