@@ -300,7 +300,8 @@ void capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
                        int32_t to);
 /* Gives a traced code its counts array. 0, or -1 (counted). */
 int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
-/* Writes every code's counts as 0x80 chunks. 0, or -1 (counted). */
+/* Writes every code's counts as 0x80 chunks, and its arcs (--branch)
+ * as 0x83 chunks. 0, or -1 (counted). */
 int capture_counts_write(capture_rec_t *rec);
 /* The coverage totals of the counts, as tt_coverage would compute them
  * from the file (files with a traced code, executable lines: the union of

@@ -96,54 +96,35 @@ capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
     c->arcs[j].count++;
 }
 
-/* Writes the arc tables of --count --branch (0x83 chunks). 0 or -1. */
-static int
-arcs_write(capture_rec_t *rec)
-{
-    capture_codetab_t *t = &rec->codes;
-    size_t i, n = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
-    tt_code_arcs_t *tabs;
-    int rc;
-
-    tabs = PyMem_RawMalloc((t->count ? t->count : 1) * sizeof(*tabs));
-    if (tabs == NULL) {
-        rec->problems.nomem++;
-        return -1;
-    }
-    for (i = 0; i < cap; i++) {
-        capture_code_t *c = t->slots[i];
-        if (c == NULL || !c->traced || c->arcs == NULL)
-            continue;
-        tabs[n].code = c->id;
-        tabs[n].n = 1u << c->arc_bits;       /* empty slots: count 0 */
-        tabs[n].arcs = c->arcs;
-        n++;
-    }
-    rc = tt_writer_arc_counts(rec->w, tabs, n);
-    PyMem_RawFree(tabs);
-    if (rc < 0) {
-        rec->problems.writer_errors++;
-        return -1;
-    }
-    return 0;
-}
-
 int
 capture_counts_write(capture_rec_t *rec)
 {
     capture_codetab_t *t = &rec->codes;
-    size_t i, n = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
+    size_t i, n = 0, na = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
+    size_t room = t->count ? t->count : 1;
     tt_count_table_t *tabs;
+    tt_code_arcs_t *arcs;
     int rc;
 
-    tabs = PyMem_RawMalloc((t->count ? t->count : 1) * sizeof(*tabs));
-    if (tabs == NULL) {
+    tabs = PyMem_RawMalloc(room * sizeof(*tabs));
+    arcs = PyMem_RawMalloc(room * sizeof(*arcs));
+    if (tabs == NULL || arcs == NULL) {
+        PyMem_RawFree(tabs);
+        PyMem_RawFree(arcs);
         rec->problems.nomem++;
         return -1;
     }
     for (i = 0; i < cap; i++) {
         capture_code_t *c = t->slots[i];
-        if (c == NULL || !c->traced || (c->calls == 0 && c->counts == NULL))
+        if (c == NULL || !c->traced)
+            continue;
+        if (c->arcs != NULL) {
+            arcs[na].code = c->id;
+            arcs[na].n = 1u << c->arc_bits;  /* empty slots: count 0 */
+            arcs[na].arcs = c->arcs;
+            na++;
+        }
+        if (c->calls == 0 && c->counts == NULL)
             continue;
         tabs[n].code = c->id;
         tabs[n].calls = c->calls;
@@ -153,12 +134,15 @@ capture_counts_write(capture_rec_t *rec)
         n++;
     }
     rc = tt_writer_line_counts(rec->w, tabs, n);
+    if (rc == 0 && na)
+        rc = tt_writer_arc_counts(rec->w, arcs, na);
     PyMem_RawFree(tabs);
+    PyMem_RawFree(arcs);
     if (rc < 0) {
         rec->problems.writer_errors++;
         return -1;
     }
-    return rec->count_arcs ? arcs_write(rec) : 0;
+    return 0;
 }
 
 typedef struct {

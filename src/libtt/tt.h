@@ -784,6 +784,9 @@ int tt_coverage_retain(tt_coverage_t *cov, const uint8_t *keep, uint32_t n);
  * that ran + branch exits taken) / (lines + branch exits); 100 when there
  * is nothing to cover. */
 double tt_coverage_percent(const tt_cov_summary_t *s);
+/* The index of `line` in the ascending lines[0..n), or n if absent. */
+uint32_t tt_coverage_line_index(const int32_t *lines, uint32_t n,
+                                int32_t line);
 
 /* Exporters. Each writes the finished coverage to `out` and returns 0, or
  * TT_EINVAL (NULL arguments) / TT_EIO (a write failed; `out` then holds a

@@ -82,9 +82,10 @@ struct tt_arc_counts {
 };
 
 /* Decodes one record at *pp. 0 (advancing *pp), TT_ECORRUPT or TT_ENOMEM. */
-static int ac_decode(tt_arc_counts_t *ac, const uint8_t **pp,
-                     const uint8_t *end, uint32_t n_codes)
+static int ac_decode(void *ctx, const uint8_t **pp, const uint8_t *end,
+                     uint32_t n_codes)
 {
+    tt_arc_counts_t *ac = ctx;
     const uint8_t *p = *pp;
     tt_code_arcs_t rec;
     tt_cov_arc_t *arcs;
@@ -142,22 +143,10 @@ int tt_arc_counts_read(const tt_reader_t *r, tt_arc_counts_t **out)
     if (ac == NULL)
         return TT_ENOMEM;
     memset(ac, 0, sizeof *ac);
-    for (uint32_t i = 0; i < r->n_anc; i++) {
-        const tt__ancchunk *a = &r->anc[i];
-        const uint8_t *p = a->payload, *end = a->payload + a->len;
-        if (a->type != TT_CHUNK_ARC_COUNTS)
-            continue;
-        while (p < end) {
-            int rc = ac_decode(ac, &p, end, a->n_codes);
-            if (rc == TT_ENOMEM) {
-                tt_arc_counts_free(ac);
-                return rc;
-            }
-            if (rc < 0) {
-                ac->bad_chunks++;
-                break;
-            }
-        }
+    if (tt__anc_records(r, TT_CHUNK_ARC_COUNTS, ac_decode, ac,
+                        &ac->bad_chunks) < 0) {
+        tt_arc_counts_free(ac);
+        return TT_ENOMEM;
     }
     *out = ac;
     return 0;

@@ -40,18 +40,25 @@ static int view_valid(const tt_cov_view_t *v)
     return 1;
 }
 
-/* The hits of `line` in the view, 0 if it is not a statement. */
-static uint64_t line_hits(const tt_cov_view_t *v, int32_t line)
+uint32_t tt_coverage_line_index(const int32_t *lines, uint32_t n,
+                                int32_t line)
 {
-    uint32_t lo = 0, hi = v->n_lines;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (v->lines[mid] < line)
+        if (lines[mid] < line)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < v->n_lines && v->lines[lo] == line ? v->hits[lo] : 0;
+    return lo < n && lines[lo] == line ? lo : n;
+}
+
+/* The hits of `line` in the view, 0 if it is not a statement. */
+static uint64_t line_hits(const tt_cov_view_t *v, int32_t line)
+{
+    uint32_t k = tt_coverage_line_index(v->lines, v->n_lines, line);
+    return k < v->n_lines ? v->hits[k] : 0;
 }
 
 int tt_coverage_set_view(tt_coverage_t *cov, uint32_t i,

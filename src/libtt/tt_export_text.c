@@ -47,15 +47,8 @@ static void percent(char *buf, size_t cap, const tt_cov_summary_t *s)
 /* 1 if `line` is a statement of f that never ran. */
 static int missed_line(const tt_cov_file_t *f, int32_t line)
 {
-    uint32_t lo = 0, hi = f->n_lines;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (f->lines[mid] < line)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < f->n_lines && f->lines[lo] == line && f->hits[lo] == 0;
+    uint32_t k = tt_coverage_line_index(f->lines, f->n_lines, line);
+    return k < f->n_lines && f->hits[k] == 0;
 }
 
 /* Writes the untaken exits of branch line f->branches[*b].line that ran

@@ -272,19 +272,19 @@ void test_coverage_arc_counts_damaged(void)
 
 /* ------------------------------------------------------------- views */
 
-/* Statements 1 2 3 5 8 (4 is a missed line of the view); branch line 3
- * with exits 4 (never taken) and 5; line 8 has an ignored exit. */
+/* Statements 1 2 3 4 5 8 (4 never ran); branch line 3 with exits 4
+ * (never taken) and 5; line 8 with an ignored exit and a taken one. */
+static const int32_t V_LINES[] = {1, 2, 3, 4, 5, 8};
+static const uint64_t V_HITS[] = {1, 1, 3, 0, 3, 1};
+static const tt_cov_branch_t V_BR[] = {
+    {3, 4, 0, 0}, {3, 5, 3, 0}, {8, -1, 0, TT_BRANCH_IGNORED}, {8, 12, 1, 0},
+};
+static const tt_cov_view_t VIEW = {6, V_LINES, V_HITS, 4, V_BR};
+
 static void set_view(tt_coverage_t *cov)
 {
-    static const int32_t lines[] = {1, 2, 3, 4, 5, 8};
-    static const uint64_t hits[] = {1, 1, 3, 0, 3, 1};
-    static const tt_cov_branch_t br[] = {
-        {3, 4, 0, 0}, {3, 5, 3, 0}, {8, -1, 0, TT_BRANCH_IGNORED},
-        {8, 12, 1, 0},
-    };
-    const tt_cov_view_t v = {6, lines, hits, 4, br};
     tt_coverage_set_branch(cov, 1);
-    CHECK_OK(tt_coverage_set_view(cov, 0, &v));
+    CHECK_OK(tt_coverage_set_view(cov, 0, &VIEW));
 }
 
 static char *export(const tt_coverage_t *cov, int kind)
@@ -438,13 +438,6 @@ void test_alloc_fail_coverage_branch(void)
     for (long n = 1; failed_any; n++) {
         tt_coverage_t *cov = NULL;
         tt_reader_t *r[2] = {NULL, NULL};
-        static const int32_t lines[] = {1, 2, 3, 4, 5, 8};
-        static const uint64_t hits[] = {1, 1, 3, 0, 3, 1};
-        static const tt_cov_branch_t br[] = {
-            {3, 4, 0, 0}, {3, 5, 3, 0}, {8, -1, 0, TT_BRANCH_IGNORED},
-            {8, 12, 1, 0},
-        };
-        const tt_cov_view_t v = {6, lines, hits, 4, br};
         int rc;
 
         for (int i = 0; i < 2; i++)
@@ -459,7 +452,7 @@ void test_alloc_fail_coverage_branch(void)
             rc = tt_coverage_finish(cov);
         if (rc == 0) {
             tt_coverage_set_branch(cov, 1);
-            rc = tt_coverage_set_view(cov, 0, &v);
+            rc = tt_coverage_set_view(cov, 0, &VIEW);
         }
         failed_any = tt__alloc_count() >= n;
         tt__alloc_fail_at(0, 0);
