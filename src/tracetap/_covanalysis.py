@@ -23,10 +23,12 @@ them onto statements.
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import io
 import os
 import re
+import sys
 import token
 import tokenize
 from collections import defaultdict
@@ -145,8 +147,6 @@ def _lines_matching(text: str, regex: str) -> set[int]:
     starts = [0]
     for m in re.finditer("\n", text):
         starts.append(m.end())
-    import bisect
-
     for m in re.finditer(regex, text, flags=re.MULTILINE):
         first = bisect.bisect_right(starts, m.start())
         last = bisect.bisect_right(starts, m.end())
@@ -536,8 +536,7 @@ class _Arcs:
         return exits
 
     def with_(self, node: ast.With) -> set[int]:
-        import sys
-
+        # 3.12.6+ traces the exit through each context manager's line.
         if sys.version_info >= (3, 12, 6):
             starts = [self.line(i.context_expr) for i in node.items]
         else:
