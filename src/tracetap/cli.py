@@ -571,6 +571,11 @@ def _cmd_run(argv: Sequence[str]) -> int:
             "--count writes no event log; it cannot be combined with "
             "--opcodes or --no-lines"
         )
+    if ns.count and ns.branch and ns.objects:
+        _usage_error(
+            "--count --branch counts arcs where --objects keeps creation "
+            "sites; it cannot be combined with --objects"
+        )
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
         is_module=module is not None,

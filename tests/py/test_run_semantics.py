@@ -267,6 +267,7 @@ def test_directory_with_main(tmp_path):
         (["run", "--threads", "some", "x.py"], "invalid choice"),
         (["run", "--bogus", "x.py"], "unrecognized arguments"),
         (["run", "--no-calls", "--opcodes", "x.py"], "cannot be combined"),
+        (["run", "--count", "--branch", "--objects", "x.py"], "cannot be combined"),
         (["run", "-m"], "expected one argument"),
         (["events"], "required"),
         (["coverage", "--bogus", "x", "f.ttrace"], "tracetap coverage: error: unrecognized"),
