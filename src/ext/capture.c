@@ -98,8 +98,16 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
          * frame); LINE events count through e->code. With --objects its
          * line is kept, as the creation site (reftracer.c, site_of). */
         c->calls++;
-        if (rec->objects != NULL)
+        if (rec->objects != NULL) {
             e->line = capture_line_at(c, frame);
+        } else if (rec->count_arcs) {
+            /* The previous line of the frame: -firstlineno on entry, the
+             * line a generator resumes at (as tt_coverage_arcs.c reads a
+             * full recording's CALL events). */
+            int line = capture_line_at(c, frame);
+            e->line = line == c->firstlineno || line < 1 ? -c->firstlineno
+                                                         : line;
+        }
         return 0;
     }
     if (TTX_UNLIKELY(t->tbuf == NULL) && capture_thread_open(rec, t) < 0)
@@ -139,8 +147,11 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         if (TTX_UNLIKELY(!e->traced)) {
             /* --count: one increment, no clock, no buffer (countmode.c) */
             if (rec->count && e->code != NULL && e->code->counts != NULL) {
-                e->line = PyFrame_GetLineNumber(frame);
-                capture_count_line(e->code, e->line);
+                int line = PyFrame_GetLineNumber(frame);
+                if (rec->count_arcs && line > 0)
+                    capture_count_arc(rec, e->code, e->line, line);
+                e->line = line;
+                capture_count_line(e->code, line);
             }
             return 0;
         }
@@ -158,6 +169,9 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         if (e->traced)
             tt_tbuf_return(t->tbuf, capture_clock(), e->code->id,
                            capture_line_at(e->code, frame));
+        else if (rec->count_arcs && e->code != NULL &&
+                 e->code->counts != NULL && e->line > 0)
+            capture_count_arc(rec, e->code, e->line, -e->code->firstlineno);
         t->top = e - 1;
         return 0;
     case PyTrace_EXCEPTION:

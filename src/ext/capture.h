@@ -87,6 +87,10 @@ typedef struct capture_code {
     int32_t count_base;
     uint32_t count_span;     /* entries in counts */
     uint64_t calls;
+    /* --count --branch: arc counts, open addressing over 1 << arc_bits
+     * slots (count 0: empty); -firstlineno is the entry and the exit */
+    tt_cov_arc_t *arcs;      /* owned; NULL until the first arc */
+    uint32_t arc_bits, n_arcs;
     uint32_t file_id;        /* writer string id of the file; when traced */
     uint8_t pseudo_file;     /* "<string>", "": coverage leaves it out */
 } capture_code_t;
@@ -151,6 +155,10 @@ typedef struct {
     size_t n_stdlib;
     char **own;                  /* owned: tracetap's own directories/files */
     size_t n_own;
+    char **third;                /* owned: installed-package directories
+                                    (site-packages, dist-packages) left out
+                                    unless --third-party or --include */
+    size_t n_third;
     int stdlib_traced;           /* --stdlib */
 } capture_filter_t;
 
@@ -235,6 +243,7 @@ typedef struct capture_rec {
     int opcode_flag_lower;       /* 3.12: stop() lowers the interpreter's
                                     opcode mark (opcode_flag.c) */
     int count;                   /* --count: line counts, no event log */
+    int count_arcs;              /* --count --branch: arc counts too */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */
     pid_t pid;                   /* the recording process (fork guard) */
@@ -323,9 +332,15 @@ capture_count_line(capture_code_t *c, int line)
     if (TTX_LIKELY(i < c->count_span))
         c->counts[i]++;
 }
+/* --count --branch: one more traversal of (from, to) in c. Runs in the
+ * hook: no Python object, no exception; a failed allocation is counted
+ * (rec->problems.nomem) and the arc is lost. */
+void capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                       int32_t to);
 /* Gives a traced code its counts array. 0, or -1 (counted). */
 int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
-/* Writes every code's counts as 0x80 chunks. 0, or -1 (counted). */
+/* Writes every code's counts as 0x80 chunks, and its arcs (--branch)
+ * as 0x83 chunks. 0, or -1 (counted). */
 int capture_counts_write(capture_rec_t *rec);
 /* The coverage totals of the counts, as tt_coverage would compute them
  * from the file (files with a traced code, executable lines: the union of
@@ -369,7 +384,8 @@ uint32_t capture_exc_type_id(capture_rec_t *rec, PyObject *type);
 /* Copies the patterns and prefixes (sequences of str). 0, or -1 + exc. */
 int capture_filter_init(capture_filter_t *f, PyObject *include,
                         PyObject *exclude, PyObject *stdlib_dirs,
-                        PyObject *own_dirs, int stdlib_traced);
+                        PyObject *own_dirs, PyObject *third_party_dirs,
+                        int stdlib_traced);
 void capture_filter_free(capture_filter_t *f);
 /* 1 if a code object from `filename` (already absolute) is to be traced. */
 int capture_filter_traced(const capture_filter_t *f, const char *filename);

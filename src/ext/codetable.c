@@ -35,6 +35,7 @@ code_free(capture_code_t *c)
     PyMem_RawFree(c->lines);
     PyMem_RawFree(c->ops);
     PyMem_RawFree(c->counts);
+    PyMem_RawFree(c->arcs);
     PyMem_RawFree(c);
 }
 

@@ -3,8 +3,9 @@
  *
  * Owns: sizing each traced code object's array (indexed by line -
  * count_base, from the lines its line table names) and writing the arrays
- * through tt_writer_line_counts, and their coverage totals for the run
- * summary. The increments themselves are inline in capture.c
+ * through tt_writer_line_counts, the arc tables of --count --branch
+ * (capture_count_arc, written through tt_writer_arc_counts), and their
+ * coverage totals for the run summary. The increments themselves are inline in capture.c
  * (capture_count_line). Must not: run Python code. GIL: held.
  */
 #include "capture.h"
@@ -39,22 +40,91 @@ capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
     return 0;
 }
 
+static uint32_t
+arc_slot(int32_t from, int32_t to, uint32_t bits)
+{
+    uint64_t k = ((uint64_t)(uint32_t)from << 32) | (uint32_t)to;
+    return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+}
+
+/* Doubles c's arc table (or makes its first). 0, or -1 without memory. */
+static int
+arcs_grow(capture_code_t *c)
+{
+    uint32_t bits = c->arcs ? c->arc_bits + 1 : 4, i, j;
+    uint32_t mask = (1u << bits) - 1;
+    tt_cov_arc_t *t = PyMem_RawCalloc((size_t)1 << bits, sizeof(*t));
+
+    if (t == NULL)
+        return -1;
+    for (i = 0; c->arcs != NULL && i < (1u << c->arc_bits); i++) {
+        if (c->arcs[i].count == 0)
+            continue;
+        j = arc_slot(c->arcs[i].from, c->arcs[i].to, bits);
+        while (t[j].count)
+            j = (j + 1) & mask;
+        t[j] = c->arcs[i];
+    }
+    PyMem_RawFree(c->arcs);
+    c->arcs = t;
+    c->arc_bits = bits;
+    return 0;
+}
+
+void
+capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                  int32_t to)
+{
+    uint32_t j, mask;
+
+    if (TTX_UNLIKELY(c->arcs == NULL ||
+                     (c->n_arcs + 1) * 2 > (1u << c->arc_bits)) &&
+        arcs_grow(c) < 0) {
+        rec->problems.nomem++;
+        return;
+    }
+    mask = (1u << c->arc_bits) - 1;
+    j = arc_slot(from, to, c->arc_bits);
+    while (c->arcs[j].count &&
+           (c->arcs[j].from != from || c->arcs[j].to != to))
+        j = (j + 1) & mask;
+    if (c->arcs[j].count == 0) {
+        c->arcs[j].from = from;
+        c->arcs[j].to = to;
+        c->n_arcs++;
+    }
+    c->arcs[j].count++;
+}
+
 int
 capture_counts_write(capture_rec_t *rec)
 {
     capture_codetab_t *t = &rec->codes;
-    size_t i, n = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
+    size_t i, n = 0, na = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
+    size_t room = t->count ? t->count : 1;
     tt_count_table_t *tabs;
+    tt_code_arcs_t *arcs;
     int rc;
 
-    tabs = PyMem_RawMalloc((t->count ? t->count : 1) * sizeof(*tabs));
-    if (tabs == NULL) {
+    tabs = PyMem_RawMalloc(room * sizeof(*tabs));
+    arcs = PyMem_RawMalloc(room * sizeof(*arcs));
+    if (tabs == NULL || arcs == NULL) {
+        PyMem_RawFree(tabs);
+        PyMem_RawFree(arcs);
         rec->problems.nomem++;
         return -1;
     }
     for (i = 0; i < cap; i++) {
         capture_code_t *c = t->slots[i];
-        if (c == NULL || !c->traced || (c->calls == 0 && c->counts == NULL))
+        if (c == NULL || !c->traced)
+            continue;
+        if (c->arcs != NULL) {
+            arcs[na].code = c->id;
+            arcs[na].n = 1u << c->arc_bits;  /* empty slots: count 0 */
+            arcs[na].arcs = c->arcs;
+            na++;
+        }
+        if (c->calls == 0 && c->counts == NULL)
             continue;
         tabs[n].code = c->id;
         tabs[n].calls = c->calls;
@@ -64,7 +134,10 @@ capture_counts_write(capture_rec_t *rec)
         n++;
     }
     rc = tt_writer_line_counts(rec->w, tabs, n);
+    if (rc == 0 && na)
+        rc = tt_writer_arc_counts(rec->w, arcs, na);
     PyMem_RawFree(tabs);
+    PyMem_RawFree(arcs);
     if (rc < 0) {
         rec->problems.writer_errors++;
         return -1;

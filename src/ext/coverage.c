@@ -14,14 +14,179 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How a report is made (the keyword arguments the functions share). */
+typedef struct {
+    PyObject *view;            /* borrowed: None or a callable (apply_view) */
+    PyObject *sources;         /* borrowed: None or paths never recorded */
+    int arcs;                  /* collect arcs */
+    int branch;                /* show branch columns */
+} load_opts_t;
+
+/* A list of ints, or -1 + exc: n items of an int32 or uint64 array. */
+static PyObject *
+int_list(const int32_t *v32, const uint64_t *v64, uint32_t n)
+{
+    PyObject *list = PyList_New(n);
+    for (uint32_t k = 0; list != NULL && k < n; k++) {
+        PyObject *x = v32 ? PyLong_FromLong(v32[k])
+                          : PyLong_FromUnsignedLongLong(v64[k]);
+        if (x == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, k, x);
+    }
+    return list;
+}
+
+/* [(from, to, count), ...] of f's executed arcs. */
+static PyObject *
+arc_list(const tt_cov_file_t *f)
+{
+    PyObject *list = PyList_New(f->n_arcs);
+    for (uint32_t k = 0; list != NULL && k < f->n_arcs; k++) {
+        PyObject *t = Py_BuildValue("(iiK)", (int)f->arcs[k].from,
+                                    (int)f->arcs[k].to,
+                                    (unsigned long long)f->arcs[k].count);
+        if (t == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, k, t);
+    }
+    return list;
+}
+
+/* Sets file i's view from view(path, raw_lines, raw_hits, arcs): None
+ * (leave the file out: *keep = 0), True (keep it as recorded) or
+ * (lines, hits, branches) with
+ * branches [(line, to, taken), ...] sorted. 0, or -1 + exc. */
+static int
+view_one(PyObject *module, tt_coverage_t *cov, uint32_t i, PyObject *view,
+         uint8_t *keep)
+{
+    const tt_cov_file_t *f = tt_coverage_file(cov, i);
+    PyObject *path = PyUnicode_DecodeFSDefault(f->path), *res = NULL;
+    PyObject *lines = int_list(f->raw_lines, NULL, f->n_raw);
+    PyObject *hits = int_list(NULL, f->raw_hits, f->n_raw);
+    PyObject *arcs = arc_list(f);
+    PyObject *vl = NULL, *vh = NULL, *vb = NULL;
+    tt_cov_view_t v;
+    int32_t *l32 = NULL;
+    uint64_t *h64 = NULL;
+    tt_cov_branch_t *br = NULL;
+    Py_ssize_t n, nb, k;
+    int rc = -1;
+
+    memset(&v, 0, sizeof(v));
+    if (path == NULL || lines == NULL || hits == NULL || arcs == NULL)
+        goto error;
+    res = PyObject_CallFunctionObjArgs(view, path, lines, hits, arcs, NULL);
+    if (res == NULL)
+        goto error;
+    if (res == Py_None || res == Py_True) {
+        *keep = res == Py_True;      /* True: the file as recorded */
+        rc = 0;
+        goto error;
+    }
+    if (!PyArg_ParseTuple(res, "OOO;view() must return (lines, hits, "
+                          "branches) or None", &vl, &vh, &vb))
+        goto error;
+    vl = PySequence_Fast(vl, "lines must be a sequence");
+    vh = vl ? PySequence_Fast(vh, "hits must be a sequence") : NULL;
+    vb = vh ? PySequence_Fast(vb, "branches must be a sequence") : NULL;
+    if (vb == NULL)
+        goto error;
+    n = PySequence_Fast_GET_SIZE(vl);
+    nb = PySequence_Fast_GET_SIZE(vb);
+    if (PySequence_Fast_GET_SIZE(vh) != n || n > INT32_MAX || nb > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "lines and hits differ in length");
+        goto error;
+    }
+    l32 = PyMem_Malloc((size_t)n * sizeof(*l32) + 1);
+    h64 = PyMem_Malloc((size_t)n * sizeof(*h64) + 1);
+    br = PyMem_Malloc((size_t)nb * sizeof(*br) + 1);
+    if (l32 == NULL || h64 == NULL || br == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (k = 0; k < n; k++) {
+        l32[k] = (int32_t)PyLong_AsLong(PySequence_Fast_GET_ITEM(vl, k));
+        h64[k] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(vh, k));
+    }
+    for (k = 0; k < nb; k++) {
+        int line, to, ignored = 0;
+        unsigned long long taken;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(vb, k), "iiK|p;a "
+                              "branch is (line, to, taken[, ignored])", &line,
+                              &to, &taken, &ignored))
+            goto error;
+        br[k].line = line;
+        br[k].to = to;
+        br[k].taken = taken;
+        br[k].flags = ignored ? TT_BRANCH_IGNORED : 0;
+    }
+    if (PyErr_Occurred())
+        goto error;
+    v.n_lines = (uint32_t)n;
+    v.lines = l32;
+    v.hits = h64;
+    v.n_branches = (uint32_t)nb;
+    v.branches = br;
+    if ((rc = tt_coverage_set_view(cov, i, &v)) < 0) {
+        capture_raise_tt(module, rc, "coverage view");
+        rc = -1;
+    }
+error:
+    PyMem_Free(l32);
+    PyMem_Free(h64);
+    PyMem_Free(br);
+    Py_XDECREF(vl);
+    Py_XDECREF(vh);
+    Py_XDECREF(vb);
+    Py_XDECREF(res);
+    Py_XDECREF(path);
+    Py_XDECREF(lines);
+    Py_XDECREF(hits);
+    Py_XDECREF(arcs);
+    return rc;
+}
+
+/* Applies the view callable to every file, then keeps the files it did
+ * not reject. 0, or -1 + exc. */
+static int
+apply_view(PyObject *module, tt_coverage_t *cov, PyObject *view)
+{
+    uint32_t i, n = tt_coverage_n_files(cov);
+    uint8_t *keep = PyMem_Malloc((size_t)n + 1);
+    int rc = -1;
+
+    if (keep == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(keep, 1, (size_t)n + 1);
+    for (i = 0; i < n; i++)
+        if (view_one(module, cov, i, view, &keep[i]) < 0)
+            goto error;
+    if (tt_coverage_retain(cov, keep, n) < 0) {
+        PyErr_SetString(PyExc_SystemError, "tt_coverage_retain");
+        goto error;
+    }
+    rc = 0;
+error:
+    PyMem_Free(keep);
+    return rc;
+}
+
 /* Adds every recording of `items` (a sequence of Readers or
  * str/PathLike paths) to a new coverage table, reading each once through
- * its Reader. Sentences about what was skipped go to `warnings` (the
+ * its Reader, then the never-recorded `sources` and the view (opts).
+ * Sentences about what was skipped go to `warnings` (the
  * completeness of each recording is the caller's to report: it holds the
  * Readers). NULL + exception on failure (OSError or TraceError naming the
- * file). */
+ * file, or what the view raised). */
 static tt_coverage_t *
-load(PyObject *module, PyObject *items, PyObject *warnings)
+load(PyObject *module, PyObject *items, PyObject *warnings,
+     const load_opts_t *lo)
 {
     PyObject *fast = PySequence_Fast(items, "paths must be a sequence");
     tt_coverage_t *cov = NULL;
@@ -36,10 +201,13 @@ load(PyObject *module, PyObject *items, PyObject *warnings)
         goto error;
     }
     rc = tt_coverage_new(&cov);
+    if (rc == 0 && lo->arcs)
+        rc = tt_coverage_want_arcs(cov);
     if (rc < 0) {
         capture_raise_tt(module, rc, "coverage");
         goto error;
     }
+    tt_coverage_set_branch(cov, lo->branch);
     for (i = 0; i < n; i++) {
         PyObject *reader;
         tt_reader_t *r;
@@ -59,11 +227,34 @@ load(PyObject *module, PyObject *items, PyObject *warnings)
             goto error;
         }
     }
+    if (lo->sources != NULL && lo->sources != Py_None) {
+        PyObject *src = PySequence_Fast(lo->sources, "sources: a sequence");
+        if (src == NULL)
+            goto error;
+        for (i = 0; i < PySequence_Fast_GET_SIZE(src); i++) {
+            PyObject *b = NULL;
+            if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(src, i), &b)) {
+                Py_DECREF(src);
+                goto error;
+            }
+            rc = tt_coverage_add_source(cov, PyBytes_AS_STRING(b));
+            Py_DECREF(b);
+            if (rc < 0) {
+                Py_DECREF(src);
+                capture_raise_tt(module, rc, "coverage sources");
+                goto error;
+            }
+        }
+        Py_DECREF(src);
+    }
     rc = tt_coverage_finish(cov);
     if (rc < 0) {
         capture_raise_tt(module, rc, "coverage");
         goto error;
     }
+    if (lo->view != NULL && lo->view != Py_None &&
+        apply_view(module, cov, lo->view) < 0)
+        goto error;
     if (tt_coverage_skipped(cov)) {
         PyObject *s = PyUnicode_FromFormat(
             "%llu malformed chunk(s) were skipped",
@@ -86,11 +277,10 @@ error:
  * "functions_hit"} (+ "files" for the totals), as the JSON has them: the
  * percent is the float that the JSON's "%.2f" text reads back as. */
 static PyObject *
-summary_dict(const tt_cov_summary_t *s, int with_files)
+summary_dict(const tt_cov_summary_t *s, int with_files, int branch)
 {
     char buf[32];
-    double pct = s->executable
-        ? 100.0 * (double)s->covered / (double)s->executable : 100.0;
+    double pct = tt_coverage_percent(s);
     PyObject *d;
     snprintf(buf, sizeof(buf), "%.2f", pct);
     pct = PyOS_string_to_double(buf, NULL, NULL);
@@ -109,11 +299,52 @@ summary_dict(const tt_cov_summary_t *s, int with_files)
             Py_CLEAR(d);
         Py_XDECREF(v);
     }
+    if (d != NULL && branch) {
+        PyObject *b = Py_BuildValue("{s:K,s:K,s:K}",
+                                    "branches", (unsigned long long)s->branches,
+                                    "branches_hit",
+                                    (unsigned long long)s->branches_hit,
+                                    "partial", (unsigned long long)s->partial);
+        if (b == NULL || PyDict_Update(d, b) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(b);
+    }
     return d;
 }
 
+/* The branch lists of f's view, as the JSON has them, into d. */
+static int
+add_branches(PyObject *d, const tt_cov_file_t *f)
+{
+    PyObject *done_ = PyList_New(0), *miss = PyList_New(0);
+    int rc = -1;
+    if (done_ == NULL || miss == NULL)
+        goto error;
+    for (uint32_t k = 0; k < f->n_branches; k++) {
+        PyObject *t;
+        if (!f->branches[k].taken &&
+            (f->branches[k].flags & TT_BRANCH_IGNORED))
+            continue;                   /* never missing (no branch) */
+        t = Py_BuildValue("[ii]", (int)f->branches[k].line,
+                          (int)f->branches[k].to);
+        if (t == NULL || PyList_Append(f->branches[k].taken ? done_ : miss,
+                                       t) < 0) {
+            Py_XDECREF(t);
+            goto error;
+        }
+        Py_DECREF(t);
+    }
+    if (PyDict_SetItemString(d, "executed_branches", done_) == 0 &&
+        PyDict_SetItemString(d, "missing_branches", miss) == 0)
+        rc = 0;
+error:
+    Py_XDECREF(done_);
+    Py_XDECREF(miss);
+    return rc;
+}
+
 static PyObject *
-file_dict(const tt_cov_file_t *f)
+file_dict(const tt_cov_file_t *f, int branch)
 {
     PyObject *exe = PyList_New(f->n_lines), *counts = PyDict_New();
     PyObject *funcs = PyList_New(f->n_funcs), *summ = NULL, *res = NULL;
@@ -144,12 +375,20 @@ file_dict(const tt_cov_file_t *f)
             goto done;
         PyList_SET_ITEM(funcs, k, fn);
     }
-    summ = summary_dict(&f->summary, 0);
+    summ = summary_dict(&f->summary, 0, branch);
     if (summ == NULL)
         goto done;
     res = Py_BuildValue("{s:O,s:O,s:O,s:O}", "executable", exe,
                         "counts", counts, "functions", funcs,
                         "summary", summ);
+    if (res != NULL && f->lines != f->raw_lines) {
+        PyObject *raw = int_list(f->raw_lines, NULL, f->n_raw);
+        if (raw == NULL || PyDict_SetItemString(res, "raw_lines", raw) < 0)
+            Py_CLEAR(res);
+        Py_XDECREF(raw);
+    }
+    if (res != NULL && branch && add_branches(res, f) < 0)
+        Py_CLEAR(res);
 done:
     Py_XDECREF(exe);
     Py_XDECREF(counts);
@@ -158,19 +397,36 @@ done:
     return res;
 }
 
-/* coverage_data(paths) -> (data, warnings) */
-static PyObject *
-coverage_data(PyObject *module, PyObject *paths)
+/* The keyword arguments shared by the functions into *lo. */
+static void
+opts_init(load_opts_t *lo)
 {
-    PyObject *warnings = PyList_New(0), *files = NULL, *data = NULL;
-    PyObject *tot = NULL, *res = NULL;
+    memset(lo, 0, sizeof(*lo));
+}
+
+/* coverage_data(paths, *, view=None, sources=None, arcs=False,
+ * branch=False) -> (data, warnings) */
+static PyObject *
+coverage_data(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"paths", "view", "sources", "arcs", "branch",
+                             NULL};
+    PyObject *warnings = NULL, *files = NULL, *data = NULL;
+    PyObject *tot = NULL, *res = NULL, *paths;
     tt_coverage_t *cov = NULL;
     tt_cov_summary_t t;
+    load_opts_t lo;
     uint32_t i;
 
+    opts_init(&lo);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOpp", kwlist, &paths,
+                                     &lo.view, &lo.sources, &lo.arcs,
+                                     &lo.branch))
+        return NULL;
+    warnings = PyList_New(0);
     if (warnings == NULL)
         return NULL;
-    cov = load(module, paths, warnings);
+    cov = load(module, paths, warnings, &lo);
     if (cov == NULL)
         goto done;
     files = PyDict_New();
@@ -178,7 +434,7 @@ coverage_data(PyObject *module, PyObject *paths)
         goto done;
     for (i = 0; i < tt_coverage_n_files(cov); i++) {
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
-        PyObject *fd = file_dict(f), *key;
+        PyObject *fd = file_dict(f, lo.branch), *key;
         if (fd == NULL)
             goto done;
         key = capture_decode_fs(f->path);   /* os.fsdecode, as Python has it */
@@ -191,7 +447,7 @@ coverage_data(PyObject *module, PyObject *paths)
         Py_DECREF(fd);
     }
     tt_coverage_totals(cov, &t);
-    tot = summary_dict(&t, 1);
+    tot = summary_dict(&t, 1, lo.branch);
     if (tot == NULL)
         goto done;
     data = Py_BuildValue("{s:O,s:O}", "files", files, "totals", tot);
@@ -213,7 +469,8 @@ static PyObject *
 coverage_export(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"paths", "format", "out", "show_missing", "root",
-                             "test_name", "version", "timestamp_ms", NULL};
+                             "test_name", "version", "timestamp_ms", "view",
+                             "sources", "arcs", "branch", NULL};
     PyObject *paths, *out = Py_None, *outb = NULL, *warnings = NULL;
     PyObject *text = NULL, *res = NULL, *tot = NULL;
     tt_cov_summary_t t;
@@ -222,13 +479,16 @@ coverage_export(PyObject *module, PyObject *args, PyObject *kw)
     int show_missing = 0, rc = 0;
     tt_coverage_t *cov = NULL;
     tt_cov_opts_t opts;
+    load_opts_t lo;
     char *buf = NULL;
     size_t len = 0;
     FILE *f;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Os|O$pzzzK", kwlist, &paths,
-                                     &fmt, &out, &show_missing, &root,
-                                     &test_name, &version, &ts))
+    opts_init(&lo);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Os|O$pzzzKOOpp", kwlist,
+                                     &paths, &fmt, &out, &show_missing, &root,
+                                     &test_name, &version, &ts, &lo.view,
+                                     &lo.sources, &lo.arcs, &lo.branch))
         return NULL;
     if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "lcov") &&
         strcmp(fmt, "cobertura")) {
@@ -241,7 +501,7 @@ coverage_export(PyObject *module, PyObject *args, PyObject *kw)
     warnings = PyList_New(0);
     if (warnings == NULL)
         goto done;
-    cov = load(module, paths, warnings);
+    cov = load(module, paths, warnings, &lo);
     if (cov == NULL)
         goto done;
     memset(&opts, 0, sizeof(opts));
@@ -285,7 +545,7 @@ coverage_export(PyObject *module, PyObject *args, PyObject *kw)
         text = Py_NewRef(Py_None);
     }
     tt_coverage_totals(cov, &t);
-    tot = summary_dict(&t, 1);
+    tot = summary_dict(&t, 1, lo.branch);
     if (tot != NULL)
         res = PyTuple_Pack(3, text, warnings, tot);
 done:
@@ -327,8 +587,10 @@ coverage_annotate(PyObject *module, PyObject *args)
     PyObject *paths, *targets, *warnings = NULL, *problems = NULL;
     PyObject *res = NULL, *made = NULL;
     tt_coverage_t *cov = NULL;
+    load_opts_t lo;
     uint32_t i;
 
+    opts_init(&lo);
     if (!PyArg_ParseTuple(args, "OO", &paths, &targets))
         return NULL;
     if (!PyDict_Check(targets) && !PyCallable_Check(targets)) {
@@ -340,7 +602,7 @@ coverage_annotate(PyObject *module, PyObject *args)
     problems = PyList_New(0);
     if (warnings == NULL || problems == NULL)
         goto done;
-    cov = load(module, paths, warnings);
+    cov = load(module, paths, warnings, &lo);
     if (cov == NULL)
         goto done;
     if (!PyDict_Check(targets)) {
@@ -436,14 +698,22 @@ done:
 }
 
 PyMethodDef capture_coverage_methods[] = {
-    {"coverage_data", coverage_data, METH_O,
-     "coverage_data(readers) -> (data, warnings): the coverage of one or "
+    {"coverage_data", (PyCFunction)(void (*)(void))coverage_data,
+     METH_VARARGS | METH_KEYWORDS,
+     "coverage_data(readers, *, view=None, sources=None, arcs=False, "
+     "branch=False) -> (data, warnings): the coverage of one or "
      "more recordings (Readers, or paths; counts summed) as the JSON export "
-     "has it, with lines as ints; warnings name skipped chunks."},
+     "has it, with lines as ints; warnings name skipped chunks. `sources`: "
+     "files to list though no recording names them; `arcs`: collect the "
+     "executed arcs of full recordings; `view(path, raw_lines, raw_hits, "
+     "arcs)` returns None (leave the file out), True (keep it as recorded) "
+     "or (lines, hits, branches), "
+     "the statement view the report shows; `branch`: branch fields."},
     {"coverage_export", (PyCFunction)(void (*)(void))coverage_export,
      METH_VARARGS | METH_KEYWORDS,
      "coverage_export(readers, format, out=None, *, show_missing=False, "
-     "root=None, test_name=None, version=None, timestamp_ms=0) -> "
+     "root=None, test_name=None, version=None, timestamp_ms=0, view=None, "
+     "sources=None, arcs=False, branch=False) -> "
      "(str or None, warnings, totals): a text, json, lcov or cobertura "
      "report, written to `out` or returned, and the totals."},
     {"coverage_annotate", coverage_annotate, METH_VARARGS,

@@ -2,8 +2,10 @@
  *
  * Owns: the include/exclude globs (fnmatch, as Python's fnmatch on POSIX),
  * standard-library detection (under sysconfig's stdlib directories but not
- * in a site-packages/dist-packages directory there, or a frozen module), and
- * the rule that tracetap's own code is never traced. Must not: touch Python
+ * in a site-packages/dist-packages directory there, or a frozen module),
+ * installed third-party code (under the directories the caller names: the
+ * interpreter's and the venv's site-packages), and the rule that
+ * tracetap's own code is never traced. Must not: touch Python
  * objects after capture_filter_init(); decisions run inside the trace hook
  * (once per file name) with the GIL held.
  */
@@ -79,14 +81,15 @@ error:
 int
 capture_filter_init(capture_filter_t *f, PyObject *include, PyObject *exclude,
                     PyObject *stdlib_dirs, PyObject *own_dirs,
-                    int stdlib_traced)
+                    PyObject *third_party_dirs, int stdlib_traced)
 {
     memset(f, 0, sizeof(*f));
     f->stdlib_traced = stdlib_traced;
     if (strv_from(include, &f->include, &f->n_include) < 0 ||
         strv_from(exclude, &f->exclude, &f->n_exclude) < 0 ||
         strv_from(stdlib_dirs, &f->stdlib, &f->n_stdlib) < 0 ||
-        strv_from(own_dirs, &f->own, &f->n_own) < 0) {
+        strv_from(own_dirs, &f->own, &f->n_own) < 0 ||
+        strv_from(third_party_dirs, &f->third, &f->n_third) < 0) {
         capture_filter_free(f);
         return -1;
     }
@@ -100,6 +103,7 @@ capture_filter_free(capture_filter_t *f)
     strv_free(f->exclude, f->n_exclude);
     strv_free(f->stdlib, f->n_stdlib);
     strv_free(f->own, f->n_own);
+    strv_free(f->third, f->n_third);
     memset(f, 0, sizeof(*f));
 }
 
@@ -248,15 +252,22 @@ is_stdlib(const capture_filter_t *f, const char *path)
            stdlib_path(f, real);
 }
 
+/* `path` (or the file it resolves to) is inside one of `dirs`. */
+static int
+under_any_real(char *const *dirs, size_t n, const char *path)
+{
+    char real[PATH_MAX];
+    if (path[0] == '<' || n == 0)
+        return 0;
+    if (under_any(dirs, n, path))
+        return 1;
+    return realpath(path, real) != NULL && under_any(dirs, n, real);
+}
+
 static int
 is_own(const capture_filter_t *f, const char *path)
 {
-    char real[PATH_MAX];
-    if (path[0] == '<')
-        return 0;
-    if (under_any(f->own, f->n_own, path))
-        return 1;
-    return realpath(path, real) != NULL && under_any(f->own, f->n_own, real);
+    return under_any_real(f->own, f->n_own, path);
 }
 
 int
@@ -279,5 +290,7 @@ capture_filter_traced(const capture_filter_t *f, const char *filename)
         return 1;                       /* even in the standard library */
     if (!f->stdlib_traced && is_stdlib(f, filename))
         return 0;
+    if (under_any_real(f->third, f->n_third, filename))
+        return 0;                       /* installed packages: --third-party */
     return 1;
 }

@@ -182,15 +182,16 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval", "c_calls",
-        NULL};
+        "third_party_dirs", "arcs", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
     PyObject *options_text = Py_None, *opnames = Py_None;
     PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
+    PyObject *third_dirs = Py_None;     /* None/[]: installed code traced */
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
-    int count = 0, c_calls = 0;
+    int count = 0, c_calls = 0, arcs = 0;
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -199,14 +200,15 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidp",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOp",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
                                      &own_dirs, &stdlib, &argv, &options_text,
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
-                                     &flush_interval, &c_calls))
+                                     &flush_interval, &c_calls, &third_dirs,
+                                     &arcs))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -228,6 +230,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     rec->calls = calls;
     rec->count = calls && count;
     rec->lines = calls && lines && !rec->count;
+    rec->count_arcs = rec->count && arcs && !objects;
     rec->opcodes = calls && opcodes;
     rec->main_only = main_only;
     if (flush_interval_ns(flush_interval, &rec->flush_ns) < 0)
@@ -254,7 +257,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     if (capture_codetab_init(&rec->codes) < 0 ||
         capture_names_init(&rec->names) < 0 ||
         capture_filter_init(&rec->filter, include, exclude, stdlib_dirs,
-                            own_dirs, stdlib) < 0)
+                            own_dirs, third_dirs, stdlib) < 0)
         goto error;
     /* --c-calls: the profile function needs an event log to write into
      * (not --count) and the trace function's shadow stack. */

@@ -691,6 +691,41 @@ const tt_code_counts_t *tt_line_counts_get(const tt_line_counts_t *lc,
 uint32_t tt_line_counts_bad_chunks(const tt_line_counts_t *lc);
 void tt_line_counts_free(tt_line_counts_t *lc);
 
+#define TT_CHUNK_ARC_COUNTS 0x83  /* per-code arc counts, FORMAT.md §16 */
+
+typedef struct tt_cov_arc tt_cov_arc_t;
+
+/* One code object's arcs as `run --count --branch` counts them (input of
+ * tt_writer_arc_counts, output of tt_arc_counts_get). */
+typedef struct {
+    uint32_t code;             /* a code id defined before the chunk */
+    uint32_t n;
+    const tt_cov_arc_t *arcs;  /* (from, to, count); count 0 is skipped
+                                  when writing and never read back */
+} tt_code_arcs_t;
+
+/* Writes the tables as 0x83 chunks. Pending definitions are written
+ * first. Returns 0, TT_EINVAL (an undefined code id, NULL arcs) or
+ * TT_ELIMIT with nothing written, or TT_ENOMEM / TT_EIO; chunks written
+ * before a failure stay in the file and are valid. The tables stay the
+ * caller's. */
+int tt_writer_arc_counts(tt_writer_t *w, const tt_code_arcs_t *tabs,
+                         size_t n);
+
+typedef struct tt_arc_counts tt_arc_counts_t;
+/* Decodes every 0x83 chunk of r. Returns 0 and *out (freed with
+ * tt_arc_counts_free; independent of r), or TT_EINVAL / TT_ENOMEM with
+ * *out = NULL. A malformed chunk keeps the records before the bad one and
+ * is counted by tt_arc_counts_bad_chunks. */
+int tt_arc_counts_read(const tt_reader_t *r, tt_arc_counts_t **out);
+uint32_t tt_arc_counts_n(const tt_arc_counts_t *ac);
+/* The i-th record in file order (borrowed), or NULL past the end. A code
+ * may have several records; their counts add up. */
+const tt_code_arcs_t *tt_arc_counts_get(const tt_arc_counts_t *ac,
+                                        uint32_t i);
+uint32_t tt_arc_counts_bad_chunks(const tt_arc_counts_t *ac);
+void tt_arc_counts_free(tt_arc_counts_t *ac);
+
 /* Coverage: per source file, the executable lines (the union of co_lines()
  * over the file's recorded code objects, nested ones included) and how
  * often each ran (LINE events of a full recording, or 0x80 chunks of a
@@ -704,6 +739,9 @@ typedef struct {
     uint64_t covered;          /* of those, lines that ran */
     uint64_t functions;        /* function code objects (TT_CODE_FUNCTION) */
     uint64_t functions_hit;    /* of those, entered at least once */
+    uint64_t branches;         /* exits of branch lines (views only) */
+    uint64_t branches_hit;     /* of those, taken at least once */
+    uint64_t partial;          /* exits never taken from lines that ran */
 } tt_cov_summary_t;
 
 typedef struct {
@@ -712,14 +750,46 @@ typedef struct {
     uint64_t calls;            /* CALL events, generator resumptions too */
 } tt_cov_func_t;
 
+/* An arc: control went from line `from` to line `to` within one frame,
+ * `count` times. -firstlineno of the code stands for its entry (as
+ * `from`) and its exit (as `to`), as coverage.py writes arcs. */
+struct tt_cov_arc {
+    int32_t from, to;
+    uint64_t count;
+};
+
+/* One exit of a branch line in a statement view: `line` can go to `to`
+ * (negative: out of the code, shown "exit"); `taken` times it did.
+ * TT_BRANCH_IGNORED (`# pragma: no branch`): the exit counts as taken and
+ * is never reported missing, as coverage.py counts it; LCOV leaves it
+ * out unless it was taken. */
+#define TT_BRANCH_IGNORED 0x1u
+typedef struct {
+    int32_t line, to;
+    uint64_t taken;
+    uint32_t flags;            /* TT_BRANCH_* */
+} tt_cov_branch_t;
+
 typedef struct {
     const char *path;          /* absolute */
     uint32_t n_lines;
-    const int32_t *lines;      /* executable lines, ascending */
+    const int32_t *lines;      /* executable lines (or the statements of a
+                                  view, tt_coverage_set_view), ascending */
     const uint64_t *hits;      /* parallel to lines; 0: never ran */
     uint32_t n_funcs;
     const tt_cov_func_t *funcs;  /* by line, then name */
     tt_cov_summary_t summary;  /* files = 1 */
+    /* What the recordings hold, whatever the view: CPython's lines (the
+     * union of co_lines()) and their hits, and with tt_coverage_want_arcs
+     * the executed arcs, by (from, to). */
+    uint32_t n_raw;
+    const int32_t *raw_lines;
+    const uint64_t *raw_hits;
+    uint32_t n_arcs;
+    const tt_cov_arc_t *arcs;
+    /* A view's branch exits, by (line, to); none without a view. */
+    uint32_t n_branches;
+    const tt_cov_branch_t *branches;
 } tt_cov_file_t;
 
 /* An empty coverage table: 0 and *out, or TT_EINVAL / TT_ENOMEM. */
@@ -743,6 +813,49 @@ void tt_coverage_totals(const tt_coverage_t *cov, tt_cov_summary_t *out);
 uint64_t tt_coverage_skipped(const tt_coverage_t *cov);
 void tt_coverage_free(tt_coverage_t *cov);
 
+/* Makes the following tt_coverage_add calls also collect the arcs of full
+ * recordings: per thread, the line-to-line transitions within each frame
+ * (a CALL at co_firstlineno enters from -firstlineno, a resumption from
+ * the line it resumes at; a RETURN exits to -firstlineno). 0 or
+ * TT_EINVAL. */
+int tt_coverage_want_arcs(tt_coverage_t *cov);
+/* Adds a file that no recording names (a source never imported): it is
+ * listed with no lines until a view gives it statements. Call before
+ * tt_coverage_finish. 0, TT_EINVAL or TT_ENOMEM (cov unchanged). */
+int tt_coverage_add_source(tt_coverage_t *cov, const char *path);
+
+/* A statement view of one file, made by the caller from the file's raw
+ * lines and arcs (the Python side counts statements and branches as
+ * coverage.py does). `branch`: the report shows branch columns. */
+typedef struct {
+    uint32_t n_lines;
+    const int32_t *lines;      /* ascending */
+    const uint64_t *hits;
+    uint32_t n_branches;
+    const tt_cov_branch_t *branches;   /* by (line, to) */
+} tt_cov_view_t;
+
+/* Replaces file i's lines, hits and summary with the view's (copied); the
+ * raw lines and arcs stay. Valid until the next tt_coverage_finish, which
+ * drops views. 0, or TT_EINVAL (i out of range, lines not ascending,
+ * branches not sorted) / TT_ENOMEM, with the file unchanged. */
+int tt_coverage_set_view(tt_coverage_t *cov, uint32_t i,
+                         const tt_cov_view_t *v);
+/* Sets whether the exporters show branch columns (BRDA, branch-rate...). */
+void tt_coverage_set_branch(tt_coverage_t *cov, int branch);
+int tt_coverage_branch(const tt_coverage_t *cov);
+/* Keeps the files i with keep[i] != 0 (n = tt_coverage_n_files), in
+ * order; the others leave the report and the totals until the next
+ * tt_coverage_finish. 0 or TT_EINVAL. */
+int tt_coverage_retain(tt_coverage_t *cov, const uint8_t *keep, uint32_t n);
+/* The cover percentage of a summary, as coverage.py computes it: (lines
+ * that ran + branch exits taken) / (lines + branch exits); 100 when there
+ * is nothing to cover. */
+double tt_coverage_percent(const tt_cov_summary_t *s);
+/* The index of `line` in the ascending lines[0..n), or n if absent. */
+uint32_t tt_coverage_line_index(const int32_t *lines, uint32_t n,
+                                int32_t line);
+
 /* Exporters. Each writes the finished coverage to `out` and returns 0, or
  * TT_EINVAL (NULL arguments) / TT_EIO (a write failed; `out` then holds a
  * prefix of the report). They never print anywhere else. */
@@ -758,7 +871,9 @@ typedef struct {
 } tt_cov_opts_t;
 
 /* A table: file, lines, ran, missed, cover %, and with show_missing the
- * missed line ranges; then a TOTAL row. */
+ * missed line ranges; then a TOTAL row. With tt_coverage_branch, Branch
+ * and BrPart columns come before Cover, and the missed ranges include the
+ * branch exits never taken from lines that ran ("17->12", "4->exit"). */
 int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
                            const tt_cov_opts_t *opts);
 /* {"files": {path: {"executable": [..], "counts": {"line": hits},
@@ -777,7 +892,9 @@ int tt_coverage_write_cobertura(const tt_coverage_t *cov, FILE *out,
  * tabs expanded to 8 columns. `src` is the file's source. */
 int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
 /* Writes the missed line ranges of f ("12-15, 40": a range runs over
- * consecutive executable lines) to out. 0 or TT_EIO. */
+ * consecutive executable lines) to out, and f's branch exits never taken
+ * from lines that ran ("17->12", "4->exit"), in line order as coverage.py
+ * writes them. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
 
 /* tt_text.c: a recorded string (a path, a name) as a text report shows it,

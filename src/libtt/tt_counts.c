@@ -123,10 +123,39 @@ struct tt_line_counts {
     tt__arena arena;
 };
 
-/* Decodes one record at *pp. 0 (advancing *pp), TT_ECORRUPT or TT_ENOMEM. */
-static int lc_decode(tt_line_counts_t *lc, const tt_reader_t *r,
-                     const uint8_t **pp, const uint8_t *end, uint32_t n_codes)
+/* Contract (tt_reader_int.h). */
+int tt__anc_records(const tt_reader_t *r, uint8_t type,
+                    tt__anc_record_fn decode, void *ctx, uint32_t *bad)
 {
+    for (uint32_t i = 0; i < r->n_anc; i++) {
+        const tt__ancchunk *a = &r->anc[i];
+        const uint8_t *p = a->payload, *end = a->payload + a->len;
+        if (a->type != type)
+            continue;
+        while (p < end) {
+            int rc = decode(ctx, &p, end, a->n_codes);
+            if (rc == TT_ENOMEM)
+                return rc;
+            if (rc < 0) {
+                (*bad)++;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    tt_line_counts_t *lc;
+    const tt_reader_t *r;
+} lc_ctx;
+
+/* Decodes one record at *pp. 0 (advancing *pp), TT_ECORRUPT or TT_ENOMEM. */
+static int lc_decode(void *ctx, const uint8_t **pp, const uint8_t *end,
+                     uint32_t n_codes)
+{
+    tt_line_counts_t *lc = ((lc_ctx *)ctx)->lc;
+    const tt_reader_t *r = ((lc_ctx *)ctx)->r;
     const uint8_t *p = *pp;
     tt_code_counts_t rec;
     int32_t *lines;
@@ -192,21 +221,12 @@ int tt_line_counts_read(const tt_reader_t *r, tt_line_counts_t **out)
     if (lc == NULL)
         return TT_ENOMEM;
     memset(lc, 0, sizeof *lc);
-    for (uint32_t i = 0; i < r->n_anc; i++) {
-        const tt__ancchunk *a = &r->anc[i];
-        const uint8_t *p = a->payload, *end = a->payload + a->len;
-        if (a->type != TT_CHUNK_LINE_COUNTS)
-            continue;
-        while (p < end) {
-            int rc = lc_decode(lc, r, &p, end, a->n_codes);
-            if (rc == TT_ENOMEM) {
-                tt_line_counts_free(lc);
-                return rc;
-            }
-            if (rc < 0) {
-                lc->bad_chunks++;
-                break;
-            }
+    {
+        lc_ctx ctx = {lc, r};
+        if (tt__anc_records(r, TT_CHUNK_LINE_COUNTS, lc_decode, &ctx,
+                            &lc->bad_chunks) < 0) {
+            tt_line_counts_free(lc);
+            return TT_ENOMEM;
         }
     }
     *out = lc;

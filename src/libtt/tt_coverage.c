@@ -3,55 +3,15 @@
  *
  * Owns: the per-file tables (executable lines as the union of co_lines()
  * over the file's code objects; hits from LINE events or 0x80 chunks) and
- * their merge. Must not: print, or allocate more than the recordings'
+ * their merge; the arcs are tt_coverage_arcs.c's, views
+ * tt_coverage_view.c's. Must not: print, or allocate more than the recordings'
  * sizes justify (flat per-code arrays are budgeted; past the budget hits
  * go to a sparse list). Threads: a tt_coverage_t belongs to one thread.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "tt_reader_int.h"
-
-#define NO_FILE UINT32_MAX
-
-typedef struct {
-    int32_t line;
-    uint64_t hits;
-} cov_pair;
-
-typedef struct {
-    tt_cov_file_t pub;
-    uint64_t hash;
-    cov_pair *pairs;           /* owned: appended, merged by finish */
-    size_t n_pairs, cap_pairs;
-    tt_cov_func_t *funcs;      /* owned: appended, merged by finish; names
-                                  live in the coverage arena */
-    size_t n_funcs, cap_funcs;
-    int32_t *lines;            /* owned: pub.lines after finish */
-    uint64_t *hits;            /* owned: pub.hits after finish */
-} cov_file;
-
-struct tt_coverage {
-    tt__arena arena;           /* paths and function names */
-    cov_file **files;          /* owned, in order of first sight */
-    uint32_t n_files;
-    size_t cap_files;
-    uint32_t *slots;           /* owned: open addressing, file index + 1 */
-    uint32_t slot_bits;
-    cov_file **sorted;         /* owned: by path, as of the last finish */
-    uint32_t n_sorted;
-    uint64_t skipped;
-};
-
-/* What one add() knows about one code id of the recording. */
-typedef struct {
-    uint32_t file;             /* index into files, or NO_FILE: ignored */
-    int32_t base;              /* smallest line of the code */
-    uint32_t span;             /* lines base .. base+span-1 */
-    uint64_t *counts;          /* owned, lazily allocated: hits by line */
-    uint64_t calls;
-    int no_array;              /* over the budget: hits go to the pairs */
-} code_info;
+#include "tt_coverage_int.h"
 
 static uint64_t hash_str(const char *s)
 {
@@ -99,6 +59,8 @@ void tt_coverage_free(tt_coverage_t *cov)
         tt__free(f->funcs);
         tt__free(f->lines);
         tt__free(f->hits);
+        tt__free(f->arcs);
+        tt__view_drop(f);
         tt__free(f);
     }
     tt__free(cov->files);
@@ -223,6 +185,7 @@ static int add_codes(tt_coverage_t *cov, const tt_reader_t *r,
         int rc;
 
         ci->file = NO_FILE;
+        ci->firstline = c->firstlineno;
         if (!(c->flags & TT_CODE_TRACED) || pseudo_file(path))
             continue;
         rc = file_index(cov, path, &ci->file);
@@ -276,22 +239,30 @@ static int hit(tt_coverage_t *cov, code_info *ci, int32_t line,
 static int add_events(tt_coverage_t *cov, tt_reader_t *r, code_info *info,
                       uint32_t n, uint64_t *budget)
 {
+    tt__arc_walk *walk = NULL;
     tt_event_t evs[256];
-    int k, rc;
+    int k = 0, rc;
 
     rc = tt_reader_select_thread(r, UINT32_MAX);
+    if (rc == 0 && cov->want_arcs)
+        rc = tt__arc_walk_new(&walk);
     if (rc < 0)
         return rc;
-    while ((k = tt_reader_next_batch(r, evs, 256)) != 0) {
-        if (k == TT_ECANCELED || k == TT_ENOMEM)     /* no chunk buffer */
-            return k;
+    while (rc == 0 && (k = tt_reader_next_batch(r, evs, 256)) != 0) {
+        if (k == TT_ECANCELED || k == TT_ENOMEM) {   /* no chunk buffer */
+            rc = k;
+            break;
+        }
         if (k < 0) {
             cov->skipped++;       /* a malformed chunk: the rest is read */
             continue;
         }
-        for (int i = 0; i < k; i++) {
+        for (int i = 0; i < k && rc == 0; i++) {
             const tt_event_t *ev = &evs[i];
             code_info *ci;
+            if (walk != NULL &&
+                (rc = tt__arc_walk_event(walk, ev, info, n)) < 0)
+                break;
             if ((ev->kind != TT_EV_LINE && ev->kind != TT_EV_CALL) ||
                 ev->code >= n)
                 continue;
@@ -300,11 +271,35 @@ static int add_events(tt_coverage_t *cov, tt_reader_t *r, code_info *info,
                 continue;
             if (ev->kind == TT_EV_CALL)
                 ci->calls++;
-            else if ((rc = hit(cov, ci, ev->line, 1, budget)) < 0)
-                return rc;
+            else
+                rc = hit(cov, ci, ev->line, 1, budget);
         }
     }
-    return 0;
+    tt__arc_walk_free(walk);
+    return rc;
+}
+
+/* The arcs of a --count --branch recording (0x83 chunks). */
+static int add_arc_counts(tt_coverage_t *cov, const tt_reader_t *r,
+                          code_info *info, uint32_t n)
+{
+    tt_arc_counts_t *ac;
+    int rc = tt_arc_counts_read(r, &ac);
+
+    if (rc < 0)
+        return rc;
+    cov->skipped += tt_arc_counts_bad_chunks(ac);
+    for (uint32_t i = 0; i < tt_arc_counts_n(ac) && rc == 0; i++) {
+        const tt_code_arcs_t *ca = tt_arc_counts_get(ac, i);
+        code_info *ci = ca->code < n ? &info[ca->code] : NULL;
+        if (ci == NULL || ci->file == NO_FILE)
+            continue;
+        for (uint32_t k = 0; k < ca->n && rc == 0; k++)
+            rc = tt__arc_add(ci, ca->arcs[k].from, ca->arcs[k].to,
+                             ca->arcs[k].count);
+    }
+    tt_arc_counts_free(ac);
+    return rc;
 }
 
 static int add_counts(tt_coverage_t *cov, const tt_reader_t *r,
@@ -326,6 +321,8 @@ static int add_counts(tt_coverage_t *cov, const tt_reader_t *r,
             rc = hit(cov, ci, cc->lines[k], cc->counts[k], budget);
     }
     tt_line_counts_free(lc);
+    if (rc == 0 && cov->want_arcs)
+        rc = add_arc_counts(cov, r, info, n);
     return rc;
 }
 
@@ -347,6 +344,8 @@ static int fold(tt_coverage_t *cov, const tt_reader_t *r, code_info *info,
                                ci->counts[k])) < 0)
                 return rc;
         }
+        if ((rc = tt__arc_fold(f, ci)) < 0)
+            return rc;
         if ((c->flags & TT_CODE_FUNCTION) &&
             (rc = add_func(cov, f, tt_reader_string(r, c->qualname),
                            c->firstlineno, ci->calls)) < 0)
@@ -380,8 +379,10 @@ int tt_coverage_add(tt_coverage_t *cov, tt_reader_t *r)
         rc = add_counts(cov, r, info, n, &budget);
     if (rc == 0)
         rc = fold(cov, r, info, n);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         tt__free(info[i].counts);
+        tt__free(info[i].arcs);
+    }
     tt__free(info);
     return rc;
 }
@@ -463,6 +464,11 @@ static int finish_file(cov_file *f)
     f->pub.hits = hits;
     f->pub.n_funcs = (uint32_t)m;
     f->pub.funcs = f->funcs;
+    f->pub.n_raw = (uint32_t)n;
+    f->pub.raw_lines = lines;
+    f->pub.raw_hits = hits;
+    tt__arc_finish(f);
+    tt__view_drop(f);
     return 0;
 }
 
@@ -513,10 +519,29 @@ void tt_coverage_totals(const tt_coverage_t *cov, tt_cov_summary_t *out)
         out->covered += s->covered;
         out->functions += s->functions;
         out->functions_hit += s->functions_hit;
+        out->branches += s->branches;
+        out->branches_hit += s->branches_hit;
+        out->partial += s->partial;
     }
 }
 
 uint64_t tt_coverage_skipped(const tt_coverage_t *cov)
 {
     return cov ? cov->skipped : 0;
+}
+
+int tt_coverage_want_arcs(tt_coverage_t *cov)
+{
+    if (cov == NULL)
+        return TT_EINVAL;
+    cov->want_arcs = 1;
+    return 0;
+}
+
+int tt_coverage_add_source(tt_coverage_t *cov, const char *path)
+{
+    uint32_t i;
+    if (cov == NULL || path == NULL || pseudo_file(path))
+        return TT_EINVAL;
+    return file_index(cov, path, &i);
 }

@@ -1,7 +1,9 @@
 /* tt_export_lcov.c - coverage as an LCOV tracefile (geninfo(1) format), for
  * genhtml and the CI services that read lcov.info.
  *
- * Owns: TN/SF/FN/FNDA/FNF/FNH/DA/LF/LH/end_of_record records. Function
+ * Owns: TN/SF/FN/FNDA/FNF/FNH/DA/LF/LH/end_of_record records, and with
+ * branches BRDA/BRF/BRH (one block per branch line, one branch per exit;
+ * "-" for the exits of a line that never ran, as geninfo writes them). Function
  * names are qualnames; a qualname used by two functions of one file (a
  * property's getter and setter, two lambdas) gets "@LINE" appended so that
  * every FN name is unique in its file, as lcov requires. Must not: print
@@ -54,7 +56,34 @@ static void lcov_text(FILE *out, const char *s)
         fputc(*s == '\n' || *s == '\r' ? '_' : *s, out);
 }
 
-static int write_file(FILE *out, const tt_cov_file_t *f)
+static void write_branches(FILE *out, const tt_cov_file_t *f)
+{
+    uint64_t hit = 0, found = 0;
+    uint32_t k = 0, lk = 0;
+    while (k < f->n_branches) {
+        int32_t line = f->branches[k].line;
+        int ran;
+        while (lk < f->n_lines && f->lines[lk] < line)
+            lk++;
+        ran = lk < f->n_lines && f->lines[lk] == line && f->hits[lk];
+        for (uint32_t e = 0; k < f->n_branches &&
+                             f->branches[k].line == line; k++, e++) {
+            if (!f->branches[k].taken &&
+                (f->branches[k].flags & TT_BRANCH_IGNORED))
+                continue;            /* no "ignored" in LCOV: left out */
+            found++;
+            fprintf(out, "BRDA:%" PRId32 ",0,%" PRIu32 ",", line, e);
+            if (ran)
+                fprintf(out, "%" PRIu64 "\n", f->branches[k].taken);
+            else
+                fputs("-\n", out);
+            hit += f->branches[k].taken != 0;
+        }
+    }
+    fprintf(out, "BRF:%" PRIu64 "\nBRH:%" PRIu64 "\n", found, hit);
+}
+
+static int write_file(FILE *out, const tt_cov_file_t *f, int branch)
 {
     uint8_t *dup = tt__malloc(f->n_funcs + 1);
     uint64_t hit = 0;
@@ -83,6 +112,8 @@ static int write_file(FILE *out, const tt_cov_file_t *f)
     fprintf(out, "FNF:%" PRIu32 "\nFNH:%" PRIu64 "\n", f->n_funcs, hit);
     for (uint32_t k = 0; k < f->n_lines; k++)
         fprintf(out, "DA:%" PRId32 ",%" PRIu64 "\n", f->lines[k], f->hits[k]);
+    if (branch)
+        write_branches(out, f);
     fprintf(out, "LF:%" PRIu64 "\nLH:%" PRIu64 "\nend_of_record\n",
             f->summary.executable, f->summary.covered);
     tt__free(dup);
@@ -102,7 +133,8 @@ int tt_coverage_write_lcov(const tt_coverage_t *cov, FILE *out,
         if (opts && opts->test_name)
             lcov_text(out, opts->test_name);
         fputc('\n', out);
-        rc = write_file(out, tt_coverage_file(cov, i));
+        rc = write_file(out, tt_coverage_file(cov, i),
+                        tt_coverage_branch(cov));
         if (rc < 0)
             return rc;
     }

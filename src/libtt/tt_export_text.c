@@ -33,23 +33,53 @@ static const char *shown(const char *path, const char *root)
 
 /* Cover % with one decimal that never rounds to 100.0 (or 0.0) unless it
  * is exactly that: "99.9" for 1999 of 2000 lines. */
-static void percent(char *buf, size_t cap, uint64_t covered, uint64_t total)
+static void percent(char *buf, size_t cap, const tt_cov_summary_t *s)
 {
-    double p = total ? 100.0 * (double)covered / (double)total : 100.0;
-    if (covered < total && p > 99.9)
+    double p = tt_coverage_percent(s);
+    uint64_t covered = s->covered + s->branches_hit;
+    if (covered < s->executable + s->branches && p > 99.9)
         p = 99.9;
     if (covered > 0 && p < 0.1)
         p = 0.1;
     snprintf(buf, cap, "%.1f%%", p);
 }
 
+/* 1 if `line` is a statement of f that never ran. */
+static int missed_line(const tt_cov_file_t *f, int32_t line)
+{
+    uint32_t k = tt_coverage_line_index(f->lines, f->n_lines, line);
+    return k < f->n_lines && f->hits[k] == 0;
+}
+
+/* Writes the untaken exits of branch line f->branches[*b].line that ran
+ * (coverage.py leaves out a line that never ran, and exits into one). */
+static void missing_exits(const tt_cov_file_t *f, uint32_t *b, FILE *out,
+                          const char **sep)
+{
+    int32_t line = f->branches[*b].line;
+    for (; *b < f->n_branches && f->branches[*b].line == line; (*b)++) {
+        const tt_cov_branch_t *br = &f->branches[*b];
+        if (br->taken || (br->flags & TT_BRANCH_IGNORED) ||
+            missed_line(f, line) || missed_line(f, br->to))
+            continue;
+        if (br->to > 0)
+            fprintf(out, "%s%d->%d", *sep, (int)line, (int)br->to);
+        else
+            fprintf(out, "%s%d->exit", *sep, (int)line);
+        *sep = ", ";
+    }
+}
+
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out)
 {
     const char *sep = "";
+    uint32_t b = 0;
     if (f == NULL || out == NULL)
         return TT_EINVAL;
     for (uint32_t i = 0; i < f->n_lines; i++) {
         uint32_t j = i;
+        while (b < f->n_branches && f->branches[b].line < f->lines[i])
+            missing_exits(f, &b, out, &sep);
         if (f->hits[i])
             continue;
         while (j + 1 < f->n_lines && f->hits[j + 1] == 0)
@@ -61,19 +91,25 @@ int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out)
         sep = ", ";
         i = j;
     }
+    while (b < f->n_branches)
+        missing_exits(f, &b, out, &sep);
     return done(out);
 }
 
 static void row(FILE *out, int w, const char *name,
-                const tt_cov_summary_t *s)
+                const tt_cov_summary_t *s, int branch)
 {
     char pct[16];
-    percent(pct, sizeof pct, s->covered, s->executable);
+    percent(pct, sizeof pct, s);
     tt_text_write(out, name, (size_t)w);    /* a recorded path: escaped */
-    fprintf(out, " %7llu %7llu %7llu %7s",
+    fprintf(out, " %7llu %7llu %7llu",
             (unsigned long long)s->executable,
             (unsigned long long)s->covered,
-            (unsigned long long)(s->executable - s->covered), pct);
+            (unsigned long long)(s->executable - s->covered));
+    if (branch)
+        fprintf(out, " %7llu %7llu", (unsigned long long)s->branches,
+                (unsigned long long)s->partial);
+    fprintf(out, " %7s", pct);
 }
 
 int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
@@ -81,6 +117,7 @@ int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
 {
     uint32_t n = tt_coverage_n_files(cov);
     int show_missing = opts && opts->show_missing;
+    int branch = tt_coverage_branch(cov);
     const char *root = opts ? opts->root : NULL;
     tt_cov_summary_t tot;
     size_t w = 5, rule;
@@ -94,16 +131,20 @@ int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
     }
     if (w > 200)
         w = 200;
-    rule = w + 4 * 8 + (show_missing ? 10 : 0);
-    fprintf(out, "%-*s %7s %7s %7s %7s%s\n", (int)w, "File", "Lines", "Ran",
-            "Missed", "Cover", show_missing ? "   Missing" : "");
+    rule = w + (branch ? 6 : 4) * 8 + (show_missing ? 10 : 0);
+    fprintf(out, "%-*s %7s %7s %7s", (int)w, "File", "Lines", "Ran",
+            "Missed");
+    if (branch)
+        fprintf(out, " %7s %7s", "Branch", "BrPart");
+    fprintf(out, " %7s%s\n", "Cover", show_missing ? "   Missing" : "");
     for (size_t i = 0; i < rule; i++)
         fputc('-', out);
     fputc('\n', out);
     for (uint32_t i = 0; i < n; i++) {
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
-        row(out, (int)w, shown(f->path, root), &f->summary);
-        if (show_missing && f->summary.covered < f->summary.executable) {
+        row(out, (int)w, shown(f->path, root), &f->summary, branch);
+        if (show_missing && (f->summary.covered < f->summary.executable ||
+                             f->summary.partial)) {
             fputs("   ", out);
             if (tt_coverage_write_missing(f, out) < 0)
                 return TT_EIO;
@@ -114,7 +155,7 @@ int tt_coverage_write_text(const tt_coverage_t *cov, FILE *out,
         fputc('-', out);
     fputc('\n', out);
     tt_coverage_totals(cov, &tot);
-    row(out, (int)w, "TOTAL", &tot);
+    row(out, (int)w, "TOTAL", &tot, branch);
     fputc('\n', out);
     return done(out);
 }

@@ -241,6 +241,14 @@ int tt__run_load(tt_reader_t *r, tt__run *u, uint32_t i);
 /* 1 and *ev, 0 at the chunk's end, or the TT_E* that ends its good part;
  * after 0 or an error the run holds no chunk. */
 int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev);
+/* tt_counts.c. Calls decode(ctx, &p, end, n_codes) for each record of
+ * every ancillary chunk of `type`, in file order, until the chunk ends or
+ * decode fails: TT_ENOMEM stops everything (returned), another error
+ * ends that chunk only and counts in *bad. 0 or TT_ENOMEM. */
+typedef int (*tt__anc_record_fn)(void *ctx, const uint8_t **pp,
+                                 const uint8_t *end, uint32_t n_codes);
+int tt__anc_records(const tt_reader_t *r, uint8_t type,
+                    tt__anc_record_fn decode, void *ctx, uint32_t *bad);
 /* Drops the loaded chunk (results of a partial fresh decode are lost). */
 void tt__run_drop(tt__run *u);
 void tt__run_free(tt__run *u);

@@ -1,17 +1,23 @@
 """Coverage: ``Trace.coverage()`` and ``tracetap coverage``.
 
 Owns the presentation around libtt's coverage analysis and exporters (in
-C): which recordings, where a report goes, and the names of the annotate
-format's ``.cover`` files. The numbers and the report formats are made in
-C (src/libtt/tt_coverage.c, tt_export_*.c, bound in src/ext/coverage.c).
+C): which recordings, which files (report-time include/omit/source), the
+configuration (``[tool.tracetap]`` in pyproject.toml, overridden by the
+command line), the statement view (``_covanalysis``: statements and
+branches as coverage.py counts them) handed to C, --fail-under, where a
+report goes, and the names of the annotate format's ``.cover`` files. The
+numbers and the report formats are made in C (src/libtt/tt_coverage*.c,
+tt_export_*.c, bound in src/ext/coverage.c).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__, _tracetap
@@ -21,6 +27,176 @@ if TYPE_CHECKING:
     from ._trace import Trace
 
 FORMATS = ("text", "annotate", "lcov", "cobertura", "json")
+
+
+@dataclasses.dataclass
+class CoverageConfig:
+    """How a coverage report is made. ``statements``: count statements as
+    coverage.py does (False: CPython's executable lines, as stdlib trace
+    counts them). ``include``/``omit``: fnmatch globs on absolute paths
+    (relative ones are relative to ``base``). ``source``: report only
+    files under these directories, and list their never-imported .py
+    files at 0 %. ``fail_under``: the total percentage below which
+    ``tracetap coverage`` exits 2."""
+
+    statements: bool = True
+    branch: bool = False
+    include: list[str] = dataclasses.field(default_factory=list)
+    omit: list[str] = dataclasses.field(default_factory=list)
+    source: list[str] = dataclasses.field(default_factory=list)
+    fail_under: float | None = None
+    exclude_lines: list[str] | None = None     # None: coverage.py's defaults
+    exclude_also: list[str] = dataclasses.field(default_factory=list)
+    partial_branches: list[str] | None = None  # None: coverage.py's defaults
+    base: str = ""                               # "": the current directory
+
+    def _abs(self, p: str) -> str:
+        if p.startswith(("/", "*", "?", "[")):
+            return p
+        return os.path.join(self.base or os.getcwd(), p)
+
+    def wanted(self, path: str) -> bool:
+        """The file is in the report (include/omit/source)."""
+        if self.source and not any(
+                path == d or path.startswith(d.rstrip("/") + "/")
+                for d in self.source_dirs()):
+            return False
+        if self.include and not any(fnmatch.fnmatchcase(path, self._abs(g))
+                                    for g in self.include):
+            return False
+        return not any(fnmatch.fnmatchcase(path, self._abs(g))
+                       for g in self.omit)
+
+    def source_dirs(self) -> list[str]:
+        return [os.path.normpath(self._abs(d)) for d in self.source]
+
+    def unimported(self) -> list[str]:
+        """The .py files under the source directories: the top directory's
+        and those of packages (directories with __init__.py) below it, as
+        coverage.py finds them."""
+        out = []
+        for top in self.source_dirs():
+            if os.path.isfile(top):
+                out.append(top)
+                continue
+            for d, subdirs, files in os.walk(top):
+                subdirs[:] = sorted(s for s in subdirs if os.path.isfile(
+                    os.path.join(d, s, "__init__.py")))
+                out += [os.path.join(d, f) for f in sorted(files)
+                        if f.endswith(".py")]
+        return [p for p in out if self.wanted(p)]
+
+
+# pyproject.toml [tool.tracetap] key -> (CoverageConfig field, type)
+_CONFIG_KEYS: dict[str, tuple[str, type]] = {
+    "branch": ("branch", bool),
+    "include": ("include", list),
+    "omit": ("omit", list),
+    "source": ("source", list),
+    "fail-under": ("fail_under", float),
+    "exclude-lines": ("exclude_lines", list),
+    "exclude-also": ("exclude_also", list),
+    "partial-branches": ("partial_branches", list),
+    "statements": ("statements", bool),
+}
+
+
+class ConfigError(ValueError):
+    """A [tool.tracetap] table that cannot be used."""
+
+
+def find_pyproject(start: str | None = None) -> str | None:
+    """The nearest pyproject.toml in start (the current directory) or
+    above it, or None."""
+    d = os.path.abspath(start or os.getcwd())
+    while True:
+        p = os.path.join(d, "pyproject.toml")
+        if os.path.isfile(p):
+            return p
+        up = os.path.dirname(d)
+        if up == d:
+            return None
+        d = up
+
+
+def load_config(path: str | None = None, **overrides: Any) -> CoverageConfig:
+    """A CoverageConfig from ``[tool.tracetap]`` of the pyproject.toml at
+    `path` (default: the nearest one, see find_pyproject; none: defaults),
+    then `overrides` (None values are ignored: the command line's "not
+    given"). Relative paths and globs in the file are relative to its
+    directory. Raises ConfigError, OSError."""
+    import tomllib
+
+    cfg = CoverageConfig()
+    path = path or find_pyproject()
+    if path is not None:
+        with open(path, "rb") as f:
+            try:
+                table = tomllib.load(f).get("tool", {}).get("tracetap", {})
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+        cfg.base = os.path.dirname(os.path.abspath(path))
+        for key, value in table.items():
+            if key not in _CONFIG_KEYS:
+                raise ConfigError(f"{path}: [tool.tracetap]: unknown key {key!r}"
+                                  f" (known: {', '.join(sorted(_CONFIG_KEYS))})")
+            name, kind = _CONFIG_KEYS[key]
+            if kind is list and isinstance(value, str):
+                value = [value]
+            ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)
+                  if kind is list else
+                  isinstance(value, (int, float)) and not isinstance(value, bool)
+                  if kind is float else isinstance(value, bool))
+            if not ok:
+                raise ConfigError(f"{path}: [tool.tracetap] {key}: expected "
+                                  f"{ {list: 'a list of strings', float: 'a number', bool: 'true or false'}[kind] }")
+            setattr(cfg, name, float(value) if kind is float else value)
+    for name, value in overrides.items():
+        if value is None or value == []:
+            continue
+        if name in ("include", "omit", "source"):
+            # Given on the command line: relative to the current directory.
+            value = [os.path.abspath(v) if not v.startswith(("*", "?", "["))
+                     else v for v in value]
+        setattr(cfg, name, value)
+    return cfg
+
+
+def _make_view(cfg: CoverageConfig, warnings: list[str]) -> Callable[..., Any]:
+    """The view callable of the C binding: per file, None (not in the
+    report) or (statements, hits, branches)."""
+    from . import _covanalysis as ca
+
+    exclude = list(ca.DEFAULT_EXCLUDE if cfg.exclude_lines is None
+                   else cfg.exclude_lines) + list(cfg.exclude_also)
+    partial = list(ca.DEFAULT_PARTIAL + ca.DEFAULT_PARTIAL_ALWAYS
+                   if cfg.partial_branches is None else cfg.partial_branches)
+
+    def view(path: str, lines: list[int], hits: list[int],
+             arcs: list[tuple[int, int, int]]) -> Any:
+        if not cfg.wanted(path):
+            return None
+        if not cfg.statements:
+            return True             # CPython's lines, as recorded
+        try:
+            fa = ca.analyze(path, exclude, partial)
+        except (OSError, ca.NotPython, UnicodeDecodeError) as exc:
+            warnings.append(f"{path}: {exc}; its lines are reported as recorded")
+            return True
+        return ca.file_view(fa, lines, hits, arcs, cfg.branch)
+
+    return view
+
+
+def _config_kw(cfg: CoverageConfig | None,
+               warnings: list[str]) -> dict[str, Any]:
+    """The binding's keyword arguments for a config (none: raw lines, all
+    files, as Trace.coverage() has them)."""
+    if cfg is None:
+        return {}
+    return {"view": _make_view(cfg, warnings),
+            "sources": cfg.unimported() if cfg.source else None,
+            "arcs": cfg.branch, "branch": cfg.branch}
 
 Recordings = Sequence["str | os.PathLike[str] | Trace"]
 
@@ -60,13 +236,19 @@ def _completeness(traces: list[Trace]) -> tuple[list[dict[str, Any]], list[str]]
     return recs, warnings
 
 
-def coverage_data(items: Recordings) -> tuple[dict[str, Any], list[str]]:
+def coverage_data(items: Recordings, config: CoverageConfig | None = None,
+                  ) -> tuple[dict[str, Any], list[str]]:
     """(data, warnings): the coverage of the recordings (Traces, or paths
     opened here), counts summed, each read once. ``data["recordings"]``
-    says how complete each one was; the warnings say it in words."""
+    says how complete each one was; the warnings say it in words. With a
+    config: statements (and branches) as coverage.py counts them, each
+    file with its "raw_lines" too, files chosen by the config."""
     traces, opened = _open(items)
     try:
-        data, warnings = _tracetap.coverage_data([t._reader for t in traces])
+        said_view: list[str] = []
+        data, warnings = _tracetap.coverage_data(
+            [t._reader for t in traces], **_config_kw(config, said_view))
+        warnings = said_view + warnings
         recs, said = _completeness(traces)
         return {"recordings": recs, **data}, said + warnings
     finally:
@@ -80,12 +262,14 @@ def export(
     out: str | None = None,
     *,
     show_missing: bool = False,
+    config: CoverageConfig | None = None,
 ) -> tuple[str | None, list[str], dict[str, Any], list[dict[str, Any]]]:
     """A text, json, lcov or cobertura report: written to `out`, or
     returned as a str. Also returns the warnings, the totals and the
     completeness of each recording (JSON reports carry it as
-    "recordings")."""
+    "recordings"). `config`: see coverage_data."""
     traces, opened = _open(items)
+    said_view: list[str] = []
     try:
         direct = out if fmt != "json" else None
         text, warnings, totals = _tracetap.coverage_export(
@@ -97,9 +281,10 @@ def export(
             test_name="",
             version=f"tracetap {__version__}",
             timestamp_ms=int(time.time() * 1000),
+            **_config_kw(config, said_view),
         )
         recs, said = _completeness(traces)
-        warnings = said + warnings
+        warnings = said + said_view + warnings
     finally:
         for t in opened:
             t.close()
@@ -216,11 +401,22 @@ def _safe(s: object) -> str:
     return printable(s)
 
 
+def fails_under(totals: dict[str, Any], fail_under: float) -> float | None:
+    """The total percentage when it is below fail_under, else None. The
+    exact ratio is compared (100 needs every line and branch)."""
+    num = totals["covered"] + totals.get("branches_hit", 0)
+    den = totals["executable"] + totals.get("branches", 0)
+    pct = 100.0 * num / den if den else 100.0
+    return pct if pct < fail_under else None
+
+
 def cmd_coverage(
-    files: Sequence[str], fmt: str, out: str | None, show_missing: bool
+    files: Sequence[str], fmt: str, out: str | None, show_missing: bool,
+    config: CoverageConfig | None = None,
 ) -> int:
-    """`tracetap coverage`. Returns the exit status: 0, or 1 when a
-    recording cannot be read or the report cannot be written."""
+    """`tracetap coverage`. Returns the exit status: 0; 1 when a
+    recording cannot be read or the report cannot be written; 2 when the
+    total is below config.fail_under (said on stderr)."""
 
     def warn(lines: list[str]) -> None:
         from ._text import printable
@@ -249,7 +445,7 @@ def cmd_coverage(
                 problems, warnings, written = annotate(traces, out)
             else:
                 text, warnings, totals, recs = export(
-                    traces, fmt, out, show_missing=show_missing)
+                    traces, fmt, out, show_missing=show_missing, config=config)
         if fmt == "annotate":
             warn(warnings)
             for src, why in problems:
@@ -280,4 +476,11 @@ def cmd_coverage(
             return 0
     if text is not None:
         sys.stdout.write(text)
+    if config is not None and config.fail_under is not None:
+        low = fails_under(totals, config.fail_under)
+        if low is not None:
+            sys.stderr.write(
+                f"tracetap: coverage failure: total of {low:.2f}% is below "
+                f"--fail-under={config.fail_under:g}\n")
+            return 2
     return 0

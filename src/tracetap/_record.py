@@ -52,6 +52,33 @@ def stdlib_dirs() -> list[str]:
     return sorted(dirs)
 
 
+def third_party_dirs() -> list[str]:
+    """The directories of installed third-party packages, as coverage.py
+    counts them: the site-packages/dist-packages of the running interpreter
+    (the venv's) and of its base installation, and the user site."""
+    import site
+
+    dirs: set[str] = set()
+    bases = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    for scheme_vars in (None, bases):
+        paths = sysconfig.get_paths(vars=scheme_vars)
+        for key in ("purelib", "platlib"):
+            if paths.get(key):
+                dirs.add(paths[key])
+    try:
+        dirs.update(site.getsitepackages())
+    except AttributeError:  # an old virtualenv's site.py
+        pass
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    if user:
+        dirs.add(user)
+    out: set[str] = set()
+    for d in dirs:
+        out.add(os.path.normpath(os.path.abspath(d)))
+        out.add(os.path.normpath(os.path.realpath(d)))
+    return sorted(out)
+
+
 def own_dirs() -> list[str]:
     """tracetap's own package directory: never traced."""
     return sorted({_PACKAGE_DIR, os.path.realpath(_PACKAGE_DIR)})
@@ -99,6 +126,11 @@ class record:
       ``include`` forces files in (even from the standard library),
       ``exclude`` keeps them out and wins over ``include``;
     - ``stdlib``: trace the standard library too.
+    - ``branch``: with ``count``, count the line-to-line arcs too, for
+      ``tracetap coverage --branch`` (a full recording has them anyway);
+    - ``third_party``: trace installed packages too (site-packages and
+      dist-packages of the interpreter and the venv, and the user site;
+      left out by default, as coverage.py does).
 
     - ``count``: count line executions per line in C and write only the
       counts (and code records) at stop, no event log (``--count``; read
@@ -142,6 +174,8 @@ class record:
         include: str | Iterable[str] | None = None,
         exclude: str | Iterable[str] | None = None,
         stdlib: bool = False,
+        third_party: bool = False,
+        branch: bool = False,
         ring: Any = None,
         flush_interval: float = 1.0,
         _argv: Sequence[str] | None = None,
@@ -153,6 +187,10 @@ class record:
                 "count=True writes no event log; it cannot be "
                 "combined with opcodes=True or lines=False"
             )
+        if branch and count and objects:
+            raise ValueError(
+                "branch=True with count=True counts arcs in place of the "
+                "creation sites objects=True needs; use one of them")
         if ring is not None:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
@@ -179,6 +217,9 @@ class record:
         self.include = _globs(include, "include")
         self.exclude = _globs(exclude, "exclude")
         self.stdlib = bool(stdlib)
+        self.third_party = bool(third_party)
+        # Full recordings hold every arc anyway; --count needs a table.
+        self.branch = bool(branch) and self.count
         self.flush_interval = float(flush_interval)
         self._argv = list(sys.argv if _argv is None else _argv)
         self._options_text = (
@@ -200,6 +241,8 @@ class record:
             parts.append("--c-calls")
         if self.count:
             parts.append("--count")
+        if self.branch:
+            parts.append("--branch")
         if self.objects:
             parts.append("--objects")
         parts.append(f"--threads {self.threads}")
@@ -207,6 +250,8 @@ class record:
         parts += [f"--exclude {g}" for g in self.exclude]
         if self.stdlib:
             parts.append("--stdlib")
+        if self.third_party:
+            parts.append("--third-party")
         if self.flush_interval != 1.0:
             parts.append(f"--flush-interval {self.flush_interval:g}")
         return " ".join(parts)
@@ -246,6 +291,8 @@ class record:
             "stdlib_dirs": stdlib_dirs(),
             "own_dirs": own_dirs() + self._own,
             "stdlib": self.stdlib,
+            "third_party_dirs": [] if self.third_party else third_party_dirs(),
+            "arcs": self.branch,
             # as the OS gave them: undecodable bytes survive (surrogateescape)
             "argv": [os.fsencode(a) for a in self._argv],
             "options_text": self._options_text,

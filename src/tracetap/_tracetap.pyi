@@ -135,11 +135,22 @@ def start(
     count: bool = ...,
     flush_interval: float = ...,
     c_calls: bool = ...,
+    third_party_dirs: Sequence[str] | None = ...,
+    arcs: bool = ...,
 ) -> None: ...
 def stop(thread_names: Mapping[int, str] | None = ...) -> dict[str, Any]: ...
 def is_recording() -> bool: ...
+# view(path, raw_lines, raw_hits, arcs) -> None (leave the file out), True
+# (keep it as recorded) or (lines, hits, [(line, to, taken[, ignored])]).
+CoverageView = Callable[[str, list[int], list[int], list[tuple[int, int, int]]], Any]
+
 def coverage_data(
-    readers: Sequence[Reader | str], /
+    readers: Sequence[Reader | str],
+    *,
+    view: CoverageView | None = ...,
+    sources: Sequence[str] | None = ...,
+    arcs: bool = ...,
+    branch: bool = ...,
 ) -> tuple[dict[str, Any], list[str]]: ...
 def coverage_export(
     readers: Sequence[Reader | str],
@@ -151,6 +162,10 @@ def coverage_export(
     test_name: str | None = ...,
     version: str | None = ...,
     timestamp_ms: int = ...,
+    view: CoverageView | None = ...,
+    sources: Sequence[str] | None = ...,
+    arcs: bool = ...,
+    branch: bool = ...,
 ) -> tuple[str | None, list[str], dict[str, Any]]: ...
 def coverage_annotate(
     readers: Sequence[Reader | str],

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--count] [--objects] [--opcodes] [--no-lines] [--no-calls] "
+    "tracetap run [-o FILE] [--count [--branch]] [--objects] [--opcodes] [--no-lines] [--no-calls] "
     "[--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
-    "[--stdlib] [--flush-interval SECONDS]\n"
+    "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
     "                    (SCRIPT | -m MODULE) [ARGS...]"
 )
 
@@ -38,7 +38,10 @@ would: the same sys.argv, sys.path[0], __main__, exit status and traceback.
 Everything after SCRIPT (or -m MODULE) belongs to the program.
 
 By default calls, returns, exceptions and lines are recorded in every
-thread, except in the standard library and in tracetap itself. Frames that
+thread, except in the standard library, in installed third-party packages
+(site-packages, dist-packages: the interpreter's and the venv's) and in
+tracetap itself, as coverage.py measures by default; --stdlib,
+--third-party and --include bring them back. Frames that
 tracetap itself runs are never recorded.
 
 What every thread has recorded reaches the file within about one
@@ -88,8 +91,16 @@ examples:
 COVERAGE_EPILOG = """\
 Counts come from full recordings and from `tracetap run --count` alike;
 several recordings are merged (counts summed, executable lines united).
-Executable lines include functions that never ran. Pseudo files such as
-<string> are left out. Formats:
+Lines are counted as coverage.py counts statements (a multi-line
+statement is one, docstrings none; `# pragma: no cover`, `if
+TYPE_CHECKING:` and `...` stubs are left out); --raw-lines counts
+CPython's executable lines instead. Functions that never ran are missed
+lines. Pseudo files such as <string> are left out. --branch adds branch
+coverage (partial branches shown as 17->12). Settings come from
+[tool.tracetap] in pyproject.toml (branch, include, omit, source,
+fail-under, exclude-lines, exclude-also, partial-branches, statements);
+options given here win. Exit status: 0; 1 when a recording cannot be read;
+2 when the total is below --fail-under. Formats:
   text       a table per file: lines, ran, missed, cover % (--missing adds
              the missed line ranges)             default; to stdout or -o
   annotate   stdlib-trace style .cover files     -o DIR required
@@ -110,6 +121,7 @@ examples:
   tracetap coverage --format annotate -o cover/ app.ttrace
   tracetap coverage --format lcov -o lcov.info app.ttrace && genhtml -o html lcov.info
   tracetap coverage --format cobertura -o coverage.xml *.ttrace
+  tracetap coverage --branch --missing --source src --fail-under 90 app.ttrace
 """
 
 OBJECTS_EPILOG = """\
@@ -249,6 +261,16 @@ def _run_parser() -> argparse.ArgumentParser:
         "as <string> follows the code that first calls it)",
     )
     p.add_argument(
+        "--branch", action="store_true",
+        help="with --count: count the arcs between lines too, for "
+        "`tracetap coverage --branch` (full recordings always have them)",
+    )
+    p.add_argument(
+        "--third-party", action="store_true",
+        help="trace installed packages too (site-packages and dist-packages "
+        "of the interpreter and the venv, the user site)",
+    )
+    p.add_argument(
         "--objects",
         action="store_true",
         help="record object births and deaths (CPython 3.13+; with "
@@ -374,6 +396,39 @@ def _main_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="write the report to OUT (a directory for annotate) instead of stdout",
     )
+    cov.add_argument(
+        "--branch", action="store_true", default=None,
+        help="branch coverage: the exits of each branch line, taken or not "
+        "(needs full recordings, or --count --branch ones)",
+    )
+    cov.add_argument(
+        "--include", action="append", default=[], metavar="GLOB",
+        help="report only files matching GLOB (fnmatch on the absolute "
+        "path; relative: to the current directory); repeatable",
+    )
+    cov.add_argument(
+        "--omit", action="append", default=[], metavar="GLOB",
+        help="leave out files matching GLOB; repeatable",
+    )
+    cov.add_argument(
+        "--source", action="append", default=[], metavar="DIR",
+        help="report only files under DIR, and list the .py files there "
+        "that never ran at 0 %%; repeatable",
+    )
+    cov.add_argument(
+        "--fail-under", type=float, default=None, metavar="PCT",
+        help="exit 2 when the total coverage is below PCT",
+    )
+    cov.add_argument(
+        "--raw-lines", action="store_true", default=None,
+        help="count CPython's executable lines (as stdlib trace does) "
+        "instead of coverage.py's statements",
+    )
+    cov.add_argument(
+        "--config", metavar="FILE", default=None,
+        help="read [tool.tracetap] from FILE (default: the nearest "
+        "pyproject.toml at or above the current directory)",
+    )
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
@@ -444,6 +499,8 @@ class _RunOptions:
         self.include: list[str] = []
         self.exclude: list[str] = []
         self.stdlib = False
+        self.third_party = False
+        self.branch = False
         self.objects = False
         self.count = False
         self.ring: str | None = None
@@ -456,6 +513,8 @@ _RUN_FLAGS = {
     "--no-lines": "no_lines",
     "--no-calls": "no_calls",
     "--stdlib": "stdlib",
+    "--third-party": "third_party",
+    "--branch": "branch",
     "--objects": "objects",
     "--count": "count",
 }
@@ -564,6 +623,11 @@ def _cmd_run(argv: Sequence[str]) -> int:
             "--count writes no event log; it cannot be combined with "
             "--opcodes or --no-lines"
         )
+    if ns.count and ns.branch and ns.objects:
+        _usage_error(
+            "--count --branch counts arcs where --objects keeps creation "
+            "sites; it cannot be combined with --objects"
+        )
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
         is_module=module is not None,
@@ -586,6 +650,8 @@ def _cmd_run(argv: Sequence[str]) -> int:
         "include": ns.include or None,
         "exclude": ns.exclude or None,
         "stdlib": ns.stdlib,
+        "third_party": ns.third_party,
+        "branch": ns.branch,
         "flush_interval": ns.flush_interval,
     }
 
@@ -748,6 +814,14 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
             cp.error("--missing applies to --format text")
         from . import _coverage
 
-        return _coverage.cmd_coverage(ns.files, ns.format, ns.output, ns.missing)
+        try:
+            config = _coverage.load_config(
+                ns.config, branch=ns.branch, include=ns.include,
+                omit=ns.omit, source=ns.source, fail_under=ns.fail_under,
+                statements=False if ns.raw_lines else None)
+        except (OSError, _coverage.ConfigError) as exc:
+            cp.error(str(exc))
+        return _coverage.cmd_coverage(ns.files, ns.format, ns.output,
+                                      ns.missing, config)
     parser.error(f"unknown command {ns.command!r}")
     return 2

@@ -48,9 +48,11 @@ def record(target, cwd, out, *, count=False, include=(), python=None):
     return proc
 
 
-def coverage_json(paths, cwd, *, python=None):
-    """`tracetap coverage --format json PATHS...`, parsed."""
-    proc = tracetap(["coverage", "--format", "json", *paths], cwd,
+def coverage_json(paths, cwd, *, python=None, raw=True):
+    """`tracetap coverage --format json [--raw-lines] PATHS...`, parsed.
+    raw: CPython's executable lines, what stdlib trace counts."""
+    proc = tracetap(["coverage", "--format", "json",
+                     *(["--raw-lines"] if raw else []), *paths], cwd,
                     python=python)
     return json.loads(proc.stdout)
 

@@ -58,7 +58,7 @@ def _scenario_file(name):
 
 def test_text_table_and_missing(rec):
     path = rec(SCENARIO)
-    cov = cs.coverage_json([path], rec.workdir)
+    cov = cs.coverage_json([path], rec.workdir, raw=False)
     text = cs.tracetap(["coverage", path], rec.workdir).stdout
     missing = cs.tracetap(["coverage", "--missing", path], rec.workdir).stdout
     assert text.splitlines()[0].split() == ["File", "Lines", "Ran", "Missed",
@@ -170,7 +170,7 @@ def test_cobertura_is_valid_and_consistent(rec, tmp_path):
     assert problem is None, problem
     import xml.etree.ElementTree as ET
     root = ET.parse(out).getroot()
-    cov = cs.coverage_json(paths, rec.workdir)
+    cov = cs.coverage_json(paths, rec.workdir, raw=False)
     assert int(root.get("lines-valid")) == cov["totals"]["executable"]
     assert int(root.get("lines-covered")) == cov["totals"]["covered"]
     source = root.find("sources/source").text
@@ -234,7 +234,8 @@ def test_count_run_summary_says_what_was_counted(tmp_path):
     it counted (matching the coverage totals), not "0 events"."""
     out = str(tmp_path / "c.ttrace")
     proc = cs.record([_scenario_file(SCENARIO)], str(tmp_path), out, count=True)
-    totals = json.loads(cs.tracetap(["coverage", "--format", "json", out],
+    totals = json.loads(cs.tracetap(["coverage", "--format", "json",
+                                     "--raw-lines", out],
                                     str(tmp_path)).stdout)["totals"]
     m = re.search(r"counted lines over [\d.]+ s -> .*: ([\d,]+) of ([\d,]+) "
                   r"executable lines ran in ([\d,]+) files?", proc.stderr)

@@ -1,0 +1,7 @@
+"""Under --source, never imported: listed at 0 %."""
+
+
+def lonely(x):
+    if x:
+        return 1
+    return 2
