@@ -229,7 +229,10 @@ def test_report_in_browser(tmp_path, browser):
     flame = _open(browser, d / "flame-1.svg", d)
     frames = set(flame.eval("Array.from(document.querySelectorAll('g.f'), "
                             "g => g.dataset.l)"))
-    assert {"hanoi", "squares", "evens", "background", "collatz"} <= frames
+    # (evens is a few microseconds of generator time: below the flame
+    # graph's width threshold on a fast run, so not required here; the
+    # call table above has it.)
+    assert {"hanoi", "squares", "background", "collatz"} <= frames
 
     link = page.eval("document.querySelector('#files tbody a').href")
     assert link.startswith(page_url)
