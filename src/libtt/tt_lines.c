@@ -136,6 +136,11 @@ static int thr_get(tt_lines_t *L, uint32_t thread)
     return 0;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* Charges f's current segment, up to ns, to its row. */
 static void seg_close(tt_lines_t *L, lframe_t *f, uint64_t ns)
 {
@@ -148,8 +153,10 @@ static void seg_close(tt_lines_t *L, lframe_t *f, uint64_t ns)
         return;
     }
     x = &L->rows[f->row];
-    x->time_ns += d;
-    x->own_ns += d > f->callee_ns ? d - f->callee_ns : 0;
+    /* Saturating: a crafted file's ticks can make sums wrap, and a row's
+     * own time must never pass its time. */
+    x->time_ns = sat_add(x->time_ns, d);
+    x->own_ns = sat_add(x->own_ns, d > f->callee_ns ? d - f->callee_ns : 0);
     f->seg_ns = ns;
     f->callee_ns = 0;
 }
@@ -369,8 +376,8 @@ static int derive(tt_lines_t *L)
         if (rc < 0)
             return rc;
         L->rows[j].hits += x.hits;
-        L->rows[j].time_ns += x.time_ns;
-        L->rows[j].own_ns += x.own_ns;
+        L->rows[j].time_ns = sat_add(L->rows[j].time_ns, x.time_ns);
+        L->rows[j].own_ns = sat_add(L->rows[j].own_ns, x.own_ns);
     }
     if (L->n_rows)
         qsort(L->rows, L->n_rows, sizeof *L->rows, cmp_row);
