@@ -12,6 +12,7 @@
 #include "objects.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,8 +345,11 @@ error:
     if (rec != NULL && rec->w != NULL) {
         /* Nothing was recorded: leave no file behind (not even its
          * header), as if start() had never run. */
+        struct stat st;
         (void)tt_writer_close(rec->w);
-        (void)unlink(PyBytes_AS_STRING(path));
+        /* a regular file only: never a device the output named */
+        if (lstat(PyBytes_AS_STRING(path), &st) == 0 && S_ISREG(st.st_mode))
+            (void)unlink(PyBytes_AS_STRING(path));
     }
     rec_free(rec);
     Py_XDECREF(path);

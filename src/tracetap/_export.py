@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -172,8 +173,11 @@ def cmd_export(ns: argparse.Namespace) -> int:
 
 
 def _remove(path: str) -> None:
+    """Removes what tracetap wrote at path: a regular file only, never a
+    device or a FIFO the output named (`-o /dev/null` as root)."""
     try:
-        os.unlink(path)
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
     except OSError:
         pass
 

@@ -16,6 +16,7 @@ import _signal
 import builtins
 import io
 import os
+import stat
 import sys
 import threading
 
@@ -342,8 +343,11 @@ def _give_summary(on_summary: Callable[[dict[str, Any]], None],
 
 
 def _remove(path: str) -> None:
+    """Removes what tracetap wrote at path: a regular file only, never a
+    device or a FIFO the output named (`-o /dev/null` as root)."""
     try:
-        os.unlink(path)
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.unlink(path)
     except OSError:
         pass
 
