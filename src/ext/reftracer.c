@@ -34,6 +34,7 @@ typedef struct {
 struct ttx_objthread {
     capture_thread_t *t;         /* borrowed from the recording */
     uint64_t gen;
+    uint32_t index;              /* in capture_objects_t.threads */
     ttx_pending_t p[TTX_PENDING_MAX];
     int n_pending;
 };
@@ -112,6 +113,7 @@ objthread_attach(capture_rec_t *rec, capture_objects_t *o)
     ot->t = t;
     ot->gen = rec->gen;
     t->objects = ot;
+    ot->index = o->n_threads;
     o->threads[o->n_threads++] = ot;
     obj_tls = ot;
     obj_tls_gen = rec->gen;
@@ -137,6 +139,18 @@ ttx_objthread_t *
 capture_objects_thread(capture_rec_t *rec, capture_objects_t *o)
 {
     return objthread_get(rec, o);
+}
+
+capture_thread_t *
+ttx_objthread_capture(capture_objects_t *o, uint32_t i)
+{
+    return i < o->n_threads ? o->threads[i]->t : NULL;
+}
+
+uint32_t
+ttx_objthread_index(const ttx_objthread_t *ot)
+{
+    return ot->index;
 }
 
 void
@@ -340,10 +354,9 @@ rows_rehash(capture_objects_t *o, uint32_t bits)
     return 0;
 }
 
-/* The row of a site and type, created on first use; UINT32_MAX when
- * memory runs out. */
-static uint32_t
-row_get(capture_objects_t *o, uint32_t code, int32_t line, uint32_t offset,
+/* See objects.h. */
+uint32_t
+ttx_objrow_get(capture_objects_t *o, uint32_t code, int32_t line, uint32_t offset,
         uint32_t type)
 {
     size_t h = row_hash(code, line, offset, type, o->rbits);
@@ -436,6 +449,15 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     } else if (o->frames_ok) {
         PyObject *co;
         uint32_t off;
+        /* Most creations come from the code of the last site, running in
+         * the innermost frame: one frame read, no walk. */
+        if (TTX_LIKELY(ttx_frameaddr_innermost(PyThreadState_GetUnchecked(), &co,
+                                               &off) == 0 &&
+                       co == site_last_co && site_last_c->traced)) {
+            *code = site_last_c->id;
+            *offset = off;
+            return;
+        }
         if (ttx_frameaddr_site(skip_untraced, rec, &co, &off) == 0) {
             capture_code_t *c = co == site_last_co
                                 ? site_last_c
@@ -461,8 +483,19 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     uint32_t id = type;
 
     o->created++;
+    if (o->defer) {
+        /* Encoded when it leaves the ring, or counted if it dies there. */
+        ttx_liveext_t x;
+        x.tick = tick;
+        x.code = code;
+        x.offset = offset;
+        x.size = (uint32_t)size;
+        x.thread = ot->index;
+        ttx_liveops_create_deferred(o, addr, ttx_live_meta(id, rel), &x);
+        return;
+    }
     if (o->aggregate) {
-        id = row_get(o, code, line, offset, type);
+        id = ttx_objrow_get(o, code, line, offset, type);
         if (id == UINT32_MAX) {
             o->nomem++;
             return;
@@ -508,6 +541,9 @@ capture_objects_thread_ended(capture_objects_t *o, ttx_objthread_t *ot)
     int mine = ttx_obj_pending;  /* the calling thread's flag, not ot's */
     if (rec != NULL && ot->n_pending)
         flush_pending(rec, o, ot, NULL);
+    /* Its deferred events go to its buffer before the buffer ends. */
+    if (o->defer)
+        ttx_liveops_flush(o);
     ttx_obj_pending = mine;
 }
 
@@ -769,6 +805,11 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
             return 0;
         }
         tick = obj_tick(o, ot);
+        if (o->defer) {
+            ttx_liveops_destroy_deferred(o, addr, tick, rel_tick(rec, tick),
+                                         ot->index);
+            return 0;
+        }
         /* An object from before the recording is logged too (the ring
          * cannot tell it from an older one of ours without a probe);
          * readers ignore a DESTROY without a CREATE. */
