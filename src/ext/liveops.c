@@ -153,7 +153,7 @@ ttx_liveops_flush(capture_objects_t *o)
          * array is wasted, never wrong. */
         if (i + RING_PREFETCH < n)
             prefetch_slot(&o->live, &r->ops[i + RING_PREFETCH]);
-        if (o->defer)
+        if (TTX_UNLIKELY(o->defer))
             apply_deferred(o, &r->ops[i], &o->ext[i]);
         else
             apply_one(o, &r->ops[i]);

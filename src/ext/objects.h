@@ -296,6 +296,16 @@ capture_thread_t *ttx_objthread_capture(capture_objects_t *o, uint32_t i);
 /* The index of ot in o->threads. */
 uint32_t ttx_objthread_index(const ttx_objthread_t *ot);
 int capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data);
+/* The hook installed in the defer mode: its common cases, the rest passed
+ * to capture_reftrace. */
+int capture_reftrace_defer(PyObject *op, PyRefTracerEvent event,
+                           void *data);
+/* The hook this recording installs (one of the two above). */
+static inline PyRefTracer
+capture_objects_hook(const capture_objects_t *o)
+{
+    return o->defer ? capture_reftrace_defer : capture_reftrace;
+}
 /* Registers the type on first sight: its id, or UINT32_MAX (counted). */
 uint32_t capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
                                  PyTypeObject *tp);

@@ -308,7 +308,8 @@ capture_objects_enable(capture_rec_t *rec)
 {
     /* Cannot fail with the GIL held (3.13, 3.14: two stores). */
     if (rec->objects != NULL)
-        (void)PyRefTracer_SetTracer(capture_reftrace, rec->objects);
+        (void)PyRefTracer_SetTracer(capture_objects_hook(rec->objects),
+                                    rec->objects);
 }
 
 void
@@ -318,7 +319,8 @@ capture_objects_abort(capture_rec_t *rec)
     void *data;
     if (o == NULL)
         return;
-    if (PyRefTracer_GetTracer(&data) == capture_reftrace && data == o)
+    if (PyRefTracer_GetTracer(&data) == capture_objects_hook(o) &&
+        data == o)
         (void)PyRefTracer_SetTracer(NULL, NULL);
     ttx_objclock_stop();
     rec->objects = NULL;
@@ -561,7 +563,8 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         Py_RETURN_NONE;
     memset(&reach, 0, sizeof(reach));
     capture_objects_flush_pending(o);
-    ours = PyRefTracer_GetTracer(&data) == capture_reftrace && data == o;
+    ours = PyRefTracer_GetTracer(&data) == capture_objects_hook(o) &&
+        data == o;
     /* With a known gap (or deaths already proven missing), survivors must
      * be found alive to count as verified. Without one they are trusted;
      * the walk still runs, because only objects it finds through real

@@ -483,7 +483,7 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     uint32_t id = type;
 
     o->created++;
-    if (o->defer) {
+    if (TTX_UNLIKELY(o->defer)) {
         /* Encoded when it leaves the ring, or counted if it dies there. */
         ttx_liveext_t x;
         x.tick = tick;
@@ -805,7 +805,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
             return 0;
         }
         tick = obj_tick(o, ot);
-        if (o->defer) {
+        if (TTX_UNLIKELY(o->defer)) {
             ttx_liveops_destroy_deferred(o, addr, tick, rel_tick(rec, tick),
                                          ot->index);
             return 0;
@@ -819,6 +819,65 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     }
     /* Unknown events (3.15's TRACKER_REMOVED): ignored. */
     return 0;
+}
+
+/* The hook of the defer mode (--objects --no-calls): the common cases
+ * only, each in a few dozen instructions, and everything else handed to
+ * capture_reftrace, which handles every event in every mode. Common: a
+ * thread already attached and the same as the last event's, a CREATE of
+ * the last type seen in the code of the last site (running in the
+ * innermost frame), a DESTROY whose CREATE is still in the ring. With no
+ * trace function there is no noise to filter and nothing held back. */
+int
+capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_objects_t *o = data;
+    ttx_objthread_t *ot = obj_tls;
+    uint64_t addr = (uint64_t)(uintptr_t)op, tick;
+
+    if (TTX_UNLIKELY(rec == NULL || rec->objects != data || ttx_obj_busy ||
+                     obj_tls_gen != rec->gen || ot != o->last_ot ||
+                     o->stopping))
+        return capture_reftrace(op, event, data);
+    if (event == PyRefTracer_CREATE) {
+        PyTypeObject *tp = Py_TYPE(op);
+        ttx_liveext_t x;
+        PyObject *co;
+        if (TTX_UNLIKELY(tp != o->last_tp ||
+                         ttx_frameaddr_innermost(PyThreadState_GetUnchecked(),
+                                                 &co, &x.offset) < 0 ||
+                         co != site_last_co || !site_last_c->traced))
+            return capture_reftrace(op, event, data);
+        x.tick = tick = obj_tick(o, ot);
+        x.code = site_last_c->id;
+        x.size = (uint32_t)tp->tp_basicsize;
+        x.thread = ot->index;
+        o->created++;
+        ttx_liveops_create_deferred(o, addr,
+                                    ttx_live_meta(o->last_type,
+                                                  rel_tick(rec, tick)), &x);
+        return 0;
+    }
+    if (event == PyRefTracer_DESTROY) {
+        ttx_livering_t *r = &o->ring;
+        ttx_liveop_t *born = ttx_ring_created(r, addr, ttx_ring_hash(addr));
+        ttx_liveext_t *x;
+        if (TTX_UNLIKELY(born == NULL))
+            return capture_reftrace(op, event, data);
+        /* A type object dying: the slow path evicts it from the cache. */
+        if (TTX_UNLIKELY(PyType_FastSubclass(Py_TYPE(op),
+                                             Py_TPFLAGS_TYPE_SUBCLASS)))
+            return capture_reftrace(op, event, data);
+        tick = obj_tick(o, ot);
+        x = &o->ext[born - r->ops];
+        x->tick = tick > x->tick ? tick - x->tick : 0;
+        born->addr |= TTX_OP_DIED;
+        o->destroyed++;
+        r->cancelled++;
+        return 0;
+    }
+    return capture_reftrace(op, event, data);
 }
 
 /* ----------------------------------------------------- settle (noise) */
