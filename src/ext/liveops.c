@@ -91,16 +91,55 @@ life_bucket(uint64_t life)
  * buffer of the thread it happened in, in ring order, which is the order
  * of the events), or, for an object born and dead in the ring, counted in
  * its (site, type) row. Then the table is updated as apply_one does. */
+/* The defer mode's ghost check of an object born and dead in the ring:
+ * where the table still holds an object at its address, that one died
+ * unseen, and only this object's CREATE proves it. The reader must see
+ * that proof too (it replays the events, and the ghost's CREATE is in
+ * the log): this object is then logged, CREATE and DESTROY, instead of
+ * counted. 1 if so. Where the only known gap is the trashcan's, a ghost
+ * is a GC container, which the stop check finds anyway (its survivors are
+ * verified against the collector): a non-GC object need not look. */
+static int
+ghost_found(capture_objects_t *o, const ttx_liveop_t *op,
+            const ttx_liveext_t *x, capture_thread_t *t)
+{
+    uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS, birth;
+    uint32_t type = ttx_live_id(op->meta);
+    ttx_live_t *e;
+
+    if (!o->ghosts ||
+        !(o->gaps.eval_loop || o->repaired || type >= o->n_type_ids ||
+          o->type_gc[type]) ||
+        (e = ttx_livetab_lookup(&o->live, addr)) == NULL)
+        return 0;
+    ttx_liveops_unseen(o, e->meta);
+    ttx_livetab_remove(&o->live, e);
+    if (t != NULL && t->tbuf != NULL && capture_rec != NULL) {
+        birth = capture_rec->start_tick + ttx_live_birth(op->meta);
+        tt_tbuf_obj_create(t->tbuf, birth, type, addr, x->size, x->code,
+                           TT_NO_LINE, x->offset);
+        tt_tbuf_obj_destroy(t->tbuf, birth + x->tick, addr);
+    }
+    return 1;
+}
+
+/* The defer mode's op leaving the ring: its event is encoded (in the
+ * buffer of the thread it happened in, in ring order, which is the order
+ * of the events), or, for an object born and dead in the ring, counted in
+ * its (site, type) row. Then the table is updated as apply_one does. */
 static void
 apply_deferred(capture_objects_t *o, const ttx_liveop_t *op,
                const ttx_liveext_t *x)
 {
     uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS;
-    capture_thread_t *t;
+    capture_thread_t *t = ttx_objthread_capture(o, x->thread);
 
     if (op->addr & TTX_OP_DIED) {
-        uint32_t row = ttx_objrow_get(o, x->code, TT_NO_LINE, x->offset,
-                                      ttx_live_id(op->meta));
+        uint32_t row;
+        if (ghost_found(o, op, x, t))
+            return;
+        row = ttx_objrow_get(o, x->code, TT_NO_LINE, x->offset,
+                             ttx_live_id(op->meta));
         if (row == UINT32_MAX) {
             o->nomem++;
         } else {
@@ -109,17 +148,8 @@ apply_deferred(capture_objects_t *o, const ttx_liveop_t *op,
             st->destroyed++;
             st->lifetime[life_bucket(x->tick)]++;
         }
-        /* The ghost check (apply_one). Where the only known gap is the
-         * trashcan's, a dead object the table still holds is a GC
-         * container, which the stop check finds anyway (its survivors
-         * are verified against the collector): a non-GC object born over
-         * it need not look. */
-        if (o->ghosts && (o->gaps.eval_loop || o->repaired ||
-                          o->type_gc[ttx_live_id(op->meta)]))
-            apply_one(o, op);
         return;
     }
-    t = ttx_objthread_capture(o, x->thread);
     if (t != NULL && t->tbuf != NULL) {
         if (op->addr & TTX_OP_DESTROY)
             tt_tbuf_obj_destroy(t->tbuf, x->tick, addr);
