@@ -474,6 +474,23 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
 
 /* ------------------------------------------------------------ record */
 
+/* The defer mode's creation (out of line: the event-log path of the other
+ * modes stays as it was): encoded when it leaves the ring, or counted if
+ * it dies there. */
+static TT_NOINLINE void
+record_deferred(capture_objects_t *o, ttx_objthread_t *ot, uint64_t addr,
+                uint64_t tick, uint64_t meta, uint64_t size, uint32_t code,
+                uint32_t offset)
+{
+    ttx_liveext_t x;
+    x.tick = tick;
+    x.code = code;
+    x.offset = offset;
+    x.size = (uint32_t)size;
+    x.thread = ot->index;
+    ttx_liveops_create_deferred(o, addr, meta, &x);
+}
+
 static void
 record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
               uint64_t addr, uint64_t tick, uint32_t type, uint64_t size,
@@ -484,14 +501,8 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
 
     o->created++;
     if (TTX_UNLIKELY(o->defer)) {
-        /* Encoded when it leaves the ring, or counted if it dies there. */
-        ttx_liveext_t x;
-        x.tick = tick;
-        x.code = code;
-        x.offset = offset;
-        x.size = (uint32_t)size;
-        x.thread = ot->index;
-        ttx_liveops_create_deferred(o, addr, ttx_live_meta(id, rel), &x);
+        record_deferred(o, ot, addr, tick, ttx_live_meta(id, rel), size,
+                        code, offset);
         return;
     }
     if (o->aggregate) {
@@ -651,6 +662,15 @@ destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     ttx_livetab_remove(&o->live, e);
 }
 
+/* The defer mode's free, out of line as record_deferred. */
+static TT_NOINLINE void
+destroy_deferred(capture_rec_t *rec, capture_objects_t *o,
+                 ttx_objthread_t *ot, uint64_t addr, uint64_t tick)
+{
+    ttx_liveops_destroy_deferred(o, addr, tick, rel_tick(rec, tick),
+                                 ot->index);
+}
+
 /* The writer's id of tp (registered on first sight), or UINT32_MAX. */
 static inline uint32_t
 type_of(capture_rec_t *rec, capture_objects_t *o, PyTypeObject *tp)
@@ -806,8 +826,7 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
         }
         tick = obj_tick(o, ot);
         if (TTX_UNLIKELY(o->defer)) {
-            ttx_liveops_destroy_deferred(o, addr, tick, rel_tick(rec, tick),
-                                         ot->index);
+            destroy_deferred(rec, o, ot, addr, tick);
             return 0;
         }
         /* An object from before the recording is logged too (the ring
