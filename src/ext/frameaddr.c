@@ -123,25 +123,55 @@ ttx_frameaddr_site(int (*skip)(void *ctx, PyObject *code), void *ctx,
     return -1;
 }
 
-uint32_t
-ttx_frameaddr_innermost_units(PyThreadState *ts)
+/* The code object of frame f when f runs one (not a C-stack shim or an
+ * interpreter entry frame), else NULL. */
+static inline PyObject *
+frame_code(const char *f)
 {
-    const char *f;
+    uint8_t owner = *(const uint8_t *)(f + off.f_owner);
     uintptr_t exe;
-    uint8_t owner;
     PyObject *co;
-
-    if (!off.ok || ts == NULL)
-        return UINT32_MAX;
-    memcpy(&f, (const char *)ts + off.ts_current_frame, sizeof(f));
-    if (f == NULL)
-        return 0;
-    owner = *(const uint8_t *)(f + off.f_owner);
     memcpy(&exe, f + off.f_executable, sizeof(exe));
     exe &= ~(uintptr_t)TTX_FRAME_EXEC_TAG_MASK;
     co = (PyObject *)exe;
     if (owner == TTX_FRAME_OWNER_CSTACK || owner == TTX_FRAME_OWNER_INTERP ||
         co == NULL || !Py_IS_TYPE(co, &PyCode_Type))
+        return NULL;
+    return co;
+}
+
+int
+ttx_frameaddr_innermost(PyThreadState *ts, PyObject **code,
+                        uint32_t *offset)
+{
+    const char *f, *ip;
+    PyObject *co;
+    ptrdiff_t d;
+
+    if (!off.ok || ts == NULL)
+        return -1;
+    memcpy(&f, (const char *)ts + off.ts_current_frame, sizeof(f));
+    if (f == NULL || (co = frame_code(f)) == NULL)
+        return -1;
+    memcpy(&ip, f + off.f_instr_ptr, sizeof(ip));
+    d = ip - ((const char *)co + off.co_code_adaptive);
+    if (d < 0 || d >= (ptrdiff_t)TTX_CODE_UNITS(co) * 2)
+        return -1;
+    *code = co;
+    *offset = (uint32_t)d;
+    return 0;
+}
+
+uint32_t
+ttx_frameaddr_innermost_units(PyThreadState *ts)
+{
+    const char *f;
+    PyObject *co;
+
+    if (!off.ok || ts == NULL)
+        return UINT32_MAX;
+    memcpy(&f, (const char *)ts + off.ts_current_frame, sizeof(f));
+    if (f == NULL || (co = frame_code(f)) == NULL)
         return 0;
     return TTX_CODE_UNITS(co);
 }

@@ -9,7 +9,10 @@
  * few hundred events of their birth and now never reach the table.
  *
  * The hook's side (ttx_liveops_create and _destroy) is inline, in
- * objects.h; this file applies the ring.
+ * objects.h; this file applies the ring. Without calls (the defer mode)
+ * the ring is also where object events wait to be encoded: a float made
+ * and freed within one expression costs two ring slots and a count, not
+ * two encoded events.
  *
  * Owns: o->ring. Must not: create Python objects (it runs inside the ref
  * tracer). GIL: held by every caller; the one ring serves every thread, so
@@ -76,6 +79,87 @@ apply_one(capture_objects_t *o, const ttx_liveop_t *op)
     }
 }
 
+/* Buckets of a lifetime in ticks: [0] = 0, [b] = [2^(b-1), 2^b). */
+static inline unsigned
+life_bucket(uint64_t life)
+{
+    unsigned b = life == 0 ? 0 : 64 - (unsigned)__builtin_clzll(life);
+    return b < TT_OBJ_BUCKETS ? b : TT_OBJ_BUCKETS - 1;
+}
+
+/* The defer mode's op leaving the ring: its event is encoded (in the
+ * buffer of the thread it happened in, in ring order, which is the order
+ * of the events), or, for an object born and dead in the ring, counted in
+ * its (site, type) row. Then the table is updated as apply_one does. */
+/* The defer mode's ghost check of an object born and dead in the ring:
+ * where the table still holds an object at its address, that one died
+ * unseen, and only this object's CREATE proves it. The reader must see
+ * that proof too (it replays the events, and the ghost's CREATE is in
+ * the log): this object is then logged, CREATE and DESTROY, instead of
+ * counted. 1 if so. Where the only known gap is the trashcan's, a ghost
+ * is a GC container, which the stop check finds anyway (its survivors are
+ * verified against the collector): a non-GC object need not look. */
+static int
+ghost_found(capture_objects_t *o, const ttx_liveop_t *op,
+            const ttx_liveext_t *x, capture_thread_t *t)
+{
+    uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS, birth;
+    uint32_t type = ttx_live_id(op->meta);
+    ttx_live_t *e;
+
+    if (!o->ghosts ||
+        !(o->gaps.eval_loop || o->repaired || type >= o->n_type_ids ||
+          o->type_gc[type]) ||
+        (e = ttx_livetab_lookup(&o->live, addr)) == NULL)
+        return 0;
+    ttx_liveops_unseen(o, e->meta);
+    ttx_livetab_remove(&o->live, e);
+    if (t != NULL && t->tbuf != NULL && capture_rec != NULL) {
+        birth = capture_rec->start_tick + ttx_live_birth(op->meta);
+        tt_tbuf_obj_create(t->tbuf, birth, type, addr, x->size, x->code,
+                           TT_NO_LINE, x->offset);
+        tt_tbuf_obj_destroy(t->tbuf, birth + x->tick, addr);
+    }
+    return 1;
+}
+
+/* The defer mode's op leaving the ring: its event is encoded (in the
+ * buffer of the thread it happened in, in ring order, which is the order
+ * of the events), or, for an object born and dead in the ring, counted in
+ * its (site, type) row. Then the table is updated as apply_one does. */
+static void
+apply_deferred(capture_objects_t *o, const ttx_liveop_t *op,
+               const ttx_liveext_t *x)
+{
+    uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS;
+    capture_thread_t *t = ttx_objthread_capture(o, x->thread);
+
+    if (op->addr & TTX_OP_DIED) {
+        uint32_t row;
+        if (ghost_found(o, op, x, t))
+            return;
+        row = ttx_objrow_get(o, x->code, TT_NO_LINE, x->offset,
+                             ttx_live_id(op->meta));
+        if (row == UINT32_MAX) {
+            o->nomem++;
+        } else {
+            tt_objstat_t *st = &o->rows[row].st;
+            st->created++;
+            st->destroyed++;
+            st->lifetime[life_bucket(x->tick)]++;
+        }
+        return;
+    }
+    if (t != NULL && t->tbuf != NULL) {
+        if (op->addr & TTX_OP_DESTROY)
+            tt_tbuf_obj_destroy(t->tbuf, x->tick, addr);
+        else
+            tt_tbuf_obj_create(t->tbuf, x->tick, ttx_live_id(op->meta), addr,
+                               x->size, x->code, TT_NO_LINE, x->offset);
+    }
+    apply_one(o, op);
+}
+
 static inline void
 prefetch_slot(const ttx_livetab_t *t, const ttx_liveop_t *op)
 {
@@ -99,9 +183,16 @@ ttx_liveops_flush(capture_objects_t *o)
          * array is wasted, never wrong. */
         if (i + RING_PREFETCH < n)
             prefetch_slot(&o->live, &r->ops[i + RING_PREFETCH]);
-        apply_one(o, &r->ops[i]);
+        if (TTX_UNLIKELY(o->defer))
+            apply_deferred(o, &r->ops[i], &o->ext[i]);
+        else
+            apply_one(o, &r->ops[i]);
     }
     r->applied += n;
+    if (o->defer && n > 0 && ++o->flushes >= TTX_ROWS_EVERY) {
+        o->flushes = 0;
+        capture_objects_write_rows(o);
+    }
     /* The index is not cleared: an entry is trusted only if the op it
      * names is a CREATE of the same address below n. */
     r->n = 0;

@@ -146,6 +146,21 @@ typedef struct {
     uint64_t meta;
 } ttx_liveop_t;
 
+/* --objects --no-calls (the `defer` mode): what an op needs to be encoded
+ * when it leaves the ring. `tick` is the event's time; for a CREATE whose
+ * object died in the ring, its lifetime in ticks. */
+typedef struct {
+    uint64_t tick;
+    uint32_t code, offset;       /* the creation site (by offset) */
+    uint32_t size;               /* the CREATE's size */
+    uint32_t thread;             /* index in capture_objects_t.threads */
+} ttx_liveext_t;
+
+/* Every TTX_ROWS_EVERY ring flushes, the defer mode writes the (site, type)
+ * counts of objects that died in the ring as a 0x81 chunk and starts them
+ * over (a killed process loses at most this many flushes' worth). */
+#define TTX_ROWS_EVERY    64
+
 typedef struct {
     ttx_liveop_t ops[TTX_RING_OPS];
     uint32_t n;
@@ -173,6 +188,12 @@ int ttx_frameaddr_init(const char **why);
  * memory only: no frame object, no reference, no allocation. */
 int ttx_frameaddr_site(int (*skip)(void *ctx, PyObject *code), void *ctx,
                        PyObject **code, uint32_t *offset);
+/* The innermost frame of ts (the calling thread's state): its code object
+ * and the byte offset of its current instruction, when that frame runs a code object and the offset is inside
+ * it: 0, else -1. Reads memory only, as ttx_frameaddr_site: the hot path
+ * of creation sites (a loop making objects stays in one frame). */
+int ttx_frameaddr_innermost(PyThreadState *ts, PyObject **code,
+                            uint32_t *offset);
 
 /* The size in code units of the code the thread's innermost interpreter
  * frame runs: 0 when that frame runs no code (a C-stack shim, or no
@@ -219,6 +240,13 @@ typedef struct capture_objects {
                                     with lines or --count), else from the
                                     frames (frameaddr) */
     int frames_ok;               /* frameaddr_init succeeded */
+    int defer;                   /* event log without calls: object events
+                                    are encoded when they leave the ring,
+                                    and objects that die in it are counted
+                                    per (site, type) in `rows` instead
+                                    (liveops.c) */
+    ttx_liveext_t *ext;          /* owned, defer mode: beside ring.ops */
+    uint32_t flushes;            /* ring flushes since rows were written */
     int stopping;                /* stop() is checking survivors */
     void *token;                 /* our identity as the tracer's data */
     ttx_livetab_t live;
@@ -259,7 +287,25 @@ typedef struct capture_objects {
 } capture_objects_t;
 
 /* reftracer.c */
+/* The row of (site, type) in o->rows, created on first use; UINT32_MAX
+ * when memory runs out or the rows are full (the caller counts it). */
+uint32_t ttx_objrow_get(capture_objects_t *o, uint32_t code, int32_t line,
+                        uint32_t offset, uint32_t type);
+/* The capture thread of index i in o->threads (its buffer may be gone). */
+capture_thread_t *ttx_objthread_capture(capture_objects_t *o, uint32_t i);
+/* The index of ot in o->threads. */
+uint32_t ttx_objthread_index(const ttx_objthread_t *ot);
 int capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data);
+/* The hook installed in the defer mode: its common cases, the rest passed
+ * to capture_reftrace. */
+int capture_reftrace_defer(PyObject *op, PyRefTracerEvent event,
+                           void *data);
+/* The hook this recording installs (one of the two above). */
+static inline PyRefTracer
+capture_objects_hook(const capture_objects_t *o)
+{
+    return o->defer ? capture_reftrace_defer : capture_reftrace;
+}
 /* Registers the type on first sight: its id, or UINT32_MAX (counted). */
 uint32_t capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
                                  PyTypeObject *tp);
@@ -353,6 +399,46 @@ ttx_liveops_create(capture_objects_t *o, uint64_t addr, uint64_t meta)
     ttx_ring_push(o, addr, meta);
 }
 
+/* The defer mode's creation: `x` is what encoding it will need. An
+ * earlier CREATE in the ring at this address is left alone: both are
+ * encoded, and the second one proves the first died unseen. */
+static inline void
+ttx_liveops_create_deferred(capture_objects_t *o, uint64_t addr,
+                            uint64_t meta, const ttx_liveext_t *x)
+{
+    ttx_livering_t *r = &o->ring;
+    size_t h = ttx_ring_hash(addr);
+    o->ext[r->n] = *x;
+    r->recent[h] = (uint16_t)r->n;
+    ttx_ring_push(o, addr, meta);
+}
+
+/* The defer mode's free at `tick` (absolute) by thread `thread`: a
+ * creation still in the ring becomes a lifetime, counted at the flush and
+ * never logged; any other free is logged when it leaves the ring. */
+static inline void
+ttx_liveops_destroy_deferred(capture_objects_t *o, uint64_t addr,
+                             uint64_t tick, uint64_t rel, uint32_t thread)
+{
+    ttx_livering_t *r = &o->ring;
+    size_t h = ttx_ring_hash(addr);
+    ttx_liveop_t *born = ttx_ring_created(r, addr, h);
+    ttx_liveext_t *x;
+
+    if (TTX_LIKELY(born != NULL)) {
+        x = &o->ext[born - r->ops];
+        x->tick = tick > x->tick ? tick - x->tick : 0;
+        born->addr |= TTX_OP_DIED;
+        o->destroyed++;
+        r->cancelled++;
+        return;
+    }
+    x = &o->ext[r->n];
+    x->tick = tick;
+    x->thread = thread;
+    ttx_ring_push(o, addr | TTX_OP_DESTROY, rel);
+}
+
 /* A free at `rel` ticks since the start. 1 if the object is (or may be)
  * one we track: the caller logs its DESTROY; 0 for an object of our own
  * that we dropped (no event). */
@@ -417,6 +503,11 @@ extern uint64_t ttx_objclock_ticker;     /* written by the ticker thread */
  * and object times then come from the per-thread refresh alone). */
 int ttx_objclock_start(void);
 void ttx_objclock_stop(void);
+
+/* objsession.c, defer mode: writes the rows of objects that died in the
+ * ring as a 0x81 chunk and empties them (readers add rows up), so that a
+ * killed process loses little. A write error is counted, not raised. */
+void capture_objects_write_rows(capture_objects_t *o);
 
 /* objsession.c: during the stop check, `e` was proven dead (its address
  * was reused): remembers it and removes it. */

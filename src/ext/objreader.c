@@ -160,7 +160,7 @@ capture_objects_report(PyObject *module, PyObject *arg)
             goto done;
     }
     res = Py_BuildValue(
-        "{s:O,s:O,s:O,s:O,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:i},"
+        "{s:O,s:O,s:O,s:O,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:i},"
         "s:O,s:O,s:O}",
         "complete_deaths", s->complete_deaths ? Py_True : Py_False,
         "checked", s->checked ? Py_True : Py_False,
@@ -176,6 +176,7 @@ capture_objects_report(PyObject *module, PyObject *arg)
         "repaired", (unsigned long long)s->repaired,
         "unmatched_destroys", (unsigned long long)s->unmatched_destroys,
         "filtered", (unsigned long long)s->filtered,
+        "unlogged", (unsigned long long)s->unlogged,
         "bad_chunks", s->bad_chunks,
         "types", types, "sites", sites, "notes", notes);
 done:

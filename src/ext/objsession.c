@@ -81,6 +81,7 @@ objects_free(capture_objects_t *o)
     PyMem_RawFree(o->type_gc);
     PyMem_RawFree(o->rows);
     PyMem_RawFree(o->row_heads);
+    PyMem_RawFree(o->ext);
     PyMem_RawFree(o->dead);
     Py_XDECREF(o->s_module);
     PyMem_RawFree(o);
@@ -91,6 +92,44 @@ note(capture_rec_t *rec, const char *key, const char *value)
 {
     if (tt_writer_note(rec->w, key, value) < 0)
         rec->problems.writer_errors++;
+}
+
+/* A copy of the rows' statistics for the writer (PyMem_Raw), or NULL when
+ * there are none or memory ran out. */
+static tt_objstat_t *
+rows_copy(const capture_objects_t *o)
+{
+    tt_objstat_t *rows;
+    uint32_t i;
+    if (o->n_rows == 0)
+        return NULL;
+    rows = PyMem_RawMalloc(o->n_rows * sizeof(*rows));
+    if (rows != NULL)
+        for (i = 0; i < o->n_rows; i++)
+            rows[i] = o->rows[i].st;
+    return rows;
+}
+
+void
+capture_objects_write_rows(capture_objects_t *o)
+{
+    capture_rec_t *rec = capture_rec;
+    tt_objagg_summary_t sum;
+    tt_objstat_t *rows;
+
+    if (rec == NULL || o->n_rows == 0)
+        return;
+    rows = rows_copy(o);
+    memset(&sum, 0, sizeof(sum));
+    if (rows == NULL ||
+        tt_writer_objagg(rec->w, &sum, rows, o->n_rows, NULL, 0, NULL, 0) < 0) {
+        rec->problems.writer_errors++;
+        PyMem_RawFree(rows);
+        return;                  /* kept: the next write or stop tries */
+    }
+    PyMem_RawFree(rows);
+    o->n_rows = 0;
+    memset(o->row_heads, 0xff, ((size_t)1 << o->rbits) * sizeof(uint32_t));
 }
 
 /* Who holds the ref tracer, for a message: tracemalloc or "another tool". */
@@ -153,12 +192,18 @@ capture_objects_start(capture_rec_t *rec, int mode)
     }
     o->aggregate = mode == 2;
     o->shadow_sites = rec->calls && (rec->lines || rec->count);
+    /* Without calls, only object events go to the buffers: they can wait
+     * in the ring and leave it in order (liveops.c). */
+    o->defer = mode == 1 && !rec->calls;
+    if (o->defer)
+        o->ext = PyMem_RawMalloc(TTX_RING_OPS * sizeof(*o->ext));
     o->tbits = 8;
     o->types = PyMem_RawCalloc((size_t)1 << o->tbits, sizeof(*o->types));
     o->rbits = 8;
     o->row_heads = PyMem_RawMalloc(((size_t)1 << o->rbits) * sizeof(uint32_t));
     o->s_module = PyUnicode_InternFromString("__module__");
     if (o->types == NULL || o->row_heads == NULL || o->s_module == NULL ||
+        (o->defer && o->ext == NULL) ||
         ttx_livetab_init(&o->live) < 0) {
         objects_free(o);
         if (!PyErr_Occurred())
@@ -263,7 +308,8 @@ capture_objects_enable(capture_rec_t *rec)
 {
     /* Cannot fail with the GIL held (3.13, 3.14: two stores). */
     if (rec->objects != NULL)
-        (void)PyRefTracer_SetTracer(capture_reftrace, rec->objects);
+        (void)PyRefTracer_SetTracer(capture_objects_hook(rec->objects),
+                                    rec->objects);
 }
 
 void
@@ -273,7 +319,8 @@ capture_objects_abort(capture_rec_t *rec)
     void *data;
     if (o == NULL)
         return;
-    if (PyRefTracer_GetTracer(&data) == capture_reftrace && data == o)
+    if (PyRefTracer_GetTracer(&data) == capture_objects_hook(o) &&
+        data == o)
         (void)PyRefTracer_SetTracer(NULL, NULL);
     ttx_objclock_stop();
     rec->objects = NULL;
@@ -516,7 +563,8 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         Py_RETURN_NONE;
     memset(&reach, 0, sizeof(reach));
     capture_objects_flush_pending(o);
-    ours = PyRefTracer_GetTracer(&data) == capture_reftrace && data == o;
+    ours = PyRefTracer_GetTracer(&data) == capture_objects_hook(o) &&
+        data == o;
     /* With a known gap (or deaths already proven missing), survivors must
      * be found alive to count as verified. Without one they are trusted;
      * the walk still runs, because only objects it finds through real
@@ -615,18 +663,12 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     sum.repaired = o->repaired;
     sum.filtered = o->filtered;
     {
-        tt_objstat_t *rows = NULL;
-        if (o->aggregate && o->n_rows) {
-            rows = PyMem_RawMalloc(o->n_rows * sizeof(*rows));
-            if (rows != NULL)
-                for (i = 0; i < o->n_rows; i++)
-                    rows[i] = o->rows[i].st;
-        }
+        tt_objstat_t *rows = rows_copy(o);
         rc = tt_writer_objagg(rec->w, &sum, rows, rows ? o->n_rows : 0,
                               o->aggregate ? NULL : o->dead,
                               o->aggregate ? 0 : o->n_dead, unv, n_unv);
         PyMem_RawFree(rows);
-        if (rc < 0 || (o->aggregate && o->n_rows && rows == NULL))
+        if (rc < 0 || (o->n_rows && rows == NULL))
             rec->problems.writer_errors++;
     }
     if (o->repaired) {
@@ -699,6 +741,8 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         "tuple", (unsigned long long)o->filtered_kind[2],
         "other", (unsigned long long)o->filtered_kind[3],
         "fixed_bytes", (unsigned long long)(sizeof(o->ring) +
+                                            (o->ext ? TTX_RING_OPS *
+                                             sizeof(*o->ext) : 0) +
                                             ((size_t)1 << TTX_LIVE_MAYBE_BITS) / 8),
         "died_in_ring", (unsigned long long)o->ring.cancelled,
         "table_updates", (unsigned long long)o->ring.applied);

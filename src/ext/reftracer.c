@@ -34,6 +34,7 @@ typedef struct {
 struct ttx_objthread {
     capture_thread_t *t;         /* borrowed from the recording */
     uint64_t gen;
+    uint32_t index;              /* in capture_objects_t.threads */
     ttx_pending_t p[TTX_PENDING_MAX];
     int n_pending;
 };
@@ -112,6 +113,7 @@ objthread_attach(capture_rec_t *rec, capture_objects_t *o)
     ot->t = t;
     ot->gen = rec->gen;
     t->objects = ot;
+    ot->index = o->n_threads;
     o->threads[o->n_threads++] = ot;
     obj_tls = ot;
     obj_tls_gen = rec->gen;
@@ -137,6 +139,18 @@ ttx_objthread_t *
 capture_objects_thread(capture_rec_t *rec, capture_objects_t *o)
 {
     return objthread_get(rec, o);
+}
+
+capture_thread_t *
+ttx_objthread_capture(capture_objects_t *o, uint32_t i)
+{
+    return i < o->n_threads ? o->threads[i]->t : NULL;
+}
+
+uint32_t
+ttx_objthread_index(const ttx_objthread_t *ot)
+{
+    return ot->index;
 }
 
 void
@@ -340,10 +354,9 @@ rows_rehash(capture_objects_t *o, uint32_t bits)
     return 0;
 }
 
-/* The row of a site and type, created on first use; UINT32_MAX when
- * memory runs out. */
-static uint32_t
-row_get(capture_objects_t *o, uint32_t code, int32_t line, uint32_t offset,
+/* See objects.h. */
+uint32_t
+ttx_objrow_get(capture_objects_t *o, uint32_t code, int32_t line, uint32_t offset,
         uint32_t type)
 {
     size_t h = row_hash(code, line, offset, type, o->rbits);
@@ -436,6 +449,15 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     } else if (o->frames_ok) {
         PyObject *co;
         uint32_t off;
+        /* Most creations come from the code of the last site, running in
+         * the innermost frame: one frame read, no walk. */
+        if (TTX_LIKELY(ttx_frameaddr_innermost(PyThreadState_GetUnchecked(), &co,
+                                               &off) == 0 &&
+                       co == site_last_co && site_last_c->traced)) {
+            *code = site_last_c->id;
+            *offset = off;
+            return;
+        }
         if (ttx_frameaddr_site(skip_untraced, rec, &co, &off) == 0) {
             capture_code_t *c = co == site_last_co
                                 ? site_last_c
@@ -452,6 +474,23 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
 
 /* ------------------------------------------------------------ record */
 
+/* The defer mode's creation (out of line: the event-log path of the other
+ * modes stays as it was): encoded when it leaves the ring, or counted if
+ * it dies there. */
+static TT_NOINLINE void
+record_deferred(capture_objects_t *o, ttx_objthread_t *ot, uint64_t addr,
+                uint64_t tick, uint64_t meta, uint64_t size, uint32_t code,
+                uint32_t offset)
+{
+    ttx_liveext_t x;
+    x.tick = tick;
+    x.code = code;
+    x.offset = offset;
+    x.size = (uint32_t)size;
+    x.thread = ot->index;
+    ttx_liveops_create_deferred(o, addr, meta, &x);
+}
+
 static void
 record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
               uint64_t addr, uint64_t tick, uint32_t type, uint64_t size,
@@ -461,8 +500,13 @@ record_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     uint32_t id = type;
 
     o->created++;
+    if (TTX_UNLIKELY(o->defer)) {
+        record_deferred(o, ot, addr, tick, ttx_live_meta(id, rel), size,
+                        code, offset);
+        return;
+    }
     if (o->aggregate) {
-        id = row_get(o, code, line, offset, type);
+        id = ttx_objrow_get(o, code, line, offset, type);
         if (id == UINT32_MAX) {
             o->nomem++;
             return;
@@ -508,6 +552,9 @@ capture_objects_thread_ended(capture_objects_t *o, ttx_objthread_t *ot)
     int mine = ttx_obj_pending;  /* the calling thread's flag, not ot's */
     if (rec != NULL && ot->n_pending)
         flush_pending(rec, o, ot, NULL);
+    /* Its deferred events go to its buffer before the buffer ends. */
+    if (o->defer)
+        ttx_liveops_flush(o);
     ttx_obj_pending = mine;
 }
 
@@ -613,6 +660,15 @@ destroy_now(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
             tt_tbuf_obj_destroy(w->t->tbuf, tick, addr);
     }
     ttx_livetab_remove(&o->live, e);
+}
+
+/* The defer mode's free, out of line as record_deferred. */
+static TT_NOINLINE void
+destroy_deferred(capture_rec_t *rec, capture_objects_t *o,
+                 ttx_objthread_t *ot, uint64_t addr, uint64_t tick)
+{
+    ttx_liveops_destroy_deferred(o, addr, tick, rel_tick(rec, tick),
+                                 ot->index);
 }
 
 /* The writer's id of tp (registered on first sight), or UINT32_MAX. */
@@ -769,6 +825,10 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
             return 0;
         }
         tick = obj_tick(o, ot);
+        if (TTX_UNLIKELY(o->defer)) {
+            destroy_deferred(rec, o, ot, addr, tick);
+            return 0;
+        }
         /* An object from before the recording is logged too (the ring
          * cannot tell it from an older one of ours without a probe);
          * readers ignore a DESTROY without a CREATE. */
@@ -778,6 +838,65 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     }
     /* Unknown events (3.15's TRACKER_REMOVED): ignored. */
     return 0;
+}
+
+/* The hook of the defer mode (--objects --no-calls): the common cases
+ * only, each in a few dozen instructions, and everything else handed to
+ * capture_reftrace, which handles every event in every mode. Common: a
+ * thread already attached and the same as the last event's, a CREATE of
+ * the last type seen in the code of the last site (running in the
+ * innermost frame), a DESTROY whose CREATE is still in the ring. With no
+ * trace function there is no noise to filter and nothing held back. */
+int
+capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_objects_t *o = data;
+    ttx_objthread_t *ot = obj_tls;
+    uint64_t addr = (uint64_t)(uintptr_t)op, tick;
+
+    if (TTX_UNLIKELY(rec == NULL || rec->objects != data || ttx_obj_busy ||
+                     obj_tls_gen != rec->gen || ot != o->last_ot ||
+                     o->stopping))
+        return capture_reftrace(op, event, data);
+    if (event == PyRefTracer_CREATE) {
+        PyTypeObject *tp = Py_TYPE(op);
+        ttx_liveext_t x;
+        PyObject *co;
+        if (TTX_UNLIKELY(tp != o->last_tp ||
+                         ttx_frameaddr_innermost(PyThreadState_GetUnchecked(),
+                                                 &co, &x.offset) < 0 ||
+                         co != site_last_co || !site_last_c->traced))
+            return capture_reftrace(op, event, data);
+        x.tick = tick = obj_tick(o, ot);
+        x.code = site_last_c->id;
+        x.size = (uint32_t)tp->tp_basicsize;
+        x.thread = ot->index;
+        o->created++;
+        ttx_liveops_create_deferred(o, addr,
+                                    ttx_live_meta(o->last_type,
+                                                  rel_tick(rec, tick)), &x);
+        return 0;
+    }
+    if (event == PyRefTracer_DESTROY) {
+        ttx_livering_t *r = &o->ring;
+        ttx_liveop_t *born = ttx_ring_created(r, addr, ttx_ring_hash(addr));
+        ttx_liveext_t *x;
+        if (TTX_UNLIKELY(born == NULL))
+            return capture_reftrace(op, event, data);
+        /* A type object dying: the slow path evicts it from the cache. */
+        if (TTX_UNLIKELY(PyType_FastSubclass(Py_TYPE(op),
+                                             Py_TPFLAGS_TYPE_SUBCLASS)))
+            return capture_reftrace(op, event, data);
+        tick = obj_tick(o, ot);
+        x = &o->ext[born - r->ops];
+        x->tick = tick > x->tick ? tick - x->tick : 0;
+        born->addr |= TTX_OP_DIED;
+        o->destroyed++;
+        r->cancelled++;
+        return 0;
+    }
+    return capture_reftrace(op, event, data);
 }
 
 /* ----------------------------------------------------- settle (noise) */

@@ -608,6 +608,10 @@ typedef struct {
                                     in the capture or in this replay */
     uint64_t unmatched_destroys; /* DESTROYs of objects born before the
                                     recording (or filtered) */
+    uint64_t unlogged;           /* objects counted in 0x81 rows beside an
+                                    event log: born and dead within the
+                                    capture's ring (--no-calls), so never
+                                    logged as OBJ_* events */
     uint64_t filtered;           /* noise the capture dropped */
     uint32_t n_sites, n_types;
     int checked;                 /* survivors were checked at stop */

@@ -37,6 +37,7 @@ struct tt_objects {
     uint32_t n_types;
     const tt_reader_t *r;     /* borrowed during analysis */
     uint64_t repaired_capture;
+    uint64_t row_created;        /* creations counted by 0x81 rows */
     uint32_t *canon;          /* owned: type id -> first id of its name (a
                                  type recreated at another address, or
                                  re-registered, is the same type to us) */
@@ -278,6 +279,7 @@ static int sink_row(void *ctx, const tt_objstat_t *in)
     if (rc < 0)
         return rc;
     r = &o->rows[row];
+    o->row_created += in->created;
     r->created += in->created;
     r->destroyed += in->destroyed;
     r->survived += in->survived;
@@ -369,6 +371,8 @@ static int finish(tt_objects_t *o, uint32_t n_types)
             o->rows[e->row].unverified++;
     }
     o->sum.repaired += o->repaired_capture;
+    if (!o->sum.aggregated)
+        o->sum.unlogged = o->row_created;
     o->types = tt__malloc(((size_t)n_types + 1) * sizeof *o->types);
     o->by_created = tt__malloc(((size_t)o->n_rows + 1) * sizeof(uint32_t));
     o->by_survived = tt__malloc(((size_t)o->n_rows + 1) * sizeof(uint32_t));

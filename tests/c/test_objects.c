@@ -227,6 +227,80 @@ void test_objects_verdicts(void)
     tt_reader_close(r);
 }
 
+/* --no-calls: rows of objects born and dead in the capture's ring, beside
+ * the event log, in two chunks (a periodic write and the stop one). They
+ * add to the replayed events per site and type, and only their creations
+ * are `unlogged`. */
+void test_objagg_rows_beside_events(void)
+{
+    const char *path = tmp_path("beside.ttrace");
+    uint64_t start = test_header()->start_tick;
+    tt_objagg_summary_t none = {0, 0, 0};
+    tt_objagg_summary_t sum = {TT_OBJAGG_CHECKED, 0, 0};
+    tt_objstat_t row;
+    tt_tbuf_t *b0, *b1;
+    tt_reader_t *r;
+    tt_objects_t *o;
+    const tt_objects_summary_t *s;
+    const tt_objstat_t *site;
+    uint64_t ev_created, ev_destroyed, ev_survived, site_created;
+    uint64_t site_b0, site_b3;
+    ids d;
+    tt_writer_t *w = open_objects(path, &d, &b0, &b1);
+
+    /* The events alone first: the reference the rows must add to. */
+    write_stream(w, &d, b0, b1, start);
+    CHECK_OK(tt_writer_objagg(w, &sum, NULL, 0, NULL, 0, NULL, 0));
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_OK(tt_objects_analyze(r, &o));
+    s = tt_objects_summary(o);
+    CHECK_EQ(s->unlogged, 0);
+    ev_created = s->created;
+    ev_destroyed = s->destroyed;
+    ev_survived = s->survived;
+    site = find_site(o, d.code_f, 6, d.t_float);
+    site_created = site->created;
+    site_b0 = site->lifetime[0];
+    site_b3 = site->lifetime[3];
+    tt_objects_free(o);
+    tt_reader_close(r);
+
+    w = open_objects(path, &d, &b0, &b1);
+    write_stream(w, &d, b0, b1, start);
+    memset(&row, 0, sizeof row);
+    row.code = d.code_f;
+    row.line = TT_NO_LINE;
+    row.offset = 12;                    /* line 6 by the code's ranges */
+    row.type = d.t_float;
+    row.created = row.destroyed = 1000;
+    row.lifetime[0] = 600;
+    row.lifetime[3] = 400;
+    CHECK_OK(tt_writer_objagg(w, &none, &row, 1, NULL, 0, NULL, 0));
+    row.created = row.destroyed = 24;
+    row.lifetime[0] = 24;
+    row.lifetime[3] = 0;
+    CHECK_OK(tt_writer_objagg(w, &sum, &row, 1, NULL, 0, NULL, 0));
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_EQ(tt_reader_n_ancillary(r), 2);
+    CHECK_OK(tt_objects_analyze(r, &o));
+    s = tt_objects_summary(o);
+    CHECK_EQ(s->aggregated, 0);
+    CHECK_EQ(s->checked, 1);
+    CHECK_EQ(s->unlogged, 1024);
+    CHECK_EQ(s->created, ev_created + 1024);
+    CHECK_EQ(s->destroyed, ev_destroyed + 1024);
+    CHECK_EQ(s->survived, ev_survived);
+    site = find_site(o, d.code_f, 6, d.t_float);
+    CHECK_EQ(site->created, site_created + 1024);
+    CHECK_EQ(site->lifetime[0], site_b0 + 624);
+    CHECK_EQ(site->lifetime[3], site_b3 + 400);
+    CHECK(find_type(o, d.t_float)->created >= 1024);
+    tt_objects_free(o);
+    tt_reader_close(r);
+}
+
 /* Count mode: many rows and a long verdict list span several chunks. */
 void test_objagg_rows_chunks(void)
 {
