@@ -317,6 +317,10 @@ def cmd_events(
         out.flush()
         for file, why in src.problems.items():
             _err(f"warning: source of {printable(_rel(file))} not shown: {why}")
+        if header["options"] & _OPT_OBJECTS and not header["options"] & _OPT_CALLS:
+            _err("note: recorded with --objects --no-calls: objects born and "
+                 "freed within 1024 object events of each other are counted, "
+                 "not listed; `tracetap objects` counts every object")
         # --limit: no whole-file count for a listing that stopped early.
         warn_status(trace, counts=not stopped)
     return 0

@@ -231,7 +231,9 @@ def _run_parser() -> argparse.ArgumentParser:
         "--no-calls",
         action="store_true",
         help="install no trace function at all (implies "
-        "--no-lines; for use with --objects)",
+        "--no-lines; for use with --objects: objects born and freed "
+        "within 1024 object events are then counted per site, not listed "
+        "by `tracetap events`)",
     )
     p.add_argument(
         "--threads",
