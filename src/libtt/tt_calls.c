@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "tt_internal.h"
+#include "tt_objects_int.h"
+#include "tt_reader_int.h"
 
 #define NONE UINT32_MAX
 
@@ -394,6 +396,78 @@ static int replay(tt_calls_t *c)
     return n;
 }
 
+/* ------------------------------------------------------- 0x81 object rows */
+
+/* A (site, type) row of a 0x81 chunk: objects counted there, not logged
+ * (FORMAT.md §14: --objects --no-calls temporaries, --objects --count).
+ * Rows carry no thread: they go to the root node of the site's code in the
+ * first thread that has one (the thread whose events made that code's
+ * other objects), else in thread 0. */
+static int on_row(void *ctx, const tt_objstat_t *row)
+{
+    tt_calls_t *c = ctx;
+    uint32_t thread = 0, id;
+    size_t slot;
+    thr_t *t;
+    int rc;
+
+    if (row->created == 0)
+        return 0;
+    if (row->code != TT_NO_CODE)
+        for (uint32_t i = 0; i < c->n_thr; i++) {
+            rc = idx_find(&c->node_idx, c->nodes, node_key, NONE, row->code,
+                          i, &id, &slot);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) {
+                thread = i;
+                break;
+            }
+        }
+    if ((rc = thr_get(c, thread, &t)) < 0)
+        return rc;
+    t->info.objects += row->created;
+    if (row->code == TT_NO_CODE) {
+        t->info.objects_no_frame += row->created;
+        return 0;
+    }
+    if ((rc = node_get(c, NONE, row->code, thread, &id)) < 0)
+        return rc;
+    c->nodes[id].pub.objects += row->created;
+    return 0;
+}
+
+static int on_row_summary(void *ctx, const tt_objagg_summary_t *s)
+{
+    (void)ctx, (void)s;
+    return 0;
+}
+
+static int on_row_verdict(void *ctx, int status, uint64_t addr)
+{
+    (void)ctx, (void)status, (void)addr;
+    return 0;
+}
+
+/* Adds every 0x81 chunk's rows; a malformed chunk adds what came before
+ * its bad record, as the object analysis does. 0 or TT_ENOMEM/TT_ELIMIT. */
+static int apply_rows(tt_calls_t *c)
+{
+    static const tt__objagg_sink sink = {on_row_summary, on_row,
+                                         on_row_verdict};
+    for (uint32_t i = 0; i < c->r->n_anc; i++) {
+        const tt__ancchunk *a = &c->r->anc[i];
+        int rc;
+        if (a->type != TT_CHUNK_OBJAGG)
+            continue;
+        rc = tt__objagg_decode(a->payload, a->len, a->n_codes, a->n_types,
+                               &sink, c);
+        if (rc == TT_ENOMEM || rc == TT_ELIMIT)
+            return rc;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ the rows */
 
 static int func_add(tt_calls_t *c, idx_t *x, const tt_callnode_t *n,
@@ -594,6 +668,8 @@ int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     if (rc == 0)
         rc = replay(c);
+    if (rc == 0)
+        rc = apply_rows(c);
     if (rc == 0)
         rc = finish(c);
     if (rc == 0)
