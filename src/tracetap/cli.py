@@ -367,6 +367,16 @@ def _main_parser() -> argparse.ArgumentParser:
                      help="text (default) or one JSON document")
     obj.add_argument("--limit", type=int, default=20, metavar="N",
                      help="rows per table in text (default 20)")
+    imp = obj.add_mutually_exclusive_group()
+    imp.add_argument("--imports", dest="imports", action="store_const",
+                     const="mixed", default="apart",
+                     help="count survivors made while modules were being "
+                     "imported with the program's (default: listed apart, "
+                     "below them, as module state)")
+    imp.add_argument("--no-imports", dest="imports", action="store_const",
+                     const="hide",
+                     help="leave survivors made while modules were being "
+                     "imported out of the survivor lists")
     cov = sub.add_parser(
         "coverage",
         help="line counts and coverage reports",
@@ -686,13 +696,14 @@ def _cmd_run(argv: Sequence[str]) -> int:
     return outcome.exit_code
 
 
-def _cmd_objects(path: str, fmt: str, limit: int) -> int:
+def _cmd_objects(path: str, fmt: str, limit: int,
+                 imports: str = "apart") -> int:
     from . import _objects, _show
     from ._progress import shown
     from ._trace import Trace, TraceError
     try:
         with Trace(path) as trace, shown(sys.stderr):
-            data = _objects.analyze(trace)
+            data = _objects.analyze(trace, imports)
             rec = data["recording"]
             for w in _show.status_warnings(path, rec, trace._reader.size):
                 _err(f"warning: {w}")
@@ -793,7 +804,7 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "info":
         return _show.cmd_info(ns.file)
     if ns.command == "objects":
-        return _cmd_objects(ns.file, ns.format, ns.limit)
+        return _cmd_objects(ns.file, ns.format, ns.limit, ns.imports)
     if ns.command == "calls":
         from . import _calls
         return _calls.cmd_calls(ns)
