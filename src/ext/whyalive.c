@@ -17,7 +17,7 @@
 
 #define WA_SAMPLES   8           /* survivor groups explained (bits) */
 #define WA_DEPTH     (TT_OBJPATH_MAX_STEPS - 2)   /* levels searched */
-#define WA_BUDGET_MS 250.0       /* the search stops past this */
+#define WA_BUDGET_MS 1000.0      /* no new level starts past this */
 
 /* A node of the search: an object that refers, for each sample whose bit
  * is in `mask`, through next[s] toward sample s. Borrowed: everything

@@ -378,6 +378,26 @@ static int cmp_span(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Decodes every 0x81 chunk into `sink`. 0 or TT_ENOMEM; a malformed
+ * chunk is counted in bad_chunks if `count_bad`. */
+static int decode_chunks(tt_objects_t *o, const tt_reader_t *r,
+                         const tt__objagg_sink *sink, int count_bad)
+{
+    for (uint32_t i = 0; i < r->n_anc; i++) {
+        const tt__ancchunk *a = &r->anc[i];
+        int rc;
+        if (a->type != TT_CHUNK_OBJAGG)
+            continue;
+        rc = tt__objagg_decode(a->payload, a->len, a->n_codes, a->n_types,
+                               sink, o);
+        if (rc == TT_ENOMEM)
+            return rc;
+        if (rc < 0 && count_bad)
+            o->sum.bad_chunks++;
+    }
+    return 0;
+}
+
 /* Before the replay: the import spans and referrer chains of the 0x81
  * chunks (a malformed chunk is counted once, by apply_chunks). */
 static int read_extras(tt_objects_t *o, const tt_reader_t *r)
@@ -385,16 +405,9 @@ static int read_extras(tt_objects_t *o, const tt_reader_t *r)
     static const tt__objagg_sink sink = {NULL, NULL, NULL, sink_span,
                                          sink_path};
     size_t k = 0;
-    for (uint32_t i = 0; i < r->n_anc; i++) {
-        const tt__ancchunk *a = &r->anc[i];
-        int rc;
-        if (a->type != TT_CHUNK_OBJAGG)
-            continue;
-        rc = tt__objagg_decode(a->payload, a->len, a->n_codes, a->n_types,
-                               &sink, o);
-        if (rc == TT_ENOMEM)
-            return rc;
-    }
+    int rc = decode_chunks(o, r, &sink, 0);
+    if (rc < 0)
+        return rc;
     if (o->n_spans > 1)
         qsort(o->spans, o->n_spans, sizeof *o->spans, cmp_span);
     /* Overlapping spans of one thread (two writers' views) merge. */
@@ -416,19 +429,7 @@ static int apply_chunks(tt_objects_t *o, const tt_reader_t *r)
 {
     static const tt__objagg_sink sink = {sink_summary, sink_row,
                                          sink_verdict, NULL, NULL};
-    for (uint32_t i = 0; i < r->n_anc; i++) {
-        const tt__ancchunk *a = &r->anc[i];
-        int rc;
-        if (a->type != TT_CHUNK_OBJAGG)
-            continue;
-        rc = tt__objagg_decode(a->payload, a->len, a->n_codes, a->n_types,
-                               &sink, o);
-        if (rc == TT_ENOMEM)
-            return rc;
-        if (rc < 0)
-            o->sum.bad_chunks++;
-    }
-    return 0;
+    return decode_chunks(o, r, &sink, 1);
 }
 
 /* ------------------------------------------------------------ results */

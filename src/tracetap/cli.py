@@ -133,6 +133,12 @@ Reading the report:
   - "survived" counts objects still alive at stop that were born during
     the recording. They are leaks only if nothing should still hold them:
     caches and module state survive on purpose.
+  - Module state: survivors made while a module was being imported (its
+    body, the imports it makes, what it calls) are listed apart, after the
+    program's own (--no-imports: left out; --imports: counted with them).
+  - "alive through": for the largest groups, a chain of references from a
+    root (a module, a class, a running function's local) to one of them,
+    found at stop (docs/objects.md).
   - On CPython 3.13.0-3.13.2 (gh-130382: frees in the eval loop) and 3.14.x
     (gh-156371, through at least 3.14.7: objects deferred by the trashcan,
     i.e. deeply nested containers) some deaths are never reported by the
