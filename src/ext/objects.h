@@ -520,8 +520,6 @@ void ttx_imports_uninstall(capture_rec_t *rec, int write);
 void ttx_imports_free(void);
 /* 1 if `rel` (ticks since the start) falls in a span of any thread. */
 int ttx_imports_contain(uint64_t rel);
-/* The number of spans recorded so far. */
-size_t ttx_imports_count(void);
 
 /* whyalive.c (issue 19): at stop, referrer chains from a root to a sample
  * of each of the largest survivor groups (survivors `held`, found alive),

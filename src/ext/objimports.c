@@ -108,18 +108,33 @@ span_end(void)
     imp_open = SIZE_MAX;
 }
 
+static PyMethodDef imp_def;
+
 /* _find_and_load(name, import_) while recording. */
 static PyObject *
 imp_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *orig = imp_orig, *res;
+    PyObject *orig = Py_XNewRef(imp_orig), *res;
     (void)self;
     if (orig == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "tracetap's import wrapper "
-                        "outlived its recording");
-        return NULL;
+        /* Called through a reference taken while we were installed, after
+         * stop(): importlib has its own function back; pass the call on. */
+        PyObject *m = PyImport_ImportModule("_frozen_importlib");
+        orig = m ? PyObject_GetAttrString(m, "_find_and_load") : NULL;
+        Py_XDECREF(m);
+        if (orig != NULL && PyCFunction_Check(orig) &&
+            ((PyCFunctionObject *)orig)->m_ml == &imp_def) {
+            Py_CLEAR(orig);
+            PyErr_SetString(PyExc_RuntimeError, "importlib's "
+                            "_find_and_load is lost");
+        }
+        if (orig == NULL)
+            return NULL;
+        res = PyObject_Vectorcall(orig, args, (size_t)nargs, NULL);
+        Py_DECREF(orig);
+        return res;
     }
-    Py_INCREF(orig);             /* stop() may run inside the import */
+    /* (held: stop() may run inside the import) */
     span_begin();
     res = PyObject_Vectorcall(orig, args, (size_t)nargs, NULL);
     span_end();
@@ -214,12 +229,6 @@ ttx_imports_contain(uint64_t rel)
         if (imp_spans[i].start <= rel && rel <= imp_spans[i].end)
             return 1;
     return 0;
-}
-
-size_t
-ttx_imports_count(void)
-{
-    return imp_n;
 }
 
 #endif /* TTX_HAVE_REFTRACER */

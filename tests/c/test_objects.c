@@ -564,6 +564,24 @@ void test_alloc_fail_objects(void)
         CHECK_EQ(rc, TT_ENOMEM);
         CHECK(n < 100);
     }
+    {
+        /* issue 19: import spans and a chain, and their allocations */
+        const tt_objspan_t spans[] = {{0, 100, 200}, {0, 50, 60}};
+        const tt_objpath_step_t chain[] = {{TT_OBJPATH_MODULE, "m"},
+                                           {TT_OBJPATH_OBJECT, "list"}};
+        for (n = 1;; n++) {
+            int rc;
+            tt__alloc_fail_at(n, 0);
+            rc = tt_writer_objspans(w, spans, 2);
+            if (rc == 0)
+                rc = tt_writer_objpath(w, A(2999), chain, 2);
+            tt__alloc_fail_at(0, 0);
+            if (rc == 0)
+                break;
+            CHECK_EQ(rc, TT_ENOMEM);
+            CHECK(n < 100);
+        }
+    }
     CHECK_OK(tt_writer_close(w));
     CHECK_OK(tt_reader_open(&r, path, 0));
     CHECK_EQ(tt_reader_damage(r)->status, 0);

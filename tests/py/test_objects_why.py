@@ -143,3 +143,23 @@ def test_objects_why_alive_registry(flags, tmp_path):
     assert any(pth["text"] == ref for pth in rep["paths"])
     text = _run(["-m", "tracetap", "objects", out])
     assert "alive through: " + ref in text.stdout
+
+
+def test_objects_import_wrapper_restored(tmp_path):
+    """importlib gets its own _find_and_load back at stop; a reference to
+    the wrapper taken during the recording still imports afterwards."""
+    code = """
+import sys, _frozen_importlib as boot, tracetap
+orig = boot._find_and_load
+with tracetap.record(sys.argv[1], objects=True, calls=False):
+    held = boot._find_and_load
+    import colorsys
+assert held is not orig, "not wrapped while recording"
+assert boot._find_and_load is orig, "not restored"
+mod = held("fractions", boot._gcd_import)
+assert mod is sys.modules["fractions"]
+print("ok")
+"""
+    p = _run(["-c", code, str(tmp_path / "w.ttrace")])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "ok"
