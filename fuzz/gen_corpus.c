@@ -182,6 +182,23 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* issue 19: import spans and a referrer chain beside an event log */
+    w = start("seed-objextra", &b, &c, &t);
+    tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);
+    tt_tbuf_obj_create(b, 210, t, 0x7f0000000080ull, 32, c, 3, TT_NO_OFFSET);
+    {
+        const tt_objspan_t spans[] = {{0, 150, 205}, {0, 300, 300}};
+        const tt_objpath_step_t chain[] = {{TT_OBJPATH_MODULE, "app"},
+                                           {TT_OBJPATH_OBJECT, "dict"},
+                                           {TT_OBJPATH_CLASS, "Bus"},
+                                           {TT_OBJPATH_OBJECT, "list"}};
+        tt_objagg_summary_t sum = {TT_OBJAGG_CHECKED, 0, 0};
+        tt_writer_objspans(w, spans, 2);
+        tt_writer_objpath(w, 0x7f0000000080ull, chain, 4);
+        tt_writer_objagg(w, &sum, NULL, 0, NULL, 0, NULL, 0);
+    }
+    tt_writer_close(w);
+
     /* issue 5: a --count recording: 0x80 line-count chunks, no events */
     w = start("seed-counts", &b, &c, &t);
     {

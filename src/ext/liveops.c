@@ -87,10 +87,6 @@ life_bucket(uint64_t life)
     return b < TT_OBJ_BUCKETS ? b : TT_OBJ_BUCKETS - 1;
 }
 
-/* The defer mode's op leaving the ring: its event is encoded (in the
- * buffer of the thread it happened in, in ring order, which is the order
- * of the events), or, for an object born and dead in the ring, counted in
- * its (site, type) row. Then the table is updated as apply_one does. */
 /* The defer mode's ghost check of an object born and dead in the ring:
  * where the table still holds an object at its address, that one died
  * unseen, and only this object's CREATE proves it. The reader must see
@@ -123,6 +119,31 @@ ghost_found(capture_objects_t *o, const ttx_liveop_t *op,
     return 1;
 }
 
+/* A direct-mapped cache in front of ttx_objrow_get for the rows of
+ * objects that died in the ring: a float-heavy loop counts a few (site,
+ * type) rows over and over. An entry is a row index, trusted only if that
+ * row still names the same site and type (rows are emptied when they are
+ * written, so a stale index fails the check). GIL. */
+#define ROW_CACHE 256
+static uint32_t row_cache[ROW_CACHE];
+
+static inline uint32_t
+died_row(capture_objects_t *o, uint32_t code, uint32_t offset, uint32_t type)
+{
+    size_t h = (size_t)(((uint64_t)code * 0x9E3779B1u ^ offset * 0x85EBCA77u ^
+                         type * 0xC2B2AE3Du) >> 7) & (ROW_CACHE - 1);
+    uint32_t row = row_cache[h];
+    if (TTX_LIKELY(row < o->n_rows)) {
+        const tt_objstat_t *st = &o->rows[row].st;
+        if (st->offset == offset && st->code == code && st->type == type &&
+            st->line == TT_NO_LINE)
+            return row;
+    }
+    row = ttx_objrow_get(o, code, TT_NO_LINE, offset, type);
+    row_cache[h] = row;
+    return row;
+}
+
 /* The defer mode's op leaving the ring: its event is encoded (in the
  * buffer of the thread it happened in, in ring order, which is the order
  * of the events), or, for an object born and dead in the ring, counted in
@@ -138,8 +159,7 @@ apply_deferred(capture_objects_t *o, const ttx_liveop_t *op,
         uint32_t row;
         if (ghost_found(o, op, x, t))
             return;
-        row = ttx_objrow_get(o, x->code, TT_NO_LINE, x->offset,
-                             ttx_live_id(op->meta));
+        row = died_row(o, x->code, x->offset, ttx_live_id(op->meta));
         if (row == UINT32_MAX) {
             o->nomem++;
         } else {

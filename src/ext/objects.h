@@ -509,6 +509,27 @@ void ttx_objclock_stop(void);
  * killed process loses little. A write error is counted, not raised. */
 void capture_objects_write_rows(capture_objects_t *o);
 
+/* objimports.c (issue 19): import spans. Wraps importlib's
+ * _find_and_load for the recording (called by start, before the tracer is
+ * installed; a failure is a NOTE, not an error). */
+void ttx_imports_install(capture_rec_t *rec);
+/* Restores importlib, ends the spans still open, and writes them (IMPORTS
+ * records) if `write` (they stay readable by ttx_imports_contain until
+ * ttx_imports_free), else forgets them. Keeps any exception in flight. */
+void ttx_imports_uninstall(capture_rec_t *rec, int write);
+void ttx_imports_free(void);
+/* 1 if `rel` (ticks since the start) falls in a span of any thread. */
+int ttx_imports_contain(uint64_t rel);
+
+/* whyalive.c (issue 19): at stop, referrer chains from a root to a sample
+ * of each of the largest survivor groups (survivors `held`, found alive),
+ * written as PATH records within a time budget. Returns the number of
+ * chains written; *ms gets the time spent. Never raises (an exception is
+ * cleared and the chains found so far are kept). */
+uint32_t ttx_whyalive(capture_rec_t *rec, capture_objects_t *o,
+                      PyObject **held, size_t n_held, PyObject *keep,
+                      double *ms);
+
 /* objsession.c: during the stop check, `e` was proven dead (its address
  * was reused): remembers it and removes it. */
 void capture_objects_stop_dead(capture_objects_t *o, ttx_live_t *e);

@@ -41,11 +41,15 @@ stat_dict(tt_reader_t *r, const tt_objstat_t *s)
         }
         Py_DECREF(v);
     }
-    d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:N}",
+    d = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:N,s:N,s:N,s:N,s:N}",
                       "created", (unsigned long long)s->created,
                       "destroyed", (unsigned long long)s->destroyed,
                       "survived", (unsigned long long)s->survived,
                       "unverified", (unsigned long long)s->unverified,
+                      "survived_import",
+                      (unsigned long long)s->survived_import,
+                      "unverified_import",
+                      (unsigned long long)s->unverified_import,
                       "died_unseen", (unsigned long long)s->died_unseen,
                       "lifetime_p50_ns", lifetime_ns(r, s, 0.50),
                       "lifetime_p90_ns", lifetime_ns(r, s, 0.90),
@@ -98,12 +102,49 @@ site_dict(tt_reader_t *r, const tt_objstat_t *s)
     return d;
 }
 
+/* The referrer chains recorded at stop: [{"chain": [{"kind", "name"}],
+ * "site": site dict or None}], NULL + exception on failure. */
+static PyObject *
+paths_list(tt_reader_t *r, const tt_objects_t *o, uint32_t n)
+{
+    static const char *kinds[] = {"?", "module", "class", "frame", "object"};
+    PyObject *list = PyList_New(0);
+    for (uint32_t i = 0; list != NULL && i < n; i++) {
+        const tt_objstat_t *site;
+        const tt_objpath_step_t *steps;
+        uint32_t ns;
+        PyObject *chain, *sd, *p;
+        if (tt_objects_path(o, i, &site, &steps, &ns) < 0)
+            continue;
+        chain = PyList_New(0);
+        for (uint32_t k = 0; chain != NULL && k < ns; k++) {
+            PyObject *step = PyDict_New();
+            if (step == NULL ||
+                set_str(step, "kind", kinds[steps[k].kind <= 4
+                                            ? steps[k].kind : 0]) < 0 ||
+                set_str(step, "name", steps[k].label) < 0 ||
+                PyList_Append(chain, step) < 0)
+                Py_CLEAR(chain);
+            Py_XDECREF(step);
+        }
+        sd = site != NULL ? site_dict(r, site) : Py_NewRef(Py_None);
+        p = chain != NULL && sd != NULL
+            ? Py_BuildValue("{s:O,s:O}", "chain", chain, "site", sd) : NULL;
+        if (p == NULL || PyList_Append(list, p) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(p);
+        Py_XDECREF(sd);
+        Py_XDECREF(chain);
+    }
+    return list;
+}
+
 /* objects(reader) -> dict; a path is opened as a Reader first. */
 PyObject *
 capture_objects_report(PyObject *module, PyObject *arg)
 {
     PyObject *reader, *res = NULL, *types = NULL, *sites = NULL;
-    PyObject *notes = NULL, *v;
+    PyObject *notes = NULL, *v, *paths = NULL;
     tt_reader_t *r = NULL;
     tt_objects_t *o = NULL;
     const tt_objects_summary_t *s;
@@ -126,7 +167,8 @@ capture_objects_report(PyObject *module, PyObject *arg)
     types = PyDict_New();
     sites = PyList_New(0);
     notes = PyDict_New();
-    if (types == NULL || sites == NULL || notes == NULL)
+    paths = paths_list(r, o, s->n_paths);
+    if (types == NULL || sites == NULL || notes == NULL || paths == NULL)
         goto done;
     for (i = 0; (st = tt_objects_type(o, i)) != NULL; i++) {
         PyObject *name;
@@ -160,8 +202,8 @@ capture_objects_report(PyObject *module, PyObject *arg)
             goto done;
     }
     res = Py_BuildValue(
-        "{s:O,s:O,s:O,s:O,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:i},"
-        "s:O,s:O,s:O}",
+        "{s:O,s:O,s:O,s:O,s:{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:i,"
+        "s:K,s:K,s:I},s:O,s:O,s:O,s:O}",
         "complete_deaths", s->complete_deaths ? Py_True : Py_False,
         "checked", s->checked ? Py_True : Py_False,
         "aggregated", s->aggregated ? Py_True : Py_False,
@@ -178,11 +220,15 @@ capture_objects_report(PyObject *module, PyObject *arg)
         "filtered", (unsigned long long)s->filtered,
         "unlogged", (unsigned long long)s->unlogged,
         "bad_chunks", s->bad_chunks,
-        "types", types, "sites", sites, "notes", notes);
+        "survived_import", (unsigned long long)s->survived_import,
+        "unverified_import", (unsigned long long)s->unverified_import,
+        "import_spans", (unsigned int)s->n_import_spans,
+        "types", types, "sites", sites, "notes", notes, "paths", paths);
 done:
     Py_XDECREF(types);
     Py_XDECREF(sites);
     Py_XDECREF(notes);
+    Py_XDECREF(paths);
     tt_objects_free(o);
     capture_reader_give_back(reader, r);
     Py_DECREF(reader);

@@ -270,6 +270,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
             PyErr_NoMemory();
         return -1;
     }
+    ttx_imports_install(rec);
     /* With line events the buffer's clock is never more than a line
      * behind; without them only the ticker bounds how stale a time is. */
     if (!(rec->calls && rec->lines) && ttx_objclock_start() < 0)
@@ -323,6 +324,7 @@ capture_objects_abort(capture_rec_t *rec)
         data == o)
         (void)PyRefTracer_SetTracer(NULL, NULL);
     ttx_objclock_stop();
+    ttx_imports_uninstall(rec, 0);
     rec->objects = NULL;
     objects_free(o);
 }
@@ -552,6 +554,8 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     capture_objects_t *o = rec->objects;
     PyObject *keep = NULL, *res = NULL, **held = NULL, *s;
     uint64_t *unv = NULL, survivors = 0, verified = 0, trusted = 0;
+    uint32_t n_paths = 0;
+    double wa_ms = 0;
     size_t n_unv = 0, cap_unv = 0, n_held = 0, i, nslots;
     reach_t reach;
     tt_objagg_summary_t sum;
@@ -562,6 +566,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     if (o == NULL)
         Py_RETURN_NONE;
     memset(&reach, 0, sizeof(reach));
+    ttx_imports_uninstall(rec, 1);
     capture_objects_flush_pending(o);
     ours = PyRefTracer_GetTracer(&data) == capture_objects_hook(o) &&
         data == o;
@@ -631,6 +636,9 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
         (void)PyRefTracer_SetTracer(NULL, NULL);
         o->stopping = 0;
         ttx_objclock_stop();
+        /* Why the largest groups are alive (the tracer is off: this makes
+         * objects). */
+        n_paths = ttx_whyalive(rec, o, held, n_held, keep, &wa_ms);
     } else {
         snprintf(buf, sizeof(buf),
                  "%s replaced tracetap's reference tracer during the "
@@ -716,7 +724,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     }
     res = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:O,s:O,s:O,"
-        "s:d,s:O,s:{s:K,s:K,s:K,s:K},s:K,s:K,s:K}",
+        "s:d,s:O,s:{s:K,s:K,s:K,s:K},s:K,s:K,s:K,s:I,s:d}",
         "created", (unsigned long long)o->created,
         "destroyed", (unsigned long long)o->destroyed,
         "survivors", (unsigned long long)survivors,
@@ -745,13 +753,16 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
                                              sizeof(*o->ext) : 0) +
                                             ((size_t)1 << TTX_LIVE_MAYBE_BITS) / 8),
         "died_in_ring", (unsigned long long)o->ring.cancelled,
-        "table_updates", (unsigned long long)o->ring.applied);
+        "table_updates", (unsigned long long)o->ring.applied,
+        "why_alive_paths", (unsigned int)n_paths,
+        "why_alive_ms", wa_ms);
     /* The report is written: let the survivors go. */
     for (i = 0; i < n_held; i++)
         Py_DECREF(held[i]);
     PyMem_RawFree(held);
     PyMem_RawFree(unv);
     Py_XDECREF(keep);
+    ttx_imports_free();
     rec->objects = NULL;
     objects_free(o);
     return res;

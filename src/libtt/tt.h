@@ -568,6 +568,11 @@ typedef struct {
                               reused the address, or the stop check found
                               the object gone */
     uint64_t lifetime[TT_OBJ_BUCKETS];  /* destroyed objects by lifetime */
+    uint64_t survived_import;   /* of `survived`: created while a module was
+                                   being imported (an import span, below);
+                                   the analysis fills it, ROW records do not
+                                   carry it */
+    uint64_t unverified_import; /* of `survived_import`: not proven alive */
 } tt_objstat_t;
 
 /* tt_objagg_summary_t.flags */
@@ -598,6 +603,38 @@ int tt_writer_objagg(tt_writer_t *w, const tt_objagg_summary_t *sum,
                      const uint64_t *dead, size_t n_dead,
                      const uint64_t *unverified, size_t n_unverified);
 
+/* A stretch of one thread's time during which a module was being
+ * imported (the outermost import of a nesting; issue 19). */
+typedef struct {
+    uint32_t thread;       /* thread id from tt_writer_thread */
+    uint64_t start, end;   /* ticks since the recording's start, start <= end */
+} tt_objspan_t;
+
+/* Writes import spans as IMPORTS records of a 0x81 chunk (FORMAT.md §14).
+ * 0, TT_EINVAL (end < start, NULL spans with n > 0), TT_ENOMEM or TT_EIO;
+ * on failure what was written stays valid. The array stays the caller's. */
+int tt_writer_objspans(tt_writer_t *w, const tt_objspan_t *spans, size_t n);
+
+/* One step of a referrer chain (why a survivor is alive): step 0 is the
+ * root, the last step the survivor itself. */
+#define TT_OBJPATH_MODULE  1u      /* a module; label: its name */
+#define TT_OBJPATH_CLASS   2u      /* a class; label: its qualified name */
+#define TT_OBJPATH_FRAME   3u      /* a running frame; label: "func (file:line)" */
+#define TT_OBJPATH_OBJECT  4u      /* any other object; label: its type name */
+#define TT_OBJPATH_MAX_STEPS 64u
+#define TT_OBJPATH_MAX_LABEL 255u  /* longer labels are cut by the writer */
+typedef struct {
+    uint32_t kind;         /* TT_OBJPATH_* */
+    const char *label;     /* NUL-terminated UTF-8 */
+} tt_objpath_step_t;
+
+/* Writes a PATH record of a 0x81 chunk: the referrer chain found at stop
+ * from a root to the survivor at `addr` (steps[0] the root). 0, TT_EINVAL
+ * (no steps, more than TT_OBJPATH_MAX_STEPS, an unknown kind, a NULL
+ * label), TT_ENOMEM or TT_EIO. The steps stay the caller's. */
+int tt_writer_objpath(tt_writer_t *w, uint64_t addr,
+                      const tt_objpath_step_t *steps, size_t n);
+
 /* The object analysis: replays OBJ_CREATE/OBJ_DESTROY in merged order
  * through a live table keyed by address, then applies the 0x81 chunks. */
 typedef struct tt_objects tt_objects_t;
@@ -618,6 +655,10 @@ typedef struct {
     int aggregated;              /* the data came from 0x81 rows */
     int complete_deaths;         /* 1 when every survivor is verified alive */
     int bad_chunks;              /* malformed 0x81 chunks that were ignored */
+    uint64_t survived_import;    /* survivors created during an import span */
+    uint64_t unverified_import;  /* of those: not proven alive */
+    uint32_t n_import_spans;     /* IMPORTS spans in the file */
+    uint32_t n_paths;            /* PATH records (tt_objects_path) */
 } tt_objects_summary_t;
 
 #define TT_OBJ_BY_CREATED   0    /* created desc, then survived desc */
@@ -640,6 +681,14 @@ const tt_objstat_t *tt_objects_type(const tt_objects_t *o, uint32_t i);
  * objects died, as the upper bound of its log2 bucket; UINT64_MAX when
  * nothing was destroyed. */
 uint64_t tt_objstat_lifetime(const tt_objstat_t *s, double q);
+/* The i-th referrer chain recorded at stop (i < n_paths, in file order):
+ * 0, *steps and *n (borrowed, valid until tt_objects_free), and *site, the
+ * (site, type) row of the survivor it explains, or NULL when the file does
+ * not show that survivor alive (its CREATE was lost, or it was proven
+ * dead). TT_EINVAL for a bad index or a NULL argument. */
+int tt_objects_path(const tt_objects_t *o, uint32_t i,
+                    const tt_objstat_t **site,
+                    const tt_objpath_step_t **steps, uint32_t *n);
 void tt_objects_free(tt_objects_t *o);
 
 /* ------------------------------------- line counts and coverage (issue 5) */

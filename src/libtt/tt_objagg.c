@@ -259,6 +259,12 @@ int tt__objagg_decode(const uint8_t *p, size_t len, uint32_t n_codes,
                     (rc = sink->verdict(ctx, (int)status, addr)) < 0)
                     return rc;
             }
+        } else if (kind == TT__OA_IMPORTS) {
+            if ((rc = tt__objagg_decode_spans(b, be, sink, ctx)) < 0)
+                return rc;
+        } else if (kind == TT__OA_PATH) {
+            if ((rc = tt__objagg_decode_path(b, be, sink, ctx)) < 0)
+                return rc;
         } else if (!(kind & TT__OA_ANCILLARY)) {
             return TT_ECORRUPT;     /* unknown required record kind */
         }

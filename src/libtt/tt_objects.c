@@ -12,6 +12,7 @@
 #include "tt_reader_int.h"
 
 #define LIVE_UNVERIFIED 0x1u
+#define LIVE_IMPORT     0x2u      /* created during an import span */
 #define EMPTY_ROW       UINT32_MAX
 
 /* A live object during the replay: 24 bytes. */
@@ -41,6 +42,18 @@ struct tt_objects {
     uint32_t *canon;          /* owned: type id -> first id of its name (a
                                  type recreated at another address, or
                                  re-registered, is the same type to us) */
+    tt_objspan_t *spans;      /* owned: import spans, by (thread, start) */
+    size_t n_spans, cap_spans;
+    struct objpath *paths;    /* owned: referrer chains, file order */
+    size_t n_paths, cap_paths;
+};
+
+/* A PATH record: the survivor it explains and its steps. */
+struct objpath {
+    uint64_t addr;
+    uint32_t row;             /* EMPTY_ROW: the survivor is not in the data */
+    uint32_t n;
+    tt_objpath_step_t *steps; /* owned (one block with the labels) */
 };
 
 static uint64_t mix(uint64_t h)
@@ -210,6 +223,24 @@ static int live_insert(tt_objects_t *o, uint64_t addr, uint64_t birth,
 
 /* -------------------------------------------------------------- replay */
 
+/* 1 if thread's time `tick` falls in an import span (binary search over
+ * the spans, sorted by thread then start; spans of a thread do not
+ * overlap: each is the outermost import of a nesting). */
+static int in_import(const tt_objects_t *o, uint32_t thread, uint64_t tick)
+{
+    size_t lo = 0, hi = o->n_spans;
+    while (lo < hi) {           /* first span after (thread, tick) */
+        size_t mid = lo + (hi - lo) / 2;
+        const tt_objspan_t *s = &o->spans[mid];
+        if (s->thread < thread || (s->thread == thread && s->start <= tick))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && o->spans[lo - 1].thread == thread &&
+           o->spans[lo - 1].end >= tick;
+}
+
 static int on_create(tt_objects_t *o, const tt_event_t *ev)
 {
     int32_t line;
@@ -235,9 +266,15 @@ static int on_create(tt_objects_t *o, const tt_event_t *ev)
         e->birth = ev->tick;
         e->row = row;
         e->flags = 0;
-        return 0;
+    } else {
+        rc = live_insert(o, ev->addr, ev->tick, row);
+        if (rc < 0)
+            return rc;
+        e = live_find(o, ev->addr);
     }
-    return live_insert(o, ev->addr, ev->tick, row);
+    if (o->n_spans && in_import(o, ev->thread, ev->tick))
+        e->flags |= LIVE_IMPORT;
+    return 0;
 }
 
 static void on_destroy(tt_objects_t *o, const tt_event_t *ev)
@@ -305,23 +342,94 @@ static int sink_verdict(void *ctx, int status, uint64_t addr)
     return 0;
 }
 
-static int apply_chunks(tt_objects_t *o, const tt_reader_t *r)
+static int sink_span(void *ctx, const tt_objspan_t *in)
 {
-    static const tt__objagg_sink sink = {sink_summary, sink_row,
-                                         sink_verdict};
+    tt_objects_t *o = ctx;
+    void *p = o->spans;
+    if (tt__grow(&p, &o->cap_spans, o->n_spans + 1, sizeof *o->spans) < 0)
+        return TT_ENOMEM;
+    o->spans = p;
+    o->spans[o->n_spans++] = *in;
+    return 0;
+}
+
+static int sink_path(void *ctx, uint64_t addr, tt_objpath_step_t *steps,
+                     uint32_t n)
+{
+    tt_objects_t *o = ctx;
+    void *p = o->paths;
+    if (tt__grow(&p, &o->cap_paths, o->n_paths + 1, sizeof *o->paths) < 0) {
+        tt__free(steps);
+        return TT_ENOMEM;
+    }
+    o->paths = p;
+    o->paths[o->n_paths].addr = addr;
+    o->paths[o->n_paths].row = EMPTY_ROW;
+    o->paths[o->n_paths].n = n;
+    o->paths[o->n_paths++].steps = steps;
+    return 0;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+    const tt_objspan_t *x = a, *y = b;
+    if (x->thread != y->thread)
+        return x->thread < y->thread ? -1 : 1;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Decodes every 0x81 chunk into `sink`. 0 or TT_ENOMEM; a malformed
+ * chunk is counted in bad_chunks if `count_bad`. */
+static int decode_chunks(tt_objects_t *o, const tt_reader_t *r,
+                         const tt__objagg_sink *sink, int count_bad)
+{
     for (uint32_t i = 0; i < r->n_anc; i++) {
         const tt__ancchunk *a = &r->anc[i];
         int rc;
         if (a->type != TT_CHUNK_OBJAGG)
             continue;
         rc = tt__objagg_decode(a->payload, a->len, a->n_codes, a->n_types,
-                               &sink, o);
+                               sink, o);
         if (rc == TT_ENOMEM)
             return rc;
-        if (rc < 0)
+        if (rc < 0 && count_bad)
             o->sum.bad_chunks++;
     }
     return 0;
+}
+
+/* Before the replay: the import spans and referrer chains of the 0x81
+ * chunks (a malformed chunk is counted once, by apply_chunks). */
+static int read_extras(tt_objects_t *o, const tt_reader_t *r)
+{
+    static const tt__objagg_sink sink = {NULL, NULL, NULL, sink_span,
+                                         sink_path};
+    size_t k = 0;
+    int rc = decode_chunks(o, r, &sink, 0);
+    if (rc < 0)
+        return rc;
+    if (o->n_spans > 1)
+        qsort(o->spans, o->n_spans, sizeof *o->spans, cmp_span);
+    /* Overlapping spans of one thread (two writers' views) merge. */
+    for (size_t i = 0; i < o->n_spans; i++) {
+        if (k > 0 && o->spans[k - 1].thread == o->spans[i].thread &&
+            o->spans[i].start <= o->spans[k - 1].end) {
+            if (o->spans[i].end > o->spans[k - 1].end)
+                o->spans[k - 1].end = o->spans[i].end;
+            continue;
+        }
+        o->spans[k++] = o->spans[i];
+    }
+    o->n_spans = k;
+    o->sum.n_import_spans = (uint32_t)k;
+    return 0;
+}
+
+static int apply_chunks(tt_objects_t *o, const tt_reader_t *r)
+{
+    static const tt__objagg_sink sink = {sink_summary, sink_row,
+                                         sink_verdict, NULL, NULL};
+    return decode_chunks(o, r, &sink, 1);
 }
 
 /* ------------------------------------------------------------ results */
@@ -369,7 +477,17 @@ static int finish(tt_objects_t *o, uint32_t n_types)
         o->rows[e->row].survived++;
         if (!o->sum.checked || (e->flags & LIVE_UNVERIFIED))
             o->rows[e->row].unverified++;
+        if (e->flags & LIVE_IMPORT) {
+            o->rows[e->row].survived_import++;
+            if (!o->sum.checked || (e->flags & LIVE_UNVERIFIED))
+                o->rows[e->row].unverified_import++;
+        }
     }
+    for (size_t i = 0; i < o->n_paths; i++) {
+        live_t *e = live_find(o, o->paths[i].addr);
+        o->paths[i].row = e != NULL ? e->row : EMPTY_ROW;
+    }
+    o->sum.n_paths = (uint32_t)o->n_paths;
     o->sum.repaired += o->repaired_capture;
     if (!o->sum.aggregated)
         o->sum.unlogged = o->row_created;
@@ -393,8 +511,12 @@ static int finish(tt_objects_t *o, uint32_t n_types)
         t->survived += r->survived;
         t->unverified += r->unverified;
         t->died_unseen += r->died_unseen;
+        t->survived_import += r->survived_import;
+        t->unverified_import += r->unverified_import;
         for (int b = 0; b < TT_OBJ_BUCKETS; b++)
             t->lifetime[b] += r->lifetime[b];
+        o->sum.survived_import += r->survived_import;
+        o->sum.unverified_import += r->unverified_import;
         o->sum.created += r->created;
         o->sum.destroyed += r->destroyed;
         o->sum.survived += r->survived;
@@ -466,6 +588,8 @@ int tt_objects_analyze(tt_reader_t *r, tt_objects_t **out)
         rc = live_rehash(o, 10);
     if (rc == 0)
         rc = make_canon(o, r);
+    if (rc == 0)
+        rc = read_extras(o, r);
     if (rc == 0)
         rc = tt_reader_select_thread(r, UINT32_MAX);
     while (rc == 0) {
@@ -540,10 +664,28 @@ uint64_t tt_objstat_lifetime(const tt_objstat_t *s, double q)
     return UINT64_MAX;
 }
 
+/* See tt.h. */
+int tt_objects_path(const tt_objects_t *o, uint32_t i,
+                    const tt_objstat_t **site,
+                    const tt_objpath_step_t **steps, uint32_t *n)
+{
+    if (o == NULL || site == NULL || steps == NULL || n == NULL ||
+        i >= o->n_paths)
+        return TT_EINVAL;
+    *site = o->paths[i].row == EMPTY_ROW ? NULL : &o->rows[o->paths[i].row];
+    *steps = o->paths[i].steps;
+    *n = o->paths[i].n;
+    return 0;
+}
+
 void tt_objects_free(tt_objects_t *o)
 {
     if (o == NULL)
         return;
+    for (size_t i = 0; i < o->n_paths; i++)
+        tt__free(o->paths[i].steps);
+    tt__free(o->paths);
+    tt__free(o->spans);
     tt__free(o->rows);
     tt__free(o->site_slots);
     tt__free(o->live);

@@ -12,7 +12,9 @@
 #define TT__OA_SUMMARY   0x01
 #define TT__OA_ROW       0x02
 #define TT__OA_VERDICT   0x03
-#define TT__OA_ANCILLARY 0x80        /* 0x80..0xFF: skipped */
+#define TT__OA_ANCILLARY 0x80        /* 0x80..0xFF: skipped by old readers */
+#define TT__OA_IMPORTS   0x80        /* import spans (issue 19) */
+#define TT__OA_PATH      0x81        /* a survivor's referrer chain */
 
 /* VERDICT statuses. */
 #define TT__OA_DEAD        1         /* survivor proven gone at stop */
@@ -24,7 +26,20 @@ typedef struct {
     int (*summary)(void *ctx, const tt_objagg_summary_t *s);
     int (*row)(void *ctx, const tt_objstat_t *row);
     int (*verdict)(void *ctx, int status, uint64_t addr);
+    /* Optional (NULL: the records are checked and skipped). */
+    int (*span)(void *ctx, const tt_objspan_t *s);
+    /* `path` owns the block (tt__malloc'd: steps, then their labels) and
+     * frees it with tt__free, also when it fails. */
+    int (*path)(void *ctx, uint64_t addr, tt_objpath_step_t *steps,
+                uint32_t n);
 } tt__objagg_sink;
+
+/* tt_objextra.c: decodes the body of an IMPORTS or PATH record and hands
+ * it to the sink. 0, TT_ECORRUPT, TT_ENOMEM or a callback's code. */
+int tt__objagg_decode_spans(const uint8_t *b, const uint8_t *be,
+                            const tt__objagg_sink *sink, void *ctx);
+int tt__objagg_decode_path(const uint8_t *b, const uint8_t *be,
+                           const tt__objagg_sink *sink, void *ctx);
 
 /* Decodes one 0x81 payload. Code and type ids must be below n_codes and
  * n_types (the definitions before the chunk). Returns 0, TT_ECORRUPT (the

@@ -19,7 +19,12 @@ from ._text import printable
 if TYPE_CHECKING:
     from ._trace import Trace
 
-__all__ = ["analyze", "format_text", "format_json"]
+__all__ = ["analyze", "format_text", "format_json", "chain_text",
+           "IMPORTS_MODES"]
+
+# How survivors made while importing modules are presented: apart from the
+# program's (default), left out, or mixed in with them.
+IMPORTS_MODES = ("apart", "hide", "mixed")
 
 # Notes that explain an incomplete view of deaths, in presentation order.
 _GAP_NOTES = ("objects.tracer_replaced", "destroy_gap.eval_loop",
@@ -37,29 +42,77 @@ _GAP_DETAILS = ("destroy_gap.address_reuse", "destroy_gap.selftest",
                 "objects.survivors")
 
 
-def analyze(trace: Trace | str | os.PathLike[str]) -> dict[str, Any]:
+def chain_text(chain: list[dict[str, str]]) -> str:
+    """A referrer chain as one line: ``module 'app' -> dict['REG'] -> Bus``
+    (names are the recording's: pass the result through ``printable``
+    before a terminal)."""
+    def step(s: dict[str, str]) -> str:
+        if s["kind"] == "module":
+            return f"module '{s['name']}'"
+        if s["kind"] == "class":
+            return f"class '{s['name']}'"
+        if s["kind"] == "frame":
+            return f"frame {s['name']}"
+        return s["name"]
+    return " -> ".join(step(s) for s in chain)
+
+
+def analyze(trace: Trace | str | os.PathLike[str],
+            imports: str = "apart") -> dict[str, Any]:
     """The object report of a recording (see ``Trace.objects``), read
-    through the Trace's open file (a path is opened as a Trace here)."""
+    through the Trace's open file (a path is opened as a Trace here).
+
+    ``survivors`` are the verified survivors the program made while it
+    ran; those made while a module was being imported (module state) are
+    in ``import_survivors`` with ``imports="apart"`` (default), left out
+    with ``"hide"``, or counted in ``survivors`` with ``"mixed"``. A
+    survivor group whose sample's referrer chain was found at stop has
+    ``why_alive`` (the chain as text) and ``why_alive_chain``."""
     from ._trace import Trace
 
+    if imports not in IMPORTS_MODES:
+        raise ValueError(f"imports must be one of {IMPORTS_MODES}, "
+                         f"not {imports!r}")
     if not isinstance(trace, Trace):
         with Trace(trace) as t:
-            return analyze(t)
+            return analyze(t, imports)
     data = _tracetap.objects(trace._reader)
     st = trace.status()
     data["recording"] = {"path": trace.path, **st}
-    survivors, unverified = [], []
+    why = {}
+    for p in data["paths"]:
+        p["text"] = chain_text(p["chain"])
+        if p["site"] is not None:
+            why.setdefault(_ident(p["site"]), p)
+    survivors, from_imports, unverified = [], [], []
     for site in data["sites"]:
         verified = site["survived"] - site["unverified"]
+        by_import = site["survived_import"] - site["unverified_import"]
+        if imports != "mixed":
+            verified -= by_import
+        key = _key(site)
+        p = why.get(_ident(site))
+        if p is not None:
+            key["why_alive"] = p["text"]
+            key["why_alive_chain"] = p["chain"]
         if verified > 0:
-            survivors.append({**_key(site), "count": verified})
+            survivors.append({**key, "count": verified})
+        if by_import > 0 and imports == "apart":
+            from_imports.append({**key, "count": by_import})
         if site["unverified"] > 0:
             unverified.append({**_key(site), "count": site["unverified"]})
-    survivors.sort(key=lambda s: (-s["count"], s["file"] or "", s["line"] or 0))
-    unverified.sort(key=lambda s: (-s["count"], s["file"] or "", s["line"] or 0))
+    for lst in (survivors, from_imports, unverified):
+        lst.sort(key=lambda s: (-s["count"], s["file"] or "", s["line"] or 0))
     data["survivors"] = survivors
+    data["imports"] = imports
+    if imports == "apart":
+        data["import_survivors"] = from_imports
     data["unverified_survivors"] = unverified
     return data
+
+
+def _ident(site: dict[str, Any]) -> tuple[Any, ...]:
+    return (site["file"], site["line"], site["func"], site["type"])
 
 
 def _key(site: dict[str, Any]) -> dict[str, Any]:
@@ -158,16 +211,18 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
     if len(data["sites"]) > limit:
         out.write(f"  ... {len(data['sites']) - limit} more sites\n")
 
-    surv = data["survivors"]
-    out.write("\nSurvivors (verified alive at stop), largest first:\n")
-    if not surv:
-        out.write("  none\n")
-    for s in surv[:limit]:
-        func = f" ({printable(s['func'])})" if s["func"] else ""
-        out.write(f"  {s['count']:>8,}  {printable(s['type'])}  "
-                  f"{_where(s)}{func}\n")
-    if len(surv) > limit:
-        out.write(f"  ... {len(surv) - limit} more sites\n")
+    imports = data.get("imports", "mixed")
+    _survivor_list(out, data["survivors"], limit,
+                   "Survivors (verified alive at stop), largest first"
+                   + (", made by the program as it ran (module state made "
+                      "by imports is below)" if imports == "apart" else
+                      ", module state made by imports left out"
+                      if imports == "hide" else "") + ":")
+    if imports == "apart":
+        _survivor_list(out, data["import_survivors"], limit,
+                       "Module state: survivors made while modules were "
+                       "being imported (tracetap objects --no-imports "
+                       "leaves them out):")
     unv = data["unverified_survivors"]
     if unv:
         n = sum(s["count"] for s in unv)
@@ -180,6 +235,22 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
         out.write(f"\n{n:,} further object(s) outlived the recording as far "
                   f"as the events show, but are not reported as leaks: "
                   f"{why}.\n")
+
+
+def _survivor_list(out: TextIO, surv: list[dict[str, Any]], limit: int,
+                   title: str) -> None:
+    out.write(f"\n{title}\n")
+    if not surv:
+        out.write("  none\n")
+    for s in surv[:limit]:
+        func = f" ({printable(s['func'])})" if s["func"] else ""
+        out.write(f"  {s['count']:>8,}  {printable(s['type'])}  "
+                  f"{_where(s)}{func}\n")
+        if "why_alive" in s:
+            out.write(f"            alive through: "
+                      f"{printable(s['why_alive'])}\n")
+    if len(surv) > limit:
+        out.write(f"  ... {len(surv) - limit} more sites\n")
 
 
 def format_json(data: dict[str, Any], out: TextIO) -> None:

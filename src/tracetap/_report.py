@@ -448,14 +448,21 @@ def _objects(r: _Rec, pages: dict[str, str], top: int) -> str:
           td(f"{s['survived']:,}", v=s["survived"], cls="r")]
          for s in sites[:top]),
         table_id=f"sites-{r.index}") + rest(sites, "sites"))
-    surv = o["survivors"]
-    parts.append("<h4>Survivors (verified alive at the end)</h4>" + (table(
-        [Col("site"), Col("function"), Col("type"), Col("alive", True)],
-        ([td("", html_text=_where(s, pages)), td(s["func"] or ""),
-          td(s["type"]), td(f"{s['count']:,}", v=s["count"], cls="r")]
-         for s in surv[:top]),
-        table_id=f"survivors-{r.index}") + rest(surv, "survivor sites")
-        if surv else '<p class="muted">none</p>'))
+    for key, title in (("survivors", "Survivors (verified alive at the "
+                        "end, made by the program as it ran)"),
+                       ("import_survivors", "Module state (survivors made "
+                        "while modules were being imported)")):
+        surv = o.get(key, [])
+        parts.append(f"<h4>{esc(title)}</h4>" + (table(
+            [Col("site"), Col("function"), Col("type"), Col("alive", True),
+             Col("alive through", False, "a referrer chain from a root to "
+                 "one of them, found at stop")],
+            ([td("", html_text=_where(s, pages)), td(s["func"] or ""),
+              td(s["type"]), td(f"{s['count']:,}", v=s["count"], cls="r"),
+              td(s.get("why_alive", ""))]
+             for s in surv[:top]),
+            table_id=f"{key}-{r.index}") + rest(surv, "survivor sites")
+            if surv else '<p class="muted">none</p>'))
     return "".join(parts)
 
 

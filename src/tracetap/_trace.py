@@ -225,19 +225,23 @@ class Trace:
                                   None, None, None, None, None, None, None,
                                   resume))
 
-    def objects(self) -> dict[str, Any]:
+    def objects(self, imports: str = "apart") -> dict[str, Any]:
         """Object lifetimes (recordings made with ``--objects``):
         ``complete_deaths`` (every survivor shown was verified alive),
         ``types`` (name -> created, destroyed, survived, unverified,
-        died_unseen, lifetime percentiles in ns), ``sites`` (by created:
-        file, line, func, type and the same counts), ``survivors`` (verified
-        alive at stop, grouped by site, largest first),
-        ``unverified_survivors``, ``totals`` and ``notes`` (the DESTROY gaps
-        found while recording, each saying what it affects) and
-        ``recording`` (:meth:`status`: how complete the file is). Reads
+        died_unseen, survived_import, lifetime percentiles in ns),
+        ``sites`` (by created: file, line, func, type and the same counts),
+        ``survivors`` (verified alive at stop and made by the program as it
+        ran, grouped by site, largest first, with ``why_alive`` where a
+        referrer chain was found at stop), ``import_survivors`` (made while
+        modules were being imported; ``imports="mixed"`` counts them in
+        ``survivors``, ``"hide"`` leaves them out), ``paths`` (the referrer
+        chains), ``unverified_survivors``, ``totals`` and ``notes`` (the
+        DESTROY gaps found while recording, each saying what it affects)
+        and ``recording`` (:meth:`status`: how complete the file is). Reads
         this Trace's open file."""
         from ._objects import analyze
-        return analyze(self)
+        return analyze(self, imports)
 
     def calls(self) -> dict[str, Any]:
         """Where the time goes (docs/calls.md): ``functions`` (per function

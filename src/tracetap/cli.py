@@ -133,6 +133,12 @@ Reading the report:
   - "survived" counts objects still alive at stop that were born during
     the recording. They are leaks only if nothing should still hold them:
     caches and module state survive on purpose.
+  - Module state: survivors made while a module was being imported (its
+    body, the imports it makes, what it calls) are listed apart, after the
+    program's own (--no-imports: left out; --imports: counted with them).
+  - "alive through": for the largest groups, a chain of references from a
+    root (a module, a class, a running function's local) to one of them,
+    found at stop (docs/objects.md).
   - On CPython 3.13.0-3.13.2 (gh-130382: frees in the eval loop) and 3.14.x
     (gh-156371, through at least 3.14.7: objects deferred by the trashcan,
     i.e. deeply nested containers) some deaths are never reported by the
@@ -367,6 +373,16 @@ def _main_parser() -> argparse.ArgumentParser:
                      help="text (default) or one JSON document")
     obj.add_argument("--limit", type=int, default=20, metavar="N",
                      help="rows per table in text (default 20)")
+    imp = obj.add_mutually_exclusive_group()
+    imp.add_argument("--imports", dest="imports", action="store_const",
+                     const="mixed", default="apart",
+                     help="count survivors made while modules were being "
+                     "imported with the program's (default: listed apart, "
+                     "below them, as module state)")
+    imp.add_argument("--no-imports", dest="imports", action="store_const",
+                     const="hide",
+                     help="leave survivors made while modules were being "
+                     "imported out of the survivor lists")
     cov = sub.add_parser(
         "coverage",
         help="line counts and coverage reports",
@@ -686,13 +702,14 @@ def _cmd_run(argv: Sequence[str]) -> int:
     return outcome.exit_code
 
 
-def _cmd_objects(path: str, fmt: str, limit: int) -> int:
+def _cmd_objects(path: str, fmt: str, limit: int,
+                 imports: str = "apart") -> int:
     from . import _objects, _show
     from ._progress import shown
     from ._trace import Trace, TraceError
     try:
         with Trace(path) as trace, shown(sys.stderr):
-            data = _objects.analyze(trace)
+            data = _objects.analyze(trace, imports)
             rec = data["recording"]
             for w in _show.status_warnings(path, rec, trace._reader.size):
                 _err(f"warning: {w}")
@@ -793,7 +810,7 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "info":
         return _show.cmd_info(ns.file)
     if ns.command == "objects":
-        return _cmd_objects(ns.file, ns.format, ns.limit)
+        return _cmd_objects(ns.file, ns.format, ns.limit, ns.imports)
     if ns.command == "calls":
         from . import _calls
         return _calls.cmd_calls(ns)

@@ -400,7 +400,7 @@ void test_objagg_format_example(void)
     static const uint8_t ex[] = {0x01, 0x03, 0x02, 0x00, 0x00,
         0x02, 0x12, 0x01, 0x0C, 0x00, 0x01, 0x0A, 0x06, 0x04, 0x00, 0x00,
         0x08, 0, 0, 0, 0, 0, 0, 0, 0x06};
-    tt__objagg_sink sink = {keep_summary, keep_row, NULL};
+    tt__objagg_sink sink = {keep_summary, keep_row, NULL, NULL, NULL};
     tt_objstat_t row, seen;
 
     memset(&seen, 0, sizeof seen);
@@ -422,7 +422,7 @@ void test_objagg_malformed(void)
     const char *path = tmp_path("bad.ttrace");
     tt_objstat_t row;
     tt_objagg_summary_t sum = {TT_OBJAGG_CHECKED, 0, 0};
-    tt__objagg_sink sink = {NULL, count_rows, NULL};
+    tt__objagg_sink sink = {NULL, count_rows, NULL, NULL, NULL};
     tt_tbuf_t *b0, *b1;
     tt_reader_t *r;
     tt_objects_t *o;
@@ -564,6 +564,24 @@ void test_alloc_fail_objects(void)
         CHECK_EQ(rc, TT_ENOMEM);
         CHECK(n < 100);
     }
+    {
+        /* issue 19: import spans and a chain, and their allocations */
+        const tt_objspan_t spans[] = {{0, 100, 200}, {0, 50, 60}};
+        const tt_objpath_step_t chain[] = {{TT_OBJPATH_MODULE, "m"},
+                                           {TT_OBJPATH_OBJECT, "list"}};
+        for (n = 1;; n++) {
+            int rc;
+            tt__alloc_fail_at(n, 0);
+            rc = tt_writer_objspans(w, spans, 2);
+            if (rc == 0)
+                rc = tt_writer_objpath(w, A(2999), chain, 2);
+            tt__alloc_fail_at(0, 0);
+            if (rc == 0)
+                break;
+            CHECK_EQ(rc, TT_ENOMEM);
+            CHECK(n < 100);
+        }
+    }
     CHECK_OK(tt_writer_close(w));
     CHECK_OK(tt_reader_open(&r, path, 0));
     CHECK_EQ(tt_reader_damage(r)->status, 0);
@@ -584,4 +602,92 @@ void test_alloc_fail_objects(void)
     CHECK_EQ(tt_objects_summary(o)->survived, 2999);   /* A(7) dead */
     tt_objects_free(o);
     tt_reader_close(r);
+}
+
+/* Issue 19: import spans mark the survivors made while a module was being
+ * imported (per thread: a span of another thread changes nothing), and a
+ * PATH record is attached to the row of the survivor it names. */
+void test_objects_imports_paths(void)
+{
+    const char *path = tmp_path("imports.ttrace");
+    uint64_t start = test_header()->start_tick;
+    tt_objagg_summary_t sum = {TT_OBJAGG_CHECKED, 0, 0};
+    /* f:6 lists A(6..9) survive, born at 1006..1009 in thread 0 */
+    tt_objspan_t spans[] = {{0, 1007, 1008}, {1, 1000, 1010},
+                            {0, 1007, 1007} /* nested view: merged */};
+    tt_objpath_step_t chain[] = {{TT_OBJPATH_MODULE, "app"},
+                                 {TT_OBJPATH_OBJECT, "dict"},
+                                 {TT_OBJPATH_OBJECT, "list"}};
+    tt_objpath_step_t bad = {9, "x"};
+    const tt_objpath_step_t *steps;
+    const tt_objstat_t *site;
+    const tt_objects_summary_t *s;
+    uint32_t n;
+    tt_tbuf_t *b0, *b1;
+    tt_reader_t *r;
+    tt_objects_t *o;
+    ids d;
+    tt_writer_t *w = open_objects(path, &d, &b0, &b1);
+
+    write_stream(w, &d, b0, b1, start);
+    CHECK_EQ(tt_writer_objspans(w, NULL, 1), TT_EINVAL);
+    spans[0].end = 1;
+    CHECK_EQ(tt_writer_objspans(w, spans, 3), TT_EINVAL);
+    spans[0].end = 1008;
+    CHECK_EQ(tt_writer_objpath(w, A(9), &bad, 1), TT_EINVAL);
+    CHECK_EQ(tt_writer_objpath(w, A(9), chain, 0), TT_EINVAL);
+    CHECK_OK(tt_writer_objspans(w, spans, 3));
+    CHECK_OK(tt_writer_objpath(w, A(9), chain, 3));
+    CHECK_OK(tt_writer_objpath(w, A(12345), chain, 1));
+    CHECK_OK(tt_writer_objagg(w, &sum, NULL, 0, NULL, 0, NULL, 0));
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_OK(tt_objects_analyze(r, &o));
+    s = tt_objects_summary(o);
+    CHECK_EQ(s->bad_chunks, 0);
+    CHECK_EQ(s->n_import_spans, 2);
+    CHECK_EQ(s->survived, 5);
+    CHECK_EQ(s->survived_import, 2);    /* A(7), A(8) */
+    CHECK_EQ(s->unverified_import, 0);
+    site = find_site(o, d.code_f, 6, d.t_list);
+    CHECK_EQ(site->survived, 4);
+    CHECK_EQ(site->survived_import, 2);
+    CHECK_EQ(find_site(o, d.code_g, 22, d.t_list)->survived_import, 0);
+    CHECK_EQ(find_type(o, d.t_list)->survived_import, 2);
+    CHECK_EQ(s->n_paths, 2);
+    CHECK_OK(tt_objects_path(o, 0, &site, &steps, &n));
+    CHECK(site == find_site(o, d.code_f, 6, d.t_list));
+    CHECK_EQ(n, 3);
+    CHECK_EQ(steps[0].kind, TT_OBJPATH_MODULE);
+    CHECK(strcmp(steps[0].label, "app") == 0);
+    CHECK(strcmp(steps[2].label, "list") == 0);
+    CHECK_OK(tt_objects_path(o, 1, &site, &steps, &n));
+    CHECK(site == NULL);                /* not a survivor of this file */
+    CHECK_EQ(n, 1);
+    CHECK_EQ(tt_objects_path(o, 2, &site, &steps, &n), TT_EINVAL);
+    tt_objects_free(o);
+    tt_reader_close(r);
+}
+
+/* A malformed IMPORTS or PATH record stops its chunk (bad_chunks), and a
+ * reader that does not ask for them still checks them. */
+void test_objagg_extras_malformed(void)
+{
+    static const uint8_t spans_short[] = {0x80, 0x02, 0x05, 0x00};
+    static const uint8_t path_kind[] = {0x81, 0x05, 0x10, 0x01, 0x07, 0x01,
+                                        'x'};
+    static const uint8_t path_len[] = {0x81, 0x05, 0x10, 0x01, 0x01, 0x09,
+                                       'x'};
+    static const uint8_t ok[] = {0x80, 0x04, 0x01, 0x00, 0x05, 0x02,
+                                 0x81, 0x06, 0x10, 0x01, 0x01, 0x02, 'a',
+                                 'b'};
+    tt__objagg_sink none = {NULL, NULL, NULL, NULL, NULL};
+
+    CHECK_EQ(tt__objagg_decode(spans_short, sizeof spans_short, 0, 0, &none,
+                               NULL), TT_ECORRUPT);
+    CHECK_EQ(tt__objagg_decode(path_kind, sizeof path_kind, 0, 0, &none,
+                               NULL), TT_ECORRUPT);
+    CHECK_EQ(tt__objagg_decode(path_len, sizeof path_len, 0, 0, &none,
+                               NULL), TT_ECORRUPT);
+    CHECK_OK(tt__objagg_decode(ok, sizeof ok, 0, 0, &none, NULL));
 }
