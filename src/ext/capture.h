@@ -275,6 +275,11 @@ typedef struct capture_rec {
                                      --objects state, or NULL */
     struct capture_cfuncs *cfuncs;    /* owned (cfuncs.c): the --c-calls
                                      table, or NULL (no profile function) */
+    /* --count (countmode.c): the codes with a counts array, so a context
+     * switch (context.c) writes and clears them without a table scan */
+    capture_code_t **counted;    /* owned array; entries borrowed */
+    uint32_t n_counted, cap_counted;
+    uint32_t n_contexts;         /* context marks written (context.c) */
 } capture_rec_t;
 
 /* The active recording, or NULL. Protected by the GIL. */
@@ -342,6 +347,24 @@ int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
 /* Writes every code's counts as 0x80 chunks, and its arcs (--branch)
  * as 0x83 chunks. 0, or -1 (counted). */
 int capture_counts_write(capture_rec_t *rec);
+/* At a context switch: writes the counts and arcs gathered since the last
+ * one (as capture_counts_write), then zeroes them, remembering which lines
+ * ever ran for the run summary. 0, or -1 (counted; the counts are kept). */
+int capture_counts_switch(capture_rec_t *rec);
+/* The lines of c that ran before the last context switch (a byte per
+ * count slot, after the counts), or NULL. */
+static inline uint8_t *
+capture_counts_ran(capture_code_t *c)
+{
+    return c->counts ? (uint8_t *)(c->counts + c->count_span) : NULL;
+}
+/* context.c: tracetap.context(name), the module function. */
+PyObject *capture_context(PyObject *module, PyObject *name);
+/* contextreader.c: the module functions contexts, line_contexts and
+ * context_spans over a Reader. */
+PyObject *capture_contexts(PyObject *module, PyObject *reader);
+PyObject *capture_line_contexts(PyObject *module, PyObject *reader);
+PyObject *capture_context_spans(PyObject *module, PyObject *args);
 /* The coverage totals of the counts, as tt_coverage would compute them
  * from the file (files with a traced code, executable lines: the union of
  * the codes' lines >= 1 per file, pseudo files left out; covered: of those,
