@@ -67,42 +67,19 @@ def merge_line_contexts(paths: Sequence[str | os.PathLike[str]]
     return out
 
 
-def statement_contexts(raw: dict[str, dict[int, set[str]]],
-                       config: CoverageConfig | None
-                       ) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
-    """The report's view: files config wants, each line mapped to its
-    statement's first line as coverage.py reports it (lines of excluded
-    or non-statement code dropped), contexts sorted. Returns the map and
-    warnings."""
-    from . import _covanalysis as ca
-
-    warnings: list[str] = []
+def report_contexts(raw: dict[str, dict[int, set[str]]],
+                    config: CoverageConfig | None
+                    ) -> dict[str, dict[int, list[str]]]:
+    """The report's view: the files config wants, each line as recorded
+    (CPython's line numbers, as coverage.py's ``contexts_by_lineno`` has
+    them: a multi-line statement's lines each, a module docstring's line
+    too), with its contexts sorted."""
     out: dict[str, dict[int, list[str]]] = {}
     for fn in sorted(raw):
         if fn.startswith("<") or (config is not None and not config.wanted(fn)):
             continue
-        lines = raw[fn]
-        merged: dict[int, set[str]] = {}
-        fa = None
-        if config is None or config.statements:
-            try:
-                exclude = list(ca.DEFAULT_EXCLUDE if config is None or
-                               config.exclude_lines is None
-                               else config.exclude_lines)
-                if config is not None:
-                    exclude += config.exclude_also
-                fa = ca.analyze(fn, exclude)
-            except (OSError, ca.NotPython, UnicodeDecodeError) as exc:
-                warnings.append(f"{fn}: {exc}; its lines are shown as recorded")
-        for line, ctxs in lines.items():
-            if fa is not None:
-                line = fa.first_line(line)
-                if line not in fa.statements:
-                    continue
-            merged.setdefault(line, set()).update(ctxs)
-        if merged:
-            out[fn] = {ln: sorted(merged[ln]) for ln in sorted(merged)}
-    return out, warnings
+        out[fn] = {ln: sorted(raw[fn][ln]) for ln in sorted(raw[fn])}
+    return out
 
 
 def format_text(data: dict[str, dict[int, list[str]]], out: TextIO) -> None:
@@ -119,13 +96,13 @@ def format_text(data: dict[str, dict[int, list[str]]], out: TextIO) -> None:
 
 def format_json(data: dict[str, dict[int, list[str]]], out: TextIO) -> None:
     """coverage.py's JSON report shape for contexts (``--show-contexts``):
-    files -> path -> contexts -> line (a string) -> [names]."""
+    files -> path -> contexts -> line (a string) -> [names]; the lines are
+    the recorded ones, as in coverage.py's."""
     from . import __version__
 
     doc = {"meta": {"format": 1, "tracetap_version": __version__,
                     "show_contexts": True},
-           "files": {fn: {"executed_lines": list(lines),
-                          "contexts": {str(ln): c for ln, c in lines.items()}}
+           "files": {fn: {"contexts": {str(ln): c for ln, c in lines.items()}}
                      for fn, lines in data.items()}}
     json.dump(doc, out, indent=1)
     out.write("\n")
@@ -144,9 +121,7 @@ def cmd_contexts(files: Sequence[str], fmt: str, out_path: str | None,
     except (OSError, TraceError) as exc:
         sys.stderr.write(f"tracetap: error: {exc}\n")
         return 1
-    data, warnings = statement_contexts(raw, config)
-    for w in warnings:
-        sys.stderr.write(f"tracetap: warning: {w}\n")
+    data = report_contexts(raw, config)
     try:
         out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout
     except OSError as exc:
