@@ -309,3 +309,27 @@ void test_contexts_alloc_fail(void)
         tt_reader_close(r);
     }
 }
+
+/* FORMAT.md §17's worked example, byte for byte. */
+void test_contexts_example_bytes(void)
+{
+    static const uint8_t want[] = {0x07, 0xAC, 0x02, 0x08, 't', ':', ':',
+                                   'a', '|', 'r', 'u', 'n'};
+    const char *path = tmp_path("ctx-ex.ttrace");
+    tt_writer_t *w;
+    tt_reader_t *r;
+    const uint8_t *p;
+    size_t len;
+    uint8_t type;
+
+    CHECK_OK(tt_writer_open(&w, path, test_header()));
+    CHECK_OK(tt_writer_context(w, 7, 1000 + 300, "t::a|run"));
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, TT_READ_MERGED));
+    CHECK_EQ(tt_reader_n_ancillary(r), 1);
+    CHECK_OK(tt_reader_ancillary(r, 0, &type, &p, &len));
+    CHECK_EQ(type, TT_CHUNK_CONTEXT);
+    CHECK_EQ(len, sizeof want);
+    CHECK(memcmp(p, want, len) == 0);
+    tt_reader_close(r);
+}
