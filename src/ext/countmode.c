@@ -29,16 +29,6 @@ capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
     }
     if (lo > hi)
         return 0;                 /* no line: nothing can be counted */
-    if (rec->n_counted == rec->cap_counted) {
-        uint32_t cap = rec->cap_counted ? rec->cap_counted * 2 : 64;
-        capture_code_t **v = PyMem_RawRealloc(rec->counted, cap * sizeof(*v));
-        if (v == NULL) {
-            rec->problems.nomem++;
-            return -1;
-        }
-        rec->counted = v;
-        rec->cap_counted = cap;
-    }
     c->count_base = lo;
     c->count_span = (uint32_t)((int64_t)hi - lo + 1);
     /* the counts, then a byte per slot: ran before the last switch */
@@ -48,7 +38,6 @@ capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
         rec->problems.nomem++;
         return -1;
     }
-    rec->counted[rec->n_counted++] = c;
     return 0;
 }
 
@@ -168,9 +157,43 @@ pick_slot(capture_rec_t *rec, size_t i)
 }
 
 static capture_code_t *
-pick_counted(capture_rec_t *rec, size_t i)
+pick_dirty(capture_rec_t *rec, size_t i)
 {
-    return rec->counted[i];
+    return rec->dirty[i];
+}
+
+void
+capture_counts_touch(capture_rec_t *rec, capture_code_t *c)
+{
+    if (rec->n_dirty == rec->cap_dirty) {
+        uint32_t cap = rec->cap_dirty ? rec->cap_dirty * 2 : 64;
+        capture_code_t **v = PyMem_RawRealloc(rec->dirty, cap * sizeof(*v));
+        if (v == NULL) {
+            rec->problems.nomem++;
+            return;
+        }
+        rec->dirty = v;
+        rec->cap_dirty = cap;
+    }
+    c->ctx_dirty = 1;
+    rec->dirty[rec->n_dirty++] = c;
+}
+
+/* Marks the codes of every thread's running frames dirty: they can count
+ * lines without a new CALL. */
+static void
+touch_stacks(capture_rec_t *rec)
+{
+    for (uint32_t i = 0; i < rec->n_threads; i++) {
+        capture_thread_t *t = rec->threads[i];
+        capture_frame_t *e;
+        if (t == NULL || t->ended || t->stack == NULL)
+            continue;
+        for (e = t->stack + 1; e <= t->top; e++)
+            if (e->code != NULL && e->code->counts != NULL &&
+                !e->code->ctx_dirty)
+                capture_counts_touch(rec, e->code);
+    }
 }
 
 int
@@ -186,11 +209,13 @@ capture_counts_switch(capture_rec_t *rec)
 {
     uint32_t i, k;
 
-    if (counts_write(rec, pick_counted, rec->n_counted, rec->n_counted) < 0)
+    touch_stacks(rec);
+    if (counts_write(rec, pick_dirty, rec->n_dirty, rec->n_dirty) < 0)
         return -1;
-    for (i = 0; i < rec->n_counted; i++) {
-        capture_code_t *c = rec->counted[i];
+    for (i = 0; i < rec->n_dirty; i++) {
+        capture_code_t *c = rec->dirty[i];
         uint8_t *ran = capture_counts_ran(c);
+        c->ctx_dirty = 0;
         c->calls = 0;
         for (k = 0; k < c->count_span; k++) {
             if (c->counts[k]) {
@@ -203,6 +228,8 @@ capture_counts_switch(capture_rec_t *rec)
             c->n_arcs = 0;
         }
     }
+    rec->n_dirty = 0;
+    touch_stacks(rec);
     return 0;
 }
 
