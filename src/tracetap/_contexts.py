@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from ._coverage import CoverageConfig
     from ._trace import Trace
 
-# pytest-cov's context names: "<node id>|setup", "|run", "|teardown".
-PHASES = ("setup", "run", "teardown")
 
 
 def contexts(trace: Trace) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ is run in child processes:
 Executed lines, arcs and each line's contexts must equal coverage.py's.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,17 +24,9 @@ import sys
 import coverage_support as cs
 import oracle_support as osup
 import pytest
-from test_coverage_py import EXPECTED_DIFFERENCES, _compare
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT = os.path.join(HERE, "covproject")
-
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("tracetap") is None,
-                       reason="tracetap is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("coverage") is None,
-                       reason="coverage.py (the reference) is not installed"),
-]
+# The same project, reference and skip conditions as test_coverage_py.
+from test_coverage_py import (EXPECTED_DIFFERENCES, PROJECT,  # noqa: F401
+                              _compare, pytestmark)
 
 # coverage.py's side of the context switches: what pytest-cov's
 # --cov-context=test does, at the same hooks as tracetap's plugin.
