@@ -412,7 +412,7 @@ def cmd_calls(ns: argparse.Namespace) -> int:
                 from ._contexts import select
                 if not select(trace, ns.context):
                     p.error(f"no context {ns.context!r} in the recording "
-                            "(list them: tracetap info)")
+                            "(tracetap.load(FILE).contexts() lists them)")
             data = analyze(trace)
             # In progress, incomplete or damaged: said as every analysis says it.
             warn_status(trace)
