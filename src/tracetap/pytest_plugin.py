@@ -77,10 +77,16 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any,
         path = _worker_path(path, worker)
     from tracetap import _record
 
-    rec = _record.record(path, count=mode == "count",
-                         objects=mode == "objects",
-                         branch=mode == "count" and ns.tracetap_branch)
-    rec.start()
+    try:
+        rec = _record.record(path, count=mode == "count",
+                             objects=mode == "objects",
+                             branch=mode == "count" and ns.tracetap_branch)
+        rec.start()
+    except (OSError, RuntimeError, NotImplementedError, ValueError) as exc:
+        # another tracer holds the hook (coverage run), an output that
+        # cannot be created, --tracetap=objects before 3.13: said, no run
+        raise pytest.UsageError(f"--tracetap: the recording could not "
+                                f"start: {exc}") from exc
     early_config.stash[_state_key] = _State(mode, path, rec)
 
 

@@ -243,6 +243,18 @@ def test_calls_in_one_context(project):
     assert proc.returncode == 2 and "no context" in proc.stderr
 
 
+def test_a_recording_that_cannot_start_is_a_usage_error(tmp_path):
+    """An output in a directory that does not exist: pytest stops with
+    a usage error (exit 4) naming the reason, and runs no test."""
+    (tmp_path / "test_probe.py").write_text("def test_x():\n    pass\n")
+    proc = _run([*PYTEST, "test_probe.py", "--tracetap", "--tracetap-output",
+                 str(tmp_path / "no" / "such" / "dir.ttrace")], str(tmp_path),
+                check=False)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "--tracetap: the recording could not start" in proc.stderr
+    assert "passed" not in proc.stdout
+
+
 PROBE = '''
 import sys
 
