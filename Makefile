@@ -2,7 +2,7 @@
 PYTHON ?= python3
 FUZZ_SECONDS ?= 300
 
-.PHONY: help test test-c test-py demo bench fuzz fuzz-smoke pythons clean
+.PHONY: help test test-c test-py demo bench bench-pytest fuzz fuzz-smoke pythons clean
 
 help:
 	@echo "make test        C tests (plain + ASan/UBSan), then pytest on every matrix interpreter"
@@ -10,6 +10,7 @@ help:
 	@echo "make test-py     only the Python tests (PYTEST_ARGS='-k foo', VERSIONS='3.13.15 3.14.7')"
 	@echo "make demo        install tracetap in a venv on the newest interpreter and trace examples/demo.py"
 	@echo "make bench       run the benchmark suite (bench/run.py) on the newest interpreter"
+	@echo "make bench-pytest  more-itertools' test suite plain, under coverage.py and tracetap (VERSIONS='3.13.15 3.14.7')"
 	@echo "make fuzz        fuzz the reader for FUZZ_SECONDS (default 300) with libFuzzer"
 	@echo "make pythons     build/list the interpreter matrix"
 	@echo "make clean       remove build/ (cached interpreters and venvs stay in ~/.cache/tracetap)"
@@ -28,6 +29,12 @@ demo:
 
 bench:
 	scripts/bench $(BENCH_ARGS)
+
+# A real test suite (bench/pytest_suite.py): not part of `make test`.
+bench-pytest:
+	for v in $(or $(VERSIONS),3.13.15 3.14.7); do \
+	  BENCH_SCRIPT=bench/pytest_suite.py scripts/bench --python-version $$v $(BENCH_ARGS) || exit 1; \
+	done
 
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS)

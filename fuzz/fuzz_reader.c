@@ -297,6 +297,45 @@ static void objects(tt_reader_t *r)
     tt_objects_free(o);
 }
 
+/* Issue 16: context marks, the context of every line, and tick windows. */
+static void context_checks(tt_reader_t *r)
+{
+    uint32_t n = tt_reader_n_contexts(r);
+    tt_line_context_t *v = NULL;
+    uint64_t *s = NULL, prev = 0;
+    size_t k = 0;
+    tt_event_t ev;
+    int rc;
+
+    EXPECT(n >= 1);
+    for (uint32_t i = 0; i < n; i++) {
+        tt_context_t c;
+        EXPECT(tt_reader_context(r, i, &c) == 0 && c.name != NULL);
+        EXPECT(c.tick >= prev);           /* marks never go back */
+        EXPECT(tt_reader_context_at(r, c.tick) >= i);
+        prev = c.tick;
+        touch(c.name);
+    }
+    rc = tt_line_contexts(r, &v, &k);
+    EXPECT(rc == 0 || rc == TT_ENOMEM || rc == TT_ECANCELED);
+    for (size_t i = 0; rc == 0 && i < k; i++)
+        EXPECT(v[i].context < n && v[i].line >= 1);  /* any code: lax ids */
+    tt_line_contexts_free(v);
+    if (n < 2 || tt_reader_context_spans(r, "", 0, &s, &k) != 0)
+        return;
+    if (tt_reader_set_window(r, s, k) == 0) {
+        while ((rc = tt_reader_next(r, &ev)) != 0 && rc != TT_ENOMEM) {
+            tt_context_t c;
+            if (rc != 1)
+                continue;
+            EXPECT(tt_reader_context(r, tt_reader_context_at(r, ev.tick),
+                                     &c) == 0 && c.name[0] == '\0');
+        }
+        EXPECT(tt_reader_set_window(r, NULL, 0) == 0);
+    }
+    tt_spans_free(s);
+}
+
 /* Issue 5: the 0x80 line-count records and the coverage analysis with
  * every exporter, over whatever the reader accepted. */
 static void coverage_checks(tt_reader_t *r)
@@ -432,6 +471,7 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     EXPECT(tt_reader_select_thread(r, tt_reader_n_threads(r)) == TT_EINVAL);
     objects(r);
     clock_checks(r);
+    context_checks(r);
     calls_checks(r);
     lines_checks(r);
     tt_reader_close(r);

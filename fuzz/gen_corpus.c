@@ -209,6 +209,22 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* issue 16: context marks in a full and in a --count recording */
+    w = start("seed-contexts", &b, &c, &t);
+    tt_tbuf_line(b, 200, c, 2);
+    tt_writer_context(w, 1, 205, "t.py::test_a|run");
+    tt_tbuf_line(b, 206, c, 3);
+    tt_writer_context(w, 1, 210, "");
+    tt_tbuf_line(b, 211, c, 2);
+    {
+        static const uint64_t hits[] = {1, 2};
+        const tt_count_table_t tab = {c, 1, 1, 2, hits};
+        tt_writer_line_counts(w, &tab, 1);
+        tt_writer_context(w, 1, 220, "t.py::test_b|setup");
+        tt_writer_line_counts(w, &tab, 1);
+    }
+    tt_writer_close(w);
+
     tt__tbuf_cap = 256;
     w = start("seed-threads", &b, &c, &t);
     tt_writer_thread(w, 2, NULL, &b2);

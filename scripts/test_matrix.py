@@ -28,7 +28,8 @@ TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7",
                      # perfetto ships perfetto_trace_pb2, which needs protobuf's
                      # runtime: the independent parser of tests/py/test_export_perfetto.py
                      "perfetto", "protobuf",
-                     "coverage>=7.18,<7.19"]   # the reference of tests/py/test_coverage_py.py
+                     "coverage>=7.18,<7.19",   # the reference of tests/py/test_coverage_py.py
+                     "pytest-xdist>=3"]        # tests/py/test_pytest_plugin.py
 # Installed where they install (a wheel may be missing for a new interpreter);
 # the tests that use them skip with the reason where they are absent.
 OPTIONAL_TEST_REQUIREMENTS = ["line_profiler"]  # tests/py/test_lines.py

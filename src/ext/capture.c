@@ -98,6 +98,8 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
          * frame); LINE events count through e->code. With --objects its
          * line is kept, as the creation site (reftracer.c, site_of). */
         c->calls++;
+        if (TTX_UNLIKELY(!c->ctx_dirty) && c->counts != NULL)
+            capture_counts_touch(rec, c);    /* once per context */
         if (rec->objects != NULL) {
             e->line = capture_line_at(c, frame);
         } else if (rec->count_arcs) {

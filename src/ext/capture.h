@@ -93,6 +93,8 @@ typedef struct capture_code {
     uint32_t arc_bits, n_arcs;
     uint32_t file_id;        /* writer string id of the file; when traced */
     uint8_t pseudo_file;     /* "<string>", "": coverage leaves it out */
+    uint8_t ctx_dirty;       /* --count: in rec->dirty (may have counts
+                                since the last context switch) */
 } capture_code_t;
 
 typedef struct {
@@ -275,6 +277,12 @@ typedef struct capture_rec {
                                      --objects state, or NULL */
     struct capture_cfuncs *cfuncs;    /* owned (cfuncs.c): the --c-calls
                                      table, or NULL (no profile function) */
+    /* --count (countmode.c): the codes that may have counts since the last
+     * context switch (entered since, or on a stack then), so a switch
+     * (context.c) writes and clears only those */
+    capture_code_t **dirty;      /* owned array; entries borrowed */
+    uint32_t n_dirty, cap_dirty;
+    uint32_t n_contexts;         /* context marks written (context.c) */
 } capture_rec_t;
 
 /* The active recording, or NULL. Protected by the GIL. */
@@ -342,6 +350,29 @@ int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
 /* Writes every code's counts as 0x80 chunks, and its arcs (--branch)
  * as 0x83 chunks. 0, or -1 (counted). */
 int capture_counts_write(capture_rec_t *rec);
+/* At a context switch: writes the counts and arcs gathered since the last
+ * one (as capture_counts_write, for the dirty codes and those on a thread's
+ * stack), then zeroes them, remembering which lines ever ran for the run
+ * summary; the codes on a stack stay dirty. 0, or -1 (counted; the counts
+ * are kept). */
+int capture_counts_switch(capture_rec_t *rec);
+/* Puts c (with counts) on rec's dirty list. No exception; without memory
+ * counted (its counts then go to the context in force at stop). */
+void capture_counts_touch(capture_rec_t *rec, capture_code_t *c);
+/* The lines of c that ran before the last context switch (a byte per
+ * count slot, after the counts), or NULL. */
+static inline uint8_t *
+capture_counts_ran(capture_code_t *c)
+{
+    return c->counts ? (uint8_t *)(c->counts + c->count_span) : NULL;
+}
+/* context.c: tracetap.context(name), the module function. */
+PyObject *capture_context(PyObject *module, PyObject *name);
+/* contextreader.c: the module functions contexts, line_contexts and
+ * context_spans over a Reader. */
+PyObject *capture_contexts(PyObject *module, PyObject *reader);
+PyObject *capture_line_contexts(PyObject *module, PyObject *reader);
+PyObject *capture_context_spans(PyObject *module, PyObject *args);
 /* The coverage totals of the counts, as tt_coverage would compute them
  * from the file (files with a traced code, executable lines: the union of
  * the codes' lines >= 1 per file, pseudo files left out; covered: of those,

@@ -31,7 +31,8 @@ capture_counts_alloc(capture_rec_t *rec, capture_code_t *c)
         return 0;                 /* no line: nothing can be counted */
     c->count_base = lo;
     c->count_span = (uint32_t)((int64_t)hi - lo + 1);
-    c->counts = PyMem_RawCalloc(c->count_span, sizeof(uint64_t));
+    /* the counts, then a byte per slot: ran before the last switch */
+    c->counts = PyMem_RawCalloc(c->count_span, sizeof(uint64_t) + 1);
     if (c->counts == NULL) {
         c->count_span = 0;
         rec->problems.nomem++;
@@ -96,16 +97,20 @@ capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
     c->arcs[j].count++;
 }
 
-int
-capture_counts_write(capture_rec_t *rec)
+/* Writes the counts (0x80) and arcs (0x83) of the codes `pick` yields:
+ * the whole table at stop (codes without lines still count calls), the
+ * counted list at a context switch. 0, or -1 (counted). */
+static int
+counts_write(capture_rec_t *rec, capture_code_t *(*pick)(capture_rec_t *,
+                                                       size_t),
+             size_t cap, size_t room)
 {
-    capture_codetab_t *t = &rec->codes;
-    size_t i, n = 0, na = 0, cap = t->slots ? (size_t)1 << t->bits : 0;
-    size_t room = t->count ? t->count : 1;
+    size_t i, n = 0, na = 0;
     tt_count_table_t *tabs;
     tt_code_arcs_t *arcs;
     int rc;
 
+    room = room ? room : 1;
     tabs = PyMem_RawMalloc(room * sizeof(*tabs));
     arcs = PyMem_RawMalloc(room * sizeof(*arcs));
     if (tabs == NULL || arcs == NULL) {
@@ -115,7 +120,7 @@ capture_counts_write(capture_rec_t *rec)
         return -1;
     }
     for (i = 0; i < cap; i++) {
-        capture_code_t *c = t->slots[i];
+        capture_code_t *c = pick(rec, i);
         if (c == NULL || !c->traced)
             continue;
         if (c->arcs != NULL) {
@@ -142,6 +147,89 @@ capture_counts_write(capture_rec_t *rec)
         rec->problems.writer_errors++;
         return -1;
     }
+    return 0;
+}
+
+static capture_code_t *
+pick_slot(capture_rec_t *rec, size_t i)
+{
+    return rec->codes.slots[i];
+}
+
+static capture_code_t *
+pick_dirty(capture_rec_t *rec, size_t i)
+{
+    return rec->dirty[i];
+}
+
+void
+capture_counts_touch(capture_rec_t *rec, capture_code_t *c)
+{
+    if (rec->n_dirty == rec->cap_dirty) {
+        uint32_t cap = rec->cap_dirty ? rec->cap_dirty * 2 : 64;
+        capture_code_t **v = PyMem_RawRealloc(rec->dirty, cap * sizeof(*v));
+        if (v == NULL) {
+            rec->problems.nomem++;
+            return;
+        }
+        rec->dirty = v;
+        rec->cap_dirty = cap;
+    }
+    c->ctx_dirty = 1;
+    rec->dirty[rec->n_dirty++] = c;
+}
+
+/* Marks the codes of every thread's running frames dirty: they can count
+ * lines without a new CALL. */
+static void
+touch_stacks(capture_rec_t *rec)
+{
+    for (uint32_t i = 0; i < rec->n_threads; i++) {
+        capture_thread_t *t = rec->threads[i];
+        capture_frame_t *e;
+        if (t == NULL || t->ended || t->stack == NULL)
+            continue;
+        for (e = t->stack + 1; e <= t->top; e++)
+            if (e->code != NULL && e->code->counts != NULL &&
+                !e->code->ctx_dirty)
+                capture_counts_touch(rec, e->code);
+    }
+}
+
+int
+capture_counts_write(capture_rec_t *rec)
+{
+    capture_codetab_t *t = &rec->codes;
+    return counts_write(rec, pick_slot,
+                        t->slots ? (size_t)1 << t->bits : 0, t->count);
+}
+
+int
+capture_counts_switch(capture_rec_t *rec)
+{
+    uint32_t i, k;
+
+    touch_stacks(rec);
+    if (counts_write(rec, pick_dirty, rec->n_dirty, rec->n_dirty) < 0)
+        return -1;
+    for (i = 0; i < rec->n_dirty; i++) {
+        capture_code_t *c = rec->dirty[i];
+        uint8_t *ran = capture_counts_ran(c);
+        c->ctx_dirty = 0;
+        c->calls = 0;
+        for (k = 0; k < c->count_span; k++) {
+            if (c->counts[k]) {
+                ran[k] = 1;
+                c->counts[k] = 0;
+            }
+        }
+        if (c->arcs != NULL && c->n_arcs) {
+            memset(c->arcs, 0, ((size_t)1 << c->arc_bits) * sizeof(*c->arcs));
+            c->n_arcs = 0;
+        }
+    }
+    rec->n_dirty = 0;
+    touch_stacks(rec);
     return 0;
 }
 
@@ -194,7 +282,7 @@ capture_counts_totals(capture_rec_t *rec, tt_cov_summary_t *out)
             v[n].file = c->file_id;
             v[n].line = line;
             v[n++].ran = c->counts != NULL && k < c->count_span &&
-                         c->counts[k] != 0;
+                         (c->counts[k] != 0 || capture_counts_ran(c)[k]);
         }
     }
     qsort(v, n, sizeof(*v), count_line_cmp);

@@ -109,6 +109,20 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "stop(thread_names=None) -> dict\n\nRemoves the hook everywhere, "
      "finishes the file and returns a summary with warnings."},
+    {"context", capture_context, METH_O,
+     "context(name) -> bool: marks the start of a named context (a test's\n"
+     "setup, call or teardown) in the active recording. False when nothing\n"
+     "is being recorded."},
+    {"contexts", capture_contexts, METH_O,
+     "contexts(reader) -> [(name, tick, ident)]: the recording's context\n"
+     "marks in order; index 0 is the implicit (\"\", 0, 0) before the first."},
+    {"line_contexts", capture_line_contexts, METH_O,
+     "line_contexts(reader) -> [(filename, line, context index)]: which\n"
+     "contexts ran each line (LINE events by tick, --count tables by file\n"
+     "order)."},
+    {"context_spans", capture_context_spans, METH_VARARGS,
+     "context_spans(reader, name, prefix=False) -> [(lo, hi)]: the tick\n"
+     "spans of the contexts named name (or starting with it)."},
     {"is_recording", capture_is_recording, METH_NOARGS,
      "is_recording() -> bool"},
     {"detach_thread", capture_detach_thread, METH_NOARGS,

@@ -35,6 +35,8 @@ typedef struct {
     uint32_t n_users;        /* live iterators and analyses */
     int lent;                /* r is lent to an iterator or an analysis */
     int closed;              /* close() was called */
+    uint64_t *win;           /* owned (PyMem): set_window's tick spans */
+    size_t n_win;            /* 0: no window */
 } ReaderObject;
 
 typedef struct {
@@ -212,6 +214,9 @@ Reader_release(ReaderObject *self)
     PyMem_Free(self->ordinal);
     PyMem_Free(self->by_ordinal);
     self->ordinal = self->by_ordinal = NULL;
+    PyMem_Free(self->win);
+    self->win = NULL;
+    self->n_win = 0;
 }
 
 static void
@@ -585,6 +590,48 @@ Reader_sources(ReaderObject *self, PyObject *unused)
     return d;
 }
 
+/* set_window(spans): limits every later iteration and analysis of this
+ * Reader to events whose tick lies in one of the [lo, hi) spans (a
+ * context's, from context_spans()); None or [] lifts the limit. */
+static PyObject *
+Reader_set_window(ReaderObject *self, PyObject *arg)
+{
+    PyObject *seq = NULL;
+    uint64_t *win = NULL;
+    Py_ssize_t i, n = 0;
+
+    if (reader_check(self) < 0)
+        return NULL;
+    if (arg != Py_None) {
+        seq = PySequence_Fast(arg, "set_window() takes a list of (lo, hi)");
+        if (seq == NULL)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(seq);
+        win = PyMem_Malloc((size_t)(n ? n : 1) * 2 * sizeof *win);
+        if (win == NULL)
+            goto nomem;
+        for (i = 0; i < n; i++) {
+            unsigned long long lo, hi;
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "KK",
+                                  &lo, &hi))
+                goto error;
+            win[2 * i] = lo;
+            win[2 * i + 1] = hi;
+        }
+        Py_DECREF(seq);
+    }
+    PyMem_Free(self->win);
+    self->win = win;
+    self->n_win = (size_t)n;
+    Py_RETURN_NONE;
+nomem:
+    PyErr_NoMemory();
+error:
+    PyMem_Free(win);
+    Py_XDECREF(seq);
+    return NULL;
+}
+
 static PyObject *
 Reader_n_codes(ReaderObject *self, void *unused)
 {
@@ -675,6 +722,14 @@ reader_lend(ReaderObject *self, tt_reader_t **out)
             return -1;
         }
     }
+    if (self->n_win && tt_reader_set_window(*out, self->win, self->n_win) < 0) {
+        if (*out != self->r)
+            tt_reader_close(*out);
+        self->lent = *out == self->r ? 0 : self->lent;
+        *out = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
     self->n_users++;
     return 0;
 }
@@ -686,6 +741,8 @@ reader_give_back(ReaderObject *self, tt_reader_t *r)
         return;
     if (r == self->r) {
         tt_reader_set_progress(r, NULL, NULL);
+        if (self->n_win)
+            (void)tt_reader_set_window(r, NULL, 0);   /* never fails */
         self->lent = 0;
     } else {
         tt_reader_close(r);
@@ -825,6 +882,10 @@ static PyMethodDef reader_methods[] = {
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
      "offset, opcode, extra, addr, size, resume) tuples; thread is an "
      "ordinal, resume whether a call resumes a generator."},
+    {"set_window", (PyCFunction)Reader_set_window, METH_O,
+     "set_window(spans): every later iteration and analysis of this Reader "
+     "sees only events whose tick lies in one of the [lo, hi) spans "
+     "(context_spans()); None or [] lifts the limit."},
     {"sources", (PyCFunction)Reader_sources, METH_NOARGS,
      "sources() -> {filename: {size, mtime_ns, crc32c}}: each source "
      "file's identity when code from it was first recorded (crc32c None "

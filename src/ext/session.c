@@ -30,6 +30,7 @@ rec_free(capture_rec_t *rec)
     for (uint32_t i = 0; i < rec->n_start_names; i++)
         PyMem_RawFree(rec->start_names[i].name);
     PyMem_RawFree(rec->start_names);
+    PyMem_RawFree(rec->dirty);            /* entries: the code table's */
     capture_codetab_free(&rec->codes);
     capture_cfuncs_free(rec);
     capture_names_free(&rec->names);

@@ -544,6 +544,67 @@ uint32_t tt_reader_n_ancillary(const tt_reader_t *r);
 int tt_reader_ancillary(const tt_reader_t *r, uint32_t i, uint8_t *type,
                         const uint8_t **payload, size_t *len);
 
+/* --------------------------------------- contexts (issue 16, tt_contexts.c) */
+
+#define TT_CHUNK_CONTEXT 0x84      /* a context mark, FORMAT.md §17 */
+
+/* A named phase of the recording (a test's setup, call or teardown): from
+ * `tick` (relative to start_tick) until the next mark. `ident` is the
+ * thread (threading.get_ident()) that set it. */
+typedef struct {
+    uint64_t tick;
+    uint64_t ident;
+    const char *name;          /* borrowed from the reader; "" for none */
+} tt_context_t;
+
+/* Writes a context mark now, as its own 0x84 chunk (pending definitions
+ * first), under the writer's guard. `tick` is raw (the header's clock);
+ * names longer than 4096 bytes are cut. Returns 0, TT_EINVAL, TT_ENOMEM,
+ * TT_ESTATE (after an emergency flush) or TT_EIO (the file is cut back to
+ * its last complete chunk and the error remembered). In a --count
+ * recording the caller writes the counts of the context that ends first:
+ * 0x80/0x83 chunks belong to the last mark before them in file order. */
+int tt_writer_context(tt_writer_t *w, uint64_t ident, uint64_t tick,
+                      const char *name);
+
+/* The contexts of a recording: 1 + the number of marks (context 0 is the
+ * implicit "" before the first mark; 0 for NULL). */
+uint32_t tt_reader_n_contexts(const tt_reader_t *r);
+/* 0 and context i, or TT_EINVAL. A malformed mark reads as "" starting at
+ * the previous mark's tick, and marks never go back in time (a tick below
+ * the previous mark's is raised to it). */
+int tt_reader_context(const tt_reader_t *r, uint32_t i, tt_context_t *out);
+/* Marks whose payload was malformed (counted, read as ""). */
+uint32_t tt_reader_bad_contexts(const tt_reader_t *r);
+/* The context of an event at `tick`: the last mark whose tick is <= it. */
+uint32_t tt_reader_context_at(const tt_reader_t *r, uint64_t tick);
+/* The tick spans [lo, hi) of the contexts named `name` (prefix != 0: whose
+ * name starts with it), as 2*n values in *out (free with tt_spans_free), or
+ * TT_EINVAL / TT_ENOMEM with *out = NULL. */
+int tt_reader_context_spans(const tt_reader_t *r, const char *name,
+                            int prefix, uint64_t **out, size_t *n);
+void tt_spans_free(uint64_t *spans);
+/* Limits tt_reader_next and tt_reader_next_batch to events whose tick lies
+ * in one of n spans [spans[2i], spans[2i+1]) (n = 0: no limit), and
+ * rewinds as tt_reader_select_thread does. Every analysis over the reader
+ * then sees only those events. 0, TT_EINVAL or TT_ENOMEM (unchanged). */
+int tt_reader_set_window(tt_reader_t *r, const uint64_t *spans, size_t n);
+
+/* One (code, line, context): `line` of `code` ran in context `context`. */
+typedef struct {
+    uint32_t code;
+    int32_t line;              /* >= 1 */
+    uint32_t context;
+} tt_line_context_t;
+
+/* Every (code, line, context) of the recording, once each, sorted by
+ * code, line, context: LINE events (context by tick) and 0x80 records
+ * (context by file order). Rewinds r (all threads). 0 and *out (free with
+ * tt_line_contexts_free), or TT_EINVAL / TT_ENOMEM / TT_ECANCELED with
+ * *out = NULL. Malformed chunks are skipped. */
+int tt_line_contexts(tt_reader_t *r, tt_line_context_t **out, size_t *n);
+void tt_line_contexts_free(tt_line_context_t *v);
+
 /* ------------------------------------------- object lifetimes (issue 6) */
 
 #define TT_CHUNK_OBJAGG  0x81      /* object aggregates, FORMAT.md §14 */
@@ -728,6 +789,8 @@ typedef struct {
     uint32_t n;                /* lines that ran */
     const int32_t *lines;      /* ascending, each >= 0 */
     const uint64_t *counts;    /* parallel to lines, each >= 1 */
+    uint32_t context;          /* the context in force (0x84 chunks before
+                                  the record's chunk; tt_reader_context) */
 } tt_code_counts_t;
 
 typedef struct tt_line_counts tt_line_counts_t;

@@ -83,8 +83,9 @@ struct tt_arc_counts {
 
 /* Decodes one record at *pp. 0 (advancing *pp), TT_ECORRUPT or TT_ENOMEM. */
 static int ac_decode(void *ctx, const uint8_t **pp, const uint8_t *end,
-                     uint32_t n_codes)
+                     const tt__ancchunk *a)
 {
+    uint32_t n_codes = a->n_codes;
     tt_arc_counts_t *ac = ctx;
     const uint8_t *p = *pp;
     tt_code_arcs_t rec;

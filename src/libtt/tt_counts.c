@@ -133,7 +133,7 @@ int tt__anc_records(const tt_reader_t *r, uint8_t type,
         if (a->type != type)
             continue;
         while (p < end) {
-            int rc = decode(ctx, &p, end, a->n_codes);
+            int rc = decode(ctx, &p, end, a);
             if (rc == TT_ENOMEM)
                 return rc;
             if (rc < 0) {
@@ -152,8 +152,9 @@ typedef struct {
 
 /* Decodes one record at *pp. 0 (advancing *pp), TT_ECORRUPT or TT_ENOMEM. */
 static int lc_decode(void *ctx, const uint8_t **pp, const uint8_t *end,
-                     uint32_t n_codes)
+                     const tt__ancchunk *a)
 {
+    uint32_t n_codes = a->n_codes;
     tt_line_counts_t *lc = ((lc_ctx *)ctx)->lc;
     const tt_reader_t *r = ((lc_ctx *)ctx)->r;
     const uint8_t *p = *pp;
@@ -196,6 +197,7 @@ static int lc_decode(void *ctx, const uint8_t **pp, const uint8_t *end,
     }
     rec.lines = lines;
     rec.counts = counts;
+    rec.context = a->context;
     arr = lc->recs;
     if (tt__grow(&arr, &lc->cap, (size_t)lc->n + 1, sizeof *lc->recs) < 0)
         return TT_ENOMEM;

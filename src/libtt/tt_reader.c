@@ -31,6 +31,8 @@ static void reader_free(tt_reader_t *r)
     for (uint32_t i = 0; i < r->n_anc; i++)
         tt__free(r->anc[i].owned);
     tt__free(r->anc);
+    tt__free(r->ctxs);
+    tt__free(r->win);
     for (uint32_t i = 0; i < r->n_cursors; i++)
         tt__run_free(&r->cursors[i].run);
     tt__free(r->cursors);
@@ -462,17 +464,26 @@ int tt_reader_next_batch(tt_reader_t *r, tt_event_t *ev, size_t cap)
         return TT_ECANCELED;
     if (cap > TT_BATCH_MAX)
         cap = TT_BATCH_MAX;
-    if (r->flags & TT_READ_FILE) {
-        if (r->pending_n) {
-            r->pending_n = 0;
-            return r->pending_err;
+    do {
+        if (r->flags & TT_READ_FILE) {
+            if (r->pending_n) {
+                r->pending_n = 0;
+                return r->pending_err;
+            }
+            n = file_batch(r, ev, cap);
+        } else {
+            n = merged_batch(r, ev, cap);
         }
-        n = file_batch(r, ev, cap);
-    } else {
-        n = merged_batch(r, ev, cap);
-    }
-    if (n <= 0)
-        return n;
+        if (n <= 0)
+            return n;
+        if (TT_UNLIKELY(r->windowed)) {   /* keep the events in a window */
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (tt__in_window(r, ev[i].tick))
+                    ev[m++] = ev[i];
+            n = m;
+        }
+    } while (n == 0);
     before = r->progress_done;
     r->progress_done += (uint64_t)n;
     if (TT_UNLIKELY(before / TT_PROGRESS_EVERY !=
@@ -495,12 +506,15 @@ int tt_reader_next(tt_reader_t *r, tt_event_t *ev)
         return TT_EINVAL;
     if (TT_UNLIKELY(r->canceled))
         return TT_ECANCELED;
-    if (!(r->flags & TT_READ_FILE))
-        rc = next_merged(r, ev);
-    else if (r->pending_n)         /* left by tt_reader_next_batch */
-        rc = (r->pending_n = 0, r->pending_err);
-    else
-        rc = next_file(r, ev);
+    do {
+        if (!(r->flags & TT_READ_FILE))
+            rc = next_merged(r, ev);
+        else if (r->pending_n)         /* left by tt_reader_next_batch */
+            rc = (r->pending_n = 0, r->pending_err);
+        else
+            rc = next_file(r, ev);
+    } while (TT_UNLIKELY(r->windowed) && rc == 1 &&
+             !tt__in_window(r, ev->tick));
     if (rc == 1 && TT_UNLIKELY(++r->progress_done % TT_PROGRESS_EVERY == 0) &&
         r->progress != NULL &&
         r->progress(r->progress_ctx, r->progress_done,

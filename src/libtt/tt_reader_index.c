@@ -379,6 +379,9 @@ static int keep_ancillary(tt_reader_t *r, const frame *f, const uint8_t *p)
     a->n_strings = r->n_strings;
     a->n_codes = r->n_codes;
     a->n_types = r->n_types;
+    a->context = r->n_ctxs;
+    if (a->type == TT_CHUNK_CONTEXT)
+        return tt__context_add(r, a->payload, a->len);  /* a->context + 1 */
     return 0;
 }
 

@@ -99,6 +99,7 @@ typedef struct {
     const uint8_t *payload;
     uint8_t *owned;
     uint32_t n_strings, n_codes, n_types;   /* ids defined before the chunk */
+    uint32_t context;             /* 0x84 chunks before it: its context */
 } tt__ancchunk;
 
 struct tt_reader {
@@ -162,6 +163,13 @@ struct tt_reader {
 
     /* iteration */
     uint32_t sel;                 /* selected thread or UINT32_MAX */
+    /* context marks (0x84 chunks, tt_contexts.c), in file order */
+    tt_context_t *ctxs;           /* names in arena */
+    uint32_t n_ctxs, bad_ctxs;
+    size_t cap_ctxs;
+    uint64_t *win;                /* tt_reader_set_window: sorted [lo, hi) */
+    size_t n_win;
+    int windowed;                 /* next/next_batch drop events outside */
     uint32_t fchunk;              /* file order: next chunk to load */
     tt__run frun;
     tt__cursor *cursors;          /* one per thread with event chunks */
@@ -241,12 +249,16 @@ int tt__run_load(tt_reader_t *r, tt__run *u, uint32_t i);
 /* 1 and *ev, 0 at the chunk's end, or the TT_E* that ends its good part;
  * after 0 or an error the run holds no chunk. */
 int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev);
-/* tt_counts.c. Calls decode(ctx, &p, end, n_codes) for each record of
+/* tt_contexts.c: appends one 0x84 payload to r's marks. 0 or TT_ENOMEM. */
+int tt__context_add(tt_reader_t *r, const uint8_t *p, size_t len);
+/* 1 if tick lies in one of r's windows (r->windowed), else 0. */
+int tt__in_window(const tt_reader_t *r, uint64_t tick);
+/* tt_counts.c. Calls decode(ctx, &p, end, chunk) for each record of
  * every ancillary chunk of `type`, in file order, until the chunk ends or
  * decode fails: TT_ENOMEM stops everything (returned), another error
  * ends that chunk only and counts in *bad. 0 or TT_ENOMEM. */
 typedef int (*tt__anc_record_fn)(void *ctx, const uint8_t **pp,
-                                 const uint8_t *end, uint32_t n_codes);
+                                 const uint8_t *end, const tt__ancchunk *a);
 int tt__anc_records(const tt_reader_t *r, uint8_t type,
                     tt__anc_record_fn decode, void *ctx, uint32_t *bad);
 /* Drops the loaded chunk (results of a partial fresh decode are lost). */

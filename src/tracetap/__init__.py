@@ -14,18 +14,22 @@ parses options, runs programs and presents results.
 
 from __future__ import annotations
 
-from ._record import NotAvailableError, RecordingError, record
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._record import NotAvailableError, RecordingError, context, record
     from ._flamegraph import export_flamegraph
     from ._report import report
     from ._trace import Event, Trace, TraceError, load
 
 
 def __getattr__(name: str) -> object:
-    # The reading side (and typing, which it needs) loads on first use, so
-    # that `tracetap run` imports as little as possible before the program.
+    # Everything loads on first use: `tracetap run` imports as little as
+    # possible before the program, and `import tracetap` (the pytest
+    # plugin's entry point) does not load the extension.
+    if name in ("NotAvailableError", "RecordingError", "context", "record"):
+        from . import _record
+
+        return getattr(_record, name)
     if name in ("Event", "Trace", "TraceError", "load"):
         from . import _trace
 
@@ -48,6 +52,7 @@ __all__ = [
     "Trace",
     "TraceError",
     "__version__",
+    "context",
     "export_flamegraph",
     "load",
     "record",

@@ -377,6 +377,10 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--thread", type=int, metavar="N",
                    help="only thread N (0 is the first thread to run); "
                    "default: all threads together")
+    p.add_argument("--context", metavar="NAME",
+                   help="only what ran in the context NAME (a test's node id "
+                   "from `pytest --tracetap=full`: its setup, call and "
+                   "teardown; or one phase, NODEID|run)")
     p.add_argument("--file", metavar="GLOB", dest="file_glob",
                    help="text: only functions whose file matches GLOB")
     p.add_argument("--func", metavar="GLOB",
@@ -404,6 +408,11 @@ def cmd_calls(ns: argparse.Namespace) -> int:
         p.error("--limit must be 0 or more")
     try:
         with Trace(ns.file) as trace, shown(sys.stderr):
+            if ns.context is not None:
+                from ._contexts import select
+                if not select(trace, ns.context):
+                    p.error(f"no context {ns.context!r} in the recording "
+                            "(tracetap.load(FILE).contexts() lists them)")
             data = analyze(trace)
             # In progress, incomplete or damaged: said as every analysis says it.
             warn_status(trace)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any, Self
 
-__all__ = ["NotAvailableError", "RecordingError", "record"]
+__all__ = ["NotAvailableError", "RecordingError", "context", "record"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -34,6 +34,18 @@ class NotAvailableError(NotImplementedError):
 
 class RecordingError(RuntimeError):
     """The recording could not be finished completely."""
+
+
+def context(name: str) -> bool:
+    """Marks the start of the context `name` in the active recording (the
+    pytest plugin marks each test's setup, call and teardown as
+    "<node id>|setup", "|run", "|teardown"). Everything recorded from now
+    until the next mark belongs to it: `tracetap coverage --contexts` lists
+    the contexts that ran each line, `tracetap calls --context NAME` times
+    one. "" returns to no context. Returns False (and does nothing) when
+    nothing is being recorded. Raises OSError when the mark cannot be
+    written."""
+    return _tracetap.context(name)
 
 
 def _not_available(what: str) -> NotAvailableError:

@@ -374,6 +374,27 @@ class Trace:
         but ``events`` and ``last_ns`` count only what was read so far."""
         return self._reader.threads(complete=counts)
 
+    def contexts(self) -> list[dict[str, Any]]:
+        """The context marks (``tracetap.context``; the pytest plugin's
+        tests): name, start_ns, ident; the first is the implicit ""."""
+        from ._contexts import contexts
+
+        return contexts(self)
+
+    def select_context(self, name: str | None) -> int:
+        """Limits the later analyses and ``events()`` of this Trace to the
+        context `name` (a full name, or a test's node id for all its
+        phases); None lifts it. Returns the number of spans (0: none)."""
+        from ._contexts import select
+
+        return select(self, name)
+
+    def line_contexts(self) -> dict[str, dict[int, set[str]]]:
+        """{file: {line: {contexts that ran it}}}, CPython's lines."""
+        from ._contexts import merge_line_contexts
+
+        return merge_line_contexts([self.path])
+
     def close(self) -> None:
         """Release the file."""
         self._reader.close()

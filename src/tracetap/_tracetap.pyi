@@ -64,6 +64,9 @@ class Reader:
         for obj_create; addr is set for obj_create and obj_destroy, size for
         obj_create; resume is True for a call that resumes a generator
         (libtt's tt_code_is_resume)."""
+    def set_window(self, spans: list[tuple[int, int]] | None, /) -> None:
+        """Later iterations and analyses see only events whose tick lies
+        in one of the [lo, hi) spans; None or [] lifts the limit."""
     def sources(self) -> dict[str, dict[str, int | None]]:
         """{filename: {"size", "mtime_ns", "crc32c"}}: each source file's
         identity when code from it was first recorded (crc32c None if it
@@ -140,6 +143,17 @@ def start(
 ) -> None: ...
 def stop(thread_names: Mapping[int, str] | None = ...) -> dict[str, Any]: ...
 def is_recording() -> bool: ...
+def context(name: str, /) -> bool:
+    """Marks the start of context `name` in the active recording (FORMAT.md
+    §17); False when nothing is recorded."""
+def contexts(reader: Reader, /) -> list[tuple[str, int, int]]:
+    """(name, tick, ident) of each context; index 0 is ("", 0, 0)."""
+def line_contexts(reader: Reader, /) -> list[tuple[str, int, int]]:
+    """(filename, line, context index), each once."""
+def context_spans(reader: Reader, name: str, prefix: bool = False, /
+                  ) -> list[tuple[int, int]]:
+    """The [lo, hi) tick spans of the contexts named `name` (or starting
+    with it)."""
 # view(path, raw_lines, raw_hits, arcs) -> None (leave the file out), True
 # (keep it as recorded) or (lines, hits, [(line, to, taken[, ignored])]).
 CoverageView = Callable[[str, list[int], list[int], list[tuple[int, int, int]]], Any]

@@ -447,6 +447,12 @@ def _main_parser() -> argparse.ArgumentParser:
         help="read [tool.tracetap] from FILE (default: the nearest "
         "pyproject.toml at or above the current directory)",
     )
+    cov.add_argument(
+        "--contexts", action="store_true",
+        help="which contexts (tests, with `pytest --tracetap`) ran each "
+        "line: text lists them per line, json has coverage.py's "
+        "show_contexts shape (files -> path -> contexts -> line -> names)",
+    )
     cov.set_defaults(_coverage_parser=cov)
     from . import _calls
     _calls.add_parser(sub, _Parser)
@@ -831,6 +837,8 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
             )
         if ns.missing and ns.format != "text":
             cp.error("--missing applies to --format text")
+        if ns.contexts and ns.format not in ("text", "json"):
+            cp.error("--contexts applies to --format text or json")
         from . import _coverage
 
         try:
@@ -840,6 +848,10 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
                 statements=False if ns.raw_lines else None)
         except (OSError, _coverage.ConfigError) as exc:
             cp.error(str(exc))
+        if ns.contexts:
+            from . import _contexts
+            return _contexts.cmd_contexts(ns.files, ns.format, ns.output,
+                                          config)
         return _coverage.cmd_coverage(ns.files, ns.format, ns.output,
                                       ns.missing, config)
     parser.error(f"unknown command {ns.command!r}")

@@ -129,3 +129,10 @@ def browser():
                     "'chromium'; scripts/test_matrix.py installs it as root)")
     with Browser() as b:
         yield b
+
+
+# ------------------------------------------------------------ pytest plugin
+
+# covproject/suite is a test project run in child processes by
+# test_pytest_plugin.py, not part of this suite.
+collect_ignore = ["covproject"]
