@@ -217,6 +217,7 @@ def run(
     rec_options: dict[str, Any],
     output: str,
     on_summary: Callable[[dict[str, Any]], None],
+    follow: tuple[str, str, bool] | None = None,
 ) -> Outcome:
     """Runs the target under a recording into `output`. The summary goes to
     `on_summary` once the recording is finished (also on SIGTERM, before
@@ -224,7 +225,9 @@ def run(
     module or an option value the recording refuses, SyntaxError if the
     script does not compile, and StartError (a RuntimeError) if the
     recording cannot start; then the program has not run and no file is
-    left."""
+    left. `follow`: (directory, stem, forks) to record the Python processes
+    the program starts into directory/stem.PID.ttrace (_follow.py); the
+    root's file then carries its process notes too."""
     extra_own: list[str] = []
     code: CodeType | None = None
     module: ModuleType | None = None
@@ -244,10 +247,20 @@ def run(
     else:
         code, module = _prepare_script(target)
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
+    notes: list[tuple[str, str]] = []
+    if follow is not None:
+        from . import _follow
+
+        notes = _follow.process_notes("root", os.getpid())
     try:
-        rec = record(output, _argv=argv, _own=extra_own, **rec_options)
+        rec = record(output, _argv=argv, _own=extra_own, _notes=notes, **rec_options)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
+    if follow is not None:
+        directory, stem, forks = follow
+        _follow.clear_old(directory, stem)
+        child_options = dict(rec_options, include=rec.include, exclude=rec.exclude)
+        _follow.follow(directory, stem, child_options, forks)
     outcome = Outcome()
     recorder_pid = os.getpid()
     old_term = _install_sigterm(rec, on_summary, recorder_pid)
@@ -364,6 +377,9 @@ def _install_sigterm(
 
     def on_term(signum: int, frame: Any) -> None:
         if os.getpid() != recorder_pid:
+            follow = sys.modules.get(__package__ + "._follow")
+            if follow is not None:  # a followed fork child's own file
+                follow.finish()
             _signal.signal(signum, _signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
