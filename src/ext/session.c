@@ -179,7 +179,7 @@ start_flusher(capture_rec_t *rec)
  * -1 + exception (TypeError for a malformed list; the file is closed by
  * the caller). */
 static int
-write_start_notes(PyObject *module, capture_rec_t *rec, PyObject *notes)
+write_notes(PyObject *module, capture_rec_t *rec, PyObject *notes)
 {
     PyObject *fast;
     Py_ssize_t i, n;
@@ -354,7 +354,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     PyMem_RawFree(argv_v);
     PyMem_RawFree(ops_v);
     argv_v = ops_v = NULL;
-    if (write_start_notes(module, rec, notes) < 0)
+    if (write_notes(module, rec, notes) < 0)
         goto error;
     /* The first sync point is the pair the header's start_tick came from;
      * a failure is counted by the writer and reported at stop. */
@@ -793,6 +793,21 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     Py_DECREF(warnings);
     Py_DECREF(foreign);
     return res;
+}
+
+/* _tracetap._notes([(key, value)]): NOTE records in the running
+ * recording, flushed. None, or NULL + RuntimeError (no recording) or the
+ * error of write_notes. */
+PyObject *
+capture_add_notes(PyObject *module, PyObject *notes)
+{
+    if (capture_rec == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no tracetap recording is running");
+        return NULL;
+    }
+    if (write_notes(module, capture_rec, notes) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 PyObject *

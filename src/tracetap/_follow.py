@@ -50,6 +50,17 @@ def process_notes(how: str, root: int) -> list[tuple[str, str]]:
     ]
 
 
+def children_recorded(directory: str, root: str) -> bool:
+    """True if `directory` holds a child's recording (a file other than
+    `root`)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    return any(n.endswith(".ttrace") and os.path.join(directory, n) != root
+               for n in names)
+
+
 def clear_old(directory: str, stem: str) -> None:
     """Removes the files a previous run of the same stem left in
     `directory` (STEM.PID.ttrace, regular files only), so that a directory

@@ -247,23 +247,26 @@ def run(
     else:
         code, module = _prepare_script(target)
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
-    notes: list[tuple[str, str]] = []
     if follow is not None:
         from . import _follow
-
-        notes = _follow.process_notes("root", os.getpid())
     try:
-        rec = record(output, _argv=argv, _own=extra_own, _notes=notes, **rec_options)
+        rec = record(output, _argv=argv, _own=extra_own, **rec_options)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     if follow is not None:
         directory, stem, forks = follow
         _follow.clear_old(directory, stem)
-        child_options = dict(rec_options, include=rec.include, exclude=rec.exclude)
+        # A forked child goes on in frames of tracetap's command (the
+        # console script's, outermost): never traced.
+        outer = sys._getframe()
+        while outer.f_back is not None:
+            outer = outer.f_back
+        child_options = dict(rec_options, include=rec.include, exclude=rec.exclude,
+                             _own=[*extra_own, os.path.abspath(outer.f_code.co_filename)])
         _follow.follow(directory, stem, child_options, forks)
     outcome = Outcome()
     recorder_pid = os.getpid()
-    old_term = _install_sigterm(rec, on_summary, recorder_pid)
+    old_term = _install_sigterm(rec, on_summary, recorder_pid, follow)
     try:
         _start(rec)
     except BaseException:
@@ -334,6 +337,7 @@ def run(
         # summary to give.
         return outcome
     if rec.recording:
+        _root_notes(follow, output)
         try:
             outcome.summary = rec.stop()
         except Exception as exc:  # noqa: BLE001 - reported
@@ -342,6 +346,21 @@ def run(
                 outcome.summary.setdefault("warnings", []).append(str(exc))
     _give_summary(on_summary, outcome.summary or {})
     return outcome
+
+
+def _root_notes(follow: tuple[str, str, bool] | None, output: str) -> None:
+    """A followed run whose program started Python children: the root's
+    file gets its process notes at the end (a run without children stays
+    as it was), so that the tree links the children to it."""
+    if follow is None:
+        return
+    from . import _follow
+
+    if _follow.children_recorded(follow[0], output):
+        try:
+            _tracetap._notes(_follow.process_notes("root", os.getpid()))
+        except (RuntimeError, OSError):
+            pass
 
 
 def _give_summary(on_summary: Callable[[dict[str, Any]], None],
@@ -366,7 +385,8 @@ def _remove(path: str) -> None:
 
 
 def _install_sigterm(
-    rec: record, on_summary: Callable[[dict[str, Any]], None], recorder_pid: int
+    rec: record, on_summary: Callable[[dict[str, Any]], None], recorder_pid: int,
+    follow: tuple[str, str, bool] | None = None,
 ) -> Any:
     """SIGTERM: finish the file, then die of SIGTERM as python would. Left
     alone if the program's environment already handles or ignores it. A
@@ -383,6 +403,8 @@ def _install_sigterm(
             _signal.signal(signum, _signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if rec.recording:
+            _root_notes(follow, rec.path)
         summary = rec.stop() if rec.recording else dict(rec.summary or {})
         summary.setdefault("warnings", []).append(
             "the program was terminated by SIGTERM"
