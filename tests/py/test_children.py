@@ -148,6 +148,20 @@ def test_merged_coverage_sums_the_children(tmp_path):
               if int(k) > code.co_firstlineno and int(k) in want}
     assert counts == want
     assert len(got["recordings"]) == len(files)
+    # calls: work() once in each child, summed over the processes
+    calls = json.loads(capture_tracetap("calls", "out", "--format", "json",
+                                        cwd=tmp_path).stdout)
+    rows = [f for f in calls["functions"]
+            if f["func"] == "work" and f["thread"] is None]
+    assert len(rows) == 1 and rows[0]["calls"] == len(ways)
+    per_thread = [f for f in calls["functions"]
+                  if f["func"] == "work" and f["thread"] is not None]
+    assert sorted(f["calls"] for f in per_thread) == [1] * len(ways)
+    # lines: per-line hits summed, as the references add up
+    lines = json.loads(capture_tracetap("lines", "out", "--format", "json",
+                                        "--function", "work", cwd=tmp_path).stdout)
+    (fn,) = [f for f in lines["functions"] if f["thread"] is None]
+    assert {ln["line"]: ln["hits"] for ln in fn["lines"]} == want
 
 
 def test_plain_fork_is_followed_only_when_asked(tmp_path):
