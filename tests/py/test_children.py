@@ -102,7 +102,7 @@ def test_every_way_of_starting_a_child_is_followed(tmp_path, runner):
         assert pid in procs, (way, sorted(procs))
         ppid, how, path = procs[pid]
         assert ppid == child["ppid"], way
-        assert how == ("exec" if way in ("spawn", "executor", "subprocess") else "fork")
+        assert how == ("exec" if way in ("spawn", "subprocess") else "fork")
         status = tracetap.load(path).status()
         assert status["state"] == "complete", (way, status)
         # the lines work() ran in that child, as sys.settrace counts them
@@ -111,20 +111,29 @@ def test_every_way_of_starting_a_child_is_followed(tmp_path, runner):
         assert family.work(family.ARGS[way])[0] == child["total"]
     # the tree: the pool workers and the subprocess are the root's children
     # (the forkserver's workers are the forkserver's)
-    for way in ("spawn", "fork", "executor", "subprocess", "os.fork"):
+    for way in ("spawn", "fork", "subprocess", "os.fork"):
         assert procs[rep["children"][way]["pid"]][0] == root
     server = procs[rep["children"]["forkserver"]["pid"]][0]
     assert procs[server][0] == root and procs[server][1] == "exec"
+    expected = server if rep["default_method"] == "forkserver" else root
+    assert procs[rep["children"]["executor"]["pid"]][0] == expected
     info = capture_tracetap("info", "out", cwd=work)
     assert info.returncode == 0, info.stderr
     lines = info.stdout.splitlines()
     assert lines[0] == f"processes:  {len(files)}"
     rows = {int(ln.split()[0]): ln for ln in lines[2:] if ln.split()[0].isdigit()}
     assert set(rows) == set(procs)
-    indent = {pid: len(r) - len(r.rstrip()) for pid, r in rows.items()}
-    cmd_col = {pid: r.index(" ", r.index("complete") + 20) for pid, r in rows.items()}
-    assert all("complete" in r for r in rows.values())
-    assert cmd_col and indent  # rows are laid out
+    cmd_at = lines[1].index("COMMAND")
+
+    def depth(pid):
+        cmd = rows[pid][cmd_at:]
+        return (len(cmd) - len(cmd.lstrip(" "))) // 2
+
+    for pid, (ppid, how, _) in procs.items():
+        fields = rows[pid].split()
+        assert fields[1:4] == [str(ppid), how, "complete"], rows[pid]
+        assert depth(pid) == (0 if pid == root else depth(ppid) + 1)
+    assert depth(rep["children"]["forkserver"]["pid"]) == 2
 
 
 def test_merged_coverage_sums_the_children(tmp_path):

@@ -31,7 +31,8 @@ def pool(method, n):
 
 
 def executor(n):
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
+    """The default start method: fork up to 3.13, forkserver on 3.14."""
+    with ProcessPoolExecutor(1) as ex:
         return ex.submit(work, n).result()
 
 
@@ -71,7 +72,8 @@ ARGS = {"spawn": 5, "fork": 6, "forkserver": 7, "executor": 8,
 
 def main():
     ways = sys.argv[2:] or list(WAYS)
-    report = {"root": os.getpid(), "children": {}}
+    report = {"root": os.getpid(), "children": {},
+              "default_method": mp.get_context().get_start_method()}
     for way in ways:
         total, pid, ppid = WAYS[way]()
         report["children"][way] = {"pid": pid, "ppid": ppid, "total": total}
