@@ -397,9 +397,9 @@ def _install_sigterm(
 
     def on_term(signum: int, frame: Any) -> None:
         if os.getpid() != recorder_pid:
-            follow = sys.modules.get(__package__ + "._follow")
-            if follow is not None:  # a followed fork child's own file
-                follow.finish()
+            follower = sys.modules.get(__package__ + "._follow")
+            if follower is not None:  # a followed fork child's own file
+                follower.finish()
             _signal.signal(signum, _signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

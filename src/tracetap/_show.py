@@ -404,6 +404,8 @@ def print_children(directory: str, root: str) -> None:
     only when there are some, so a run without children prints as before)."""
     from ._inputs import InputError, expand
 
+    if not os.path.isdir(directory):
+        return
     try:
         files = [f for f in expand([directory]) if os.path.abspath(f) != root]
     except (OSError, InputError):

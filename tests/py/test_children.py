@@ -171,6 +171,10 @@ def test_merged_coverage_sums_the_children(tmp_path):
                                         "--function", "work", cwd=tmp_path).stdout)
     (fn,) = [f for f in lines["functions"] if f["thread"] is None]
     assert {ln["line"]: ln["hits"] for ln in fn["lines"]} == want
+    # the HTML report takes the directory too, one recording per process
+    rep = capture_tracetap("report", "out", "-o", "html", cwd=tmp_path)
+    assert rep.returncode == 0, rep.stderr
+    assert (tmp_path / "html" / "index.html").exists()
 
 
 def test_plain_fork_is_followed_only_when_asked(tmp_path):
@@ -238,3 +242,38 @@ def test_one_recording_commands_refuse_a_directory(tmp_path):
         proc = capture_tracetap(*args, cwd=tmp_path)
         assert proc.returncode == 1
         assert "is a directory" in proc.stderr
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_a_terminated_pool_worker_finishes_its_file(tmp_path, method):
+    """Pool.terminate() sends SIGTERM: each worker's file is finished
+    (complete, with its tasks), as the program's own is on SIGTERM."""
+    progs = _copy_progs(tmp_path)
+    proc = capture_tracetap("run", "-o", "out/", str(progs / "terminated.py"), method,
+                            cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pids = set(map(int, proc.stdout.split()))
+    procs = _processes(_wait_complete(tmp_path / "out"))
+    assert pids <= set(procs)
+    for pid in pids:
+        t = tracetap.load(procs[pid][2])
+        assert t.status()["state"] == "complete", pid
+        assert any(ev.kind == "call" and ev.func == "task" for ev in t.events())
+
+
+def test_a_program_without_children_is_recorded_as_before(tmp_path):
+    """No child: the same file, notes and summary as with --no-follow, and
+    no FILE.children directory."""
+    prog = tmp_path / "alone.py"
+    prog.write_text("def f(x):\n    return x * 2\nprint(f(21))\n")
+    runs = {}
+    for flag in ([], ["--no-follow"]):
+        out = tmp_path / f"alone{len(flag)}.ttrace"
+        proc = capture_tracetap("run", *flag, "-o", str(out), str(prog), cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stdout == "42\n", proc.stderr
+        assert not (tmp_path / f"alone{len(flag)}.ttrace.children").exists()
+        info = tracetap.load(str(out)).info()
+        lines = [ln.split(" over ")[0] for ln in proc.stderr.splitlines()]
+        runs[bool(flag)] = (info["notes"], info["events"], len(lines), lines[0])
+    assert runs[False] == runs[True]
+    assert runs[False][0] == []
