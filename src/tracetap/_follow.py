@@ -32,6 +32,7 @@ _MP_FORKERS = (
 _config: dict[str, Any] | None = None  # this process follows its children
 _rec: record | None = None  # this child's recording (not the root's)
 _fork_hook = False  # registered once per process
+_term_pending = False  # SIGTERM came while the file was being finished
 _real_exit = os._exit
 
 
@@ -179,6 +180,13 @@ def _begin(how: str) -> None:
             pass
         return
     _rec = rec
+    # Runs after the record's own stop at exit (atexit is last in, first
+    # out): a SIGTERM deferred meanwhile is acted on then.
+    import atexit
+
+    atexit.register(_die_if_terminated)
+    atexit.unregister(rec._stop_at_exit)
+    atexit.register(rec._stop_at_exit)
     _install_sigterm()
 
 
@@ -186,27 +194,47 @@ def finish() -> None:
     """Finishes this child's recording (at os._exit, SIGTERM); the root's is
     finished by _run."""
     global _rec
-    rec, _rec = _rec, None
+    rec = _rec
     if rec is not None and rec.recording:
         try:
             rec.stop()
         except Exception:  # noqa: BLE001, S110 - the process is ending
             pass
+    _rec = None
 
 
 def _exit(status: int) -> None:
     """os._exit in a followed forked child (multiprocessing ends its fork
     children so): finish the recording, then exit as asked."""
     finish()
+    _die_if_terminated()
     _real_exit(status)
 
 
-def _on_term(signum: int, frame: Any) -> None:
+def _die_if_terminated() -> None:
+    if _term_pending:
+        _die_of_sigterm()
+
+
+def _die_of_sigterm() -> None:
     import _signal
 
+    _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGTERM)
+
+
+def on_term(signum: int, frame: Any) -> None:
+    """SIGTERM in a followed process (also through the root's handler that a
+    forked child inherits): finish the file, then die of the signal. While the file is
+    already being finished (the process is exiting: Python code runs
+    inside the extension's stop), dying now would cut it: the signal is
+    acted on once the file is whole (_die_if_terminated)."""
+    global _term_pending
+    if _rec is not None and _rec._state == "stopping":
+        _term_pending = True
+        return
     finish()
-    _signal.signal(signum, _signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    _die_of_sigterm()
 
 
 def _install_sigterm() -> None:
@@ -221,9 +249,9 @@ def _install_sigterm() -> None:
     try:
         old = _signal.getsignal(_signal.SIGTERM)
         if old == _signal.SIG_DFL or getattr(old, "_tracetap", False):
-            _signal.signal(_signal.SIGTERM, _on_term)
+            _signal.signal(_signal.SIGTERM, on_term)
     except (ValueError, OSError):
         pass
 
 
-_on_term._tracetap = True  # type: ignore[attr-defined]
+on_term._tracetap = True  # type: ignore[attr-defined]

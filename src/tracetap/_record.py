@@ -343,8 +343,14 @@ class record:
         RecordingError if the file could not be completed."""
         if self._state != "recording":
             raise RuntimeError("this recording is not running")
-        summary = _tracetap.stop()  # first: nothing of ours is recorded
-        self._state = "stopped"
+        # "stopping" while the extension finishes the file: a signal
+        # handler that runs meanwhile (Python code runs inside stop) sees
+        # that the file is being finished (_follow defers its SIGTERM).
+        self._state = "stopping"
+        try:
+            summary = _tracetap.stop()  # nothing of ours is recorded
+        finally:
+            self._state = "stopped"
         global _active
         if _active is self:
             _active = None

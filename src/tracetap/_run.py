@@ -399,7 +399,8 @@ def _install_sigterm(
         if os.getpid() != recorder_pid:
             follower = sys.modules.get(__package__ + "._follow")
             if follower is not None:  # a followed fork child's own file
-                follower.finish()
+                follower.on_term(signum, frame)
+                return
             _signal.signal(signum, _signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

@@ -109,6 +109,14 @@ def test_every_way_of_starting_a_child_is_followed(tmp_path, runner):
         want = _settrace_counts(family.work, family.ARGS[way])
         assert _work_counts(path) == want, way
         assert family.work(family.ARGS[way])[0] == child["total"]
+        # a forked child's file starts at the fork: none of the parent's
+        # buffered events (main() was called before it) came along
+        calls = [ev.func for ev in tracetap.load(path).events() if ev.kind == "call"]
+        assert "main" not in calls and calls.count("work") == 1, (way, calls)
+    # and no child's events went into the program's own file
+    root_calls = [ev.func for ev in tracetap.load(procs[root][2]).events()
+                  if ev.kind == "call"]
+    assert root_calls.count("main") == 1 and "work" not in root_calls
     # the tree: the pool workers and the subprocess are the root's children
     # (the forkserver's workers are the forkserver's)
     for way in ("spawn", "fork", "subprocess", "os.fork"):
