@@ -498,6 +498,7 @@ PyObject *capture_start(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *capture_stop(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *capture_is_recording(PyObject *module, PyObject *unused);
 PyObject *capture_after_fork_child(PyObject *module, PyObject *unused);
+PyObject *capture_add_notes(PyObject *module, PyObject *notes);
 PyObject *capture_debug_code_lines(PyObject *module, PyObject *code);
 
 /* clock.c: clock_info() for the benchmark notes and the tests. */

@@ -135,6 +135,9 @@ static PyMethodDef module_methods[] = {
      "_settrace(function): sys.settrace(function) while tracetap records; "
      "when the function is None, tracetap's hook goes back on the calling "
      "thread (the tracer that replaced it is gone)."},
+    {"_notes", capture_add_notes, METH_O,
+     "_notes([(key, value)]): NOTE records in the running recording, "
+     "flushed (a followed run's process notes)."},
     {"_after_fork_child", capture_after_fork_child, METH_NOARGS,
      "Abandons the recording in a forked child."},
     {"_noop_trace", (PyCFunction)(void (*)(void))noop_trace, METH_FASTCALL,

@@ -174,6 +174,44 @@ start_flusher(capture_rec_t *rec)
     return -1;
 }
 
+/* Writes the (key, value) str pairs of `notes` (None: none) as NOTE
+ * records and flushes them, so that they are in the file before any event
+ * (a child process's identity survives its being killed at once). 0, or
+ * -1 + exception (TypeError for a malformed list; the file is closed by
+ * the caller). */
+static int
+write_notes(PyObject *module, capture_rec_t *rec, PyObject *notes)
+{
+    PyObject *fast;
+    Py_ssize_t i, n;
+    int rc = 0;
+
+    if (notes == Py_None)
+        return 0;
+    fast = PySequence_Fast(notes, "notes: expected a sequence of (str, str)");
+    if (fast == NULL)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(fast);
+    for (i = 0; i < n && rc == 0; i++) {
+        const char *k, *v;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "ss;notes: "
+                              "expected (str, str) pairs", &k, &v))
+            goto error;
+        rc = tt_writer_note(rec->w, k, v);
+    }
+    if (rc == 0 && n > 0)
+        rc = tt_writer_flush(rec->w);
+    if (rc < 0) {
+        capture_raise_tt(module, rc, "cannot write the recording's notes");
+        goto error;
+    }
+    Py_DECREF(fast);
+    return 0;
+error:
+    Py_DECREF(fast);
+    return -1;
+}
+
 /* ------------------------------------------------------------------ start */
 
 PyObject *
@@ -184,13 +222,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval", "c_calls",
-        "third_party_dirs", "arcs", NULL};
+        "third_party_dirs", "arcs", "notes", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
     PyObject *options_text = Py_None, *opnames = Py_None;
     PyObject *thread_names = Py_None, *pyver = Py_None, *pybuild = Py_None;
     PyObject *third_dirs = Py_None;     /* None/[]: installed code traced */
+    PyObject *notes = Py_None;          /* [(key, value)]: written first */
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
     int count = 0, c_calls = 0, arcs = 0;
@@ -202,7 +241,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOp",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpO",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
@@ -210,7 +249,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
                                      &flush_interval, &c_calls, &third_dirs,
-                                     &arcs))
+                                     &arcs, &notes))
         return NULL;
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -316,6 +355,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     PyMem_RawFree(argv_v);
     PyMem_RawFree(ops_v);
     argv_v = ops_v = NULL;
+    if (write_notes(module, rec, notes) < 0)
+        goto error;
     /* The first sync point is the pair the header's start_tick came from;
      * a failure is counted by the writer and reported at stop. */
     (void)tt_writer_clock_sync(rec->w, start.tick, start.ns, start.err_ns);
@@ -753,6 +794,21 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     Py_DECREF(warnings);
     Py_DECREF(foreign);
     return res;
+}
+
+/* _tracetap._notes([(key, value)]): NOTE records in the running
+ * recording, flushed. None, or NULL + RuntimeError (no recording) or the
+ * error of write_notes. */
+PyObject *
+capture_add_notes(PyObject *module, PyObject *notes)
+{
+    if (capture_rec == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no tracetap recording is running");
+        return NULL;
+    }
+    if (write_notes(module, capture_rec, notes) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 PyObject *

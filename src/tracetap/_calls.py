@@ -365,7 +365,10 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
         "callees, and the call tree for flame graphs.",
         epilog=CALLS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a .ttrace recording; several, or a directory of "
+                   "them (a followed run's processes), are summed per "
+                   "function, their threads numbered on")
     p.add_argument("--format", choices=("text", "json", "pstats", "collapsed"),
                    default="text", help="report format (default: text)")
     p.add_argument("-o", "--output", metavar="OUT",
@@ -406,19 +409,25 @@ def cmd_calls(ns: argparse.Namespace) -> int:
         p.error("--format pstats needs -o FILE (a binary file)")
     if ns.limit < 0:
         p.error("--limit must be 0 or more")
+    from ._inputs import InputError, expand
+    from ._merge import merge_calls
+
+    datas = []
     try:
-        with Trace(ns.file) as trace, shown(sys.stderr):
-            if ns.context is not None:
-                from ._contexts import select
-                if not select(trace, ns.context):
-                    p.error(f"no context {ns.context!r} in the recording "
-                            "(tracetap.load(FILE).contexts() lists them)")
-            data = analyze(trace)
-            # In progress, incomplete or damaged: said as every analysis says it.
-            warn_status(trace)
-    except (OSError, TraceError) as exc:
+        for path in expand(ns.files):
+            with Trace(path) as trace, shown(sys.stderr):
+                if ns.context is not None:
+                    from ._contexts import select
+                    if not select(trace, ns.context):
+                        p.error(f"no context {ns.context!r} in {path} "
+                                "(tracetap.load(FILE).contexts() lists them)")
+                datas.append(analyze(trace))
+                # In progress, incomplete or damaged: said as every analysis says it.
+                warn_status(trace)
+    except (OSError, TraceError, InputError) as exc:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
+    data = datas[0] if len(datas) == 1 else merge_calls(datas)
     if ns.thread is not None and not any(
             t["thread"] == ns.thread for t in data["threads"]):
         p.error(f"no thread {ns.thread} in the recording "

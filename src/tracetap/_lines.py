@@ -251,8 +251,10 @@ def add_parser(sub: Any) -> None:
         "thread or for all threads together, shown beside the source.",
         epilog=LINES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE", help="a .ttrace recording made "
-                   "with line events (the default of tracetap run)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="a .ttrace recording made without --count; "
+                   "several, or a directory of them (a followed run's "
+                   "processes), are summed per function and line")
     p.add_argument("--function", metavar="GLOB",
                    help="only functions whose name (qualified or not) "
                    "matches GLOB")
@@ -284,17 +286,25 @@ def cmd_lines(ns: argparse.Namespace) -> int:
     p = ns._lines_parser
     if ns.limit is not None and ns.limit < 0:
         p.error("--limit must be 0 or more")
+    from ._inputs import InputError, expand
+    from ._merge import merge_lines
+
+    datas, starts, identities = [], [], {}
     try:
-        with Trace(ns.file) as trace, shown(sys.stderr):
-            data = analyze(trace)
-            warn_status(trace)
-            start = trace._reader.header()["start_unix_ns"]
-            identities = trace._reader.sources()
-    except (OSError, TraceError) as exc:
+        for path in expand(ns.files):
+            with Trace(path) as trace, shown(sys.stderr):
+                datas.append(analyze(trace))
+                warn_status(trace)
+                starts.append(trace._reader.header()["start_unix_ns"])
+                for k, v in trace._reader.sources().items():
+                    identities.setdefault(k, v)
+    except (OSError, TraceError, InputError) as exc:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
+    data = datas[0] if len(datas) == 1 else merge_lines(datas)
+    start = min(starts)
     if not data["summary"]["has_lines"]:
-        print(f"tracetap: error: {ns.file} has no line events (it was made "
+        print(f"tracetap: error: {' '.join(ns.files)} has no line events (it was made "
               "with --count, --no-lines or --objects --no-calls): nothing to "
               "time per line; record with `tracetap run` and its defaults",
               file=sys.stderr)

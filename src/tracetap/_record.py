@@ -193,6 +193,7 @@ class record:
         _argv: Sequence[str] | None = None,
         _options_text: str | None = None,
         _own: Sequence[str] = (),
+        _notes: Sequence[tuple[str, str]] = (),
     ) -> None:
         if count and (opcodes or not lines):
             raise ValueError(
@@ -238,6 +239,7 @@ class record:
             self._describe() if _options_text is None else _options_text
         )
         self._own = list(_own)
+        self._notes = list(_notes)
         self._state = "new"
         self.summary: dict[str, Any] | None = None
 
@@ -318,6 +320,8 @@ class record:
             args["objects"] = self.objects
         if self.c_calls:
             args["c_calls"] = True
+        if self._notes:
+            args["notes"] = self._notes
         atexit.register(self._stop_at_exit)
         # An audit hook that vetoes sys.settrace has its exception reported
         # as unraisable by CPython; it belongs in start()'s error instead.
@@ -337,6 +341,8 @@ class record:
         finally:
             sys.unraisablehook = old_hook
         self._state = "recording"  # no library calls after start
+        global _active
+        _active = self
         for u in vetoes:  # not ours: as CPython would have reported them
             old_hook(u)
         return self
@@ -349,8 +355,17 @@ class record:
         RecordingError if the file could not be completed."""
         if self._state != "recording":
             raise RuntimeError("this recording is not running")
-        summary = _tracetap.stop()  # first: nothing of ours is recorded
-        self._state = "stopped"
+        # "stopping" while the extension finishes the file: a signal
+        # handler that runs meanwhile (Python code runs inside stop) sees
+        # that the file is being finished (_follow defers its SIGTERM).
+        self._state = "stopping"
+        try:
+            summary = _tracetap.stop()  # nothing of ours is recorded
+        finally:
+            self._state = "stopped"
+        global _active
+        if _active is self:
+            _active = None
         atexit.unregister(self._stop_at_exit)
         try:
             summary["bytes"] = os.path.getsize(self.path)
@@ -385,8 +400,22 @@ class record:
         return f"<tracetap.record {self.path!r} ({self._state})>"
 
 
+# The record that is recording in this process (one at most; the
+# extension refuses a second). A forked child lets go of it.
+_active: record | None = None
+
+
 def _after_fork_in_child() -> None:
+    """A forked child neither writes into its parent's file nor stops it
+    at exit: the extension lets go of the file (without flushing the
+    parent's buffers), and the parent's record turns "abandoned"."""
+    global _active
     _tracetap._after_fork_child()
+    if _active is not None:
+        atexit.unregister(_active._stop_at_exit)
+        if _active._state == "recording":
+            _active._state = "abandoned"
+        _active = None
 
 
 if hasattr(os, "register_at_fork"):

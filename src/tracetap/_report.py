@@ -705,7 +705,7 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
         epilog=REPORT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="one or more .ttrace recordings")
+                   help="one or more .ttrace recordings, or directories of them")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="the report's directory (index.html is the start)")
     p.add_argument("--force", action="store_true",
@@ -738,11 +738,14 @@ def cmd_report(ns: argparse.Namespace) -> int:
             sys.stderr.flush()
             width = len(text)
 
+    from ._inputs import InputError, expand
+
     try:
+        files = expand(ns.files)
         with shown(sys.stderr):
-            result = report(ns.files, ns.output, force=ns.force, top=ns.top,
+            result = report(files, ns.output, force=ns.force, top=ns.top,
                             top_files=ns.top_files, progress=say)
-    except (ReportError, OSError, TraceError) as exc:
+    except (ReportError, OSError, TraceError, InputError) as exc:
         if width:
             sys.stderr.write("\r" + " " * width + "\r")
         print(f"tracetap: error: {exc}", file=sys.stderr)

@@ -217,6 +217,7 @@ def run(
     rec_options: dict[str, Any],
     output: str,
     on_summary: Callable[[dict[str, Any]], None],
+    follow: tuple[str, str, bool] | None = None,
 ) -> Outcome:
     """Runs the target under a recording into `output`. The summary goes to
     `on_summary` once the recording is finished (also on SIGTERM, before
@@ -224,7 +225,9 @@ def run(
     module or an option value the recording refuses, SyntaxError if the
     script does not compile, and StartError (a RuntimeError) if the
     recording cannot start; then the program has not run and no file is
-    left."""
+    left. `follow`: (directory, stem, forks) to record the Python processes
+    the program starts into directory/stem.PID.ttrace (_follow.py); the
+    root's file then carries its process notes too."""
     extra_own: list[str] = []
     code: CodeType | None = None
     module: ModuleType | None = None
@@ -244,13 +247,26 @@ def run(
     else:
         code, module = _prepare_script(target)
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
+    if follow is not None:
+        from . import _follow
     try:
         rec = record(output, _argv=argv, _own=extra_own, **rec_options)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
+    if follow is not None:
+        directory, stem, forks = follow
+        _follow.clear_old(directory, stem)
+        # A forked child goes on in frames of tracetap's command (the
+        # console script's, outermost): never traced.
+        outer = sys._getframe()
+        while outer.f_back is not None:
+            outer = outer.f_back
+        child_options = dict(rec_options, include=rec.include, exclude=rec.exclude,
+                             _own=[*extra_own, os.path.abspath(outer.f_code.co_filename)])
+        _follow.follow(directory, stem, child_options, forks)
     outcome = Outcome()
     recorder_pid = os.getpid()
-    old_term = _install_sigterm(rec, on_summary, recorder_pid)
+    old_term = _install_sigterm(rec, on_summary, recorder_pid, follow)
     try:
         _start(rec)
     except BaseException:
@@ -321,6 +337,7 @@ def run(
         # summary to give.
         return outcome
     if rec.recording:
+        _root_notes(follow, output)
         try:
             outcome.summary = rec.stop()
         except Exception as exc:  # noqa: BLE001 - reported
@@ -329,6 +346,21 @@ def run(
                 outcome.summary.setdefault("warnings", []).append(str(exc))
     _give_summary(on_summary, outcome.summary or {})
     return outcome
+
+
+def _root_notes(follow: tuple[str, str, bool] | None, output: str) -> None:
+    """A followed run whose program started Python children: the root's
+    file gets its process notes at the end (a run without children stays
+    as it was), so that the tree links the children to it."""
+    if follow is None:
+        return
+    from . import _follow
+
+    if _follow.children_recorded(follow[0], output):
+        try:
+            _tracetap._notes(_follow.process_notes("root", os.getpid()))
+        except (RuntimeError, OSError):
+            pass
 
 
 def _give_summary(on_summary: Callable[[dict[str, Any]], None],
@@ -353,7 +385,8 @@ def _remove(path: str) -> None:
 
 
 def _install_sigterm(
-    rec: record, on_summary: Callable[[dict[str, Any]], None], recorder_pid: int
+    rec: record, on_summary: Callable[[dict[str, Any]], None], recorder_pid: int,
+    follow: tuple[str, str, bool] | None = None,
 ) -> Any:
     """SIGTERM: finish the file, then die of SIGTERM as python would. Left
     alone if the program's environment already handles or ignores it. A
@@ -364,9 +397,15 @@ def _install_sigterm(
 
     def on_term(signum: int, frame: Any) -> None:
         if os.getpid() != recorder_pid:
+            follower = sys.modules.get(__package__ + "._follow")
+            if follower is not None:  # a followed fork child's own file
+                follower.on_term(signum, frame)
+                return
             _signal.signal(signum, _signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if rec.recording:
+            _root_notes(follow, rec.path)
         summary = rec.stop() if rec.recording else dict(rec.summary or {})
         summary.setdefault("warnings", []).append(
             "the program was terminated by SIGTERM"

@@ -401,3 +401,83 @@ def cmd_info(path: str) -> int:
     for warning in warnings:
         _err(f"warning: {warning}")
     return 0
+
+
+def print_children(directory: str, root: str) -> None:
+    """After a followed run: where the child processes' files are (said
+    only when there are some, so a run without children prints as before)."""
+    from ._inputs import InputError, expand
+
+    if not os.path.isdir(directory):
+        return
+    try:
+        files = [f for f in expand([directory]) if os.path.abspath(f) != root]
+    except (OSError, InputError):
+        return
+    if not files:
+        return
+    n = len(files)
+    inside = os.path.dirname(root) == os.path.abspath(directory)
+    hint = f"tracetap info {directory}" if inside else f"tracetap info {root} {directory}"
+    _err(f"{n} child process{'es' if n != 1 else ''} recorded in "
+         f"{directory} (so far; `{hint}` shows the process tree)")
+
+
+def process_rows(paths: list[str]) -> list[dict[str, Any]] | None:
+    """One row per recording for the process tree: pid, ppid, how, argv,
+    start_ns, events, status label, path. None (after an error message)
+    when a file cannot be read."""
+    from ._inputs import process
+
+    rows = []
+    for path in paths:
+        trace = _open(path)
+        if trace is None:
+            return None
+        with trace:
+            info = trace.info()
+        h = info["header"]
+        row = process(info["notes"])
+        state = info["status"]["state"]
+        row.update(
+            path=path, argv=h["argv"], start_ns=h["start_unix_ns"],
+            events=sum(info["events"].values()),
+            status={"recording": "in progress"}.get(state, state),
+            warnings=status_warnings(path, info["status"], info["file_size"]),
+        )
+        rows.append(row)
+    return rows
+
+
+def cmd_info_many(paths: list[str]) -> int:
+    """`tracetap info DIR` (or several files): the process tree, a line per
+    process: pid, parent pid, how it started, status, events, command."""
+    from ._inputs import InputError, expand, tree
+
+    try:
+        files = expand(paths)
+    except InputError as exc:
+        _err(f"error: {exc}")
+        return 1
+    if len(files) == 1 and not os.path.isdir(paths[0]):
+        return cmd_info(files[0])
+    rows = process_rows(files)
+    if rows is None:
+        return 1
+    w = sys.stdout.write
+    p = printable
+    w(f"processes:  {len(rows)}\n")
+    w(f"  {'PID':>8} {'PPID':>8}  {'HOW':<5} {'STATUS':<12} {'EVENTS':>10}  COMMAND\n")
+    for depth, r in tree(rows):
+        pid = str(r["pid"]) if r["pid"] is not None else "?"
+        ppid = str(r["ppid"]) if r["ppid"] is not None else "?"
+        cmd = " ".join(p(a) for a in r["argv"])
+        w(f"  {pid:>8} {ppid:>8}  {p(r['how'] or '-'):<5} {r['status']:<12} "
+          f"{_n(r['events']):>10}  {'  ' * depth}{cmd}\n")
+        w(f"  {'':>8} {'':>8}  {'':<5} {'':<12} {'':>10}  {'  ' * depth}"
+          f"({p(_rel(r['path']))})\n")
+    sys.stdout.flush()
+    for r in rows:
+        for warning in r["warnings"]:
+            _err(f"warning: {warning}")
+    return 0

@@ -29,6 +29,7 @@ RUN_USAGE = (
     "[--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
+    "                    [--no-follow] [--follow-forks]\n"
     "                    (SCRIPT | -m MODULE) [ARGS...]"
 )
 
@@ -51,8 +52,17 @@ much. On a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) everything
 recorded up to it is written, then the signal goes on: the exit status,
 core dump and faulthandler output are those of an untraced run.
 
+Python processes the program starts (subprocess, os.exec*, multiprocessing
+with any start method, ProcessPoolExecutor) are recorded too, each into its
+own file: in DIR with -o DIR/ (an existing directory, or a name ending in
+/), else in FILE.children/ beside FILE. A plain os.fork() is followed with
+--follow-forks only. `tracetap info DIR` shows the process tree; coverage,
+calls, lines and report merge the files of a directory. What this changes
+in the program's environment: docs/processes.md (TRACETAP_FOLLOW).
+
 examples:
   tracetap run app.py --port 8080        records into app.ttrace next to app.py
+  tracetap run -o out/ -m pytest         every Python process into out/
   tracetap run --stdlib -o /tmp/t.ttrace -m http.server 8000
   tracetap run --opcodes --threads main job.py
   tracetap run --count app.py && tracetap coverage --missing app.ttrace
@@ -215,7 +225,17 @@ def _run_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where to write the recording (default: "
         "SCRIPT's stem + .ttrace next to the script; for -m, "
-        "MODULE.ttrace in the current directory)",
+        "MODULE.ttrace in the current directory); a directory (existing, "
+        "or ending in /) holds one file per process, STEM.PID.ttrace",
+    )
+    p.add_argument(
+        "--no-follow", action="store_true",
+        help="record this process only, not the Python processes it starts",
+    )
+    p.add_argument(
+        "--follow-forks", action="store_true",
+        help="also record the child of every os.fork() (multiprocessing's "
+        "forks are followed anyway)",
     )
     p.add_argument(
         "--opcodes",
@@ -358,7 +378,9 @@ def _main_parser() -> argparse.ArgumentParser:
         epilog=INFO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument("file", metavar="FILE", help="a .ttrace recording")
+    info.add_argument("files", nargs="+", metavar="FILE",
+                      help="a .ttrace recording; a directory or several "
+                      "files: the process tree of a followed run")
     obj = sub.add_parser("objects", help="object lifetimes and survivors",
                          description="Object lifetimes of a recording made "
                                      "with --objects: per type, top creation "
@@ -529,6 +551,8 @@ class _RunOptions:
         self.count = False
         self.ring: str | None = None
         self.flush_interval = 1.0
+        self.no_follow = False
+        self.follow_forks = False
 
 
 _RUN_FLAGS = {
@@ -541,6 +565,8 @@ _RUN_FLAGS = {
     "--branch": "branch",
     "--objects": "objects",
     "--count": "count",
+    "--no-follow": "no_follow",
+    "--follow-forks": "follow_forks",
 }
 _RUN_VALUES = {
     "-o": "output",
@@ -657,9 +683,32 @@ def _cmd_run(argv: Sequence[str]) -> int:
         is_module=module is not None,
         args=list(args),
     )
+    if ns.no_follow and ns.follow_forks:
+        _usage_error("--follow-forks follows processes; it cannot be "
+                     "combined with --no-follow")
     output = os.path.abspath(ns.output) if ns.output else target.default_output()
-    if os.path.isdir(output):
+    follow: tuple[str, str, bool] | None = None
+    stem = os.path.basename(target.default_output())[: -len(".ttrace")]
+    if ns.output and not ns.no_follow and (
+            os.path.isdir(output) or ns.output.endswith(("/", os.sep))):
+        # -o DIR/: every process into DIR, the root included.
+        from ._follow import child_file
+
+        if not os.path.isdir(os.path.dirname(output)):
+            _usage_error(f"cannot create {output}: "
+                         f"{os.path.dirname(output)} does not exist")
+        try:
+            os.makedirs(output, exist_ok=True)
+        except OSError as exc:
+            _usage_error(f"cannot create {output}: {exc.strerror}")
+        follow = (output, stem, ns.follow_forks)
+        output = child_file(output, stem, os.getpid())
+    elif os.path.isdir(output):
         _usage_error(f"-o {ns.output}: is a directory")
+    elif not ns.no_follow:
+        base = os.path.basename(output)
+        stem = base[: -len(".ttrace")] if base.endswith(".ttrace") else base
+        follow = (output + ".children", stem, ns.follow_forks)
     out_dir = os.path.dirname(output)
     if not os.path.isdir(out_dir):
         _usage_error(f"cannot write {output}: {out_dir} does not exist")
@@ -683,9 +732,12 @@ def _cmd_run(argv: Sequence[str]) -> int:
         from . import _show
 
         _show.print_summary(s, output)
+        if follow is not None:
+            _show.print_children(follow[0], output)
 
     try:
-        outcome = _run.run(target, rec_options, output, on_summary=summary)
+        outcome = _run.run(target, rec_options, output, on_summary=summary,
+                           follow=follow)
     except _run.UsageError as exc:
         _err(f"error: {exc}")
         return 2
@@ -803,6 +855,17 @@ def _silence(stream: Any) -> None:
     _flush_quietly(stream)
 
 
+def _refuse_directory(path: str, command: str) -> int:
+    """1 after an error for a directory given to a one-recording command."""
+    from ._inputs import refuse_directory
+
+    msg = refuse_directory(path, command)
+    if msg is None:
+        return 0
+    _err(f"error: {msg}")
+    return 1
+
+
 def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     """Runs a reading command; returns its exit status."""
     from . import _show
@@ -810,11 +873,14 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "events":
         if ns.limit is not None and ns.limit < 0:
             parser.error("--limit must be 0 or more")
+        refused = _refuse_directory(ns.file, "events")
+        if refused:
+            return refused
         return _show.cmd_events(
             ns.file, as_json=ns.json, thread=ns.thread, limit=ns.limit
         )
     if ns.command == "info":
-        return _show.cmd_info(ns.file)
+        return _show.cmd_info_many(ns.files)
     if ns.command == "objects":
         return _cmd_objects(ns.file, ns.format, ns.limit, ns.imports)
     if ns.command == "calls":
@@ -824,6 +890,9 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
         from . import _lines
         return _lines.cmd_lines(ns)
     if ns.command == "export":
+        refused = _refuse_directory(ns.file, "export")
+        if refused:
+            return refused
         from . import _export
         return _export.cmd_export(ns)
     if ns.command == "report":
@@ -848,11 +917,18 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
                 statements=False if ns.raw_lines else None)
         except (OSError, _coverage.ConfigError) as exc:
             cp.error(str(exc))
+        from ._inputs import InputError, expand
+
+        try:
+            files = expand(ns.files)
+        except InputError as exc:
+            _err(f"error: {exc}")
+            return 1
         if ns.contexts:
             from . import _contexts
-            return _contexts.cmd_contexts(ns.files, ns.format, ns.output,
+            return _contexts.cmd_contexts(files, ns.format, ns.output,
                                           config)
-        return _coverage.cmd_coverage(ns.files, ns.format, ns.output,
+        return _coverage.cmd_coverage(files, ns.format, ns.output,
                                       ns.missing, config)
     parser.error(f"unknown command {ns.command!r}")
     return 2
