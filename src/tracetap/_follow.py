@@ -98,6 +98,10 @@ def follow(directory: str, stem: str, options: dict[str, Any], forks: bool) -> N
 
 def _register_fork_hook() -> None:
     global _fork_hook
+    # _record's own at-fork hook (it lets go of the parent's recording) must
+    # run before ours starts the child's: hooks run in registration order,
+    # and `import tracetap` no longer imports _record.
+    from . import _record  # noqa: F401
     if not _fork_hook and hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork)
         _fork_hook = True
