@@ -410,6 +410,9 @@ OUTPUTS = [  # (command, file, how its consumer reads it)
     (["calls", "--format", "collapsed"], "calls.folded", "text"),
     (["export", "--format", "chrome"], "trace.json", "json"),
     (["export", "--format", "flamegraph"], "flame.svg", "xml"),
+    (["export", "--format", "perfetto"], "trace.pftrace", "binary"),
+    (["calls", "--format", "pstats"], "calls.pstats", "binary"),
+    (["report"], "report", "html"),
 ]
 
 
@@ -441,6 +444,29 @@ def test_every_file_output_is_valid_for_its_consumer(hostile_files, cmd, out,
     target = str(tmp_path / out)
     proc = capture_tracetap(*cmd, path, "-o", target, cwd=d)
     assert proc.returncode == 0, proc.stderr
+    if kind == "binary":
+        # Other programs' formats (protobuf, marshal): strings as recorded,
+        # read back by the consumer.
+        if cmd[-1] == "pstats":
+            import pstats
+
+            funcs = pstats.Stats(target).stats
+            assert any(fn[2] == qualname for fn in funcs), list(funcs)[:5]
+        else:
+            assert os.path.getsize(target) > 0
+        return
+    if kind == "html":
+        from html.parser import HTMLParser
+
+        pages = [os.path.join(target, n) for n in sorted(os.listdir(target))
+                 if n.endswith(".html")]
+        assert pages
+        for page in pages:
+            with open(page, encoding="utf-8") as f:   # strict UTF-8
+                html = f.read()
+            _no_raw_controls(html.replace("\n", "").replace("\t", ""), page)
+            HTMLParser().feed(html)
+        return
     with open(target, "rb") as f:
         data = f.read()
     text = data.decode("utf-8")             # strict: valid UTF-8 throughout
