@@ -133,7 +133,7 @@ def test_every_output_escapes_and_never_hangs(hostile, cmd):
     for stream in (out, err):
         assert not any(ln.lstrip().startswith("fake line")
                        for ln in stream.splitlines()), stream
-    if "json" in cmd:
+    if "json" in cmd and out:
         if cmd[0] == "events":
             assert [json.loads(line) for line in out.splitlines()]
         else:
@@ -323,7 +323,10 @@ def test_messages_say_what_is_wrong(tmp_path, hostile):
     assert "not a regular file" in err and "truncated" not in err
     if not stat.S_ISCHR(os.stat("/dev/full").st_mode):
         pytest.skip("/dev/full is not the full device here")
-    for cmd in (["events"], ["info"], ["objects"], ["calls"], ["coverage"]):
+    readers = [["events"], ["info"], ["calls"], ["coverage"]]
+    if HAVE_OBJECTS:            # else `objects` refuses before writing
+        readers.append(["objects"])
+    for cmd in readers:
         with open("/dev/full", "w") as full:
             p = subprocess.run([sys.executable, "-m", "tracetap", *cmd, path],
                                cwd=d, env=capture_env(), stdout=full,
