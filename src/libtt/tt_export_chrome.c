@@ -61,14 +61,15 @@ static char *put_ts(char *p, uint64_t ns)
     return p;
 }
 
-/* A JSON string (quoted, escaped) of s; p has room for 6 * len + 2. */
-static char *put_json(char *p, const char *s)
+/* A JSON string (quoted, escaped) of s, a file name when path; p has
+ * room for 6 * len + 2. */
+static char *put_json(char *p, const char *s, int path)
 {
     const unsigned char *q = (const unsigned char *)s;
     size_t used;
     *p++ = '"';
-    while (*q) {                 /* by code point: tt__json_str's rule */
-        p += tt__json_seq(p, q, &used);
+    while (*q) {    /* by code point: tt__json_str's (tt__json_path's) rule */
+        p += path ? tt__json_fs_seq(p, q, &used) : tt__json_seq(p, q, &used);
         q += used;
     }
     *p++ = '"';
@@ -105,9 +106,9 @@ static const body_t *code_body(ch_t *c, uint32_t code)
     if ((b->s = tt__malloc(6 * (strlen(q) + strlen(f)) + 64)) == NULL)
         return NULL;
     p = put_str(b->s, "\"name\":");
-    p = put_json(p, q);
+    p = put_json(p, q, 0);
     p = put_str(p, ",\"args\":{\"file\":");
-    p = put_json(p, f);
+    p = put_json(p, f, 1);
     p = put_str(p, ",\"firstlineno\":");
     if (def && def->firstlineno < 0)
         *p++ = '-';
@@ -202,7 +203,7 @@ static void body(ch_t *c, int kind, const char *name, uint32_t code,
     fputs(",\"args\":{", o);
     if (def != NULL) {
         fputs("\"file\":", o);
-        tt__json_str(o, f ? f : "?");
+        tt__json_path(o, f ? f : "?");
         fprintf(o, ",\"firstlineno\":%ld", (long)def->firstlineno);
     }
     if (line != TT_NO_LINE)

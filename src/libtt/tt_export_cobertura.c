@@ -1,8 +1,9 @@
 /* tt_export_cobertura.c - coverage as Cobertura XML, laid out as coverage.py
  * writes it (valid against coverage-04.dtd; tests/data holds the DTD).
  *
- * Owns: the source root, the package grouping (a package is a directory
- * relative to the root, "." for the root itself) and the XML escaping.
+ * Owns: the source root and the package grouping (a package is a directory
+ * relative to the root, "." for the root itself); names are escaped by
+ * tt_text.c's XML rule (tt__xml_text: the text rule inside XML).
  * Hits are real counts, as Cobertura's own tool writes them. Must not:
  * print anywhere but the FILE* it is given. Threads: none of its own.
  */
@@ -14,22 +15,6 @@
 
 #define DTD_URL "https://raw.githubusercontent.com/cobertura/web/master/" \
                 "htdocs/xml/coverage-04.dtd"
-
-/* Text or attribute value. Characters XML 1.0 cannot hold become '?'. */
-static void xml_text(FILE *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default:
-            fputc(c < 0x20 && c != '\t' ? '?' : c, out);
-        }
-    }
-}
 
 /* coverage.py's rate(): "%.4g" of hit/num, "1" for nothing to cover. */
 static void rate(char *buf, size_t cap, uint64_t hit, uint64_t num)
@@ -103,11 +88,16 @@ static void pkg_name(FILE *out, const entry *e)
         fputc('.', out);
         return;
     }
-    for (size_t i = 0; i < e->dir; i++) {
-        if (e->rel[i] == '/')
+    for (size_t i = 0; i < e->dir;) {
+        size_t seg = 0;
+        while (i + seg < e->dir && e->rel[i + seg] != '/')
+            seg++;
+        tt__xml_text_n(out, e->rel + i, seg, SIZE_MAX);
+        i += seg;
+        if (i < e->dir) {
             fputc('.', out);
-        else
-            xml_text(out, e->rel + i, 1);
+            i++;
+        }
     }
 }
 
@@ -140,9 +130,9 @@ static void write_class(FILE *out, const entry *e)
     rate(r, sizeof r, f->summary.covered, f->summary.executable);
     rate(br, sizeof br, f->summary.branches_hit, f->summary.branches);
     fputs("\t\t\t\t<class name=\"", out);
-    xml_text(out, name, strlen(name));
+    tt__xml_text(out, name, SIZE_MAX);
     fputs("\" filename=\"", out);
-    xml_text(out, e->rel, strlen(e->rel));
+    tt__xml_text(out, e->rel, SIZE_MAX);
     fprintf(out, "\" complexity=\"0\" line-rate=\"%s\" branch-rate=\"%s\">\n"
             "\t\t\t\t\t<methods/>\n", r, f->summary.branches ? br : "0");
     if (f->n_lines == 0) {
@@ -187,8 +177,8 @@ int tt_coverage_write_cobertura(const tt_coverage_t *cov, FILE *out,
     rate(r, sizeof r, tot.covered, tot.executable);
     rate(br, sizeof br, tot.branches_hit, tot.branches);
     fprintf(out, "<?xml version=\"1.0\" ?>\n<coverage version=\"");
-    xml_text(out, opts && opts->version ? opts->version : "tracetap",
-             SIZE_MAX);
+    tt__xml_text(out, opts && opts->version ? opts->version : "tracetap",
+                 SIZE_MAX);
     fprintf(out, "\" timestamp=\"%" PRIu64 "\" lines-valid=\"%" PRIu64
             "\" lines-covered=\"%" PRIu64 "\" line-rate=\"%s\" "
             "branches-covered=\"%" PRIu64 "\" branches-valid=\"%" PRIu64
@@ -201,7 +191,7 @@ int tt_coverage_write_cobertura(const tt_coverage_t *cov, FILE *out,
     if (rl == 0)
         fputc('/', out);
     else
-        xml_text(out, n ? v[0].f->path : "/", rl);
+        tt__xml_text_n(out, n ? v[0].f->path : "/", rl, SIZE_MAX);
     fputs("</source>\n\t</sources>\n", out);
     fputs(n ? "\t<packages>\n" : "\t<packages/>\n", out);
     for (uint32_t i = 0; i < n;) {

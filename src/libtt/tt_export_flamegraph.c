@@ -1,8 +1,8 @@
 /* tt_export_flamegraph.c - the interactive flame graph (issue 15): a
  * self-contained SVG (inline script and style, nothing fetched) drawn from
  * the call tree of tt_calls_analyze, one frame per node at or above a
- * width threshold. Owns the layout, the XML escaping of recorded names and
- * the page's script. Must not: print anywhere but `out`, or trust names.
+ * width threshold. Owns the layout and the page's script (recorded names
+ * go through tt_text.c's XML rule, tt__xml_text). Must not: print anywhere but `out`, or trust names.
  * Threads: one call, one thread; c and r are only read.
  */
 #include <stdio.h>
@@ -21,117 +21,6 @@
 #define DEFAULT_WIDTH 1200
 #define DEFAULT_MIN_SHARE 0.0005
 #define DEFAULT_MAX_FRAMES 20000  /* a browser stays quick; ~10 MB of SVG */
-
-/* ------------------------------------------------------------ escaping */
-
-/* Decodes one code point of s[0..n) (n >= 1). Returns its length and
- * *cp, or 1 and *cp = 0xFFFD for a byte that starts no valid UTF-8
- * sequence (overlong forms, surrogates and values above U+10FFFF are
- * invalid too). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    uint32_t c = s[0], min;
-    size_t len, i;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if ((c & 0xE0) == 0xC0) {
-        len = 2, min = 0x80, c &= 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3, min = 0x800, c &= 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4, min = 0x10000, c &= 0x07;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    if (len > n) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = 0xFFFD;
-            return 1;
-        }
-        c = c << 6 | (s[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    *cp = c;
-    return len;
-}
-
-/* Whether XML 1.0 allows code point cp in text (tab and newline aside,
- * which we do not want in a one-line label either). */
-static int xml_char_ok(uint32_t cp)
-{
-    return cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp <= 0x9F) &&
-           cp != 0xFFFE && cp != 0xFFFF;
-}
-
-static void put_cp(FILE *out, uint32_t cp)
-{
-    char b[4];
-    size_t n;
-
-    if (cp < 0x80) {
-        b[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xC0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | cp >> 12);
-        b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        b[0] = (char)(0xF0 | cp >> 18);
-        b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        b[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        b[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    fwrite(b, 1, n, out);
-}
-
-/* Contract (tt_internal.h): writes at most max_cp code points of s as XML
- * character data (valid in text and in quoted attributes; nothing if out
- * is NULL); returns how many code points s has in all. */
-size_t tt__xml_text(FILE *out, const char *s, size_t max_cp)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p), i = 0, cps = 0;
-    uint32_t cp;
-
-    while (i < n) {
-        i += utf8_next(p + i, n - i, &cp);
-        if (cps++ >= max_cp || out == NULL)
-            continue;
-        if (!xml_char_ok(cp)) {
-            /* A control character shows as its escape, as Python's repr
-             * would; it is not allowed in XML 1.0 even as a reference. */
-            if (cp < 0x100)
-                fprintf(out, "\\x%02x", (unsigned)cp);
-            else
-                put_cp(out, 0xFFFD);
-            continue;
-        }
-        switch (cp) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: put_cp(out, cp); break;
-        }
-    }
-    return cps;
-}
 
 /* ------------------------------------------------------------ weights */
 

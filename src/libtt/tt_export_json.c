@@ -4,7 +4,9 @@
  * Owns: the JSON layout: {"files": {path: {"executable", "counts",
  * "functions", "summary"}}, "totals": {...}}. Must not: print anywhere but
  * the FILE* it is given. Strings are escaped for JSON, controls (C1 too)
- * as \u, bytes that are not UTF-8 as U+FFFD. Threads: none of its own.
+ * as \u; a byte that is not UTF-8 is \udcXX in a file name (json.dumps
+ * of os.fsdecode's str) and U+FFFD elsewhere, as the Python readers decode
+ * them. Threads: none of its own.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -35,45 +37,76 @@ size_t tt__json_char(char *out, unsigned char c)
     return 1;
 }
 
-/* Contract (tt_internal.h): by code point: every control a terminal acts
- * on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u, a byte that is
- * not UTF-8 as U+FFFD, as every reader output decodes it (issue 13). */
-size_t tt__json_seq(char *out, const unsigned char *s, size_t *used)
+/* One code point of s into out (6 bytes at most); *used gets the bytes
+ * consumed. A byte that is not UTF-8 is U+FFFD, or with fs its
+ * surrogate-escape code point U+DC80..U+DCFF: what json.dumps writes for
+ * the str os.fsdecode makes of a file name's bytes. */
+static size_t json_seq(char *out, const unsigned char *s, size_t *used,
+                       int fs)
 {
     static const char hex[] = "0123456789abcdef";
     uint32_t cp;
     int n = tt__utf8_seq(s, &cp);
 
     if (n == 0) {
-        memcpy(out, "\\ufffd", 6);
         *used = 1;
-        return 6;
+        if (!fs) {
+            memcpy(out, "\\ufffd", 6);
+            return 6;
+        }
+        cp = 0xDC00u + s[0];            /* s[0] >= 0x80 here */
+    } else {
+        *used = (size_t)n;
+        if (cp < 0x80)
+            return tt__json_char(out, (unsigned char)cp);
+        if (!tt__text_unsafe(cp)) {
+            memcpy(out, s, (size_t)n);
+            return (size_t)n;
+        }
     }
-    *used = (size_t)n;
-    if (cp < 0x80)
-        return tt__json_char(out, (unsigned char)cp);
-    if (tt__text_unsafe(cp)) {
-        memcpy(out, "\\u", 2);
-        for (int i = 0; i < 4; i++)
-            out[2 + i] = hex[(cp >> (12 - 4 * i)) & 15];
-        return 6;
-    }
-    memcpy(out, s, (size_t)n);
-    return (size_t)n;
+    memcpy(out, "\\u", 2);
+    for (int i = 0; i < 4; i++)
+        out[2 + i] = hex[(cp >> (12 - 4 * i)) & 15];
+    return 6;
+}
+
+/* Contract (tt_internal.h): by code point: every control a terminal acts
+ * on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u, a byte that is
+ * not UTF-8 as U+FFFD, as every reader output decodes it (issue 13). */
+size_t tt__json_seq(char *out, const unsigned char *s, size_t *used)
+{
+    return json_seq(out, s, used, 0);
 }
 
 /* Contract (tt_internal.h). */
-void tt__json_str(FILE *out, const char *s)
+size_t tt__json_fs_seq(char *out, const unsigned char *s, size_t *used)
+{
+    return json_seq(out, s, used, 1);
+}
+
+static void json_str(FILE *out, const char *s, int fs)
 {
     const unsigned char *p = (const unsigned char *)s;
     char buf[6];
     size_t used;
     fputc('"', out);
     while (*p) {
-        fwrite(buf, 1, tt__json_seq(buf, p, &used), out);
+        fwrite(buf, 1, json_seq(buf, p, &used, fs), out);
         p += used;
     }
     fputc('"', out);
+}
+
+/* Contract (tt_internal.h). */
+void tt__json_str(FILE *out, const char *s)
+{
+    json_str(out, s, 0);
+}
+
+/* Contract (tt_internal.h). */
+void tt__json_path(FILE *out, const char *s)
+{
+    json_str(out, s, 1);
 }
 
 static void summary(FILE *out, const tt_cov_summary_t *s, int with_files,
@@ -139,7 +172,7 @@ int tt_coverage_write_json(const tt_coverage_t *cov, FILE *out)
         const tt_cov_file_t *f = tt_coverage_file(cov, i);
         const char *sep = "";
         fputs(i ? ",\n  " : "\n  ", out);
-        tt__json_str(out, f->path);
+        tt__json_path(out, f->path);
         fputs(": {\"executable\": [", out);
         for (uint32_t k = 0; k < f->n_lines; k++)
             fprintf(out, "%s%" PRId32, k ? ", " : "", f->lines[k]);

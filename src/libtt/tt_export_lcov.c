@@ -41,19 +41,29 @@ static int find_dups(const tt_cov_file_t *f, uint8_t *dup)
     return 0;
 }
 
-/* An LCOV field must not contain a newline or (in FN names) a comma. */
+/* LCOV is line-based text: a recorded string goes through the text rule
+ * (tt_text_write: controls, newline included, bidi overrides and bytes
+ * that are not UTF-8 as \xNN / \uNNNN escapes), so no name can end its
+ * line or drive a terminal. In FN/FNDA names a comma, which LCOV splits
+ * on, becomes '_' as before. */
 static void lcov_name(FILE *out, const tt_cov_func_t *fn, int dup)
 {
-    for (const char *s = fn->name; *s; s++)
-        fputc(*s == ',' || *s == '\n' || *s == '\r' ? '_' : *s, out);
+    for (const char *s = fn->name; *s;) {
+        size_t k = strcspn(s, ",");
+        tt__text_write_n(out, s, k);
+        s += k;
+        if (*s == ',') {
+            fputc('_', out);
+            s++;
+        }
+    }
     if (dup)
         fprintf(out, "@%" PRId32, fn->line);
 }
 
 static void lcov_text(FILE *out, const char *s)
 {
-    for (; *s; s++)
-        fputc(*s == '\n' || *s == '\r' ? '_' : *s, out);
+    tt_text_write(out, s, 0);
 }
 
 static void write_branches(FILE *out, const tt_cov_file_t *f)

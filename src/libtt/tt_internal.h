@@ -233,21 +233,31 @@ int tt__replay_batch(tt_reader_t *r, tt_event_t *evs, size_t cap,
 int tt__reader_cut(const tt_reader_t *r);
 
 /* tt_export_json.c: writes s as a JSON string (quotes, escapes; controls,
- * C1 and bidi overrides as \u; bytes that are not UTF-8 as U+FFFD). */
+ * C1 and bidi overrides as \u; bytes that are not UTF-8 as U+FFFD).
+ * tt__json_path: the same for a recorded file name, whose bytes that are
+ * not UTF-8 become \udc80..\udcff, as json.dumps writes the str
+ * os.fsdecode (surrogateescape) makes of them: json.loads and os.fsencode
+ * give the path's bytes back, and the JSON equals json.dumps of what
+ * Trace.coverage() returns. */
 void tt__json_str(FILE *out, const char *s);
+void tt__json_path(FILE *out, const char *s);
 /* c as it goes inside a JSON string, into out (room for 6 bytes);
  * returns the bytes written. */
 size_t tt__json_char(char *out, unsigned char c);
 /* ------------------------------------------- tt_export_flamegraph.c */
 
-/* Writes at most max_cp code points of the NUL-terminated s as XML 1.0
- * character data, valid in element text and in quoted attributes: <, >,
- * &, " and ' as references; bytes that are not valid UTF-8 (overlong forms
- * and surrogates included) as U+FFFD; control characters, which XML 1.0
- * does not allow even as references, as a visible \xNN; U+FFFE/U+FFFF as
- * U+FFFD. Writes nothing when out is NULL. Returns the number of code
- * points of s (each invalid byte counting as one). NULL s is "". */
+/* tt_text.c: the text rule inside XML. Writes at most max_cp code points
+ * of the NUL-terminated s as XML 1.0 character data, valid in element text
+ * and in quoted attributes: <, >, &, " and ' as references; what the text
+ * rule escapes (C0 and C1 controls, DEL, bidi overrides: XML 1.0 does not
+ * allow C0 even as references) and U+FFFE/U+FFFF as its visible \xNN or
+ * \uNNNN; a byte that is not UTF-8 as \xNN (as _text.printable writes a
+ * surrogate-escaped file name). Writes nothing when out is NULL. Returns
+ * the number of code points of s (each invalid byte counting as one).
+ * NULL s is "". tt__xml_text_n: the same for at most the first n bytes
+ * (a UTF-8 sequence that n cuts counts as invalid bytes). */
 #include <stdio.h>
+size_t tt__xml_text_n(FILE *out, const char *s, size_t n, size_t max_cp);
 size_t tt__xml_text(FILE *out, const char *s, size_t max_cp);
 
 /* The UTF-8 sequence at s as it goes inside a JSON string (tt__json_str's
@@ -255,6 +265,8 @@ size_t tt__xml_text(FILE *out, const char *s, size_t max_cp);
  * consumed); *used gets the bytes of s consumed (1-4). Returns the bytes
  * written. */
 size_t tt__json_seq(char *out, const unsigned char *s, size_t *used);
+/* The same with tt__json_path's rule for bytes that are not UTF-8. */
+size_t tt__json_fs_seq(char *out, const unsigned char *s, size_t *used);
 
 /* tt_text.c: the escaping rule's parts, for the exporters that escape in
  * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid
@@ -264,5 +276,9 @@ size_t tt__json_seq(char *out, const unsigned char *s, size_t *used);
  * bidirectional overrides and isolates). */
 int tt__utf8_seq(const unsigned char *s, uint32_t *cp);
 int tt__text_unsafe(uint32_t c);
+/* The text rule (tt_text_write) on the first n bytes of s at most (up to
+ * its NUL), for formats that split a string on a byte of their own (LCOV's
+ * comma). Writes nothing else; errors show in ferror(out). */
+void tt__text_write_n(FILE *out, const char *s, size_t n);
 
 #endif /* TT_INTERNAL_H */

@@ -18,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
-from ._text import printable
+from ._text import open_output, printable
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -437,7 +437,7 @@ def cmd_calls(ns: argparse.Namespace) -> int:
     if ns.format == "pstats":
         write_pstats(data, ns.output, ns.thread)
         return 0
-    out = open(ns.output, "w", encoding="utf-8") if ns.output else sys.stdout
+    out = open_output(ns.output) if ns.output else sys.stdout
     try:
         if ns.format == "json":
             format_json(data, out)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import _tracetap
 from ._calls import _short, human_ns
+from ._text import open_output, printable
 
 if TYPE_CHECKING:
     from ._trace import Trace
@@ -204,8 +205,8 @@ def format_text(data: dict[str, Any], out: TextIO, *, thread: int | None = None,
         where = "all threads" if len(data["threads"]) != 1 else "1 thread"
     else:
         t = next((t for t in data["threads"] if t["thread"] == thread), {})
-        where = f"thread {thread}" + (f" ({t['name']})" if t.get("name")
-                                      else "")
+        where = f"thread {thread}" + (f" ({printable(t['name'])})"
+                                      if t.get("name") else "")
     sources: dict[str, list[str] | None] = {}
     missing: list[str] = []
     for f in shown:
@@ -213,9 +214,13 @@ def format_text(data: dict[str, Any], out: TextIO, *, thread: int | None = None,
             src, why = source(f["file"])
             sources[f["file"]] = src
             if src is None:
-                missing.append(f"source of {f['file']} not shown: {why}")
+                missing.append(f"source of {printable(f['file'])} not shown: "
+                               f"{why}")
         calls = f"{f['calls']:,} calls" if f["calls"] != 1 else "1 call"
-        out.write(f"\nFile: {_short(f['file'])}\nFunction: {f['func']} at line "
+        # Recorded names through printable: a newline in one must not
+        # start a line of its own (the stream keeps our newlines only).
+        out.write(f"\nFile: {printable(_short(f['file']))}\nFunction: "
+                  f"{printable(f['func'])} at line "
                   f"{f['line']} ({where})\nTotal time: "
                   f"{human_ns(f['time_ns'])} (own {human_ns(f['own_ns'])}; "
                   f"{calls}; {human_ns(f['entry_ns'])} before the first "
@@ -313,7 +318,7 @@ def cmd_lines(ns: argparse.Namespace) -> int:
             t["thread"] == ns.thread for t in data["threads"]):
         p.error(f"no thread {ns.thread} in the recording "
                 f"({len(data['threads'])} threads: 0..{len(data['threads']) - 1})")
-    out = open(ns.output, "w", encoding="utf-8") if ns.output else sys.stdout
+    out = open_output(ns.output) if ns.output else sys.stdout
     try:
         if ns.format == "json":
             for n in notes(data):

@@ -15,25 +15,20 @@ import base64
 import hashlib
 import html
 import json
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ._text import printable
+
 __all__ = ["Col", "esc", "heat", "json_block", "page", "table", "td"]
 
-_CTRL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-
-
 def esc(value: object) -> str:
-    """`value` as HTML text: markup and quotes escaped, lone surrogates
-    (undecodable bytes) and control characters, newlines included, shown
-    as escapes (tabs stay), so nothing recorded can become markup, vanish
-    or look like something else."""
-    s = str(value)
-    if not s.isascii():
-        s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    s = _CTRL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
-    return html.escape(s, quote=True)
+    """`value` as HTML text: the text rule of every output
+    (_text.printable: controls, newlines and tabs included, bidi overrides
+    and undecodable bytes as ``\\xNN``/``\\uNNNN``), then markup and quotes
+    escaped, so nothing recorded can become markup, vanish or look like
+    something else."""
+    return html.escape(printable(value), quote=True)
 
 
 def json_block(element_id: str, data: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-__all__ = ["OutputError", "printable", "SafeText"]
+__all__ = ["OutputError", "open_output", "printable", "SafeText"]
 
 # C0 controls, DEL, C1 controls (U+0080-U+009F: 8-bit CSI, OSC...), lone
 # surrogates (bytes that were not UTF-8, decoded with surrogateescape) and
@@ -89,3 +89,11 @@ class SafeText:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def open_output(path: str) -> SafeText:
+    """The file a reading command writes with ``-o`` (``lines``, ``calls``):
+    the same rule as its stdout, so that a report written to a file holds
+    no raw control character either (a JSON report is unchanged by it:
+    json escapes them itself). The caller closes it (``.close()``)."""
+    return SafeText(open(path, "w", encoding="utf-8"))

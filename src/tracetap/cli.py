@@ -774,6 +774,12 @@ def _cmd_objects(path: str, fmt: str, limit: int,
     except (OSError, TraceError) as exc:
         _err(f"error: {exc}")
         return 1
+    if not data["recorded"]:
+        # Nothing can be answered (as coverage and events refuse).
+        from ._text import printable
+        _err(f"error: {printable(path)} has no object data: record with "
+             "--objects (CPython 3.13+)")
+        return 1
     if fmt == "json":
         _objects.format_json(data, sys.stdout)
     else:

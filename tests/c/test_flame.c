@@ -159,16 +159,17 @@ void test_flame_xml_escape(void)
     check_escape("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8",
                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8", 4);
     /* Invalid UTF-8: a stray byte, an overlong '/', a surrogate, a cut
-     * sequence, a value above U+10FFFF; U+FFFE is no XML character. */
-#define R "\xef\xbf\xbd"
-    check_escape("a\xff" "b", "a" R "b", 3);
-    check_escape("\xc0\xaf", R R, 2);
-    check_escape("\xed\xa0\x80", R R R, 3);
-    check_escape("x\xe2\x82", "x" R R, 3);
-    check_escape("\xf4\x90\x80\x80", R R R R, 4);
-    check_escape("\xef\xbf\xbe", R, 1);
-    check_escape("\x80\xbf", R R, 2);
-#undef R
+     * sequence, a value above U+10FFFF: each byte as \xNN, the text rule
+     * (and _text.printable of a surrogate-escaped name); U+FFFE is no XML
+     * character; a bidi override is escaped as in every text output. */
+    check_escape("a\xff" "b", "a\\xffb", 3);
+    check_escape("\xc0\xaf", "\\xc0\\xaf", 2);
+    check_escape("\xed\xa0\x80", "\\xed\\xa0\\x80", 3);
+    check_escape("x\xe2\x82", "x\\xe2\\x82", 3);
+    check_escape("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", 4);
+    check_escape("\xef\xbf\xbe", "\\ufffe", 1);
+    check_escape("\x80\xbf", "\\x80\\xbf", 2);
+    check_escape("a\xe2\x80\xae" "b", "a\\u202eb", 3);
     check_escape("", "", 0);
     check_escape(NULL, "", 0);
     /* At most max_cp code points are written; all are counted. */
@@ -177,6 +178,16 @@ void test_flame_xml_escape(void)
     CHECK_EQ(cps, 5);
     free(s);
     CHECK_EQ(tt__xml_text(NULL, "\xc3\xa9\xff", 0), 2);
+    /* tt__xml_text_n stops after n bytes; a sequence n cuts is bytes. */
+    {
+        FILE *fp = tmpfile();
+        CHECK(fp != NULL);
+        CHECK_EQ(tt__xml_text_n(fp, "ab\xc3\xa9/c", 3, SIZE_MAX), 3);
+        s = slurp(fp, NULL);
+        fclose(fp);
+        CHECK_STR(s, "ab\\xc3");
+        free(s);
+    }
 }
 
 void test_flame_layout(void)
@@ -384,7 +395,7 @@ void test_flame_hostile_and_cut(void)
     write_file(cut, data, len);          /* as if killed after the flush */
     free(data);
     svg = draw(cut, &o, &st);
-    CHECK(strstr(svg, "data-l=\"x&lt;y&amp;&quot;z\\x01\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"") != NULL);
+    CHECK(strstr(svg, "data-l=\"x&lt;y&amp;&quot;z\\x01\\xff\\xc0\\xaf\"") != NULL);
     CHECK(strstr(svg, "data-f=\"a\\x01.py:7\"") != NULL);
     CHECK(strstr(svg, "thread 0 (Main\\x02&lt;&amp;&gt;)") != NULL);
     CHECK(strstr(svg, "x<y") == NULL);

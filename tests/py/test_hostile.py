@@ -15,6 +15,8 @@ import subprocess
 import sys
 
 import pytest
+
+import tracetap
 from conftest import capture_env, capture_tracetap, capture_write
 
 HAVE_OBJECTS = sys.version_info >= (3, 13)
@@ -118,11 +120,20 @@ COMMANDS = [
 def test_every_output_escapes_and_never_hangs(hostile, cmd):
     d, path = hostile
     rc, out, err = _run([*cmd, path], d)
-    assert rc == 0, err                       # a readable recording: 0
+    if cmd[0] == "objects" and not HAVE_OBJECTS:
+        # Recorded without --objects (3.11, 3.12): nothing to answer.
+        assert rc == 1 and out == "" and "has no object data" in err, err
+    else:
+        assert rc == 0, err                   # a readable recording: 0
     assert "Traceback" not in err
     _no_raw_controls(err, "stderr")
     _no_raw_controls(out, "stdout")            # JSON escapes them itself
-    if "json" in cmd:
+    # A recorded newline (the qualname's) cannot forge a line of its own,
+    # in any output: the stream keeps only the report's own newlines.
+    for stream in (out, err):
+        assert not any(ln.lstrip().startswith("fake line")
+                       for ln in stream.splitlines()), stream
+    if "json" in cmd and out:
         if cmd[0] == "events":
             assert [json.loads(line) for line in out.splitlines()]
         else:
@@ -312,7 +323,10 @@ def test_messages_say_what_is_wrong(tmp_path, hostile):
     assert "not a regular file" in err and "truncated" not in err
     if not stat.S_ISCHR(os.stat("/dev/full").st_mode):
         pytest.skip("/dev/full is not the full device here")
-    for cmd in (["events"], ["info"], ["objects"], ["calls"], ["coverage"]):
+    readers = [["events"], ["info"], ["calls"], ["coverage"]]
+    if HAVE_OBJECTS:            # else `objects` refuses before writing
+        readers.append(["objects"])
+    for cmd in readers:
         with open("/dev/full", "w") as full:
             p = subprocess.run([sys.executable, "-m", "tracetap", *cmd, path],
                                cwd=d, env=capture_env(), stdout=full,
@@ -363,3 +377,147 @@ def test_printable_rule():
     out = SafeText(sink)
     out.write("row\x1b[2J\n")
     assert sink.parts == ["row\\x1b[2J\n"] and out.raw_stream is sink
+
+
+# ------------------------------------------------ every file written (-o)
+
+# A module in a directory whose name is not UTF-8, under a file name with an
+# escape sequence, a bidi override, a comma and a newline; its function's
+# qualname holds controls, a comma and a newline too. NAMES_OUT gets the
+# names as the program's own str (ascii()), the independent reference.
+FILE_NAMES = r'''
+import os, sys
+d = os.fsdecode(b"dir\xff\xfe")
+name = os.path.join(os.getcwd(), d, "m\x1b]0;T\x07\u202e,\nx.py")
+src = open(name, encoding="utf-8").read()
+g = {}
+exec(compile(src, name, "exec"), g)
+with open("names.txt", "w") as f:
+    f.write(ascii([name, g["f"].__code__.co_qualname]))
+'''
+
+MODULE = '''def f(x):
+    if x:
+        return 1
+    return 2
+f.__code__ = f.__code__.replace(co_qualname="f\\x1b[31m,\\u202e\\nq")
+for i in range(3):
+    f(i)
+'''
+
+OUTPUTS = [  # (command, file, how its consumer reads it)
+    (["coverage"], "cov.txt", "text"),
+    (["coverage", "--format", "json"], "cov.json", "json"),
+    (["coverage", "--format", "lcov"], "cov.info", "lcov"),
+    (["coverage", "--format", "cobertura"], "cov.xml", "xml"),
+    (["lines"], "lines.txt", "text"),
+    (["lines", "--format", "json"], "lines.json", "json"),
+    (["calls"], "calls.txt", "text"),
+    (["calls", "--format", "json"], "calls.json", "json"),
+    (["calls", "--format", "collapsed"], "calls.folded", "text"),
+    (["export", "--format", "chrome"], "trace.json", "json"),
+    (["export", "--format", "flamegraph"], "flame.svg", "xml"),
+    (["export", "--format", "perfetto"], "trace.pftrace", "binary"),
+    (["calls", "--format", "pstats"], "calls.pstats", "binary"),
+    (["report"], "report", "html"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory):
+    import ast
+
+    d = tmp_path_factory.mktemp("names")
+    sub = os.path.join(os.fsencode(str(d)), b"dir\xff\xfe")
+    os.mkdir(sub)
+    with open(os.path.join(sub, "m\x1b]0;T\x07\u202e,\nx.py".encode()), "w") as f:
+        f.write(MODULE)
+    capture_write(d, "main.py", FILE_NAMES)
+    proc = capture_tracetap("run", "-o", "n.ttrace", "main.py", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    with open(d / "names.txt") as f:
+        name, qualname = ast.literal_eval(f.read())
+    return d, str(d / "n.ttrace"), name, qualname
+
+
+@pytest.mark.parametrize("cmd,out,kind", OUTPUTS, ids=[o[1] for o in OUTPUTS])
+def test_every_file_output_is_valid_for_its_consumer(hostile_files, cmd, out,
+                                                     kind, tmp_path):
+    """Issue 13 items 7 and 4: what `-o` writes follows its format's rule
+    (text, LCOV: the escapes of every text output; XML: the same inside
+    XML 1.0; JSON: json's escapes, a file name's undecodable bytes as
+    json.dumps writes os.fsdecode's str) and its real consumer reads it."""
+    d, path, name, qualname = hostile_files
+    target = str(tmp_path / out)
+    proc = capture_tracetap(*cmd, path, "-o", target, cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    if kind == "binary":
+        # Other programs' formats (protobuf, marshal): strings as recorded,
+        # read back by the consumer.
+        if cmd[-1] == "pstats":
+            import pstats
+
+            funcs = pstats.Stats(target).stats
+            assert any(fn[2] == qualname for fn in funcs), list(funcs)[:5]
+        else:
+            assert os.path.getsize(target) > 0
+        return
+    if kind == "html":
+        from html.parser import HTMLParser
+
+        pages = [os.path.join(target, n) for n in sorted(os.listdir(target))
+                 if n.endswith(".html")]
+        assert pages
+        for page in pages:
+            with open(page, encoding="utf-8") as f:   # strict UTF-8
+                html = f.read()
+            _no_raw_controls(html.replace("\n", "").replace("\t", ""), page)
+            HTMLParser().feed(html)
+        return
+    with open(target, "rb") as f:
+        data = f.read()
+    text = data.decode("utf-8")             # strict: valid UTF-8 throughout
+    assert "\x1b" not in text and "\u202e" not in text
+    if kind == "json":
+        _no_raw_controls(text, out)
+        doc = json.loads(text)
+        blob = json.dumps(doc)
+        # The names as the program had them, exact (json.dumps of the str).
+        assert json.dumps(name)[1:-1] in blob or cmd[0] == "calls" and \
+            json.dumps(qualname)[1:-1] in blob, blob[:400]
+        if cmd[0] == "coverage":
+            assert name in doc["files"]
+            with tracetap.load(path) as t:
+                assert name in t.coverage()["files"]
+            assert os.fsencode(name).endswith(
+                b"/dir\xff\xfe/m\x1b]0;T\x07\xe2\x80\xae,\nx.py")
+    else:
+        # (newlines and tabs of the format's own layout aside)
+        _no_raw_controls(text.replace("\n", "").replace("\t", ""), out)
+        assert not any(ln.lstrip().startswith(("x.py", "q "))
+                       for ln in text.splitlines()), out
+        # Every text-like format spells the name as _text.printable does.
+        from tracetap._text import printable
+
+        if cmd[0] != "calls" or kind == "xml":
+            assert printable(os.path.basename(name)) in text or \
+                printable(qualname) in text, text[:600]
+        assert "\\xff\\xfe" in text or cmd[0] == "calls"
+    if kind == "xml":
+        import xml.etree.ElementTree as ET
+
+        ET.fromstring(data)                  # expat: XML 1.0 well-formed
+    if kind == "lcov":
+        import shutil
+
+        if shutil.which("genhtml") is None:
+            pytest.skip("genhtml (lcov) is not installed")
+        html = tmp_path / "html"
+        gen = subprocess.run(
+            ["genhtml", "--ignore-errors", "source", "-q", "-o", str(html),
+             target], capture_output=True, text=True, timeout=120)
+        assert gen.returncode == 0, gen.stderr
+        assert (html / "index.html").exists()
+        # The file's record keeps the name on one line: \x0a, not a break.
+        assert any(ln.startswith("SF:") and ln.endswith("\\x0ax.py")
+                   for ln in text.splitlines())

@@ -326,10 +326,10 @@ WAITER = """
 import os, sys, tracetap
 def f(i):
     return i + 1
-with tracetap.record(sys.argv[1]):
+with tracetap.record(sys.argv[1], flush_interval=float(sys.argv[3])):
     for i in range(int(sys.argv[2])):
         f(i)
-    if len(sys.argv) > 3:
+    if len(sys.argv) > 4:
         r, w = os.pipe()
         if os.fork() == 0:              # a child that lingers until the
             os.close(w)                 # parent exits (EOF on the pipe)
@@ -344,10 +344,11 @@ sys.stdin.readline()
 
 
 @contextlib.contextmanager
-def _waiting(tmp_path, out, n, *extra):
+def _waiting(tmp_path, out, n, *extra, flush_interval=1.0):
     """Runs WAITER until it says "ready" (recording, n calls made)."""
     script = capture_write(tmp_path, "waiter.py", WAITER)
-    proc = subprocess.Popen([sys.executable, script, str(out), str(n), *extra],
+    proc = subprocess.Popen([sys.executable, script, str(out), str(n),
+                             str(flush_interval), *extra],
                             cwd=tmp_path, env=capture_env(), text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
@@ -367,7 +368,13 @@ def _stop(proc):
 
 def test_a_recording_in_progress_says_so(tmp_path):
     out = tmp_path / "live.ttrace"
-    with _waiting(tmp_path, out, 100_000) as proc:
+    # No periodic flush: what the file holds while the program waits is
+    # then whole 64 KiB buffers only, whatever the machine's load (with
+    # the 1 s flusher, a slow `info` let the tail reach the file: the race
+    # this test once lost). The last event before "ready", the LINE of the
+    # print, is always in the buffer still held.
+    ready = WAITER.lstrip("\n").splitlines().index('    print("ready", flush=True)') + 1
+    with _waiting(tmp_path, out, 100_000, flush_interval=0) as proc:
         info = capture_tracetap("info", str(out), cwd=tmp_path)
         assert info.returncode == 0
         assert "status:     in progress: still being recorded" in info.stdout
@@ -380,12 +387,18 @@ def test_a_recording_in_progress_says_so(tmp_path):
         assert cov["recordings"][0]["state"] == "recording"
         (counts,) = cov["files"].values()
         # What was flushed: whole chunks of the loop, not yet all of it.
-        assert 0 < counts["counts"]["3"] < 100_000
+        assert 0 < counts["counts"]["3"] <= 100_000
+        assert str(ready) not in counts["counts"]
         with tracetap.load(out) as t:
             assert t.status()["being_written"] is True
         _stop(proc)
         info = capture_tracetap("info", str(out), cwd=tmp_path)
         assert "status:     complete" in info.stdout, info.stdout
+        done = json.loads(capture_tracetap("coverage", "--format", "json",
+                                           str(out), cwd=tmp_path).stdout)
+        (counts,) = done["files"].values()
+        assert counts["counts"]["3"] == 100_000
+        assert counts["counts"][str(ready)] == 1
 
 
 def test_nothing_flushed_yet_is_not_100_percent(tmp_path):

@@ -242,7 +242,10 @@ def test_objects_report_cli(tmp_path):
     # A recording without object data says so.
     plain = str(tmp_path / "plain.ttrace")
     assert _cli("run", "-o", plain, prog).returncode == 0
-    assert "no object data" in _cli("objects", plain).stdout
+    for fmt in ("text", "json"):
+        none = _cli("objects", "--format", fmt, plain)
+        assert none.returncode == 1 and none.stdout == ""
+        assert "has no object data: record with --objects" in none.stderr
     assert _cli("objects", str(tmp_path / "missing.ttrace")).returncode != 0
 
 

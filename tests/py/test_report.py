@@ -68,11 +68,21 @@ def _open(browser, path, report_dir):
 
 
 def _shown(s):
-    """A recorded string as the report shows it: control characters (tab
-    aside) as \\xNN, undecodable bytes as \\udcNN."""
-    s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(f"\\x{ord(c):02x}" if (ord(c) < 0x20 and c != "\t") or
-                   0x7F <= ord(c) <= 0x9F else c for c in s)
+    """A recorded string as the report shows it (the text rule): control
+    characters (C0, DEL, C1) and undecodable bytes (surrogate escapes) as
+    \\xNN, bidi overrides as \\uNNNN."""
+    out = []
+    for c in s:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x20 or 0x7F <= o <= 0x9F:
+            out.append(f"\\x{o:02x}")
+        elif 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 APP = """
@@ -460,9 +470,9 @@ def test_escaping():
     become markup, vanish or end the JSON block."""
     from tracetap._report_html import esc, json_block
 
-    s = "<a href='x'>&\"\x00\x1b\n\x85\t\udcff\u00e9</a>"
+    s = "<a href='x'>&\"\x00\x1b\n\x85\t\udcff\u00e9\u202e</a>"
     assert esc(s) == ("&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;\\x00\\x1b"
-                      "\\x0a\\x85\t\\udcff\u00e9&lt;/a&gt;")
+                      "\\x0a\\x85\\x09\\xff\u00e9\\u202e&lt;/a&gt;")
     block = json_block("d", {"k": ["</script><!--", s]})
     inner = block[block.index(">") + 1:block.rindex("</script>")]
     assert "<" not in inner and ">" not in inner and "&" not in inner
