@@ -279,6 +279,21 @@ def _run_parser() -> argparse.ArgumentParser:
         "--count: per-site aggregates, no event log)",
     )
     p.add_argument(
+        "--bytes",
+        action="store_true",
+        help="with --objects: count the bytes each creation stack allocates "
+        "(CPython's allocator domains, as tracemalloc), live bytes over time "
+        "and the peak; read them with `tracetap objects --bytes`",
+    )
+    p.add_argument(
+        "--stack-depth",
+        metavar="N",
+        type=int,
+        default=8,
+        help="with --bytes: traced frames kept per creation stack (1-64, "
+        "default 8)",
+    )
+    p.add_argument(
         "--count",
         action="store_true",
         help="count how often each line runs, in C, and write only the counts: "
@@ -504,6 +519,8 @@ class _RunOptions:
         self.third_party = False
         self.branch = False
         self.objects = False
+        self.bytes = False
+        self.stack_depth = 8
         self.count = False
         self.ring: str | None = None
         self.flush_interval = 1.0
@@ -518,6 +535,7 @@ _RUN_FLAGS = {
     "--third-party": "third_party",
     "--branch": "branch",
     "--objects": "objects",
+    "--bytes": "bytes",
     "--count": "count",
 }
 _RUN_VALUES = {
@@ -528,6 +546,7 @@ _RUN_VALUES = {
     "--exclude": "exclude",
     "--ring": "ring",
     "--flush-interval": "flush_interval",
+    "--stack-depth": "stack_depth",
 }
 
 
@@ -574,6 +593,11 @@ def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
             )
         elif name == "flush_interval":
             ns.flush_interval = _flush_interval(value)
+        elif name == "stack_depth":
+            try:
+                ns.stack_depth = int(value)
+            except ValueError:
+                _usage_error(f"argument --stack-depth: invalid int value: {value!r}")
         else:
             setattr(ns, name, value)
     return ns
@@ -630,6 +654,13 @@ def _cmd_run(argv: Sequence[str]) -> int:
             "--count --branch counts arcs where --objects keeps creation "
             "sites; it cannot be combined with --objects"
         )
+    if ns.bytes and (not ns.objects or ns.count):
+        _usage_error(
+            "--bytes counts allocated bytes beside the object event log; it "
+            "needs --objects and cannot be combined with --count"
+        )
+    if not 1 <= ns.stack_depth <= 64:
+        _usage_error(f"--stack-depth must be 1 to 64, not {ns.stack_depth}")
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
         is_module=module is not None,
@@ -648,6 +679,8 @@ def _cmd_run(argv: Sequence[str]) -> int:
         "c_calls": ns.c_calls,
         "count": ns.count,
         "objects": ns.objects,
+        "bytes": ns.bytes,
+        "stack_depth": ns.stack_depth,
         "threads": ns.threads,
         "include": ns.include or None,
         "exclude": ns.exclude or None,
