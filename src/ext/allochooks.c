@@ -327,7 +327,17 @@ ah_untrack(void *p)
 /* Charging is off inside our own code (ttx_obj_busy: what tracetap makes
  * is not the program's) and while a wrapped allocator calls another
  * domain (ah_busy). Frees are always matched, whoever frees. */
-#define AH_CHARGE() (A.on && !ah_busy && !ttx_obj_busy)
+#define AH_CHARGE() (A.on && !ah_busy && !ttx_obj_busy && !ah_tracing())
+
+/* Inside a trace function (ours: code registration, shadow stacks; and
+ * the frame objects legacy tracing makes for it), CPython counts the
+ * thread as tracing: nothing the program's code asked for. */
+static inline int
+ah_tracing(void)
+{
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    return ts != NULL && ts->tracing > 0;
+}
 
 static void
 ah_charge(void *p, size_t size, void *old)
@@ -335,7 +345,7 @@ ah_charge(void *p, size_t size, void *old)
     ah_lock();
     if (old != NULL)
         ah_untrack(old);
-    if (p != NULL && !ttx_obj_busy)
+    if (p != NULL && !ttx_obj_busy && !ah_tracing())
         ah_track(p, size, ah_site());
     ah_unlock();
 }

@@ -234,8 +234,11 @@ class Trace:
         alive at stop, grouped by site, largest first),
         ``unverified_survivors``, ``totals`` and ``notes`` (the DESTROY gaps
         found while recording, each saying what it affects) and
-        ``recording`` (:meth:`status`: how complete the file is). Reads
-        this Trace's open file."""
+        ``recording`` (:meth:`status`: how complete the file is), and
+        ``bytes`` (``--bytes`` recordings, else None: ``totals`` with the
+        peak, ``lines`` by innermost line with their creation ``stacks``,
+        ``samples`` of live bytes over time as (ns, bytes)). Reads this
+        Trace's open file."""
         from ._objects import analyze
         return analyze(self)
 

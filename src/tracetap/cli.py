@@ -382,6 +382,9 @@ def _main_parser() -> argparse.ArgumentParser:
                      help="text (default) or one JSON document")
     obj.add_argument("--limit", type=int, default=20, metavar="N",
                      help="rows per table in text (default 20)")
+    obj.add_argument("--stacks", action="store_true",
+                     help="with --bytes data: expand each line to the "
+                     "creation stacks that allocated there")
     cov = sub.add_parser(
         "coverage",
         help="line counts and coverage reports",
@@ -469,6 +472,7 @@ def _split_run_args(
     takes_value = {
         "-o", "--output", "--threads", "--include", "--exclude", "--ring",
         "--flush-interval",
+        "--stack-depth",
     }
     i = 0
     argv = list(argv)
@@ -719,7 +723,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
     return outcome.exit_code
 
 
-def _cmd_objects(path: str, fmt: str, limit: int) -> int:
+def _cmd_objects(path: str, fmt: str, limit: int, stacks: bool = False) -> int:
     from . import _objects, _show
     from ._progress import shown
     from ._trace import Trace, TraceError
@@ -735,7 +739,8 @@ def _cmd_objects(path: str, fmt: str, limit: int) -> int:
     if fmt == "json":
         _objects.format_json(data, sys.stdout)
     else:
-        _objects.format_text(data, sys.stdout, limit=max(limit, 1))
+        _objects.format_text(data, sys.stdout, limit=max(limit, 1),
+                             stacks=stacks)
     return 0
 
 
@@ -826,7 +831,7 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "info":
         return _show.cmd_info(ns.file)
     if ns.command == "objects":
-        return _cmd_objects(ns.file, ns.format, ns.limit)
+        return _cmd_objects(ns.file, ns.format, ns.limit, ns.stacks)
     if ns.command == "calls":
         from . import _calls
         return _calls.cmd_calls(ns)
