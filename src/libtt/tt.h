@@ -1029,6 +1029,10 @@ typedef struct {
                                 CALL) gets a child node of the top with no
                                 activations, which the function and edge
                                 rows leave out */
+    uint64_t bytes;          /* --objects --bytes: bytes allocated at this
+                                node's creation stacks (the 0x84 chunk's
+                                sites, each followed from its outermost
+                                recorded frame under the first thread) */
 } tt_callnode_t;
 
 #define TT_CALLNODE_PRIMITIVE 0x1u  /* code not among its ancestors */
@@ -1257,6 +1261,7 @@ int tt_timeline_write(tt_reader_t *r, FILE *out,
 #define TT_FLAME_TIME    0         /* exclusive time, ns */
 #define TT_FLAME_CALLS   1         /* activations (calls + resumptions) */
 #define TT_FLAME_OBJECTS 2         /* object creations (tt_callnode_t.objects) */
+#define TT_FLAME_BYTES   3         /* bytes allocated (tt_callnode_t.bytes) */
 
 typedef struct {
     int weight;                /* TT_FLAME_* */

@@ -223,3 +223,93 @@ void test_allocs_load_nomem(void)
     }
     tt_reader_close(r);
 }
+
+/* The call tree takes each site's bytes at its stack's node: the two
+ * stacks of helper:5 differ only by the caller's line, so in the tree (a
+ * node per path of codes) both land on main -> helper; the flame graph's
+ * bytes weight draws them. */
+void test_allocs_call_tree_bytes(void)
+{
+    const char *path = tmp_path("allocs_tree.ttrace");
+    const char *svg = tmp_path("allocs_tree.svg");
+    uint64_t T = test_header()->start_tick + 100;
+    uint32_t c[2];
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_tbuf_t *b;
+    tt_reader_t *r;
+    tt_calls_t *calls;
+    tt_flame_opts_t o;
+    tt_flame_stats_t st;
+    const tt_callnode_t *n;
+    uint64_t main_bytes = 0, helper_bytes = 0;
+    FILE *fp;
+
+    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b));
+    tt_tbuf_call(b, T, c[1], 10);
+    tt_tbuf_call(b, T + 10, c[0], 4);
+    tt_tbuf_return(b, T + 20, c[0], 5);
+    tt_tbuf_return(b, T + 30, c[1], 14);
+    write_allocs(w, c, 2);
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_OK(tt_calls_analyze(r, &calls));
+    for (uint32_t i = 0; (n = tt_calls_node(calls, i)) != NULL; i++) {
+        if (n->code == c[1] && n->parent == TT_CALLS_NO_NODE)
+            main_bytes += n->bytes;
+        if (n->code == c[0] && n->parent != TT_CALLS_NO_NODE &&
+            tt_calls_node(calls, n->parent)->code == c[1])
+            helper_bytes += n->bytes;
+    }
+    CHECK_EQ(helper_bytes, 1000 + 3900);   /* the sites of stacks 1 and 3 */
+    CHECK_EQ(main_bytes, 0);
+    CHECK_EQ(tt_calls_summary(calls)->n_nodes, 2);
+    memset(&o, 0, sizeof o);
+    o.weight = TT_FLAME_BYTES;
+    o.thread = TT_CALLS_ALL_THREADS;
+    fp = fopen(svg, "wb");
+    CHECK(fp != NULL);
+    CHECK_OK(tt_flame_write_svg(calls, r, fp, &o, &st));
+    fclose(fp);
+    CHECK_EQ(st.total, 4900);               /* the stackless site: not drawn */
+    {
+        size_t len;
+        char *doc = (char *)read_file(svg, &len);
+        CHECK(strstr(doc, "bytes allocated by creation stack") != NULL);
+        CHECK(strstr(doc, "4900 bytes") != NULL);
+        free(doc);
+    }
+    tt_calls_free(calls);
+    tt_reader_close(r);
+}
+
+/* Without call events (--no-calls) the stacks alone make the tree. */
+void test_allocs_call_tree_nocalls(void)
+{
+    const char *path = tmp_path("allocs_nocalls.ttrace");
+    uint32_t c[2];
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_tbuf_t *b;
+    tt_reader_t *r;
+    tt_calls_t *calls;
+    const tt_callnode_t *n, *p;
+    uint32_t helpers = 0;
+
+    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b));
+    write_allocs(w, c, 0);
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_OK(tt_calls_analyze(r, &calls));
+    CHECK_EQ(tt_calls_summary(calls)->n_nodes, 2);   /* main, main->helper */
+    for (uint32_t i = 0; (n = tt_calls_node(calls, i)) != NULL; i++) {
+        if (n->code != c[0])
+            continue;
+        p = tt_calls_node(calls, n->parent);
+        CHECK(p != NULL && p->code == c[1]);
+        CHECK_EQ(n->bytes, 4900);
+        CHECK_EQ(n->calls, 0);
+        helpers++;
+    }
+    CHECK_EQ(helpers, 1);
+    tt_calls_free(calls);
+    tt_reader_close(r);
+}

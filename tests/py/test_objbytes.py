@@ -29,8 +29,8 @@ TIMEOUT = float(os.environ.get("TRACETAP_TEST_TIMEOUT", "300"))
 TOLERANCE = 0.05
 SLACK = 4096
 
-pytestmark = pytest.mark.skipif(sys.version_info < (3, 13),
-                                reason="--objects needs CPython 3.13+")
+needs_313 = pytest.mark.skipif(sys.version_info < (3, 13),
+                               reason="--objects needs CPython 3.13+")
 
 # tracemalloc as the reference: the program run under it, then its view of
 # the program's lines (live bytes per line, per (line, caller) for the
@@ -109,6 +109,7 @@ def _ours(b):
     return lines
 
 
+@needs_313
 @pytest.mark.parametrize("mode", [[], ["--no-calls"]], ids=["calls", "nocalls"])
 def test_bytes_per_line_match_tracemalloc(tmp_path, reference, mode):
     _, b = _record(tmp_path, *mode)
@@ -136,6 +137,7 @@ def test_bytes_per_line_match_tracemalloc(tmp_path, reference, mode):
     assert max(samples) >= t["peak_bytes"] - 600_000
 
 
+@needs_313
 def test_two_callers_told_apart(tmp_path, reference):
     _, b = _record(tmp_path)
     helper, a, bb = _line("HELPER"), _line("CALLER_A"), _line("CALLER_B")
@@ -150,6 +152,7 @@ def test_two_callers_told_apart(tmp_path, reference):
     assert by_caller[bb] > 2.5 * by_caller[a]
 
 
+@needs_313
 def test_stack_depth_one_merges_callers(tmp_path):
     _, b = _record(tmp_path, "--stack-depth", "1")
     row = _ours(b)[_line("HELPER")]
@@ -158,6 +161,7 @@ def test_stack_depth_one_merges_callers(tmp_path):
     assert row["live_bytes"] >= 400_000
 
 
+@needs_313
 def test_report_text_and_json(tmp_path):
     out, _ = _record(tmp_path)
     env = _env()
@@ -176,9 +180,37 @@ def test_report_text_and_json(tmp_path):
     assert any(len(s["stacks"]) == 2 for s in data["bytes"]["lines"])
 
 
+@needs_313
 def test_bytes_needs_objects(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--bytes",
                         "-o", str(tmp_path / "x.ttrace"), PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
                        env=_env())
     assert p.returncode == 2 and "--bytes" in p.stderr
+
+
+@needs_313
+@pytest.mark.parametrize("mode", [[], ["--no-calls"]], ids=["calls", "nocalls"])
+def test_flamegraph_bytes_weight(tmp_path, mode):
+    out, b = _record(tmp_path, *mode)
+    import tracetap
+    from tracetap import _flamegraph
+    svg = str(tmp_path / "b.svg")
+    with tracetap.load(out) as t:
+        stats = _flamegraph.export_flamegraph(t, svg, weight="bytes",
+                                              min_share=0)
+    # every site with a stack of traced frames is drawn, nothing else
+    drawn = sum(st["alloc_bytes"] for r in b["lines"] for st in r["stacks"]
+                if st["stack"])
+    assert stats["total"] == drawn
+    text = open(svg, encoding="utf-8").read()
+    assert "caller_b" in text and "helper" in text
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="3.11/3.12 only")
+def test_bytes_refused_before_313(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--objects",
+                        "--bytes", "-o", str(tmp_path / "x.ttrace"), PROG],
+                       capture_output=True, text=True, timeout=TIMEOUT,
+                       env=_env())
+    assert p.returncode != 0 and "3.13" in p.stderr
