@@ -28,6 +28,25 @@ frame_dict(tt_reader_t *r, const tt_alloc_frame_t *f)
     return d;
 }
 
+/* The shared counters of a site and of the totals, as d[name] = int. */
+static const char *const counter_names[] = {
+    "allocs", "alloc_bytes", "frees", "freed_bytes", "live_bytes",
+    "live_blocks", "peak_bytes"};
+#define N_COUNTERS (sizeof counter_names / sizeof counter_names[0])
+
+static PyObject *
+counters_dict(const uint64_t v[N_COUNTERS])
+{
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d != NULL && i < N_COUNTERS; i++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(v[i]);
+        if (x == NULL || PyDict_SetItemString(d, counter_names[i], x) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(x);
+    }
+    return d;
+}
+
 static PyObject *
 site_dict(tt_reader_t *r, const tt_allocs_t *a, const tt_alloc_site_t *s)
 {
@@ -45,14 +64,14 @@ site_dict(tt_reader_t *r, const tt_allocs_t *a, const tt_alloc_site_t *s)
         }
         Py_DECREF(f);
     }
-    d = Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "stack", stack,
-                      "allocs", (unsigned long long)s->allocs,
-                      "alloc_bytes", (unsigned long long)s->alloc_bytes,
-                      "frees", (unsigned long long)s->frees,
-                      "freed_bytes", (unsigned long long)s->freed_bytes,
-                      "live_bytes", (unsigned long long)s->live_bytes,
-                      "live_blocks", (unsigned long long)s->live_blocks,
-                      "peak_bytes", (unsigned long long)s->peak_bytes);
+    {
+        const uint64_t c[N_COUNTERS] = {s->allocs, s->alloc_bytes, s->frees,
+                                        s->freed_bytes, s->live_bytes,
+                                        s->live_blocks, s->peak_bytes};
+        d = counters_dict(c);
+    }
+    if (d != NULL && PyDict_SetItemString(d, "stack", stack) < 0)
+        Py_CLEAR(d);
     Py_DECREF(stack);
     return d;
 }
@@ -61,7 +80,8 @@ site_dict(tt_reader_t *r, const tt_allocs_t *a, const tt_alloc_site_t *s)
 PyObject *
 capture_allocs_report(PyObject *module, PyObject *arg)
 {
-    PyObject *reader, *res = NULL, *sites = NULL, *samples = NULL, *v;
+    PyObject *reader, *res = NULL, *sites = NULL, *samples = NULL;
+    PyObject *totals = NULL, *v = NULL;
     tt_reader_t *r = NULL;
     tt_allocs_t *a = NULL;
     const tt_alloc_summary_t *s;
@@ -91,39 +111,40 @@ capture_allocs_report(PyObject *module, PyObject *arg)
         goto done;
     for (i = 0; (st = tt_allocs_site(a, i)) != NULL; i++) {
         v = site_dict(r, a, st);
-        if (v == NULL || PyList_Append(sites, v) < 0) {
-            Py_XDECREF(v);
+        if (v == NULL || PyList_Append(sites, v) < 0)
             goto done;
-        }
-        Py_DECREF(v);
+        Py_CLEAR(v);
     }
     sm = tt_allocs_samples(a, &n);
     for (i = 0; i < n; i++) {
         v = Py_BuildValue("(KK)",
                           (unsigned long long)tt_reader_span_ns(r, sm[i].tick),
                           (unsigned long long)sm[i].live_bytes);
-        if (v == NULL || PyList_Append(samples, v) < 0) {
-            Py_XDECREF(v);
+        if (v == NULL || PyList_Append(samples, v) < 0)
             goto done;
-        }
-        Py_DECREF(v);
+        Py_CLEAR(v);
     }
-    res = Py_BuildValue(
-        "{s:{s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I},s:O,s:O}",
-        "totals", "depth", (unsigned)s->depth,
-        "allocs", (unsigned long long)s->allocs,
-        "alloc_bytes", (unsigned long long)s->alloc_bytes,
-        "frees", (unsigned long long)s->frees,
-        "freed_bytes", (unsigned long long)s->freed_bytes,
-        "live_bytes", (unsigned long long)s->live_bytes,
-        "live_blocks", (unsigned long long)s->live_blocks,
-        "peak_bytes", (unsigned long long)s->peak_bytes,
-        "peak_ns", (unsigned long long)tt_reader_span_ns(r, s->peak_tick),
-        "untracked", (unsigned long long)s->untracked,
-        "lost", (unsigned long long)s->lost,
-        "bad_chunks", (unsigned)tt_allocs_bad_chunks(a),
-        "sites", sites, "samples", samples);
+    {
+        const uint64_t c[N_COUNTERS] = {s->allocs, s->alloc_bytes, s->frees,
+                                        s->freed_bytes, s->live_bytes,
+                                        s->live_blocks, s->peak_bytes};
+        totals = counters_dict(c);
+    }
+    if (totals == NULL)
+        goto done;
+    v = Py_BuildValue("{s:I,s:K,s:K,s:K,s:I}", "depth", (unsigned)s->depth,
+                      "peak_ns", (unsigned long long)tt_reader_span_ns(
+                          r, s->peak_tick),
+                      "untracked", (unsigned long long)s->untracked,
+                      "lost", (unsigned long long)s->lost,
+                      "bad_chunks", (unsigned)tt_allocs_bad_chunks(a));
+    if (v == NULL || PyDict_Update(totals, v) < 0)
+        goto done;
+    res = Py_BuildValue("{s:O,s:O,s:O}", "totals", totals, "sites", sites,
+                        "samples", samples);
 done:
+    Py_XDECREF(v);
+    Py_XDECREF(totals);
     Py_XDECREF(sites);
     Py_XDECREF(samples);
     tt_allocs_free(a);

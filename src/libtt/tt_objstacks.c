@@ -43,6 +43,14 @@ static int al_put(tt__anc *o, uint8_t kind, const uint8_t *body, size_t n)
     return 0;
 }
 
+/* Writes n varints at p; returns the end. */
+static uint8_t *al_put_all(uint8_t *p, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p = tt__put_varint(p, v[i]);
+    return p;
+}
+
 /* See tt.h. */
 int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
                      const tt_alloc_frame_t *stacks, size_t n_stacks,
@@ -69,20 +77,15 @@ int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
     rc = tt__anc_open(&o, w, TT_CHUNK_ALLOCS);
     if (rc < 0)
         return rc;
-    p = buf;
-    p = tt__put_varint(p, sum->flags);
-    p = tt__put_varint(p, sum->depth);
-    p = tt__put_varint(p, sum->allocs);
-    p = tt__put_varint(p, sum->alloc_bytes);
-    p = tt__put_varint(p, sum->frees);
-    p = tt__put_varint(p, sum->freed_bytes);
-    p = tt__put_varint(p, sum->live_bytes);
-    p = tt__put_varint(p, sum->live_blocks);
-    p = tt__put_varint(p, sum->peak_bytes);
-    p = tt__put_varint(p, sum->peak_tick);
-    p = tt__put_varint(p, sum->untracked);
-    p = tt__put_varint(p, sum->lost);
-    rc = al_put(&o, AL_SUMMARY, buf, (size_t)(p - buf));
+    {
+        const uint64_t v[] = {sum->flags, sum->depth, sum->allocs,
+                              sum->alloc_bytes, sum->frees, sum->freed_bytes,
+                              sum->live_bytes, sum->live_blocks,
+                              sum->peak_bytes, sum->peak_tick, sum->untracked,
+                              sum->lost};
+        p = al_put_all(buf, v, sizeof v / sizeof v[0]);
+        rc = al_put(&o, AL_SUMMARY, buf, (size_t)(p - buf));
+    }
     for (size_t i = 0; i < n_stacks && rc == 0; i++) {
         const tt_alloc_frame_t *f = &stacks[i];
         p = buf;
@@ -94,16 +97,12 @@ int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
     }
     for (size_t i = 0; i < n_sites && rc == 0; i++) {
         const tt_alloc_site_t *s = &sites[i];
-        p = buf;
-        p = tt__put_varint(p, s->stack == TT_NO_STACK ? 0
-                                                      : (uint64_t)s->stack + 1);
-        p = tt__put_varint(p, s->allocs);
-        p = tt__put_varint(p, s->alloc_bytes);
-        p = tt__put_varint(p, s->frees);
-        p = tt__put_varint(p, s->freed_bytes);
-        p = tt__put_varint(p, s->live_bytes);
-        p = tt__put_varint(p, s->live_blocks);
-        p = tt__put_varint(p, s->peak_bytes);
+        const uint64_t v[] = {s->stack == TT_NO_STACK ? 0
+                                                      : (uint64_t)s->stack + 1,
+                              s->allocs, s->alloc_bytes, s->frees,
+                              s->freed_bytes, s->live_bytes, s->live_blocks,
+                              s->peak_bytes};
+        p = al_put_all(buf, v, sizeof v / sizeof v[0]);
         rc = al_put(&o, AL_SITE, buf, (size_t)(p - buf));
     }
     for (size_t i = 0; i < n_samples && rc == 0;) {
@@ -162,20 +161,24 @@ static int al_grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* Reads n varints in order into *v[0..n-1]. 0 or TT_ECORRUPT. */
+static int al_get_all(const uint8_t **b, const uint8_t *e,
+                      uint64_t *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tt__get_varint(b, e, v[i]) < 0)
+            return TT_ECORRUPT;
+    return 0;
+}
+
 static int al_summary(tt_allocs_t *a, const uint8_t *b, const uint8_t *e)
 {
     tt_alloc_summary_t s;
+    uint64_t *const v[] = {&s.allocs, &s.alloc_bytes, &s.frees,
+                           &s.freed_bytes, &s.live_bytes, &s.live_blocks,
+                           &s.peak_bytes, &s.peak_tick, &s.untracked, &s.lost};
     if (tt__get_u32(&b, e, &s.flags) < 0 || tt__get_u32(&b, e, &s.depth) < 0 ||
-        tt__get_varint(&b, e, &s.allocs) < 0 ||
-        tt__get_varint(&b, e, &s.alloc_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.frees) < 0 ||
-        tt__get_varint(&b, e, &s.freed_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.live_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.live_blocks) < 0 ||
-        tt__get_varint(&b, e, &s.peak_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.peak_tick) < 0 ||
-        tt__get_varint(&b, e, &s.untracked) < 0 ||
-        tt__get_varint(&b, e, &s.lost) < 0)
+        al_get_all(&b, e, v, sizeof v / sizeof v[0]) < 0)
         return TT_ECORRUPT;
     a->sum = s;
     a->present = 1;
@@ -212,16 +215,13 @@ static int al_stack(tt_allocs_t *a, const uint8_t *b, const uint8_t *e,
 static int al_site(tt_allocs_t *a, const uint8_t *b, const uint8_t *e)
 {
     tt_alloc_site_t s;
+    uint64_t *const v[] = {&s.allocs, &s.alloc_bytes, &s.frees,
+                           &s.freed_bytes, &s.live_bytes, &s.live_blocks,
+                           &s.peak_bytes};
     uint32_t stack1;
     int rc;
     if (tt__get_u32(&b, e, &stack1) < 0 ||
-        tt__get_varint(&b, e, &s.allocs) < 0 ||
-        tt__get_varint(&b, e, &s.alloc_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.frees) < 0 ||
-        tt__get_varint(&b, e, &s.freed_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.live_bytes) < 0 ||
-        tt__get_varint(&b, e, &s.live_blocks) < 0 ||
-        tt__get_varint(&b, e, &s.peak_bytes) < 0)
+        al_get_all(&b, e, v, sizeof v / sizeof v[0]) < 0)
         return TT_ECORRUPT;
     if ((stack1 != 0 && stack1 - 1 >= a->n_stacks) || s.frees > s.allocs ||
         s.live_blocks > s.allocs)
