@@ -529,6 +529,10 @@ ttx_allocs_abort(void)
 {
     if (A.rec == NULL)
         return;
+    /* Called where no other thread can be in a hook (start failed before
+     * enable, or the child after fork(), where a parent's thread may have
+     * held the lock at the fork): the lock starts free. */
+    __atomic_clear(&lock, __ATOMIC_RELEASE);
     (void)ah_disable();
     ah_release();
 }
