@@ -297,7 +297,7 @@ static void objects(tt_reader_t *r)
     tt_objects_free(o);
 }
 
-/* Issue 19: the 0x84 allocations chunk. Sites in order, every stack
+/* Issue 19: the 0x85 allocations chunk. Sites in order, every stack
  * walk ends and names defined codes. */
 static void allocs(tt_reader_t *r)
 {

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 19: a 0x84 allocations chunk (--objects --bytes): two
+    /* issue 19: a 0x85 allocations chunk (--objects --bytes): two
      * callers of one helper, a site without a stack, samples. */
     w = start("seed-allocs", &b, &c, &t);
     tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);

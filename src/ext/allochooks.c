@@ -2,7 +2,7 @@
  * wraps CPython's RAW, MEM and OBJ allocators (PyMem_SetAllocator: the
  * domains tracemalloc hooks), charges each block to the interned stack of
  * traced frames that asked for it, and keeps live bytes, the peak and what
- * each stack held at the peak; stop() writes it as a 0x84 chunk.
+ * each stack held at the peak; stop() writes it as a 0x85 chunk.
  * Must not: call Python or allocate through Python's allocators inside a
  * hook (its tables use libc malloc), nor take the GIL there: RAW calls come
  * without it, so the tables sit behind a spinlock. GIL: start, enable and

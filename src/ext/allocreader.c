@@ -1,4 +1,4 @@
-/* allocreader.c - _tracetap.allocs(reader): the 0x84 chunk of an
+/* allocreader.c - _tracetap.allocs(reader): the 0x85 chunk of an
  * `--objects --bytes` recording (tt_allocs_load) as a dict: the summary,
  * bytes per creation stack (each stack innermost frame first, with file,
  * line and function), and live bytes over time in ns.
@@ -76,7 +76,7 @@ site_dict(tt_reader_t *r, const tt_allocs_t *a, const tt_alloc_site_t *s)
     return d;
 }
 
-/* allocs(reader) -> dict, or None when the file has no 0x84 chunk. */
+/* allocs(reader) -> dict, or None when the file has no 0x85 chunk. */
 PyObject *
 capture_allocs_report(PyObject *module, PyObject *arg)
 {

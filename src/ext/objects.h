@@ -536,7 +536,7 @@ static inline void capture_objects_own(PyObject *op)
  * allocator domains. Start: checks and allocates its tables (0, or -1
  * with an exception; nothing installed). Enable: wraps the allocators
  * (after the trace function and the ref tracer are in place). Stop: takes
- * the hooks off, writes the 0x84 chunk and returns a summary dict (new
+ * the hooks off, writes the 0x85 chunk and returns a summary dict (new
  * ref; None if --bytes was off) or NULL + exception; sentences for the
  * user go to `warnings`. Abort: undoes start/enable, writes nothing. */
 int ttx_allocs_start(capture_rec_t *rec, int depth);

@@ -644,7 +644,7 @@ void tt_objects_free(tt_objects_t *o);
 
 /* ------------------------------- bytes and creation stacks (issue 19) */
 
-#define TT_CHUNK_ALLOCS  0x84      /* allocations, FORMAT.md §17 */
+#define TT_CHUNK_ALLOCS  0x85      /* allocations, FORMAT.md §18 */
 #define TT_NO_STACK      UINT32_MAX
 
 /* What `--objects --bytes` counted: blocks requested through CPython's
@@ -688,7 +688,7 @@ typedef struct {
     uint64_t live_bytes;
 } tt_alloc_sample_t;
 
-/* Writes a 0x84 chunk (or several past 256 KiB). Stacks must name codes
+/* Writes a 0x85 chunk (or several past 256 KiB). Stacks must name codes
  * already defined and parents before themselves; sites name stacks below
  * n_stacks. 0; TT_EINVAL (nothing written); TT_ENOMEM or TT_EIO (part may
  * be written; readers keep what they got). Nothing is retained. */
@@ -698,7 +698,7 @@ int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
                      const tt_alloc_sample_t *samples, size_t n_samples);
 
 typedef struct tt_allocs tt_allocs_t;
-/* Reads every 0x84 chunk of r. 0 and *out (free with tt_allocs_free;
+/* Reads every 0x85 chunk of r. 0 and *out (free with tt_allocs_free;
  * independent of r afterwards), or TT_EINVAL / TT_ENOMEM with *out NULL.
  * A malformed chunk keeps the records before the bad one and is counted
  * (tt_allocs_bad_chunks); a file without the chunk gives an empty view
@@ -1030,7 +1030,7 @@ typedef struct {
                                 activations, which the function and edge
                                 rows leave out */
     uint64_t bytes;          /* --objects --bytes: bytes allocated at this
-                                node's creation stacks (the 0x84 chunk's
+                                node's creation stacks (the 0x85 chunk's
                                 sites, each followed from its outermost
                                 recorded frame under the first thread) */
 } tt_callnode_t;

@@ -1,4 +1,4 @@
-/* tt_objstacks.c - the 0x84 "allocations" ancillary chunk (FORMAT.md §17):
+/* tt_objstacks.c - the 0x85 "allocations" ancillary chunk (FORMAT.md §18):
  * bytes per creation stack, the peak and live bytes over time, as
  * `--objects --bytes` records them. Its writer (tt_writer_allocs), its
  * strict decoder and the loaded view (tt_allocs_*, stacks by id).
@@ -257,7 +257,7 @@ static int al_samples(tt_allocs_t *a, const uint8_t *b, const uint8_t *e)
     return 0;
 }
 
-/* Decodes one 0x84 payload into a. 0, TT_ECORRUPT (the records before the
+/* Decodes one 0x85 payload into a. 0, TT_ECORRUPT (the records before the
  * bad one stay) or TT_ENOMEM. */
 static int al_decode(tt_allocs_t *a, const uint8_t *p, size_t len,
                      uint32_t n_codes)

@@ -1,4 +1,4 @@
-/* test_objstacks.c - the 0x84 allocations chunk (issue 19, --bytes):
+/* test_objstacks.c - the 0x85 allocations chunk (issue 19, --bytes):
  * round trip of summary, interned stacks, sites and samples (several
  * records and chunks), stack walks innermost first, the writer's refusals,
  * malformed chunks (records before the bad one kept, chunk counted), an
@@ -141,7 +141,7 @@ void test_allocs_absent_and_refused(void)
     tt_reader_close(r);
 }
 
-/* Raw 0x84 chunks: a good one, then records that break each rule. */
+/* Raw 0x85 chunks: a good one, then records that break each rule. */
 static void raw_chunk(tt_writer_t *w, const uint8_t *p, size_t n)
 {
     tt__anc o;
