@@ -336,6 +336,37 @@ static void context_checks(tt_reader_t *r)
     tt_spans_free(s);
 }
 
+/* Issue 19: the 0x85 allocations chunk. Sites in order, every stack
+ * walk ends and names defined codes. */
+static void allocs(tt_reader_t *r)
+{
+    tt_allocs_t *a = NULL;
+    const tt_alloc_site_t *st, *prev = NULL;
+    tt_alloc_frame_t fr[8];
+    const tt_alloc_sample_t *sm;
+    size_t n;
+    int rc = tt_allocs_load(r, &a);
+
+    if (rc < 0) {
+        EXPECT(a == NULL && rc == TT_ENOMEM);
+        return;
+    }
+    for (size_t i = 0; (st = tt_allocs_site(a, i)); i++) {
+        size_t d = tt_allocs_stack(a, st->stack, fr, 8);
+        EXPECT(st->frees <= st->allocs && st->live_blocks <= st->allocs);
+        EXPECT(prev == NULL || prev->live_bytes >= st->live_bytes);
+        for (size_t k = 0; k < d && k < 8; k++)
+            EXPECT(fr[k].code == TT_NO_CODE || tt_reader_code(r, fr[k].code));
+        prev = st;
+    }
+    sm = tt_allocs_samples(a, &n);
+    for (size_t i = 0; i < n; i++)
+        sink += sm[i].live_bytes;
+    if (tt_allocs_summary(a))
+        sink += tt_allocs_summary(a)->peak_bytes;
+    tt_allocs_free(a);
+}
+
 /* Issue 5: the 0x80 line-count records and the coverage analysis with
  * every exporter, over whatever the reader accepted. */
 static void coverage_checks(tt_reader_t *r)
@@ -470,6 +501,7 @@ int tt_fuzz_exercise(const uint8_t *data, size_t len)
     }
     EXPECT(tt_reader_select_thread(r, tt_reader_n_threads(r)) == TT_EINVAL);
     objects(r);
+    allocs(r);
     clock_checks(r);
     context_checks(r);
     calls_checks(r);

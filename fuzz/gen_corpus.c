@@ -199,6 +199,22 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* issue 19: a 0x85 allocations chunk (--objects --bytes): two
+     * callers of one helper, a site without a stack, samples. */
+    w = start("seed-allocs", &b, &c, &t);
+    tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);
+    {
+        tt_alloc_summary_t sum = {0, 8, 4, 700, 1, 100, 600, 3, 650, 9, 1, 0};
+        tt_alloc_frame_t st[] = {{TT_NO_STACK, c, 7}, {0, c, 3},
+                                 {TT_NO_STACK, c, 8}, {2, c, 3}};
+        tt_alloc_site_t si[] = {{1, 1, 100, 0, 0, 100, 1, 100},
+                                {3, 2, 500, 1, 100, 400, 1, 500},
+                                {TT_NO_STACK, 1, 100, 0, 0, 100, 1, 50}};
+        tt_alloc_sample_t sm[] = {{10, 100}, {20, 650}, {30, 600}};
+        tt_writer_allocs(w, &sum, st, 4, si, 3, sm, 3);
+    }
+    tt_writer_close(w);
+
     /* issue 5: a --count recording: 0x80 line-count chunks, no events */
     w = start("seed-counts", &b, &c, &t);
     {

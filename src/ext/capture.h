@@ -543,6 +543,8 @@ extern PyMethodDef capture_coverage_methods[];
 
 /* objreader.c: _tracetap.objects(reader or path) -> dict (issue 6). */
 PyObject *capture_objects_report(PyObject *module, PyObject *arg);
+/* allocreader.c: _tracetap.allocs(reader) (--objects --bytes). */
+PyObject *capture_allocs_report(PyObject *module, PyObject *arg);
 
 /* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);

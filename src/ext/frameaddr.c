@@ -176,4 +176,32 @@ ttx_frameaddr_innermost_units(PyThreadState *ts)
     return TTX_CODE_UNITS(co);
 }
 
+int
+ttx_frameaddr_stack(int (*skip)(void *ctx, PyObject *code), void *ctx,
+                    PyObject **codes, uint32_t *offsets, int max)
+{
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    const char *f, *ip;
+    int depth, n = 0;
+
+    if (!off.ok || ts == NULL)
+        return 0;
+    memcpy(&f, (const char *)ts + off.ts_current_frame, sizeof(f));
+    for (depth = 0; f != NULL && depth < 256 && n < max; depth++) {
+        PyObject *co = frame_code(f);
+        if (co != NULL) {
+            ptrdiff_t d;
+            memcpy(&ip, f + off.f_instr_ptr, sizeof(ip));
+            d = ip - ((const char *)co + off.co_code_adaptive);
+            if (d >= 0 && d < (ptrdiff_t)TTX_CODE_UNITS(co) * 2 &&
+                !(skip && skip(ctx, co))) {
+                codes[n] = co;
+                offsets[n++] = (uint32_t)d;
+            }
+        }
+        memcpy(&f, f + off.f_previous, sizeof(f));
+    }
+    return n;
+}
+
 #endif /* TTX_HAVE_REFTRACER */

@@ -72,7 +72,8 @@ livetab_grow(ttx_livetab_t *t)
 
     if (bits > 40)
         return -1;
-    s = PyMem_RawCalloc((size_t)1 << bits, sizeof(*s));
+    /* ours, not the program's: --bytes does not charge it */
+    TTX_OBJ_OWN(s = PyMem_RawCalloc((size_t)1 << bits, sizeof(*s)));
     if (s == NULL)
         return -1;
     for (i = 0; i < n; i++) {

@@ -160,6 +160,9 @@ static PyMethodDef module_methods[] = {
     {"objects", capture_objects_report, METH_O,
      "objects(path) -> dict: the object-lifetime analysis of a recording "
      "(types, sites, survivors, notes); see tracetap.Trace.objects()."},
+    {"allocs", capture_allocs_report, METH_O,
+     "allocs(path) -> dict or None: the bytes per creation stack of an "
+     "--objects --bytes recording (totals, sites, samples)."},
     {"calls", capture_calls_report, METH_O,
      "calls(path) -> dict: the call analysis of a recording (functions, "
      "callers/callees, call tree, per-thread totals); see "

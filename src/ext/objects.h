@@ -200,6 +200,12 @@ int ttx_frameaddr_innermost(PyThreadState *ts, PyObject **code,
  * frame), UINT32_MAX when the layout is unknown. Reads memory only, as
  * ttx_frameaddr_site. */
 uint32_t ttx_frameaddr_innermost_units(PyThreadState *ts);
+/* Up to max frames of the calling thread, innermost first, skipping
+ * those whose code `skip` rejects: their code objects (borrowed) and byte
+ * offsets go to codes[] and offsets[]. The count (0 without a thread state
+ * or a known layout). Reads memory only, as ttx_frameaddr_site. */
+int ttx_frameaddr_stack(int (*skip)(void *ctx, PyObject *code), void *ctx,
+                        PyObject **codes, uint32_t *offsets, int max);
 
 /* --------------------------------------------------- DESTROY gaps */
 
@@ -546,6 +552,19 @@ static inline void capture_objects_own(PyObject *op)
     (void)op;
 }
 #endif /* TTX_HAVE_REFTRACER */
+
+/* allochooks.c (--objects --bytes): bytes per creation stack through the
+ * allocator domains. Start: checks and allocates its tables (0, or -1
+ * with an exception; nothing installed). Enable: wraps the allocators
+ * (after the trace function and the ref tracer are in place). Stop: takes
+ * the hooks off, writes the 0x85 chunk and returns a summary dict (new
+ * ref; None if --bytes was off) or NULL + exception; sentences for the
+ * user go to `warnings`. Abort: undoes start/enable, writes nothing. */
+int ttx_allocs_start(capture_rec_t *rec, int depth);
+void ttx_allocs_enable(void);
+PyObject *ttx_allocs_stop(capture_rec_t *rec, PyObject *warnings);
+void ttx_allocs_abort(void);
+#define TTX_ALLOCS_DEPTH_DEFAULT 8
 
 /* objsession.c (every version: refusals live here) */
 /* Refuses (-1 + RuntimeError naming what is needed) where --objects

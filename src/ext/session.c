@@ -222,7 +222,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval", "c_calls",
-        "third_party_dirs", "arcs", "notes", NULL};
+        "third_party_dirs", "arcs", "notes", "alloc_depth", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -233,6 +233,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     int calls = 1, lines = 1, opcodes = 0, main_only = 0, stdlib = 0;
     int objects = 0;                    /* 1 event log, 2 aggregates */
     int count = 0, c_calls = 0, arcs = 0;
+    int alloc_depth = 0;                /* --bytes: stack depth, 0 off */
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -241,7 +242,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpO",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpOi",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
@@ -249,8 +250,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
                                      &flush_interval, &c_calls, &third_dirs,
-                                     &arcs, &notes))
+                                     &arcs, &notes, &alloc_depth))
         return NULL;
+    if (alloc_depth && objects != 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "bytes (--bytes) needs objects (--objects) and an "
+                        "event log (not --count)");
+        goto error;
+    }
     if (TTX_FREE_THREADED) {
         PyErr_SetString(PyExc_RuntimeError,
                         "tracetap cannot record on a free-threaded Python "
@@ -364,8 +371,10 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     rec->gen = ++capture_gen;
     capture_rec = rec;
     if ((objects && capture_objects_start(rec, objects) < 0) ||
+        (alloc_depth && ttx_allocs_start(rec, alloc_depth) < 0) ||
         start_flusher(rec) < 0 || capture_install(rec) < 0) {
         /* Nothing is installed; the error label closes the file. */
+        ttx_allocs_abort();
         capture_objects_abort(rec);
         capture_rec = NULL;
         capture_gen++;
@@ -374,6 +383,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     }
     (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
+    ttx_allocs_enable();
     capture_settrace_wrap(rec, module);
     /* The caller's frame goes on being recorded from here (failures are
      * counted and reported at stop). */
@@ -694,6 +704,7 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"thread_names", NULL};
     PyObject *given = Py_None, *warnings, *foreign, *res, *objsum = NULL;
+    PyObject *allocsum;
     PyObject *counted = NULL;
     capture_rec_t *rec = capture_rec;
     tt_writer_stats_t ws;
@@ -730,6 +741,11 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     capture_threads_reap(rec);
     /* --objects first: its survivor check wants everything still attached
      * (it removes only the reference tracer). */
+    /* --bytes before --objects: the survivor check is not the program's
+     * allocation. */
+    allocsum = ttx_allocs_stop(rec, warnings);
+    if (allocsum == NULL)
+        note_failure(warnings, "finishing the byte counts");
     if (rec->objects != NULL) {
         objsum = capture_objects_stop(rec, warnings);
         if (objsum == NULL)
@@ -789,7 +805,11 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     if (res != NULL && objsum != NULL &&
         PyDict_SetItemString(res, "objects", objsum) < 0)
         Py_CLEAR(res);
+    if (res != NULL && allocsum != NULL && allocsum != Py_None &&
+        PyDict_SetItemString(res, "bytes", allocsum) < 0)
+        Py_CLEAR(res);
     Py_XDECREF(objsum);
+    Py_XDECREF(allocsum);
     rec_free(rec);
     Py_DECREF(warnings);
     Py_DECREF(foreign);
@@ -832,6 +852,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
     capture_rec = NULL;
     capture_gen++;
     capture_crashsig_uninstall();       /* the dispositions it found */
+    ttx_allocs_abort();                 /* --bytes: our allocator hooks */
     capture_objects_abort(rec);         /* --objects: our tracer, if set */
     capture_settrace_unwrap(rec);
     if (me->c_tracefunc == capture_trace)

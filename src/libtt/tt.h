@@ -752,6 +752,81 @@ int tt_objects_path(const tt_objects_t *o, uint32_t i,
                     const tt_objpath_step_t **steps, uint32_t *n);
 void tt_objects_free(tt_objects_t *o);
 
+/* ------------------------------- bytes and creation stacks (issue 19) */
+
+#define TT_CHUNK_ALLOCS  0x85      /* allocations, FORMAT.md §18 */
+#define TT_NO_STACK      UINT32_MAX
+
+/* What `--objects --bytes` counted: blocks requested through CPython's
+ * RAW, MEM and OBJ allocator domains while the recording ran (docs/
+ * objects.md says what is and is not in them). */
+typedef struct {
+    uint32_t flags;              /* none defined yet */
+    uint32_t depth;              /* --stack-depth: frames kept per stack */
+    uint64_t allocs, alloc_bytes;   /* blocks made (a realloc counts one,
+                                       of its new size) */
+    uint64_t frees, freed_bytes;    /* of those, freed (or reallocated) */
+    uint64_t live_bytes, live_blocks;   /* still held at stop */
+    uint64_t peak_bytes;         /* most bytes held at once */
+    uint64_t peak_tick;          /* when (ticks since the start) */
+    uint64_t untracked;          /* blocks made with no Python frame to
+                                    charge (counted at stack TT_NO_STACK) */
+    uint64_t lost;               /* blocks not tracked: no memory */
+} tt_alloc_summary_t;
+
+/* One interned stack: its innermost frame and the stack it was called
+ * from (TT_NO_STACK: the outermost recorded frame). Ids are the order of
+ * the STACK records; a parent always has a smaller id. */
+typedef struct {
+    uint32_t parent;
+    uint32_t code;               /* code id, or TT_NO_CODE */
+    int32_t line;                /* TT_NO_LINE if unknown */
+} tt_alloc_frame_t;
+
+/* Bytes charged to one creation stack. */
+typedef struct {
+    uint32_t stack;              /* TT_NO_STACK: no Python frame */
+    uint64_t allocs, alloc_bytes;
+    uint64_t frees, freed_bytes;
+    uint64_t live_bytes, live_blocks;   /* held at stop */
+    uint64_t peak_bytes;         /* held at the moment of the peak */
+} tt_alloc_site_t;
+
+/* Live bytes at a moment (ticks since the start). */
+typedef struct {
+    uint64_t tick;
+    uint64_t live_bytes;
+} tt_alloc_sample_t;
+
+/* Writes a 0x85 chunk (or several past 256 KiB). Stacks must name codes
+ * already defined and parents before themselves; sites name stacks below
+ * n_stacks. 0; TT_EINVAL (nothing written); TT_ENOMEM or TT_EIO (part may
+ * be written; readers keep what they got). Nothing is retained. */
+int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
+                     const tt_alloc_frame_t *stacks, size_t n_stacks,
+                     const tt_alloc_site_t *sites, size_t n_sites,
+                     const tt_alloc_sample_t *samples, size_t n_samples);
+
+typedef struct tt_allocs tt_allocs_t;
+/* Reads every 0x85 chunk of r. 0 and *out (free with tt_allocs_free;
+ * independent of r afterwards), or TT_EINVAL / TT_ENOMEM with *out NULL.
+ * A malformed chunk keeps the records before the bad one and is counted
+ * (tt_allocs_bad_chunks); a file without the chunk gives an empty view
+ * whose summary is NULL. */
+int tt_allocs_load(tt_reader_t *r, tt_allocs_t **out);
+const tt_alloc_summary_t *tt_allocs_summary(const tt_allocs_t *a);
+uint32_t tt_allocs_bad_chunks(const tt_allocs_t *a);
+/* The i-th site by live bytes at stop, then bytes allocated (descending);
+ * NULL past the end. Borrowed until tt_allocs_free. */
+const tt_alloc_site_t *tt_allocs_site(const tt_allocs_t *a, size_t i);
+/* A site's creation stack, innermost frame first: fills up to max frames
+ * of out and returns the stack's full depth (0 for TT_NO_STACK). */
+size_t tt_allocs_stack(const tt_allocs_t *a, uint32_t stack,
+                       tt_alloc_frame_t *out, size_t max);
+/* Live bytes over time, in tick order; *n gets the count. Borrowed. */
+const tt_alloc_sample_t *tt_allocs_samples(const tt_allocs_t *a, size_t *n);
+void tt_allocs_free(tt_allocs_t *a);
+
 /* ------------------------------------- line counts and coverage (issue 5) */
 
 #include <stdio.h>
@@ -1066,6 +1141,10 @@ typedef struct {
                                 CALL) gets a child node of the top with no
                                 activations, which the function and edge
                                 rows leave out */
+    uint64_t bytes;          /* --objects --bytes: bytes allocated at this
+                                node's creation stacks (the 0x85 chunk's
+                                sites, each followed from its outermost
+                                recorded frame under the first thread) */
 } tt_callnode_t;
 
 #define TT_CALLNODE_PRIMITIVE 0x1u  /* code not among its ancestors */
@@ -1294,6 +1373,7 @@ int tt_timeline_write(tt_reader_t *r, FILE *out,
 #define TT_FLAME_TIME    0         /* exclusive time, ns */
 #define TT_FLAME_CALLS   1         /* activations (calls + resumptions) */
 #define TT_FLAME_OBJECTS 2         /* object creations (tt_callnode_t.objects) */
+#define TT_FLAME_BYTES   3         /* bytes allocated (tt_callnode_t.bytes) */
 
 typedef struct {
     int weight;                /* TT_FLAME_* */

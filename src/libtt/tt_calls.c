@@ -644,6 +644,33 @@ static int finish(tt_calls_t *c)
 
 /* Contract (tt.h): 0 and *out, or TT_EINVAL / TT_ENOMEM / TT_ECANCELED
  * with *out = NULL; r is left at its end. */
+/* --objects --bytes (issue 19): each allocation site's bytes go to the
+ * node of its creation stack, followed from the stack's outermost recorded
+ * frame (so a stack cut at --stack-depth starts a root of its own) under
+ * the first thread: the stacks carry no thread. Sites without a stack are
+ * not drawn. 0 or TT_ENOMEM / TT_ELIMIT. */
+static int charge_allocs(tt_calls_t *c)
+{
+    tt_alloc_frame_t fr[64];
+    const tt_alloc_site_t *s;
+    tt_allocs_t *a;
+    int rc = tt_allocs_load(c->r, &a);
+
+    for (size_t i = 0; rc == 0 && (s = tt_allocs_site(a, i)) != NULL; i++) {
+        size_t n = tt_allocs_stack(a, s->stack, fr, 64);
+        uint32_t node = NONE;
+        if (n == 0 || n > 64 || c->n_thr == 0)
+            continue;
+        while (rc == 0 && n-- > 0)
+            rc = node_get(c, node, fr[n].code, 0, &node);
+        if (rc == 0)
+            c->nodes[node].pub.bytes += s->alloc_bytes;
+    }
+    tt_allocs_free(a);
+    c->sum.n_nodes = c->node_idx.n;     /* finish() counted before */
+    return rc;
+}
+
 int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
 {
     tt_calls_t *c;
@@ -672,6 +699,8 @@ int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
         rc = apply_rows(c);
     if (rc == 0)
         rc = finish(c);
+    if (rc == 0)
+        rc = charge_allocs(c);
     if (rc == 0)
         rc = derive(c);
     if (rc < 0) {

@@ -56,6 +56,8 @@ static uint64_t self_weight(const lay_t *L, const tt_callnode_t *n)
         return n->calls + n->resumes;
     case TT_FLAME_OBJECTS:
         return n->objects;
+    case TT_FLAME_BYTES:
+        return n->bytes;
     default:
         return n->tottime_ns;
     }
@@ -463,6 +465,10 @@ static void fmt_weight(char *b, size_t n, int kind, uint64_t v)
         snprintf(b, n, "%llu objects", (unsigned long long)v);
         return;
     }
+    if (kind == TT_FLAME_BYTES) {
+        snprintf(b, n, "%llu bytes", (unsigned long long)v);
+        return;
+    }
     for (size_t i = 0; i < 3; i++)
         if ((double)v >= units[i].s) {
             double x = (double)v / units[i].s;
@@ -489,7 +495,8 @@ static void frame_fill(const lay_t *L, const frame_t *f, char *b, size_t n)
             h = (h ^ *p) * 16777619u;
         h = (h ^ 0xFF) * 16777619u;
     }
-    if (L->o->weight == TT_FLAME_OBJECTS)     /* greens: memory */
+    if (L->o->weight == TT_FLAME_OBJECTS ||
+        L->o->weight == TT_FLAME_BYTES)       /* greens: memory */
         snprintf(b, n, "rgb(%u,%u,%u)", 50 + (h % 60), 160 + (h >> 8) % 80,
                  50 + (h >> 16) % 60);
     else                                      /* reds to yellows: time */
@@ -582,7 +589,8 @@ static void write_doc(const lay_t *L, FILE *out, int cut)
 {
     static const char *what[] = {"exclusive time of traced Python code",
                                  "calls (activations)",
-                                 "object creations by creation site"};
+                                 "object creations by creation site",
+                                 "bytes allocated by creation stack"};
     uint32_t W = L->o->width >= 200 ? L->o->width : DEFAULT_WIDTH;
     double pw = (double)W - 2 * PAD_X;
     uint32_t levels = L->st.max_depth + 1, H = TOP_H + levels * FRAME_H +
@@ -659,7 +667,7 @@ int tt_flame_write_svg(const tt_calls_t *c, const tt_reader_t *r, FILE *out,
     L.r = r;
     L.o = opts ? opts : &defaults;
     L.n_nodes = sum->n_nodes;
-    if (L.o->weight < TT_FLAME_TIME || L.o->weight > TT_FLAME_OBJECTS ||
+    if (L.o->weight < TT_FLAME_TIME || L.o->weight > TT_FLAME_BYTES ||
         (L.o->thread != TT_CALLS_ALL_THREADS &&
          L.o->thread >= sum->n_threads))
         return TT_EINVAL;

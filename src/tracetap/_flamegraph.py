@@ -30,7 +30,7 @@ __all__ = [
     "export_flamegraph",
 ]
 
-WEIGHTS = {"time": 0, "calls": 1, "objects": 2}
+WEIGHTS = {"time": 0, "calls": 1, "objects": 2, "bytes": 3}
 DEFAULT_MIN_SHARE = 0.0005   # tt_export_flamegraph.c's defaults
 MAX_FRAMES = 20000
 _OPT_OBJECTS = 0x08          # TT_OPT_OBJECTS (header "options")
@@ -49,6 +49,9 @@ shows the share they cover.
   --weight calls    activations (calls and generator resumptions)
   --weight objects  objects created, charged to the creation site's call
                     path (a recording made with --objects, CPython 3.13+)
+  --weight bytes    bytes allocated, charged to each creation stack (a
+                    recording made with --objects --bytes; also without
+                    call events: --no-calls draws the stacks alone)
 
 Boxes narrower than --min-share of the total (default 0.05%, about half
 a pixel at the default width) are not drawn, with what they called; the
@@ -104,6 +107,9 @@ def export_flamegraph(trace_or_path: Trace | str | os.PathLike[str],
     if weight == "objects" and not header["options"] & _OPT_OBJECTS:
         raise ValueError("--weight objects needs a recording made with "
                          "--objects (this one has no object events)")
+    if weight == "bytes" and _tracetap.allocs(trace_or_path._reader) is None:
+        raise ValueError("--weight bytes needs a recording made with "
+                         "--objects --bytes (this one has no byte counts)")
     kw: dict[str, Any] = {
         "weight": WEIGHTS[weight], "icicle": icicle,
         "thread": -1 if thread is None else thread,
@@ -156,7 +162,7 @@ def _umask() -> int:
 def _draw(trace: Trace, path: str, kw: dict[str, Any],
           weight: str) -> dict[str, Any]:
     stats = _tracetap.flamegraph(trace._reader, path, **kw)
-    if weight != "objects" and not stats["has_calls"]:
+    if weight not in ("objects", "bytes") and not stats["has_calls"]:
         raise ValueError("this recording has no call events (made with "
                          "--count or --no-calls): nothing to draw")
     return stats
@@ -200,8 +206,9 @@ def add_flamegraph_arguments(p: argparse.ArgumentParser) -> None:
     shared with the other formats and added here only if missing)."""
     g = p.add_argument_group("flamegraph")
     g.add_argument("--weight", choices=tuple(WEIGHTS), default="time",
-                   help="box widths: exclusive time (default), calls, or "
-                   "objects created (an --objects recording)")
+                   help="box widths: exclusive time (default), calls, "
+                   "objects created (an --objects recording) or bytes "
+                   "allocated (an --objects --bytes recording)")
     g.add_argument("--icicle", action="store_true",
                    help="draw top-down: the root at the top")
     g.add_argument("--min-share", type=_share, metavar="FRACTION",

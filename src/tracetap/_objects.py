@@ -108,11 +108,80 @@ def analyze(trace: Trace | str | os.PathLike[str],
     if imports == "apart":
         data["import_survivors"] = from_imports
     data["unverified_survivors"] = unverified
+    data["bytes"] = _bytes(_tracetap.allocs(trace._reader))
     return data
 
 
 def _ident(site: dict[str, Any]) -> tuple[Any, ...]:
     return (site["file"], site["line"], site["func"], site["type"])
+
+
+def _bytes(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The --bytes data grouped by innermost line: each line's totals, and
+    its creation stacks (innermost frame first) with theirs."""
+    if raw is None:
+        return None
+    keys = ("allocs", "alloc_bytes", "frees", "freed_bytes", "live_bytes",
+            "live_blocks", "peak_bytes")
+    lines: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for site in raw["sites"]:
+        top = site["stack"][0] if site["stack"] else \
+            {"file": None, "line": None, "func": None}
+        k = (top["file"], top["line"], top["func"])
+        row = lines.get(k)
+        if row is None:
+            row = lines[k] = {"file": top["file"], "line": top["line"],
+                              "func": top["func"], **{n: 0 for n in keys},
+                              "stacks": []}
+        for n in keys:
+            row[n] += site[n]
+        row["stacks"].append(site)
+    rows = sorted(lines.values(), key=lambda r: (-r["live_bytes"],
+                                                 -r["alloc_bytes"]))
+    for r in rows:
+        r["stacks"].sort(key=lambda st: (-st["live_bytes"], -st["alloc_bytes"]))
+    return {"totals": raw["totals"], "lines": rows,
+            "samples": raw["samples"]}
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _format_bytes(b: dict[str, Any], out: TextIO, limit: int,
+                  stacks: bool) -> None:
+    t = b["totals"]
+    out.write(f"\nBytes (--bytes, stacks of up to {t['depth']} traced "
+              f"frames): {_size(t['alloc_bytes'])} in {t['allocs']:,} "
+              f"blocks allocated, {_size(t['live_bytes'])} alive at stop, "
+              f"peak {_size(t['peak_bytes'])} at "
+              f"{t['peak_ns'] / 1e9:.3f} s\n")
+    if t["lost"]:
+        out.write(f"  {t['lost']:,} block(s) not tracked (out of memory)\n")
+    for title, key in (("Top lines by live bytes at stop", "live_bytes"),
+                       ("At the peak", "peak_bytes"),
+                       ("Top lines by bytes allocated", "alloc_bytes")):
+        rows = sorted((r for r in b["lines"] if r[key]),
+                      key=lambda r: -r[key])[:limit]
+        out.write(f"\n{title}:\n")
+        if not rows:
+            out.write("  none\n")
+        for r in rows:
+            func = f" ({printable(r['func'])})" if r["func"] else ""
+            out.write(f"  {_size(r[key]):>10}  {_where(r)}{func}\n")
+            if not stacks:
+                continue
+            for st in r["stacks"]:
+                if not st[key]:
+                    continue
+                out.write(f"    {_size(st[key]):>10}  ")
+                out.write(" <- ".join(
+                    f"{_where(f)}" for f in st["stack"]) or
+                    "<no Python frame>")
+                out.write("\n")
 
 
 def _key(site: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +207,11 @@ def _ns(v: int | None) -> str:
     return f"<{v}ns"
 
 
-def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
+def format_text(data: dict[str, Any], out: TextIO, limit: int = 20,
+                stacks: bool = False) -> None:
     """Writes the human report: totals, gaps, per type, top creation sites
-    and the verified survivors grouped by site."""
+    and the verified survivors grouped by site; with --bytes data, bytes
+    by line (each expanded to its creation stacks with ``stacks``)."""
     if not data["recorded"]:
         out.write("This recording has no object data (record with "
                   "--objects, CPython 3.13+).\n")
@@ -235,6 +306,8 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20) -> None:
         out.write(f"\n{n:,} further object(s) outlived the recording as far "
                   f"as the events show, but are not reported as leaks: "
                   f"{why}.\n")
+    if data.get("bytes") is not None:
+        _format_bytes(data["bytes"], out, limit, stacks)
 
 
 def _survivor_list(out: TextIO, surv: list[dict[str, Any]], limit: int,

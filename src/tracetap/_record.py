@@ -151,6 +151,10 @@ class record:
     - ``objects`` (CPython 3.13+): record object births and deaths through
       PyRefTracer (``--objects``; read them with ``tracetap objects`` or
       ``load(path).objects()``); with ``count``, per-site aggregates only.
+    - ``bytes`` (with ``objects``, not ``count``): count the bytes each
+      creation stack allocates through CPython's allocators, live bytes
+      over time and the peak (``--bytes``); ``stack_depth`` traced frames
+      are kept per stack (``--stack-depth``, default 8).
       Refused (RuntimeError) before 3.13, on free-threaded builds, and
       while tracemalloc holds the reference tracer.
 
@@ -181,6 +185,8 @@ class record:
         opcodes: bool = False,
         c_calls: bool = False,
         objects: bool = False,
+        bytes: bool = False,
+        stack_depth: int = 8,
         count: bool = False,
         threads: str = "all",
         include: str | Iterable[str] | None = None,
@@ -204,6 +210,14 @@ class record:
             raise ValueError(
                 "branch=True with count=True counts arcs in place of the "
                 "creation sites objects=True needs; use one of them")
+        if bytes and (not objects or count):
+            raise ValueError(
+                "bytes=True counts allocated bytes beside the object event "
+                "log; it needs objects=True and cannot be combined with "
+                "count=True")
+        if not 1 <= int(stack_depth) <= 64:
+            raise ValueError(
+                f"stack_depth must be 1 to 64, not {stack_depth!r}")
         if ring is not None:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
@@ -225,6 +239,8 @@ class record:
         self.c_calls = bool(c_calls)
         # --objects: 1 = event log, 2 = per-site aggregates (with count)
         self.objects = (2 if count else 1) if objects else 0
+        # --bytes: frames kept per creation stack (0: bytes off)
+        self.alloc_depth = int(stack_depth) if bytes else 0
         self.count = bool(count)
         self.threads = threads
         self.include = _globs(include, "include")
@@ -259,6 +275,8 @@ class record:
             parts.append("--branch")
         if self.objects:
             parts.append("--objects")
+        if self.alloc_depth:
+            parts.append(f"--bytes --stack-depth {self.alloc_depth}")
         parts.append(f"--threads {self.threads}")
         parts += [f"--include {g}" for g in self.include]
         parts += [f"--exclude {g}" for g in self.exclude]
@@ -318,6 +336,8 @@ class record:
         }
         if self.objects:
             args["objects"] = self.objects
+        if self.alloc_depth:
+            args["alloc_depth"] = self.alloc_depth
         if self.c_calls:
             args["c_calls"] = True
         if self._notes:

@@ -237,9 +237,12 @@ class Trace:
         modules were being imported; ``imports="mixed"`` counts them in
         ``survivors``, ``"hide"`` leaves them out), ``paths`` (the referrer
         chains), ``unverified_survivors``, ``totals`` and ``notes`` (the
-        DESTROY gaps found while recording, each saying what it affects)
-        and ``recording`` (:meth:`status`: how complete the file is). Reads
-        this Trace's open file."""
+        DESTROY gaps found while recording, each saying what it affects),
+        ``recording`` (:meth:`status`: how complete the file is), and
+        ``bytes`` (``--bytes`` recordings, else None: ``totals`` with the
+        peak, ``lines`` by innermost line with their creation ``stacks``,
+        ``samples`` of live bytes over time as (ns, bytes)). Reads this
+        Trace's open file."""
         from ._objects import analyze
         return analyze(self, imports)
 

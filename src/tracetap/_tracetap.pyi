@@ -105,6 +105,11 @@ def flamegraph(reader: Reader | str, path: str | os.PathLike[str], /, *,
     numbers (total, frames, omitted, truncated, ...)."""
     ...
 
+def allocs(reader: Reader | str, /) -> dict[str, Any] | None:
+    """The bytes per creation stack of an --objects --bytes recording
+    (totals, sites, samples), or None without such data."""
+    ...
+
 def objects(reader: Reader | str, /) -> dict[str, Any]:
     """libtt's object analysis of a recording, read through the Reader (a
     path is opened as one) (see Trace.objects)."""
@@ -141,6 +146,7 @@ def start(
     third_party_dirs: Sequence[str] | None = ...,
     arcs: bool = ...,
     notes: Sequence[tuple[str, str]] | None = ...,
+    alloc_depth: int = ...,
 ) -> None: ...
 def stop(thread_names: Mapping[int, str] | None = ...) -> dict[str, Any]: ...
 def is_recording() -> bool: ...

@@ -305,6 +305,21 @@ def _run_parser() -> argparse.ArgumentParser:
         "--count: per-site aggregates, no event log)",
     )
     p.add_argument(
+        "--bytes",
+        action="store_true",
+        help="with --objects: count the bytes each creation stack allocates "
+        "(CPython's allocator domains, as tracemalloc), live bytes over time "
+        "and the peak; read them with `tracetap objects --bytes`",
+    )
+    p.add_argument(
+        "--stack-depth",
+        metavar="N",
+        type=int,
+        default=8,
+        help="with --bytes: traced frames kept per creation stack (1-64, "
+        "default 8)",
+    )
+    p.add_argument(
         "--count",
         action="store_true",
         help="count how often each line runs, in C, and write only the counts: "
@@ -405,6 +420,9 @@ def _main_parser() -> argparse.ArgumentParser:
                      const="hide",
                      help="leave survivors made while modules were being "
                      "imported out of the survivor lists")
+    obj.add_argument("--stacks", action="store_true",
+                     help="with --bytes data: expand each line to the "
+                     "creation stacks that allocated there")
     cov = sub.add_parser(
         "coverage",
         help="line counts and coverage reports",
@@ -498,6 +516,7 @@ def _split_run_args(
     takes_value = {
         "-o", "--output", "--threads", "--include", "--exclude", "--ring",
         "--flush-interval",
+        "--stack-depth",
     }
     i = 0
     argv = list(argv)
@@ -548,6 +567,8 @@ class _RunOptions:
         self.third_party = False
         self.branch = False
         self.objects = False
+        self.bytes = False
+        self.stack_depth = 8
         self.count = False
         self.ring: str | None = None
         self.flush_interval = 1.0
@@ -564,6 +585,7 @@ _RUN_FLAGS = {
     "--third-party": "third_party",
     "--branch": "branch",
     "--objects": "objects",
+    "--bytes": "bytes",
     "--count": "count",
     "--no-follow": "no_follow",
     "--follow-forks": "follow_forks",
@@ -576,6 +598,7 @@ _RUN_VALUES = {
     "--exclude": "exclude",
     "--ring": "ring",
     "--flush-interval": "flush_interval",
+    "--stack-depth": "stack_depth",
 }
 
 
@@ -622,6 +645,11 @@ def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
             )
         elif name == "flush_interval":
             ns.flush_interval = _flush_interval(value)
+        elif name == "stack_depth":
+            try:
+                ns.stack_depth = int(value)
+            except ValueError:
+                _usage_error(f"argument --stack-depth: invalid int value: {value!r}")
         else:
             setattr(ns, name, value)
     return ns
@@ -678,6 +706,13 @@ def _cmd_run(argv: Sequence[str]) -> int:
             "--count --branch counts arcs where --objects keeps creation "
             "sites; it cannot be combined with --objects"
         )
+    if ns.bytes and (not ns.objects or ns.count):
+        _usage_error(
+            "--bytes counts allocated bytes beside the object event log; it "
+            "needs --objects and cannot be combined with --count"
+        )
+    if not 1 <= ns.stack_depth <= 64:
+        _usage_error(f"--stack-depth must be 1 to 64, not {ns.stack_depth}")
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
         is_module=module is not None,
@@ -719,6 +754,8 @@ def _cmd_run(argv: Sequence[str]) -> int:
         "c_calls": ns.c_calls,
         "count": ns.count,
         "objects": ns.objects,
+        "bytes": ns.bytes,
+        "stack_depth": ns.stack_depth,
         "threads": ns.threads,
         "include": ns.include or None,
         "exclude": ns.exclude or None,
@@ -761,7 +798,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
 
 
 def _cmd_objects(path: str, fmt: str, limit: int,
-                 imports: str = "apart") -> int:
+                 imports: str = "apart", stacks: bool = False) -> int:
     from . import _objects, _show
     from ._progress import shown
     from ._trace import Trace, TraceError
@@ -783,7 +820,8 @@ def _cmd_objects(path: str, fmt: str, limit: int,
     if fmt == "json":
         _objects.format_json(data, sys.stdout)
     else:
-        _objects.format_text(data, sys.stdout, limit=max(limit, 1))
+        _objects.format_text(data, sys.stdout, limit=max(limit, 1),
+                             stacks=stacks)
     return 0
 
 
@@ -888,7 +926,8 @@ def _dispatch(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> int:
     if ns.command == "info":
         return _show.cmd_info_many(ns.files)
     if ns.command == "objects":
-        return _cmd_objects(ns.file, ns.format, ns.limit, ns.imports)
+        return _cmd_objects(ns.file, ns.format, ns.limit, ns.imports,
+                            ns.stacks)
     if ns.command == "calls":
         from . import _calls
         return _calls.cmd_calls(ns)

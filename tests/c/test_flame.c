@@ -427,7 +427,7 @@ void test_flame_failures(void)
     o.thread = 2;
     CHECK_EQ(tt_flame_write_svg(c, r, fp, &o, NULL), TT_EINVAL);
     o.thread = TT_CALLS_ALL_THREADS;
-    o.weight = 3;
+    o.weight = 4;
     CHECK_EQ(tt_flame_write_svg(c, r, fp, &o, NULL), TT_EINVAL);
     o.weight = TT_FLAME_TIME;
     CHECK_EQ(ftell(fp), 0);
