@@ -3,7 +3,7 @@
  * exceptions. Must not: know any part (capture, objects, bindings) or
  * the method table (module.c). GIL: held.
  */
-#include "capture.h"
+#include "core.h"
 
 #include <errno.h>
 #include <string.h>
@@ -51,4 +51,18 @@ capture_raise_tt(PyObject *module, int err, const char *what)
         Py_DECREF(inst);
     }
     return NULL;
+}
+
+static PyModuleDef *core_module_def;     /* set once at import (GIL) */
+
+void
+capture_core_init(PyModuleDef *def)
+{
+    core_module_def = def;
+}
+
+PyObject *
+capture_module_of(PyTypeObject *tp)
+{
+    return PyType_GetModuleByDef(tp, core_module_def);
 }

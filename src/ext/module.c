@@ -1,12 +1,14 @@
 /* module.c - the tracetap._tracetap module definition, and nothing else.
  *
- * Owns: the method table, the module state (heap types and TraceError),
- * multi-phase initialisation, and the one place where libtt error codes
- * become Python exceptions. Must not: hold recording logic (session.c,
- * capture.c) or reading logic (reader.c). GIL: held; one instance per
- * process (recording is process-wide, so sub-interpreters are refused).
+ * Owns: the method table, the module state's types and TraceError, and
+ * multi-phase initialisation. Must not: hold recording logic (capture/),
+ * object tracking (objects/), reading logic (bindings/) or the error
+ * conversion (core.c). GIL: held; one instance per process (recording is
+ * process-wide, so sub-interpreters are refused).
  */
 #include "capture.h"
+#include "objects.h"
+#include "bindings.h"
 
 #include <errno.h>
 #include <string.h>
@@ -196,7 +198,7 @@ static PyModuleDef_Slot module_slots[] = {
     {0, NULL},
 };
 
-PyModuleDef capture_module_def = {
+static PyModuleDef capture_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "tracetap._tracetap",
     .m_doc = "tracetap's C core: the trace hook that records a CPython "
@@ -214,5 +216,6 @@ PyMODINIT_FUNC PyInit__tracetap(void);
 PyMODINIT_FUNC
 PyInit__tracetap(void)
 {
+    capture_core_init(&capture_module_def);
     return PyModuleDef_Init(&capture_module_def);
 }

@@ -8,7 +8,7 @@
  * logic (tt_coverage.c) or formatting (tt_export_*.c). GIL: held; nothing
  * here runs while a trace hook could (these read finished recordings).
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <errno.h>
 #include <stdio.h>

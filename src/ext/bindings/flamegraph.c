@@ -5,7 +5,7 @@
  * Owns: the glue only. Must not: lay out or escape anything itself (libtt
  * does). GIL: held (the analysis reports progress to Python).
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <errno.h>
 #include <stdio.h>

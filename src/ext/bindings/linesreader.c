@@ -6,7 +6,7 @@
  * Owns: the conversion of tt_lines_t into Python objects. Must not:
  * analyse anything itself (libtt does) or trust the file. GIL: held.
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <string.h>
 

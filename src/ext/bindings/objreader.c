@@ -6,7 +6,7 @@
  * lifetimes in ns). Must not: analyse anything itself (libtt does) or
  * trust the file. GIL: held.
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <string.h>
 

@@ -10,7 +10,7 @@
  *
  * Owns: that callable. GIL: held by every caller (the reads keep it).
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 static PyObject *progress_fn;            /* owned, or NULL */
 

@@ -11,7 +11,7 @@
  * Must not: trust the file; libtt validates and reports damage. GIL: held;
  * a Reader is not meant to be shared between threads.
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,7 +130,7 @@ raise_open(ReaderObject *self, int rc, const char *what)
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, self->path);
         return;
     }
-    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    module = capture_module_of(Py_TYPE(self));
     if (module != NULL)
         capture_raise_tt(module, rc, what);
 }
@@ -297,8 +297,7 @@ reader_complete(ReaderObject *self)
     if (!self->lent)
         tt_reader_set_progress(self->r, NULL, NULL);
     if (rc < 0) {
-        PyObject *module = PyType_GetModuleByDef(Py_TYPE(self),
-                                                 &capture_module_def);
+        PyObject *module = capture_module_of(Py_TYPE(self));
         if (module != NULL)
             capture_raise_tt(module, rc, "cannot read the recording");
         return -1;
@@ -618,7 +617,7 @@ raise_changed(ReaderObject *self, int rc)
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, self->path);
         return;
     }
-    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    module = capture_module_of(Py_TYPE(self));
     if (module == NULL)
         return;
     if (rc == 0)
@@ -766,7 +765,7 @@ Reader_events(ReaderObject *self, PyObject *args, PyObject *kw)
         }
         sel = self->by_ordinal[ord];
     }
-    module = PyType_GetModuleByDef(Py_TYPE(self), &capture_module_def);
+    module = capture_module_of(Py_TYPE(self));
     if (module == NULL)
         return NULL;
     st = capture_get_state(module);

@@ -5,7 +5,7 @@
  * duration. Must not: export anything itself (libtt does) or close the
  * caller's descriptor. GIL: held (the progress callback calls Python).
  */
-#include "capture.h"
+#include "bindings_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * takes the GIL itself (ttx_bgthread_t.takes_gil).
  * Threads: start, stop and the fork hooks run with the GIL held.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <errno.h>
 #include <pthread.h>

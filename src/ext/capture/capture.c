@@ -8,7 +8,7 @@
  * GIL: held by CPython for every call. State is the thread's own (TLS) plus
  * the recording, which only start/stop change, also under the GIL.
  */
-#include "capture.h"
+#include "capture_int.h"
 #include "objects.h"
 
 /* The hook never changes these while a recording is active. */

@@ -8,7 +8,7 @@
  * self) with the record's id. Must not: run Python code, create Python
  * objects, raise or touch an in-flight exception. GIL: held throughout.
  */
-#include "capture.h"
+#include "capture_int.h"
 #include "objects.h"
 
 #include <string.h>

@@ -7,7 +7,7 @@
  * mono-tick-mono, so a thread preempted while reading one still gets a
  * precise pair. Must not: be called from a hook (it loops). GIL: held.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

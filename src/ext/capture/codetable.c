@@ -7,7 +7,7 @@
  * through tt_writer_code, and one SOURCE record per file. Must not: run Python code or leave an exception
  * set; first sight happens inside the trace hook. GIL: held throughout.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <errno.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * coverage totals for the run summary. The increments themselves are inline in capture.c
  * (capture_count_line). Must not: run Python code. GIL: held.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <stdlib.h>
 

@@ -16,7 +16,7 @@
  * Threads: install/uninstall with the GIL held; the handler on any thread,
  * without the GIL, once per process (the arming state is a CAS).
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <errno.h>
 #include <signal.h>

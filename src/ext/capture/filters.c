@@ -9,7 +9,7 @@
  * objects after capture_filter_init(); decisions run inside the trace hook
  * (once per file name) with the GIL held.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <fnmatch.h>
 #include <limits.h>

@@ -13,7 +13,7 @@
  * under the GIL, so while it holds it no buffer is mid-append and it may
  * write every thread's.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 void
 capture_periodic(capture_rec_t *rec)

@@ -11,7 +11,7 @@
  * Must not: be called from the trace hook, except Hook_call, which CPython
  * calls as a Python-level trace function. GIL: held throughout.
  */
-#include "capture.h"
+#include "capture_int.h"
 #include "objects.h"
 #include "opcode_flag.h"
 

@@ -6,7 +6,7 @@
  * Python code or leave an exception set; it is called from the trace hook
  * on first sight. GIL: held throughout.
  */
-#include "capture.h"
+#include "capture_int.h"
 
 #include <string.h>
 

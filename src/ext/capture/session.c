@@ -8,7 +8,7 @@
  * the trace hook.
  * GIL: held; start and stop may run on any thread.
  */
-#include "capture.h"
+#include "capture_int.h"
 #include "objects.h"
 
 #include <errno.h>

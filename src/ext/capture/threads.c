@@ -10,7 +10,7 @@
  * the ticket on a lock-free list; each state is touched only by its own
  * thread, by the reaper (after its thread exited) or by stop().
  */
-#include "capture.h"
+#include "capture_int.h"
 #include "objects.h"
 
 #include <pthread.h>
