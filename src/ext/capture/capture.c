@@ -9,7 +9,7 @@
  * the recording, which only start/stop change, also under the GIL.
  */
 #include "capture_int.h"
-#include "objects.h"
+#include "objects_api.h"
 
 /* The hook never changes these while a recording is active. */
 capture_rec_t *capture_rec = NULL;      /* GIL */

@@ -9,7 +9,7 @@
  * objects, raise or touch an in-flight exception. GIL: held throughout.
  */
 #include "capture_int.h"
-#include "objects.h"
+#include "objects_api.h"
 
 #include <string.h>
 

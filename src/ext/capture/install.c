@@ -12,7 +12,7 @@
  * calls as a Python-level trace function. GIL: held throughout.
  */
 #include "capture_int.h"
-#include "objects.h"
+#include "objects_api.h"
 #include "opcode_flag.h"
 
 #include <stdarg.h>

@@ -9,7 +9,7 @@
  * GIL: held; start and stop may run on any thread.
  */
 #include "capture_int.h"
-#include "objects.h"
+#include "objects_api.h"
 
 #include <errno.h>
 #include <sys/stat.h>

@@ -11,7 +11,7 @@
  * thread, by the reaper (after its thread exited) or by stop().
  */
 #include "capture_int.h"
-#include "objects.h"
+#include "objects_api.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -82,11 +82,7 @@ capture_threads_reap(capture_rec_t *rec)
         capture_thread_t *t = k->t;
         if (rec != NULL && k->gen == rec->gen && !t->ended) {
 #if TTX_HAVE_REFTRACER
-            /* (While stop() checks survivors, every thread's held-back
-             * creations were written already, and the table must not
-             * change.) */
-            if (rec->objects != NULL && t->objects != NULL &&
-                !rec->objects->stopping)
+            if (rec->objects != NULL && t->objects != NULL)
                 capture_objects_thread_ended(rec->objects, t->objects);
 #endif
             if (t->tbuf != NULL &&

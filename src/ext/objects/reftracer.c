@@ -506,6 +506,10 @@ capture_objects_thread_ended(capture_objects_t *o, ttx_objthread_t *ot)
 {
     capture_rec_t *rec = capture_rec;
     int mine = ttx_obj_pending;  /* the calling thread's flag, not ot's */
+    /* While stop() checks survivors, every thread's held-back creations
+     * were written already, and the table must not change. */
+    if (o->stopping)
+        return;
     if (rec != NULL && ot->n_pending)
         flush_pending(rec, o, ot, NULL);
     ttx_obj_pending = mine;
