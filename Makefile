@@ -2,12 +2,13 @@
 PYTHON ?= python3
 FUZZ_SECONDS ?= 300
 
-.PHONY: help test test-c test-py demo bench fuzz fuzz-smoke pythons clean
+.PHONY: help test test-c test-py check-layering demo bench fuzz fuzz-smoke pythons clean
 
 help:
 	@echo "make test        C tests (plain + ASan/UBSan), then pytest on every matrix interpreter"
 	@echo "make test-c      only the C tests"
 	@echo "make test-py     only the Python tests (PYTEST_ARGS='-k foo', VERSIONS='3.13.15 3.14.7')"
+	@echo "make check-layering  the extension's part graph (scripts/layering.py) on the newest build/py-*"
 	@echo "make demo        install tracetap in a venv on the newest interpreter and trace examples/demo.py"
 	@echo "make bench       run the benchmark suite (bench/run.py) on the newest interpreter"
 	@echo "make fuzz        fuzz the reader for FUZZ_SECONDS (default 300) with libFuzzer"
@@ -22,6 +23,14 @@ test-c:
 
 test-py:
 	$(PYTHON) scripts/test_matrix.py --no-c $(foreach v,$(VERSIONS),--python $(v)) -- $(PYTEST_ARGS)
+
+# The symbol-reference graph of src/ext (docs/DESIGN.md, "The extension's
+# parts"), read from the objects of the newest extension build that
+# `make test` / `make test-py` left under build/py-<version>.
+check-layering:
+	@b=$$(ls -d build/py-* 2>/dev/null | sort -V | tail -n 1); \
+	if [ -z "$$b" ]; then echo "check-layering: no build/py-* yet (run make test-py)"; exit 2; fi; \
+	$(PYTHON) scripts/layering.py "$$b"
 
 demo:
 	scripts/demo

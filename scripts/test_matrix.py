@@ -167,6 +167,15 @@ def ensure_chromium() -> None:
         run(cmd, log, env=env)
 
 
+def layering(tally: Tally, version: str) -> None:
+    """The extension's part graph (scripts/layering.py) from the objects
+    of the build just installed: one check per interpreter, since what is
+    compiled depends on the version (no ref tracer before 3.13)."""
+    proc = run([sys.executable, str(ROOT / "scripts" / "layering.py"), str(BUILD / f"py-{version}")],
+               BUILD / f"layering-{version}.log")
+    tally.add(f"layering ({version})", int(proc.returncode == 0), int(proc.returncode != 0))
+
+
 def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) -> None:
     label = f"pytest ({version})"
     vpy = ensure_venv(version, python)
@@ -179,6 +188,7 @@ def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) ->
     if run(install, BUILD / f"install-{version}.log").returncode:
         tally.add(label, 0, 1, note="  (install failed)")
         return
+    layering(tally, version)
     junit = BUILD / f"junit-{version}.xml"
     junit.unlink(missing_ok=True)
     say(f"pytest on {version}")
