@@ -3,13 +3,12 @@
  * load, entries removed by backward shift (no tombstones), and the
  * may-contain bitmap in front of it.
  *
- * Owns: the slot array and the bitmap (PyMem_Raw, which creates no Python
- * object and so is safe inside the ref tracer). Must not: touch the objects it lists.
- * GIL: held by every caller (the ref tracer, start and stop).
+ * Owns: the slot array and the bitmap (through the injected allocator).
+ * Must not: touch the objects it lists, or include Python.h (tests/c
+ * links this file). GIL: held by every caller (the ref tracer, start and
+ * stop).
  */
-#include "objects.h"
-
-#if TTX_HAVE_REFTRACER
+#include "livetable.h"
 
 #include <string.h>
 
@@ -38,12 +37,13 @@ maybe_rebuild(ttx_livetab_t *t)
 }
 
 int
-ttx_livetab_init(ttx_livetab_t *t)
+ttx_livetab_init(ttx_livetab_t *t, const ttx_livealloc_t *alloc)
 {
     memset(t, 0, sizeof(*t));
+    t->alloc = alloc;
     t->bits = LIVE_MIN_BITS;
-    t->slots = PyMem_RawCalloc((size_t)1 << t->bits, sizeof(*t->slots));
-    t->maybe = PyMem_RawCalloc(MAYBE_WORDS, sizeof(*t->maybe));
+    t->slots = alloc->calloc((size_t)1 << t->bits, sizeof(*t->slots));
+    t->maybe = alloc->calloc(MAYBE_WORDS, sizeof(*t->maybe));
     if (t->slots == NULL || t->maybe == NULL) {
         ttx_livetab_free(t);
         return -1;
@@ -55,8 +55,10 @@ ttx_livetab_init(ttx_livetab_t *t)
 void
 ttx_livetab_free(ttx_livetab_t *t)
 {
-    PyMem_RawFree(t->slots);
-    PyMem_RawFree(t->maybe);
+    if (t->alloc == NULL)
+        return;                  /* never initialised, or freed already */
+    t->alloc->free(t->slots);
+    t->alloc->free(t->maybe);
     t->slots = NULL;
     t->maybe = NULL;
     t->count = 0;
@@ -72,7 +74,7 @@ livetab_grow(ttx_livetab_t *t)
 
     if (bits > 40)
         return -1;
-    s = PyMem_RawCalloc((size_t)1 << bits, sizeof(*s));
+    s = t->alloc->calloc((size_t)1 << bits, sizeof(*s));
     if (s == NULL)
         return -1;
     for (i = 0; i < n; i++) {
@@ -84,7 +86,7 @@ livetab_grow(ttx_livetab_t *t)
             j = (j + 1) & mask;
         s[j] = t->slots[i];
     }
-    PyMem_RawFree(t->slots);
+    t->alloc->free(t->slots);
     t->slots = s;
     t->bits = bits;
     if (((uint64_t)1 << bits) * sizeof(*s) > t->peak_bytes)
@@ -97,6 +99,7 @@ ttx_livetab_put(ttx_livetab_t *t, uint64_t addr, uint64_t meta,
                 uint64_t *old)
 {
     size_t mask, i;
+    TT_ASSERT(addr != 0 && t->slots != NULL);
     if ((t->count + 1) * 4 > ((uint64_t)3 << t->bits) &&
         livetab_grow(t) < 0) {
         ttx_live_t *e = ttx_livetab_find(t, addr);
@@ -118,6 +121,7 @@ ttx_livetab_put(ttx_livetab_t *t, uint64_t addr, uint64_t meta,
     t->slots[i].addr = addr;
     t->slots[i].meta = meta;
     maybe_set(t, addr);
+    TT_ASSERT(ttx_livetab_find(t, addr) == &t->slots[i]);
     if (++t->count > t->peak)
         t->peak = t->count;
     return 0;
@@ -128,6 +132,7 @@ ttx_livetab_remove(ttx_livetab_t *t, ttx_live_t *e)
 {
     size_t mask = ((size_t)1 << t->bits) - 1;
     size_t i = (size_t)(e - t->slots), j = i;
+    TT_ASSERT(e >= t->slots && i <= mask && e->addr != 0 && t->count > 0);
     for (;;) {
         size_t k;
         j = (j + 1) & mask;
@@ -148,4 +153,3 @@ ttx_livetab_remove(ttx_livetab_t *t, ttx_live_t *e)
         maybe_rebuild(t);
 }
 
-#endif /* TTX_HAVE_REFTRACER */

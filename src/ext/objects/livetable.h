@@ -1,10 +1,25 @@
 /* livetable.h - the live-object table of --objects (livetable.c): open
  * addressing keyed by object address, with a may-contain bitmap in front.
  *
- * Must not: be included by libtt. GIL: held by every caller.
+ * Must not: include Python.h (the allocator is injected, so tests/c
+ * unit-tests the table without Python). GIL: held by every caller in the
+ * extension; the table itself has no lock.
  */
 #ifndef TTX_LIVETABLE_H
 #define TTX_LIVETABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt_config.h"
+
+/* The table's allocator: PyMem_RawCalloc/PyMem_RawFree in the extension
+ * (they create no Python object, so they are safe inside the ref tracer),
+ * a failing one in the tests. calloc returns NULL when memory runs out. */
+typedef struct {
+    void *(*calloc)(size_t n, size_t size);
+    void (*free)(void *p);
+} ttx_livealloc_t;
 
 /* ------------------------------------------------------ the live table */
 
@@ -31,7 +46,8 @@ typedef struct {
 #define TTX_LIVE_MAYBE_BITS 20   /* 128 KiB */
 
 typedef struct {
-    ttx_live_t *slots;           /* owned (PyMem_Raw): 1 << bits slots */
+    const ttx_livealloc_t *alloc;   /* borrowed: outlives the table */
+    ttx_live_t *slots;           /* owned (alloc): 1 << bits slots */
     uint32_t bits;
     uint64_t count;
     uint64_t peak;               /* most live objects at once */
@@ -69,6 +85,7 @@ ttx_livetab_maybe(const ttx_livetab_t *t, uint64_t addr)
 static inline ttx_live_t *
 ttx_livetab_find(const ttx_livetab_t *t, uint64_t addr)
 {
+    TT_ASSERT(addr != 0);
     size_t mask = ((size_t)1 << t->bits) - 1;
     size_t i = ttx_live_hash(addr, t->bits);
     for (;;) {
@@ -82,7 +99,9 @@ ttx_livetab_find(const ttx_livetab_t *t, uint64_t addr)
 }
 
 /* livetable.c */
-int ttx_livetab_init(ttx_livetab_t *t);            /* 0, or -1 (no exc) */
+/* An empty table using `alloc`. 0, or -1 when memory ran out (t is then
+ * empty and may be freed). */
+int ttx_livetab_init(ttx_livetab_t *t, const ttx_livealloc_t *alloc);
 void ttx_livetab_free(ttx_livetab_t *t);
 /* Inserts addr, or replaces the meta if addr is held already (in one
  * probe): 0 inserted, 1 replaced (the old meta in *old), -1 when the table

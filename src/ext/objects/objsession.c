@@ -68,6 +68,10 @@ capture_objects_abort(capture_rec_t *rec)
 
 #else
 
+/* The live table allocates with PyMem_Raw: no Python object, so it is
+ * safe inside the ref tracer. */
+static const ttx_livealloc_t live_alloc = {PyMem_RawCalloc, PyMem_RawFree};
+
 /* ------------------------------------------------------------- helpers */
 
 static void
@@ -159,7 +163,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
     o->row_heads = PyMem_RawMalloc(((size_t)1 << o->rbits) * sizeof(uint32_t));
     o->s_module = PyUnicode_InternFromString("__module__");
     if (o->types == NULL || o->row_heads == NULL || o->s_module == NULL ||
-        ttx_livetab_init(&o->live) < 0) {
+        ttx_livetab_init(&o->live, &live_alloc) < 0) {
         objects_free(o);
         if (!PyErr_Occurred())
             PyErr_NoMemory();
