@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -555,3 +556,53 @@ def test_objects_gap_detection(tmp_path):
         assert rep["complete_deaths"] is True
         assert nest[0]["destroyed"] == 5 * 5000
         assert not any(k.startswith("destroy_gap.") for k in notes)
+
+
+@needs_313
+def test_type_names_one_rule(tmp_path):
+    """Exception events and object events name a type by one rule, the
+    one Python gives: f"{t.__module__}.{t.__qualname__}", without the
+    module for builtins. A nested class used to be `__main__.Outer.Inner`
+    in exception events and `__main__.Inner` in object events."""
+    import tracetap
+    prog = tmp_path / "nested.py"
+    expected = tmp_path / "expected.json"
+    prog.write_text(textwrap.dedent(f"""
+        import collections, json, os
+        class Outer:
+            class Inner:
+                pass
+            class Error(ValueError):
+                pass
+        def name(t):
+            return t.__qualname__ if t.__module__ == "builtins" else \\
+                f"{{t.__module__}}.{{t.__qualname__}}"
+        def work():
+            keep = [Outer.Inner() for _ in range(3)]
+            keep.append(os.stat_result((0,) * 10))
+            keep.append(collections.OrderedDict())
+            try:
+                raise Outer.Error("x")
+            except ValueError:
+                pass
+            return keep
+        kept = work()
+        with open({str(expected)!r}, "w") as f:
+            json.dump({{"inner": name(Outer.Inner), "error": name(Outer.Error),
+                       "stat": name(os.stat_result),
+                       "odict": name(collections.OrderedDict)}}, f)
+    """))
+    out = str(tmp_path / "nested.ttrace")
+    assert _cli("run", "-o", out, "--objects", str(prog)).returncode == 0
+    want = json.loads(expected.read_text())
+    assert want["inner"] == "__main__.Outer.Inner"
+    assert want["error"] == "__main__.Outer.Error"
+    with tracetap.load(out) as t:
+        evs = list(t.events())
+    made = {e.type for e in evs if e.kind == "obj_create"}
+    raised = {e.exception for e in evs if e.kind == "exception"}
+    assert want["inner"] in made
+    assert want["stat"] in made and want["odict"] in made
+    assert want["error"] in made          # the exception object itself
+    assert want["error"] in raised
+    assert not any(n.endswith(".Inner") and n != want["inner"] for n in made)

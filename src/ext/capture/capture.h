@@ -273,6 +273,16 @@ capture_code_t *capture_code_register(capture_rec_t *rec, PyObject *code,
                                       int caller_traced);
 
 
+/* The one name a type goes by in a recording, for exception events and
+ * object events alike: "module.QualName" as f"{t.__module__}.
+ * {t.__qualname__}" gives it, or "QualName" when the module is builtins.
+ * Written NUL-terminated into buf (truncated to cap - 1 bytes, cap > 0);
+ * returns the length written. Reads only type fields and, for heap types,
+ * the type's own dict through the interned key s_module ("__module__");
+ * creates no Python object and leaves no exception (the caller saves the
+ * one in flight around it). */
+size_t capture_type_name(PyTypeObject *tp, PyObject *s_module, char *buf,
+                         size_t cap);
 /* capture_str_get + capture_str_define. */
 int capture_string_id(capture_rec_t *rec, const char *s, size_t len,
                       uint32_t *id);

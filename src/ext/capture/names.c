@@ -231,21 +231,21 @@ capture_fsencode(PyObject *s, size_t *len)
     return out;
 }
 
-/* "module.QualName" for a type, "QualName" for builtins, into buf. Reads
- * only type fields and, for heap types, the type's own dict. */
-static size_t
-type_name(capture_rec_t *rec, PyTypeObject *tp, char *buf, size_t cap)
+size_t
+capture_type_name(PyTypeObject *tp, PyObject *s_module, char *buf,
+                  size_t cap)
 {
     const char *qual = NULL, *mod = NULL;
     Py_ssize_t qlen = 0, mlen = 0;
     const char *dot;
+    int n;
 
     if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
         PyObject *m = NULL;
         qual = capture_utf8(ht->ht_qualname, &qlen);
         if (tp->tp_dict != NULL) {
-            m = PyDict_GetItemWithError(tp->tp_dict, rec->s_module);
+            m = PyDict_GetItemWithError(tp->tp_dict, s_module);
             if (m == NULL)
                 PyErr_Clear();
         }
@@ -267,9 +267,12 @@ type_name(capture_rec_t *rec, PyTypeObject *tp, char *buf, size_t cap)
         qlen = (Py_ssize_t)strlen(qual);
     }
     if (mod != NULL && !(mlen == 8 && memcmp(mod, "builtins", 8) == 0))
-        return (size_t)snprintf(buf, cap, "%.*s.%.*s", (int)mlen, mod,
-                                (int)qlen, qual);
-    return (size_t)snprintf(buf, cap, "%.*s", (int)qlen, qual);
+        n = snprintf(buf, cap, "%.*s.%.*s", (int)mlen, mod, (int)qlen, qual);
+    else
+        n = snprintf(buf, cap, "%.*s", (int)qlen, qual);
+    if (n < 0)
+        n = 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 uint32_t
@@ -294,7 +297,8 @@ capture_exc_type_id(capture_rec_t *rec, PyObject *type)
     }
     /* First sight of this type. */
     ttx_exc_save(&saved);
-    len = type_name(rec, (PyTypeObject *)type, buf, sizeof(buf));
+    len = capture_type_name((PyTypeObject *)type, rec->s_module, buf,
+                            sizeof(buf));
     if (PyErr_Occurred())
         PyErr_Clear();
     ttx_exc_restore(&saved);

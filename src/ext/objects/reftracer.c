@@ -239,11 +239,10 @@ uint32_t
 capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
                         PyTypeObject *tp)
 {
-    const char *mod = NULL, *name = tp->tp_name ? tp->tp_name : "?";
     char buf[512];
     tt_type_def_t td;
     uint32_t id = type_find(o, tp), sid;
-    int n;
+    size_t n;
 
     ttx_exc_state_t saved;
 
@@ -253,31 +252,13 @@ capture_objects_type_id(capture_rec_t *rec, capture_objects_t *o,
     /* An exception may be in flight (objects are made while one is being
      * handled): keep it out of our way and put it back untouched. */
     ttx_exc_save(&saved);
-    /* Heap types: "module.Name", read from the type's dict without making
-     * an object (interned key, borrowed value, str's cached UTF-8). */
-    if ((tp->tp_flags & Py_TPFLAGS_HEAPTYPE) && tp->tp_dict != NULL) {
-        PyObject *m = PyDict_GetItemWithError(tp->tp_dict, o->s_module);
-        if (m != NULL && PyUnicode_Check(m))
-            mod = PyUnicode_AsUTF8AndSize(m, NULL);
-        if (m == NULL)
-            PyErr_Clear();      /* ours: the caller's was saved above */
-        /* "builtins" adds nothing; a dotted tp_name ("os.stat_result")
-         * already names its module. */
-        if (mod != NULL && (strcmp(mod, "builtins") == 0 ||
-                            strchr(name, '.') != NULL))
-            mod = NULL;
-    }
-    n = mod ? snprintf(buf, sizeof(buf), "%s.%s", mod, name)
-            : snprintf(buf, sizeof(buf), "%s", name);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof(buf))
-        n = (int)sizeof(buf) - 1;
+    /* The same name exception events give the type (capture's names.c). */
+    n = capture_type_name(tp, o->s_module, buf, sizeof(buf));
     memset(&td, 0, sizeof(td));
     td.basicsize = (uint64_t)tp->tp_basicsize;
     td.flags = (PyType_HasFeature(tp, Py_TPFLAGS_HAVE_GC) ? TT_TYPE_GC : 0) |
                (PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) ? TT_TYPE_HEAP : 0);
-    if (capture_string_id(rec, buf, (size_t)n, &sid) < 0 ||
+    if (capture_string_id(rec, buf, n, &sid) < 0 ||
         (td.name = sid, tt_writer_type(rec->w, &td, &id) < 0) ||
         id > TTX_LIVE_ID_MAX) {
         rec->problems.writer_errors++;
