@@ -128,6 +128,59 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The header's option bits (tt.h TT_OPT_*) by the names `tracetap info`
+ * shows them under: the one copy, which _trace.py exports as
+ * OPTION_NAMES. */
+static const struct {
+    unsigned bit;
+    const char *name;
+} option_names[] = {
+    {TT_OPT_CALLS, "calls"},
+    {TT_OPT_LINES, "lines"},
+    {TT_OPT_OPCODES, "opcodes"},
+    {TT_OPT_OBJECTS, "objects"},
+    {TT_OPT_COUNT, "count"},
+    {TT_OPT_STDLIB, "stdlib"},
+    {TT_OPT_MAIN_THREAD_ONLY, "main thread only"},
+    {TT_OPT_C_CALLS, "c calls"},
+};
+
+/* The format's constants the Python side needs, from tt.h rather than
+ * copied: OPTION_NAMES (bit -> name), NO_CODE (TT_NO_CODE: an object made
+ * with no Python frame), CODE_CFUNCTION (TT_CODE_CFUNCTION). 0, or -1 +
+ * exception. */
+static int
+add_format_constants(PyObject *module)
+{
+    PyObject *names = PyDict_New(), *no_code = NULL;
+    size_t i;
+    int rc = -1;
+
+    if (names == NULL)
+        goto error;
+    for (i = 0; i < sizeof(option_names) / sizeof(option_names[0]); i++) {
+        PyObject *k = PyLong_FromUnsignedLong(option_names[i].bit);
+        PyObject *v = PyUnicode_FromString(option_names[i].name);
+        int set = k && v ? PyDict_SetItem(names, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (set < 0)
+            goto error;
+    }
+    no_code = PyLong_FromUnsignedLong(TT_NO_CODE);
+    if (no_code == NULL ||
+        PyModule_AddObjectRef(module, "OPTION_NAMES", names) < 0 ||
+        PyModule_AddObjectRef(module, "NO_CODE", no_code) < 0 ||
+        PyModule_AddIntConstant(module, "CODE_CFUNCTION",
+                                TT_CODE_CFUNCTION) < 0)
+        goto error;
+    rc = 0;
+error:
+    Py_XDECREF(names);
+    Py_XDECREF(no_code);
+    return rc;
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -157,6 +210,8 @@ module_exec(PyObject *module)
         PyModule_AddObjectRef(module, "TraceError", st->trace_error) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "FREE_THREADED", TTX_FREE_THREADED) < 0)
+        return -1;
+    if (add_format_constants(module) < 0)
         return -1;
     if (PyModule_AddFunctions(module, capture_coverage_methods) < 0)
         return -1;
