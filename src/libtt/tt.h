@@ -217,7 +217,7 @@ int tt_writer_note(tt_writer_t *w, const char *key, const char *value);
  * tt_writer_flush_emergency). */
 int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def);
 
-/* tt_source.c: fills *out (but filename) for the file at path: size and
+/* tt_chunk_source.c: fills *out (but filename) for the file at path: size and
  * mtime from fstat, and the CRC-32C of its content when it has at most
  * TT_SOURCE_MAX_HASH bytes. Opens with O_NONBLOCK and reads only a
  * regular file, so a FIFO or a device never blocks it. Returns 0, or
@@ -474,14 +474,14 @@ int tt_reader_note(const tt_reader_t *r, uint32_t i,
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped);
 
-/* Whether a writer still has `path` open (tt_inprogress.c): 1 if another
+/* Whether a writer still has `path` open (tt_reader_inprogress.c): 1 if another
  * open file description holds the writer's advisory lock (a recording in
  * progress, in this process or another), 0 if not (finished, or its writer
  * died), or TT_EIO (errno set) if the file cannot be opened. A file system
  * without flock answers 0. Takes and drops a shared lock; never blocks. */
 int tt_file_being_written(const char *path);
 
-/* ------------------------------------------------ the clock (tt_clock.c) */
+/* ------------------------------------------------ the clock (tt_chunk_clock.c) */
 
 #define TT_CHUNK_CLOCK 0x82        /* clock sync points, FORMAT.md §15 */
 
@@ -529,7 +529,7 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
  * for NULL). The rule of docs/calls.md: a generator starts at
  * co_firstlineno or the line of offset 0, and resumes at the line of the
  * yield or await it left from; a yield on its first line reads as a start.
- * The rule lives in tt_pair.c (tt__genrule), which the call analysis and
+ * The rule lives in tt_analyze_pair.c (tt__genrule), which the call analysis and
  * the timelines use too. */
 int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
 
@@ -897,7 +897,7 @@ int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
  * writes them. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
 
-/* tt_text.c: a recorded string (a path, a name) as a text report shows it,
+/* tt_base_text.c: a recorded string (a path, a name) as a text report shows it,
  * under the rule of every text output (tracetap/_text.py): C0 and C1
  * controls, DEL and bytes that are not UTF-8 become \xNN, bidirectional
  * overrides \uNNNN; all else is copied. tt_text_write writes s so, then
@@ -910,7 +910,7 @@ size_t tt_text_width(const char *s);
 
 /* ------------------------------------------ call analysis (issue 14) */
 
-/* tt_calls.c: where the time goes. One pass over CALL/RETURN (LINE,
+/* tt_analyze_calls.c: where the time goes. One pass over CALL/RETURN (LINE,
  * EXCEPTION and OBJ_* events are skipped) in merged order keeps a shadow
  * stack per thread and a call tree (one node per distinct call path and
  * thread); per-function and caller/callee statistics are derived from the
@@ -1040,7 +1040,7 @@ void tt_calls_free(tt_calls_t *c);
 
 /* ------------------------------------ per-line time (issue 14, part 2) */
 
-/* tt_lines.c: line_profiler's numbers for every line of every traced
+/* tt_analyze_lines.c: line_profiler's numbers for every line of every traced
  * function. One pass over CALL/LINE/RETURN/DROPPED in merged order keeps
  * a shadow stack per thread and cuts each frame into segments: from its
  * CALL to its first LINE (the entry row, line TT_NO_LINE), and from each
@@ -1114,7 +1114,7 @@ void tt_lines_free(tt_lines_t *L);
 
 /* ------------------------------------------ timelines (issue 15) */
 
-/* tt_timeline.c: a recording as a timeline for trace viewers, streamed:
+/* tt_analyze_timeline.c: a recording as a timeline for trace viewers, streamed:
  * one pass over the events in merged order, memory bounded by the stack
  * depths, the threads and the interned names (plus, for object counters,
  * the objects alive). One process track named after the recorded command,

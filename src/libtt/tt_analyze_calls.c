@@ -1,4 +1,4 @@
-/* tt_calls.c - the call analysis (issue 14): one pass over CALL/RETURN in
+/* tt_analyze_calls.c - the call analysis (issue 14): one pass over CALL/RETURN in
  * merged order through a shadow stack per thread into a call tree (one node
  * per distinct path and thread), then per-function and caller/callee rows
  * derived from the tree. Memory is bounded by the number of call paths.
@@ -17,7 +17,7 @@
 typedef struct {
     tt_callnode_t pub;
     uint32_t last_child;          /* the child the last CALL went to */
-    tt__genrule_t gen;            /* creation or resumption (tt_pair.c) */
+    tt__genrule_t gen;            /* creation or resumption (tt_analyze_pair.c) */
 } node_t;
 
 /* An open activation on a thread's shadow stack: 24 bytes. The code

@@ -1,10 +1,10 @@
-/* tt_coverage.c - the coverage analysis: recordings -> per-file executable
+/* tt_analyze_coverage.c - the coverage analysis: recordings -> per-file executable
  * lines, hit counts and function call counts, merged over recordings.
  *
  * Owns: the per-file tables (executable lines as the union of co_lines()
  * over the file's code objects; hits from LINE events or 0x80 chunks) and
- * their merge; the arcs are tt_coverage_arcs.c's, views
- * tt_coverage_view.c's. Must not: print, or allocate more than the recordings'
+ * their merge; the arcs are tt_analyze_coverage_arcs.c's, views
+ * tt_analyze_coverage_view.c's. Must not: print, or allocate more than the recordings'
  * sizes justify (flat per-code arrays are budgeted; past the budget hits
  * go to a sparse list). Threads: a tt_coverage_t belongs to one thread.
  */

@@ -1,4 +1,4 @@
-/* tt_coverage_arcs.c - the arcs of a full recording: per thread, the
+/* tt_analyze_coverage_arcs.c - the arcs of a full recording: per thread, the
  * line-to-line transitions within each frame, counted per code object.
  *
  * Owns: the per-thread frame stacks that pair each LINE with the previous

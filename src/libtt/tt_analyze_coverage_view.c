@@ -1,4 +1,4 @@
-/* tt_coverage_view.c - statement views of a finished coverage table: the
+/* tt_analyze_coverage_view.c - statement views of a finished coverage table: the
  * caller's own count of statements and branch exits replaces CPython's
  * executable lines in the reports, and the files it leaves out go.
  *

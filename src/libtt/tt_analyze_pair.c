@@ -1,4 +1,4 @@
-/* tt_pair.c - how CALLs pair with RETURNs (docs/calls.md): the generator
+/* tt_analyze_pair.c - how CALLs pair with RETURNs (docs/calls.md): the generator
  * rule, the matching of a RETURN against a shadow stack and the replay's
  * reading loop, shared by the call analysis and the timeline exporters so
  * they agree on activations.

@@ -1,6 +1,6 @@
-/* tt_timeline.c - a recording as a timeline (tt_timeline_write): one pass
+/* tt_analyze_timeline.c - a recording as a timeline (tt_timeline_write): one pass
  * over the events in merged order, pairing calls with returns by the call
- * analysis's rules (tt_pair.c), into slices, instants and counters that a
+ * analysis's rules (tt_analyze_pair.c), into slices, instants and counters that a
  * format writer (tt_timeline.h) turns into bytes.
  * Owns: the shadow stacks, the live-object table of the counters, the
  * order of what the writer is told. Must not: print, or keep anything per

@@ -1,4 +1,4 @@
-/* tt_alloc.c - every heap allocation libtt makes, and its failure hook.
+/* tt_base_alloc.c - every heap allocation libtt makes, and its failure hook.
  *
  * Owns: tt__malloc/tt__realloc/tt__free, tt__grow (array doubling with
  * overflow checks) and the test hook that fails the N-th allocation.

@@ -1,4 +1,4 @@
-/* tt_arena.c - a bump allocator for the reader's strings and line tables.
+/* tt_base_arena.c - a bump allocator for the reader's strings and line tables.
  *
  * Owns: blocks that never move, so pointers handed out stay valid until
  * tt__arena_free. Must not: allocate outside tt__malloc. Threads: one owner.

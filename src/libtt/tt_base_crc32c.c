@@ -1,4 +1,4 @@
-/* tt_crc32c.c - CRC32C (Castagnoli, reflected polynomial 0x82F63B78).
+/* tt_base_crc32c.c - CRC32C (Castagnoli, reflected polynomial 0x82F63B78).
  *
  * Owns: the slice-by-8 table implementation and, on x86-64 with GCC/clang,
  * an SSE4.2 crc32 path chosen once at run time. Check value: "123456789"

@@ -1,4 +1,4 @@
-/* tt_errors.c - names for error codes and event kinds.
+/* tt_base_errors.c - names for error codes and event kinds.
  *
  * Owns: tt_strerror (fed by the TT_ERRNO_MAP X-macro in tt.h) and
  * tt_event_kind_name. Must not allocate; returns static strings only.

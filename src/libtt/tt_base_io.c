@@ -1,4 +1,4 @@
-/* tt_io.c - the one place libtt writes to a file descriptor.
+/* tt_base_io.c - the one place libtt writes to a file descriptor.
  *
  * Owns: tt__write_all (EINTR and short-write safe) and the test hook that
  * makes the N-th write fail halfway. Must not print or retry forever: a

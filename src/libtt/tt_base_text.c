@@ -1,4 +1,4 @@
-/* tt_text.c - recorded strings made safe for a terminal: the escaping rule
+/* tt_base_text.c - recorded strings made safe for a terminal: the escaping rule
  * of every text report libtt writes (the Python side's is _text.py).
  *
  * Owns: the rule only. Must not: allocate, or write anywhere but the FILE*

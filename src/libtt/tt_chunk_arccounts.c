@@ -1,4 +1,4 @@
-/* tt_arccounts.c - the 0x83 "arc counts" ancillary chunk (FORMAT.md §16):
+/* tt_chunk_arccounts.c - the 0x83 "arc counts" ancillary chunk (FORMAT.md §16):
  * its writer (tt_writer_arc_counts) and its strict decoder
  * (tt_arc_counts_*), for `tracetap run --count --branch`.
  *

@@ -1,4 +1,4 @@
-/* tt_clock.c - clock sync points: writing them, and ticks to nanoseconds.
+/* tt_chunk_clock.c - clock sync points: writing them, and ticks to nanoseconds.
  *
  * Owns: the 0x82 CLOCK chunk (FORMAT.md §15) on both sides, and every
  * conversion of recorded ticks to nanoseconds (tt_reader_ns,

@@ -1,4 +1,4 @@
-/* tt_counts.c - the 0x80 "line counts" ancillary chunk (FORMAT.md §13): its
+/* tt_chunk_counts.c - the 0x80 "line counts" ancillary chunk (FORMAT.md §13): its
  * writer (tt_writer_line_counts) and its strict decoder (tt_line_counts_*).
  *
  * Owns: the record encoding of per-code-object line hit counts and call

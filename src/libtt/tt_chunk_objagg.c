@@ -1,4 +1,4 @@
-/* tt_objagg.c - the 0x81 "object aggregates" ancillary chunk (FORMAT.md
+/* tt_chunk_objagg.c - the 0x81 "object aggregates" ancillary chunk (FORMAT.md
  * §14): its writer (tt_writer_objagg) and its strict decoder.
  *
  * Owns: the record encoding of summaries, (site, type) rows and survivor

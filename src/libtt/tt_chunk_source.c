@@ -1,4 +1,4 @@
-/* tt_source.c - what identifies a source file: size, mtime and a CRC-32C
+/* tt_chunk_source.c - what identifies a source file: size, mtime and a CRC-32C
  * of its content, taken when a recording first sees code from the file
  * (the 0x81 DEFS record), so that readers can tell a changed file.
  *

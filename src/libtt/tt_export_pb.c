@@ -1,4 +1,4 @@
-/* tt_pb.c - the spill paths of the protobuf encoder (tt_pb.h): growing the
+/* tt_export_pb.c - the spill paths of the protobuf encoder (tt_pb.h): growing the
  * buffer and closing nested messages.
  * Must not: print or abort; errors are sticky in pb->err. One owner.
  */

@@ -1,4 +1,4 @@
-/* tt_evdec.c - decoding and validating the events of one EVENTS chunk.
+/* tt_reader_evdec.c - decoding and validating the events of one EVENTS chunk.
  *
  * Owns: the inverse of tt_tbuf.h's encoders (docs/FORMAT.md §6), with every
  * check the format allows: tag values, varints, tick overflow, line and

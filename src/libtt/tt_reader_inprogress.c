@@ -1,4 +1,4 @@
-/* tt_inprogress.c - is a recording still being written?
+/* tt_reader_inprogress.c - is a recording still being written?
  *
  * Owns: tt_file_being_written, the reader's side of the writer's advisory
  * flock(LOCK_EX) (tt_writer_open takes it, tt_writer_close drops it). Must

@@ -1,4 +1,4 @@
-/* tt_tbuf.c - the slow path of the per-thread event buffers.
+/* tt_writer_tbuf.c - the slow path of the per-thread event buffers.
  *
  * Owns: creating, sealing, writing, resetting, ending and freeing a
  * tt_tbuf, and the DROPPED bookkeeping. The inline fast path lives in tt_tbuf.h.

@@ -5,7 +5,7 @@
  * as Readers: one way to open), turning libtt's coverage tables into
  * Python objects (the same data as the JSON export), and routing exporter
  * output to a file or a str. Must not: hold analysis
- * logic (tt_coverage.c) or formatting (tt_export_*.c). GIL: held; nothing
+ * logic (tt_analyze_coverage.c) or formatting (tt_export_*.c). GIL: held; nothing
  * here runs while a trace hook could (these read finished recordings).
  */
 #include "bindings_int.h"

@@ -102,7 +102,7 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
             e->line = capture_line_at(c, frame);
         } else if (rec->count_arcs) {
             /* The previous line of the frame: -firstlineno on entry, the
-             * line a generator resumes at (as tt_coverage_arcs.c reads a
+             * line a generator resumes at (as tt_analyze_coverage_arcs.c reads a
              * full recording's CALL events). */
             int line = capture_line_at(c, frame);
             e->line = line == c->firstlineno || line < 1 ? -c->firstlineno
