@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TIMEOUT = float(os.environ.get("TRACETAP_TEST_TIMEOUT", "300"))
 HAS_REFTRACER = sys.version_info >= (3, 13)
 V = sys.version_info[:3]
-# Known DESTROY gaps (CPYTHON-NOTES §4); the recording finds them itself,
+# Known DESTROY gaps (docs/CPYTHON-NOTES.md §4); the recording finds them itself,
 # the tests only know what to expect.
 EVAL_LOOP_GAP = (3, 13, 0) <= V < (3, 13, 3)
 TRASHCAN_GAP = (3, 14, 0) <= V < (3, 15, 0)

@@ -21,7 +21,7 @@ __thread capture_tls_t capture_tls
  * function for a non-LINE event: the line of the last instruction
  * (PyCode_Addr2Line of f_lasti), co_firstlineno before the first one.
  * O(1) through the per-code array; never PyFrame_GetLineNumber, which is
- * O(n) on 3.12-3.13.2 (CPYTHON-NOTES constraint 3). */
+ * O(n) on 3.12-3.13.2 (docs/CPYTHON-NOTES.md constraint 3). */
 static inline int32_t
 capture_line_at(const capture_code_t *c, PyFrameObject *frame)
 {
@@ -43,7 +43,7 @@ capture_entry(capture_thread_t *t, PyFrameObject *frame)
     return capture_thread_find(t, frame);
 }
 
-/* Opcode capture on a frame we trace (CPYTHON-NOTES constraint 5). The
+/* Opcode capture on a frame we trace (docs/CPYTHON-NOTES.md constraint 5). The
  * setters run no Python code unless replacing an old f_trace runs a
  * finaliser, which could let another thread stop the recording: so `rec`
  * is re-read before it is touched again. A failure is counted and cleared
@@ -75,7 +75,7 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
     capture_code_t *c;
     capture_frame_t *e;
 
-    /* Borrow: the frame keeps its code alive (CPYTHON-NOTES constraint 2). */
+    /* Borrow: the frame keeps its code alive (docs/CPYTHON-NOTES.md constraint 2). */
     Py_DECREF(co);
     c = capture_codetab_find(&rec->codes, co);
     if (TTX_UNLIKELY(c == NULL)) {

@@ -187,7 +187,7 @@ capture_check_free(capture_rec_t *rec)
 
 #if TTX_OPCODES_PRIME
 /* 3.12: the f_trace_opcodes setter marks the interpreter, and the next
- * PyEval_SetTrace turns INSTRUCTION events on everywhere (CPYTHON-NOTES
+ * PyEval_SetTrace turns INSTRUCTION events on everywhere (docs/CPYTHON-NOTES.md
  * section 1). Prime it on the calling frame and clear that frame's flag.
  * The mark is never lowered by CPython: when it was down before, stop()
  * lowers it again (unprime_opcodes), once it has seen that the field it

@@ -3,7 +3,7 @@
  *
  * On 3.12 the f_trace_opcodes setter raises that flag and nothing ever
  * lowers it; every later PyEval_SetTrace, by any tool, then turns
- * INSTRUCTION events on for the whole interpreter (CPYTHON-NOTES section
+ * INSTRUCTION events on for the whole interpreter (docs/CPYTHON-NOTES.md section
  * 1). start() raises it to record opcodes (install.c, prime_opcodes), so
  * stop() puts back what it found: otherwise the program's next
  * sys.settrace (a debugger, coverage) runs about 2.7x slower for the rest

@@ -1,5 +1,5 @@
 /* destroy_gaps.c - the start-up self-test that finds the interpreter's
- * missing DESTROY events (CPYTHON-NOTES §4): floats churned through the
+ * missing DESTROY events (docs/CPYTHON-NOTES.md §4): floats churned through the
  * eval loop (gh-130382, 3.13.0-3.13.2) and a deeply nested list freed on a
  * thread with a small C stack, so that the trashcan defers part of it
  * (gh-156371, 3.14.x up to at least 3.14.7). About a millisecond.

@@ -1,7 +1,7 @@
 /* frameaddr.c - where an object is born when no trace function runs
  * (--objects --no-calls): reads the calling thread's interpreter frames as
  * tracemalloc and external profilers do, through the layout CPython
- * publishes in _PyRuntime.debug_offsets (CPYTHON-NOTES §5 A).
+ * publishes in _PyRuntime.debug_offsets (docs/CPYTHON-NOTES.md §5).
  *
  * Owns: the offsets, read and cross-checked once at start. Must not:
  * materialise a frame object, take a reference, allocate or call any

@@ -6,7 +6,7 @@
  *
  * Must not: create Python objects, touch frame objects, call Python, set,
  * clear or swap an exception, or release the GIL, inside the hook
- * (CPYTHON-NOTES §4, constraint 9). Our own slow paths (a new type, a new
+ * (docs/CPYTHON-NOTES.md §4, constraint 9). Our own slow paths (a new type, a new
  * code object, a new thread) run under a thread-local guard, and whatever
  * they allocate is ignored. GIL: held by CPython for every call.
  */
