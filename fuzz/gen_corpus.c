@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         tt_tbuf_return(b, 170, c, 3);
         tt_writer_close(w);
     }
-    /* Source identities (DEFS record 0x81, issue 13): one hashed, one
+    /* Source identities (DEFS record 0x81): one hashed, one
      * too large to hash, one with an mtime before 1970. */
     w = start("seed-sources", &b, &c, &t);
     {
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 5: a --count recording: 0x80 line-count chunks, no events */
+    /* A --count recording: 0x80 line-count chunks, no events */
     w = start("seed-counts", &b, &c, &t);
     {
         static const uint64_t hits[] = {4, 0, 9};

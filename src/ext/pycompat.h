@@ -129,7 +129,7 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #  define TTX_SLOT_GIL
 #endif
 
-/* ---- object capture (--objects, issue 6; docs/CPYTHON-NOTES.md sections 4, 5).
+/* ---- object capture (--objects; docs/CPYTHON-NOTES.md sections 4, 5).
  *
  * TTX_HAVE_REFTRACER: PyRefTracer exists (3.13+) on a GIL build.
  * For the frame reader (frameaddr.c): where the thread_state,

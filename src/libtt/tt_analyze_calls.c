@@ -1,4 +1,4 @@
-/* tt_analyze_calls.c - the call analysis (issue 14): one pass over CALL/RETURN in
+/* tt_analyze_calls.c - the call analysis: one pass over CALL/RETURN in
  * merged order through a shadow stack per thread into a call tree (one node
  * per distinct path and thread), then per-function and caller/callee rows
  * derived from the tree. Memory is bounded by the number of call paths.

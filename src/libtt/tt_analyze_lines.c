@@ -1,4 +1,4 @@
-/* tt_analyze_lines.c - per-line time (issue 14, part 2): one pass over CALL, LINE
+/* tt_analyze_lines.c - per-line time: one pass over CALL, LINE
  * and RETURN in merged order through a shadow stack per thread; each frame
  * is cut into segments (entry to first LINE, LINE to the frame's next LINE
  * or RETURN) charged to a (code, line, thread) row. Memory is bounded by

@@ -1,4 +1,4 @@
-/* tt_analyze_objects.c - the object-lifetime analysis (issue 6): replays OBJ_CREATE
+/* tt_analyze_objects.c - the object-lifetime analysis: replays OBJ_CREATE
  * and OBJ_DESTROY through a live table keyed by address, folds in the 0x81
  * aggregate chunks (count-mode rows, stop-time survivor verdicts), and
  * produces per-(site, type) and per-type statistics with log2 lifetimes.

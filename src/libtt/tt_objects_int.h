@@ -1,5 +1,5 @@
 /* tt_objects_int.h - private declarations of the object-lifetime code of
- * libtt (issue 6): the 0x81 chunk's record kinds and its decoder, shared by
+ * libtt: the 0x81 chunk's record kinds and its decoder, shared by
  * tt_chunk_objagg.c (encoding and decoding) and tt_analyze_objects.c (the analysis).
  * Never included outside src/libtt, tests and fuzz. No state, no threads.
  */

@@ -1,4 +1,4 @@
-"""tracetap --objects (issue 6): object births and deaths through
+"""tracetap --objects: object births and deaths through
 PyRefTracer, on CPython 3.13+.
 
 - per-type creation counts equal the tests' own counting reference tracer

@@ -14,20 +14,20 @@
 /* coverage.c: coverage_data/coverage_export/coverage_annotate */
 extern PyMethodDef capture_coverage_methods[];
 
-/* objreader.c: _tracetap.objects(reader or path) -> dict (issue 6). */
+/* objreader.c: _tracetap.objects(reader or path) -> dict. */
 PyObject *capture_objects_report(PyObject *module, PyObject *arg);
 
-/* callsreader.c: _tracetap.calls(path) -> dict (issue 14). */
+/* callsreader.c: _tracetap.calls(path) -> dict. */
 PyObject *capture_calls_report(PyObject *module, PyObject *path);
-/* linesreader.c: _tracetap.lines(reader) -> dict (issue 14, part 2). */
+/* linesreader.c: _tracetap.lines(reader) -> dict. */
 PyObject *capture_lines_report(PyObject *module, PyObject *arg);
 
 /* timeline.c: _tracetap.timeline(reader, fd, format, *, lines, top_types,
- * process_name) -> stats dict (issue 15). */
+ * process_name) -> stats dict. */
 PyObject *capture_timeline(PyObject *module, PyObject *args, PyObject *kw);
 
 /* flamegraph.c: _tracetap.flamegraph(reader or path, out_path, ...) ->
- * dict (issue 15): the call tree as libtt's interactive SVG. */
+ * dict: the call tree as libtt's interactive SVG. */
 PyObject *capture_flamegraph(PyObject *module, PyObject *args, PyObject *kw);
 
 /* _tracetap.set_progress(fn or None) -> the previous one. */

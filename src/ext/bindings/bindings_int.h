@@ -26,8 +26,8 @@ void capture_progress_attach(tt_reader_t *r, PyObject *path);
 /* reader.c */
 
 /* A string from a recording as a str: UTF-8, each byte that is not valid
- * UTF-8 replaced by U+FFFD, as every reader output shows it (issue 13,
- * item 10); None for NULL. New reference, or NULL + exception. */
+ * UTF-8 replaced by U+FFFD, as every reader output shows it;
+ * None for NULL. New reference, or NULL + exception. */
 PyObject *capture_text(const char *s);
 
 /* The one way the analyses open a recording: a Reader. Returns a new

@@ -1,4 +1,4 @@
-/* objects.h - object-lifetime capture (issue 6, --objects): the shared
+/* objects.h - object-lifetime capture (--objects): the shared
  * declarations of reftracer.c (the PyRefTracer hook and its type cache),
  * objsession.c (start, stop, the stop-time survivor check), livetable.c
  * (the live-object table), liveops.c (the ring of updates on their way to
