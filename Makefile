@@ -2,7 +2,7 @@
 PYTHON ?= python3
 FUZZ_SECONDS ?= 300
 
-.PHONY: help test test-c test-py check-layering demo bench fuzz fuzz-smoke pythons clean
+.PHONY: help test test-c test-py check-layering demo bench bench-do-nothing fuzz fuzz-smoke pythons clean
 
 help:
 	@echo "make test        C tests (plain + ASan/UBSan), then pytest on every matrix interpreter"
@@ -11,6 +11,7 @@ help:
 	@echo "make check-layering  the extension's part graph (scripts/layering.py) on the newest build/py-*"
 	@echo "make demo        install tracetap in a venv on the newest interpreter and trace examples/demo.py"
 	@echo "make bench       run the benchmark suite (bench/run.py) on the newest interpreter"
+	@echo "make bench-do-nothing  tracetap built with TT_DO_NOTHING (no event encoding) against the floor"
 	@echo "make fuzz        fuzz the reader for FUZZ_SECONDS (default 300) with libFuzzer"
 	@echo "make pythons     build/list the interpreter matrix"
 	@echo "make clean       remove build/ (cached interpreters and venvs stay in ~/.cache/tracetap)"
@@ -37,6 +38,13 @@ demo:
 
 bench:
 	scripts/bench $(BENCH_ARGS)
+
+# What the hooks cost without encoding an event (TT_DO_NOTHING), against
+# the floor: the budget left to the encoders. Reinstalls the normal build
+# afterwards so that later benchmarks measure it.
+bench-do-nothing:
+	BENCH_SETUP_ARGS=-Ddo_nothing=true scripts/bench $(BENCH_ARGS) --modes floor,tracetap
+	@echo "(the bench venv now holds the TT_DO_NOTHING build; make bench reinstalls the normal one)"
 
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS)
