@@ -9,6 +9,7 @@
 
 #include "pycompat.h"
 #include "tt.h"
+#include "ttx_hash.h"
 
 #define TTX_LIKELY(x)   TT_LIKELY(x)
 #define TTX_UNLIKELY(x) TT_UNLIKELY(x)

@@ -88,8 +88,7 @@ typedef struct {
 static inline size_t
 capture_ptr_hash(const void *p, uint32_t bits)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> (64 - bits));
+    return ttx_addr_slot((uint64_t)(uintptr_t)p, bits);
 }
 
 /* The hot lookup: the entry for `code`, or NULL if it was never seen. */

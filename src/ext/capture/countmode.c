@@ -44,7 +44,7 @@ static uint32_t
 arc_slot(int32_t from, int32_t to, uint32_t bits)
 {
     uint64_t k = ((uint64_t)(uint32_t)from << 32) | (uint32_t)to;
-    return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    return (uint32_t)ttx_fib_slot(k, bits);
 }
 
 /* Doubles c's arc table (or makes its first). 0, or -1 without memory. */

@@ -99,14 +99,13 @@ grow(void ***slots, uint32_t *bits, uint32_t count,
 static uint64_t
 str_hash_of(const void *e)
 {
-    return ((const capture_str_t *)e)->hash * 0x9E3779B97F4A7C15ull;
+    return ttx_fib(((const capture_str_t *)e)->hash);
 }
 
 static uint64_t
 type_hash_of(const void *e)
 {
-    return ((uint64_t)(uintptr_t)((const capture_type_t *)e)->type >> 4) *
-           0x9E3779B97F4A7C15ull;
+    return ttx_fib((uint64_t)(uintptr_t)((const capture_type_t *)e)->type >> 4);
 }
 
 capture_str_t *
@@ -120,7 +119,7 @@ capture_str_get(capture_rec_t *rec, const char *s, size_t len)
     if (len > UINT32_MAX - 1)
         return NULL;
     mask = ((size_t)1 << n->bits) - 1;
-    i = (size_t)(h * 0x9E3779B97F4A7C15ull >> (64 - n->bits));
+    i = ttx_fib_slot(h, n->bits);
     for (; (e = n->slots[i]) != NULL; i = (i + 1) & mask) {
         if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
             return e;
@@ -140,7 +139,7 @@ capture_str_get(capture_rec_t *rec, const char *s, size_t len)
     memcpy(e->s, s, len);
     e->s[len] = '\0';
     mask = ((size_t)1 << n->bits) - 1;
-    i = (size_t)(h * 0x9E3779B97F4A7C15ull >> (64 - n->bits));
+    i = ttx_fib_slot(h, n->bits);
     while (n->slots[i] != NULL)
         i = (i + 1) & mask;
     n->slots[i] = e;
@@ -288,7 +287,7 @@ capture_exc_type_id(capture_rec_t *rec, PyObject *type)
 
     if (type == NULL || !PyType_Check(type))
         return UINT32_MAX;
-    h = ((uint64_t)(uintptr_t)type >> 4) * 0x9E3779B97F4A7C15ull;
+    h = ttx_fib((uint64_t)(uintptr_t)type >> 4);
     mask = ((size_t)1 << n->tbits) - 1;
     for (i = (size_t)(h >> (64 - n->tbits)); (e = n->types[i]) != NULL;
          i = (i + 1) & mask) {

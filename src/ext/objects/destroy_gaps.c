@@ -32,8 +32,7 @@ static uintptr_t *seen;          /* PyMem_Raw, 1 << SEEN_BITS */
 static inline size_t
 seen_home(uintptr_t a)
 {
-    return (size_t)((((uint64_t)a >> 4) * 0x9E3779B97F4A7C15ull) >>
-                    (64 - SEEN_BITS));
+    return ttx_addr_slot((uint64_t)a, SEEN_BITS);
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "tt_config.h"
+#include "ttx_hash.h"
 
 /* The table's allocator: PyMem_RawCalloc/PyMem_RawFree in the extension
  * (they create no Python object, so they are safe inside the ref tracer),
@@ -63,7 +64,7 @@ typedef struct {
 static inline size_t
 ttx_live_hash(uint64_t addr, uint32_t bits)
 {
-    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    return ttx_addr_slot(addr, bits);
 }
 
 static inline size_t

@@ -53,8 +53,7 @@ typedef struct {
 static inline size_t
 ttx_ring_hash(uint64_t addr)
 {
-    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >>
-                    (64 - TTX_RING_HBITS));
+    return ttx_addr_slot(addr, TTX_RING_HBITS);
 }
 
 /* ------------------------------------------------------- frame sites */

@@ -155,8 +155,7 @@ capture_objects_free_threads(capture_objects_t *o)
 static inline size_t
 type_hash(const void *tp, uint32_t bits)
 {
-    return (size_t)((((uint64_t)(uintptr_t)tp >> 4) * 0x9E3779B97F4A7C15ull)
-                    >> (64 - bits));
+    return ttx_addr_slot((uint64_t)(uintptr_t)tp, bits);
 }
 
 static inline uint32_t
@@ -297,8 +296,7 @@ row_hash(uint32_t code, int32_t line, uint32_t offset, uint32_t type,
 {
     uint64_t h = ((uint64_t)code << 32 | (uint32_t)line) ^
                  ((uint64_t)offset << 24) ^ ((uint64_t)type << 7);
-    h *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> (64 - bits));
+    return ttx_fib_slot(h, bits);
 }
 
 static int
