@@ -4,7 +4,6 @@ recording stores: the test compares what each of them makes of the same
 options, and the conflict rules with the ones written out here."""
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
