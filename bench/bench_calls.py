@@ -1,5 +1,5 @@
 """Speed and memory of the call and line analyses (`tracetap calls`,
-`tracetap lines`, issue 14).
+`tracetap lines`).
 
 Records a call-heavy program once (about 2 * N calls, and their lines),
 then runs the analysis in fresh processes and reports events/s and the
@@ -10,7 +10,7 @@ printed beside it).
     python bench/bench_calls.py [--n 1000000] [--repeat 3] [--keep FILE]
                                 [--analysis calls|lines]
 
-Target (issue 14): >= 30 M events/s. Needs tracetap installed in the
+Target: >= 30 M events/s. Needs tracetap installed in the
 running interpreter.
 """
 

@@ -1,5 +1,5 @@
 """Speed, size and memory of the timeline exporters (`tracetap export
---format perfetto|chrome`, issue 15).
+--format perfetto|chrome`).
 
 Records a call-heavy program once (calls, lines, returns and a generator;
 about 10 events per loop iteration), then exports it in fresh processes,

@@ -1,4 +1,4 @@
-"""Peak memory and time of reading a big recording (issue 12).
+"""Peak memory and time of reading a big recording.
 
 Makes (or reuses) a large recording by tracing bench workloads at a large
 scale, then measures, each in a fresh process whose peak RSS comes from

@@ -192,7 +192,7 @@ static void clock_checks(tt_reader_t *r)
     sink += tt_reader_span_ns(r, 1000) + tt_reader_span_ns(r, UINT64_MAX);
 }
 
-/* The call analysis (issue 14): one pass, and its totals hold together. */
+/* The call analysis: one pass, and its totals hold together. */
 static void calls_checks(tt_reader_t *r)
 {
     tt_calls_t *c = NULL;
@@ -221,7 +221,7 @@ static void calls_checks(tt_reader_t *r)
     tt_calls_free(c);
 }
 
-/* The line analysis (issue 14, part 2): rows in order, own <= time, and
+/* The line analysis: rows in order, own <= time, and
  * every LINE and CALL (not resumption) is one hit of one per-thread row
  * (a LINE without a line number, in a crafted file, hits the entry row). */
 static void lines_checks(tt_reader_t *r)
@@ -249,7 +249,7 @@ static void lines_checks(tt_reader_t *r)
     tt_lines_free(L);
 }
 
-/* The object analysis (issue 6) over whatever the file holds: events and
+/* The object analysis over whatever the file holds: events and
  * 0x81 aggregate chunks. Checks its promises about counts and orders. */
 static void objects(tt_reader_t *r)
 {
@@ -297,7 +297,7 @@ static void objects(tt_reader_t *r)
     tt_objects_free(o);
 }
 
-/* Issue 16: context marks, the context of every line, and tick windows. */
+/* Context marks, the context of every line, and tick windows. */
 static void context_checks(tt_reader_t *r)
 {
     uint32_t n = tt_reader_n_contexts(r);
@@ -336,7 +336,7 @@ static void context_checks(tt_reader_t *r)
     tt_spans_free(s);
 }
 
-/* Issue 19: the 0x85 allocations chunk. Sites in order, every stack
+/* The 0x85 allocations chunk. Sites in order, every stack
  * walk ends and names defined codes. */
 static void allocs(tt_reader_t *r)
 {

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         tt_tbuf_return(b, 170, c, 3);
         tt_writer_close(w);
     }
-    /* Source identities (DEFS record 0x81, issue 13): one hashed, one
+    /* Source identities (DEFS record 0x81): one hashed, one
      * too large to hash, one with an mtime before 1970. */
     w = start("seed-sources", &b, &c, &t);
     {
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 19: import spans and a referrer chain beside an event log */
+    /* import spans and a referrer chain beside an event log */
     w = start("seed-objextra", &b, &c, &t);
     tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);
     tt_tbuf_obj_create(b, 210, t, 0x7f0000000080ull, 32, c, 3, TT_NO_OFFSET);
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 19: a 0x85 allocations chunk (--objects --bytes): two
+    /* a 0x85 allocations chunk (--objects --bytes): two
      * callers of one helper, a site without a stack, samples. */
     w = start("seed-allocs", &b, &c, &t);
     tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);

@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +34,12 @@ TEST_REQUIREMENTS = ["meson-python>=0.15", "meson>=1.1", "ninja", "pytest>=7",
 # Installed where they install (a wheel may be missing for a new interpreter);
 # the tests that use them skip with the reason where they are absent.
 OPTIONAL_TEST_REQUIREMENTS = ["line_profiler"]  # tests/py/test_lines.py
+# The extension under ASan+UBSan (ext_asan): one interpreter, the tests of
+# capture, objects and stress. On this interpreter `make test` adds about
+# the time of these files under ASan (see docs/DESIGN.md, section 6).
+ASAN_VERSION = "3.14.7"
+ASAN_TESTS = ["tests/py/test_events_parity.py", "tests/py/test_objects.py",
+              "tests/py/test_stress.py", "tests/py/test_thread_churn.py"]
 C_SUMMARY = re.compile(r"^tests/c: (\d+) passed, (\d+) failed", re.M)
 
 
@@ -168,6 +175,15 @@ def ensure_chromium() -> None:
         run(cmd, log, env=env)
 
 
+def layering(tally: Tally, version: str) -> None:
+    """The extension's part graph (scripts/layering.py) from the objects
+    of the build just installed: one check per interpreter, since what is
+    compiled depends on the version (no ref tracer before 3.13)."""
+    proc = run([sys.executable, str(ROOT / "scripts" / "layering.py"), str(BUILD / f"py-{version}")],
+               BUILD / f"layering-{version}.log")
+    tally.add(f"layering ({version})", int(proc.returncode == 0), int(proc.returncode != 0))
+
+
 def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) -> None:
     label = f"pytest ({version})"
     vpy = ensure_venv(version, python)
@@ -180,11 +196,20 @@ def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) ->
     if run(install, BUILD / f"install-{version}.log").returncode:
         tally.add(label, 0, 1, note="  (install failed)")
         return
+    layering(tally, version)
     junit = BUILD / f"junit-{version}.xml"
-    junit.unlink(missing_ok=True)
     say(f"pytest on {version}")
-    proc = subprocess.run([str(vpy), "-m", "pytest", "tests/py", "-q", "-p", "no:cacheprovider",
-                           f"--junitxml={junit}", *pytest_args], cwd=ROOT)
+    pytest(tally, label, vpy, ["tests/py", *pytest_args], junit)
+    if version == ASAN_VERSION and not pytest_args:
+        ext_asan(tally, version, vpy)
+
+
+def pytest(tally: Tally, label: str, vpy: Path, args: list[str], junit: Path,
+           env: dict[str, str] | None = None) -> None:
+    """Runs pytest with args in the venv of vpy and tallies its junit report."""
+    junit.unlink(missing_ok=True)
+    proc = subprocess.run([str(vpy), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           f"--junitxml={junit}", *args], cwd=ROOT, env=env)
     if not junit.exists():
         tally.add(label, 0, 1, note=f"  (pytest exited {proc.returncode} without a report)")
         return
@@ -203,6 +228,43 @@ def py_tests(tally: Tally, version: str, python: str, pytest_args: list[str]) ->
         tally.add(label, passed, 1, skipped, note=f"  (pytest exited {proc.returncode})")
     else:
         tally.add(label, passed, failures, skipped)
+
+
+def ext_asan(tally: Tally, version: str, vpy: Path) -> None:
+    """The extension built with ASan+UBSan (debug asserts on) and the
+    capture, objects and stress tests run against it on one interpreter.
+    The interpreter itself is not instrumented: libasan is preloaded, leak
+    detection is off (CPython's own allocations would be reported), and the
+    instrumented package is staged ahead of the installed one on
+    PYTHONPATH, which the tests' child processes inherit."""
+    label = f"pytest ASan ({version})"
+    bdir = BUILD / f"asan-py-{version}"
+    tools = vpy.parent
+    if not (bdir / "build.ninja").exists():
+        args = [str(tools / "meson"), "setup", str(bdir), "-Db_sanitize=address,undefined",
+                "-Db_lundef=false", "-Dbuildtype=debug", "-Ddebug_asserts=true",
+                "-Dc_args=-fno-sanitize-recover=undefined"]
+        if run(args, BUILD / f"asan-py-{version}-setup.log", cwd=ROOT).returncode:
+            tally.add(label, 0, 1, note="  (meson setup failed)")
+            return
+    if run([str(tools / "ninja"), "-C", str(bdir)], BUILD / f"asan-py-{version}-build.log").returncode:
+        tally.add(label, 0, 1, note="  (build failed)")
+        return
+    stage = bdir / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.copytree(ROOT / "src" / "tracetap", stage / "tracetap",
+                    ignore=shutil.ignore_patterns("meson.build", "__pycache__"))
+    for so in [*(bdir / "src" / "ext").glob("_tracetap*.so"), *(bdir / "bench").glob("_floor*.so")]:
+        shutil.copy2(so, stage / "tracetap" / so.name)
+    libasan = subprocess.run(["cc", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True).stdout.strip()
+    env = dict(os.environ, PYTHONPATH=str(stage), LD_PRELOAD=libasan,
+               ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    say(f"pytest on {version}, extension under ASan+UBSan")
+    env["TRACETAP_EXPECT_PACKAGE"] = str(stage / "tracetap")
+    pytest(tally, label, vpy, ASAN_TESTS,
+           BUILD / f"junit-asan-{version}.xml", env)
 
 
 def main() -> int:

@@ -1,60 +1,17 @@
 /* module.c - the tracetap._tracetap module definition, and nothing else.
  *
- * Owns: the method table, the module state (heap types and TraceError),
- * multi-phase initialisation, and the one place where libtt error codes
- * become Python exceptions. Must not: hold recording logic (session.c,
- * capture.c) or reading logic (reader.c). GIL: held; one instance per
- * process (recording is process-wide, so sub-interpreters are refused).
+ * Owns: the method table, the module state's types and TraceError, and
+ * multi-phase initialisation. Must not: hold recording logic (capture/),
+ * object tracking (objects/), reading logic (bindings/) or the error
+ * conversion (core.c). GIL: held; one instance per process (recording is
+ * process-wide, so sub-interpreters are refused).
  */
 #include "capture.h"
+#include "objects.h"
+#include "bindings.h"
 
 #include <errno.h>
 #include <string.h>
-
-capture_state_t *
-capture_get_state(PyObject *module)
-{
-    return (capture_state_t *)PyModule_GetState(module);
-}
-
-PyObject *
-capture_raise_tt(PyObject *module, int err, const char *what)
-{
-    capture_state_t *st = module ? capture_get_state(module) : NULL;
-    PyObject *exc, *code;
-
-    /* A read stopped by its progress callback (progress.c): the reason
-     * (KeyboardInterrupt, the callback's own exception) is already set. */
-    if (err == TT_ECANCELED && PyErr_Occurred())
-        return NULL;
-    if (err == TT_ENOMEM)
-        return PyErr_NoMemory();
-    if (err == TT_EIO && errno != 0)
-        return PyErr_Format(PyExc_OSError, "%s: %s (%s)", what,
-                            tt_strerror(err), strerror(errno));
-    if (st == NULL || st->trace_error == NULL)
-        return PyErr_Format(PyExc_ValueError, "%s: %s", what,
-                            tt_strerror(err));
-    exc = PyUnicode_FromFormat("%s: %s", what, tt_strerror(err));
-    if (exc == NULL)
-        return NULL;
-    {
-        PyObject *inst = PyObject_CallOneArg(st->trace_error, exc);
-        Py_DECREF(exc);
-        if (inst == NULL)
-            return NULL;
-        code = PyLong_FromLong(err);
-        if (code == NULL || PyObject_SetAttrString(inst, "code", code) < 0) {
-            Py_XDECREF(code);
-            Py_DECREF(inst);
-            return NULL;
-        }
-        Py_DECREF(code);
-        PyErr_SetObject(st->trace_error, inst);
-        Py_DECREF(inst);
-    }
-    return NULL;
-}
 
 static PyObject *
 noop_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -191,6 +148,59 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The header's option bits (tt.h TT_OPT_*) by the names `tracetap info`
+ * shows them under: the one copy, which _trace.py exports as
+ * OPTION_NAMES. */
+static const struct {
+    unsigned bit;
+    const char *name;
+} option_names[] = {
+    {TT_OPT_CALLS, "calls"},
+    {TT_OPT_LINES, "lines"},
+    {TT_OPT_OPCODES, "opcodes"},
+    {TT_OPT_OBJECTS, "objects"},
+    {TT_OPT_COUNT, "count"},
+    {TT_OPT_STDLIB, "stdlib"},
+    {TT_OPT_MAIN_THREAD_ONLY, "main thread only"},
+    {TT_OPT_C_CALLS, "c calls"},
+};
+
+/* The format's constants the Python side needs, from tt.h rather than
+ * copied: OPTION_NAMES (bit -> name), NO_CODE (TT_NO_CODE: an object made
+ * with no Python frame), CODE_CFUNCTION (TT_CODE_CFUNCTION). 0, or -1 +
+ * exception. */
+static int
+add_format_constants(PyObject *module)
+{
+    PyObject *names = PyDict_New(), *no_code = NULL;
+    size_t i;
+    int rc = -1;
+
+    if (names == NULL)
+        goto error;
+    for (i = 0; i < sizeof(option_names) / sizeof(option_names[0]); i++) {
+        PyObject *k = PyLong_FromUnsignedLong(option_names[i].bit);
+        PyObject *v = PyUnicode_FromString(option_names[i].name);
+        int set = k && v ? PyDict_SetItem(names, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (set < 0)
+            goto error;
+    }
+    no_code = PyLong_FromUnsignedLong(TT_NO_CODE);
+    if (no_code == NULL ||
+        PyModule_AddObjectRef(module, "OPTION_NAMES", names) < 0 ||
+        PyModule_AddObjectRef(module, "NO_CODE", no_code) < 0 ||
+        PyModule_AddIntConstant(module, "CODE_CFUNCTION",
+                                TT_CODE_CFUNCTION) < 0)
+        goto error;
+    rc = 0;
+error:
+    Py_XDECREF(names);
+    Py_XDECREF(no_code);
+    return rc;
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -220,6 +230,8 @@ module_exec(PyObject *module)
         PyModule_AddObjectRef(module, "TraceError", st->trace_error) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "FREE_THREADED", TTX_FREE_THREADED) < 0)
+        return -1;
+    if (add_format_constants(module) < 0)
         return -1;
     if (PyModule_AddFunctions(module, capture_coverage_methods) < 0)
         return -1;
@@ -261,7 +273,7 @@ static PyModuleDef_Slot module_slots[] = {
     {0, NULL},
 };
 
-PyModuleDef capture_module_def = {
+static PyModuleDef capture_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "tracetap._tracetap",
     .m_doc = "tracetap's C core: the trace hook that records a CPython "
@@ -279,5 +291,6 @@ PyMODINIT_FUNC PyInit__tracetap(void);
 PyMODINIT_FUNC
 PyInit__tracetap(void)
 {
+    capture_core_init(&capture_module_def);
     return PyModuleDef_Init(&capture_module_def);
 }

@@ -3,7 +3,7 @@
  * Owns: the small shims over what differs between 3.11, 3.12, 3.13 and 3.14
  * (installing a trace function on every thread, saving an exception, opcode
  * tracing, module slots). Must not: hold state or include libtt. Everything
- * here is called with the GIL held. See /work/shared/CPYTHON-NOTES.md.
+ * here is called with the GIL held. See docs/CPYTHON-NOTES.md.
  */
 #ifndef TTX_PYCOMPAT_H
 #define TTX_PYCOMPAT_H
@@ -31,7 +31,7 @@
 #  define TTX_IS_FINALIZING() _Py_IsFinalizing()
 #endif
 
-/* ---- installing a C trace function on threads (CPYTHON-NOTES section 3).
+/* ---- installing a C trace function on threads (docs/CPYTHON-NOTES.md section 3).
  *
  * TTX_SET_TRACE_ALL: PyEval_SetTraceAllThreads exists (3.12+). It reports
  *   errors (an audit hook's veto) as unraisable, so callers verify through
@@ -66,7 +66,7 @@ ttx_set_profile_tstate(PyThreadState *ts, Py_tracefunc func, PyObject *obj)
 }
 #endif
 
-/* ---- opcode events (CPYTHON-NOTES section 1, constraint 5).
+/* ---- opcode events (docs/CPYTHON-NOTES.md section 1, constraint 5).
  *
  * 3.11: setting frame.f_trace_opcodes is enough.
  * 3.12: the setter only marks the interpreter; INSTRUCTION events are turned
@@ -129,7 +129,7 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #  define TTX_SLOT_GIL
 #endif
 
-/* ---- object capture (--objects, issue 6; CPYTHON-NOTES sections 4, 5).
+/* ---- object capture (--objects; docs/CPYTHON-NOTES.md sections 4, 5).
  *
  * TTX_HAVE_REFTRACER: PyRefTracer exists (3.13+) on a GIL build.
  * For the frame reader (frameaddr.c): where the thread_state,

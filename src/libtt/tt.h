@@ -64,8 +64,8 @@ const char *tt_event_kind_name(int kind);
 #define TT_NO_LINE   (-1)          /* an instruction with no line number */
 #define TT_NO_OFFSET UINT32_MAX
 #define TT_NO_CODE   UINT32_MAX    /* no code object, e.g. an OBJ_CREATE site
-                                      outside any Python frame (added by
-                                      issue 3; never a valid code id) */
+                                      outside any Python frame; never a
+                                      valid code id) */
 
 /* One decoded event. Fields that do not apply to the kind are zero, except
  * line (TT_NO_LINE) and offset (TT_NO_OFFSET). */
@@ -217,7 +217,7 @@ int tt_writer_note(tt_writer_t *w, const char *key, const char *value);
  * tt_writer_flush_emergency). */
 int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def);
 
-/* tt_source.c: fills *out (but filename) for the file at path: size and
+/* tt_chunk_source.c: fills *out (but filename) for the file at path: size and
  * mtime from fstat, and the CRC-32C of its content when it has at most
  * TT_SOURCE_MAX_HASH bytes. Opens with O_NONBLOCK and reads only a
  * regular file, so a FIFO or a device never blocks it. Returns 0, or
@@ -283,7 +283,7 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out);
  * DROPPED event is written when storage works again. `tick` must not go
  * backwards within one thread. Defined in tt_tbuf.h.
  *
- * Ticks (added by issue 3): `tick` is the raw clock value, on the same clock
+ * Ticks (added by): `tick` is the raw clock value, on the same clock
  * as tt_header_t.start_tick; the file stores, and the reader returns, ticks
  * relative to start_tick. A tick below the thread's previous tick (or below
  * start_tick) is recorded as equal to it. `code` is an id from
@@ -311,7 +311,7 @@ typedef struct tt_reader tt_reader_t;
 
 /* What was wrong with a file that was still read as far as possible.
  *
- * Since issue 12 a reader resynchronises: a damaged chunk costs that chunk,
+ * A reader resynchronises: a damaged chunk costs that chunk,
  * not the rest of the file (FORMAT.md §9). The first five fields describe
  * the first problem; the rest add up over all of them. Problems inside
  * EVENTS payloads (CRC, malformed streams) are found when a chunk is
@@ -326,7 +326,7 @@ typedef struct {
                                 to the end of the file) */
     char reason[160];        /* a sentence a person can act on */
     int clean_end;           /* 1 if the end-of-recording chunk was seen */
-    /* appended by issue 12 */
+    /* appended later (resynchronising reader) */
     uint64_t chunks_lost;    /* chunks skipped whole or after a malformed
                                 event or record, their frames readable */
     uint64_t regions_lost;   /* unreadable stretches skipped by searching for
@@ -353,7 +353,7 @@ typedef struct {
     uint64_t events;         /* events decoded for this thread */
     uint64_t first_tick;
     uint64_t last_tick;      /* last good timestamp */
-    /* appended by issue 12 */
+    /* appended later (resynchronising reader) */
     uint64_t chunks_lost;    /* its chunks skipped (damaged) */
     uint64_t bytes_lost;     /* payload bytes of those */
 } tt_thread_info_t;
@@ -474,14 +474,14 @@ int tt_reader_note(const tt_reader_t *r, uint32_t i,
 void tt_reader_counts(const tt_reader_t *r, uint64_t counts[TT_EV__COUNT],
                       uint64_t *dropped);
 
-/* Whether a writer still has `path` open (tt_inprogress.c): 1 if another
+/* Whether a writer still has `path` open (tt_reader_inprogress.c): 1 if another
  * open file description holds the writer's advisory lock (a recording in
  * progress, in this process or another), 0 if not (finished, or its writer
  * died), or TT_EIO (errno set) if the file cannot be opened. A file system
  * without flock answers 0. Takes and drops a shared lock; never blocks. */
 int tt_file_being_written(const char *path);
 
-/* ------------------------------------------------ the clock (tt_clock.c) */
+/* ------------------------------------------------ the clock (tt_chunk_clock.c) */
 
 #define TT_CHUNK_CLOCK 0x82        /* clock sync points, FORMAT.md §15 */
 
@@ -529,11 +529,11 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
  * for NULL). The rule of docs/calls.md: a generator starts at
  * co_firstlineno or the line of offset 0, and resumes at the line of the
  * yield or await it left from; a yield on its first line reads as a start.
- * The rule lives in tt_pair.c (tt__genrule), which the call analysis and
+ * The rule lives in tt_analyze_pair.c (tt__genrule), which the call analysis and
  * the timelines use too. */
 int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
 
-/* ------------------------------------------- ancillary chunks (issue 6) */
+/* ------------------------------------------- ancillary chunks */
 
 /* Ancillary chunks (types 0x80..0xFF, FORMAT.md §3) whose CRCs were good,
  * in file order, including types this libtt has no analysis for. The
@@ -544,7 +544,7 @@ uint32_t tt_reader_n_ancillary(const tt_reader_t *r);
 int tt_reader_ancillary(const tt_reader_t *r, uint32_t i, uint8_t *type,
                         const uint8_t **payload, size_t *len);
 
-/* --------------------------------------- contexts (issue 16, tt_contexts.c) */
+/* ------------------------------------ contexts (tt_chunk_contexts.c) */
 
 #define TT_CHUNK_CONTEXT 0x84      /* a context mark, FORMAT.md §17 */
 
@@ -605,7 +605,7 @@ typedef struct {
 int tt_line_contexts(tt_reader_t *r, tt_line_context_t **out, size_t *n);
 void tt_line_contexts_free(tt_line_context_t *v);
 
-/* ------------------------------------------- object lifetimes (issue 6) */
+/* ------------------------------------------- object lifetimes */
 
 #define TT_CHUNK_OBJAGG  0x81      /* object aggregates, FORMAT.md §14 */
 #define TT_OBJ_BUCKETS   64        /* log2 lifetime buckets, in ticks:
@@ -752,7 +752,7 @@ int tt_objects_path(const tt_objects_t *o, uint32_t i,
                     const tt_objpath_step_t **steps, uint32_t *n);
 void tt_objects_free(tt_objects_t *o);
 
-/* ------------------------------- bytes and creation stacks (issue 19) */
+/* ------------------------------- bytes and creation stacks */
 
 #define TT_CHUNK_ALLOCS  0x85      /* allocations, FORMAT.md §18 */
 #define TT_NO_STACK      UINT32_MAX
@@ -827,7 +827,7 @@ size_t tt_allocs_stack(const tt_allocs_t *a, uint32_t stack,
 const tt_alloc_sample_t *tt_allocs_samples(const tt_allocs_t *a, size_t *n);
 void tt_allocs_free(tt_allocs_t *a);
 
-/* ------------------------------------- line counts and coverage (issue 5) */
+/* ------------------------------------- line counts and coverage */
 
 #include <stdio.h>
 
@@ -1088,7 +1088,7 @@ int tt_coverage_write_annotate(const tt_cov_file_t *f, FILE *src, FILE *out);
  * writes them. 0 or TT_EIO. */
 int tt_coverage_write_missing(const tt_cov_file_t *f, FILE *out);
 
-/* tt_text.c: a recorded string (a path, a name) as a text report shows it,
+/* tt_base_text.c: a recorded string (a path, a name) as a text report shows it,
  * under the rule of every text output (tracetap/_text.py): C0 and C1
  * controls, DEL and bytes that are not UTF-8 become \xNN, bidirectional
  * overrides \uNNNN; all else is copied. tt_text_write writes s so, then
@@ -1099,9 +1099,9 @@ int tt_text_write(FILE *out, const char *s, size_t width);
 size_t tt_text_width(const char *s);
 
 
-/* ------------------------------------------ call analysis (issue 14) */
+/* ------------------------------------------ call analysis */
 
-/* tt_calls.c: where the time goes. One pass over CALL/RETURN (LINE,
+/* tt_analyze_calls.c: where the time goes. One pass over CALL/RETURN (LINE,
  * EXCEPTION and OBJ_* events are skipped) in merged order keeps a shadow
  * stack per thread and a call tree (one node per distinct call path and
  * thread); per-function and caller/callee statistics are derived from the
@@ -1233,9 +1233,9 @@ const tt_callstat_t *tt_calls_function(const tt_calls_t *c, uint32_t i);
 const tt_calledge_t *tt_calls_edge(const tt_calls_t *c, uint32_t i);
 void tt_calls_free(tt_calls_t *c);
 
-/* ------------------------------------ per-line time (issue 14, part 2) */
+/* ------------------------------------ per-line time */
 
-/* tt_lines.c: line_profiler's numbers for every line of every traced
+/* tt_analyze_lines.c: line_profiler's numbers for every line of every traced
  * function. One pass over CALL/LINE/RETURN/DROPPED in merged order keeps
  * a shadow stack per thread and cuts each frame into segments: from its
  * CALL to its first LINE (the entry row, line TT_NO_LINE), and from each
@@ -1307,9 +1307,9 @@ const tt_lines_thread_t *tt_lines_thread(const tt_lines_t *L, uint32_t thread);
 const tt_linestat_t *tt_lines_row(const tt_lines_t *L, uint32_t i);
 void tt_lines_free(tt_lines_t *L);
 
-/* ------------------------------------------ timelines (issue 15) */
+/* ------------------------------------------ timelines */
 
-/* tt_timeline.c: a recording as a timeline for trace viewers, streamed:
+/* tt_analyze_timeline.c: a recording as a timeline for trace viewers, streamed:
  * one pass over the events in merged order, memory bounded by the stack
  * depths, the threads and the interned names (plus, for object counters,
  * the objects alive). One process track named after the recorded command,
@@ -1359,7 +1359,7 @@ int tt_timeline_write(tt_reader_t *r, FILE *out,
                       const tt_timeline_opts_t *opts,
                       tt_timeline_stats_t *stats);
 
-/* ------------------------------- interactive flame graph (issue 15) */
+/* ------------------------------- interactive flame graph */
 
 /* tt_export_flamegraph.c: a self-contained SVG (inline script and style,
  * no network) of a call tree, one frame per node whose inclusive weight

@@ -1,7 +1,8 @@
 /* tt_config.h - build-time switches and compiler helpers for libtt.
  *
- * Owns: TT_DEBUG (dense asserts), TT_STATS (extra counters, reserved),
- * TT_DO_NOTHING (tbuf appends compile to nothing: the overhead baseline), and
+ * Owns: TT_DEBUG (dense asserts; meson -Ddebug_asserts=true), TT_DO_NOTHING
+ * (tbuf appends compile to nothing: the overhead baseline; meson
+ * -Ddo_nothing=true, built and measured by `make bench-do-nothing`), and
  * the TT_LIKELY/TT_UNLIKELY/TT_INLINE/TT_NOINLINE helpers. Included by the
  * public tt.h (through tt_tbuf.h), so every name here carries the TT_ prefix.
  */

@@ -1,6 +1,6 @@
 /* tt_coverage_int.h - the coverage table's private structures, shared by
- * tt_coverage.c (reading recordings, merging), tt_coverage_arcs.c (the
- * arcs of full recordings) and tt_coverage_view.c (statement views).
+ * tt_analyze_coverage.c (reading recordings, merging), tt_analyze_coverage_arcs.c (the
+ * arcs of full recordings) and tt_analyze_coverage_view.c (statement views).
  * Not installed; no locking (a tt_coverage_t belongs to one thread).
  */
 #ifndef TT_COVERAGE_INT_H
@@ -66,7 +66,7 @@ typedef struct {
 
 
 /* Finds the arcs of r's events (TT_EV_CALL/LINE/RETURN) into info[].arcs;
- * tt_coverage_arcs.c. 0 or TT_ENOMEM. */
+ * tt_analyze_coverage_arcs.c. 0 or TT_ENOMEM. */
 typedef struct tt__arc_walk tt__arc_walk;
 int tt__arc_walk_new(tt__arc_walk **out);
 void tt__arc_walk_free(tt__arc_walk *w);

@@ -1,4 +1,4 @@
-/* tt_export_flamegraph.c - the interactive flame graph (issue 15): a
+/* tt_export_flamegraph.c - the interactive flame graph: a
  * self-contained SVG (inline script and style, nothing fetched) drawn from
  * the call tree of tt_calls_analyze, one frame per node at or above a
  * width threshold. Owns the layout and the page's script (recorded names

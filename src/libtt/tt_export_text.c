@@ -2,7 +2,7 @@
  * coverage`, the default format), missed line ranges, and stdlib trace's
  * .cover annotation of one source file.
  *
- * Owns: layout only; the numbers come from tt_coverage.c. Must not: print
+ * Owns: layout only; the numbers come from tt_analyze_coverage.c. Must not: print
  * anywhere but the FILE* it is given, or open files itself (the caller
  * opens the source and the output). Threads: none of its own.
  */

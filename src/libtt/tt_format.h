@@ -41,7 +41,7 @@
  * their ids after losing a DEFS chunk. */
 #define TT__REC_BASE         0x80
 #define TT__REC_BASE_MAX     22        /* kind, length, 4 x varint32 */
-/* Ancillary record 0x81 (issue 13): a source file's identity when code
+/* Ancillary record 0x81: a source file's identity when code
  * from it was first seen: varint32 filename (string id), varint32 flags,
  * varint size, zigzag mtime_ns, u32le crc32c (FORMAT.md §5). */
 #define TT__REC_SOURCE       0x81

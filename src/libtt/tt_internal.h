@@ -1,6 +1,6 @@
 /* tt_internal.h - libtt's private declarations: allocation and I/O hooks,
  * CRC32C, the byte arena, and the writer's structure shared by tt_writer.c
- * and tt_tbuf.c. Never installed, never included outside src/libtt, tests
+ * and tt_writer_tbuf.c. Never installed, never included outside src/libtt, tests
  * and fuzz. Every non-static name declared here carries the tt__ prefix.
  * Thread assumptions are stated beside each item.
  */
@@ -13,7 +13,7 @@
 #include "tt.h"
 #include "tt_format.h"
 
-/* ---------------------------------------------------------- tt_alloc.c */
+/* ---------------------------------------------------------- tt_base_alloc.c */
 
 /* malloc/realloc/free that tests can make fail. tt__malloc(0) and
  * tt__realloc(p, 0) allocate one byte, so NULL always means failure. */
@@ -31,7 +31,7 @@ int tt__grow(void **p, size_t *cap, size_t need, size_t size);
 void tt__alloc_fail_at(long n, int sticky);
 long tt__alloc_count(void);
 
-/* ---------------------------------------------------------- tt_crc32c.c */
+/* ---------------------------------------------------------- tt_base_crc32c.c */
 
 /* CRC32C (Castagnoli) of n bytes, continuing from crc (start with 0).
  * Safe from any thread; chooses SSE4.2 when the CPU has it. */
@@ -39,7 +39,7 @@ uint32_t tt__crc32c(uint32_t crc, const void *data, size_t n);
 /* The portable slice-by-8 implementation alone (for tests). */
 uint32_t tt__crc32c_sw(uint32_t crc, const void *data, size_t n);
 
-/* ---------------------------------------------------------- tt_io.c */
+/* ---------------------------------------------------------- tt_base_io.c */
 
 /* Writes all n bytes, retrying EINTR and short writes. Returns 0 or TT_EIO
  * with errno saying why (ENOSPC, EDQUOT, EIO...). On failure some prefix
@@ -55,7 +55,7 @@ void tt__io_fail_errno(int err);
  * open. */
 extern int (*tt__write_hook)(int fd, const void *p, size_t n);
 
-/* ---------------------------------------------------------- tt_arena.c */
+/* ---------------------------------------------------------- tt_base_arena.c */
 
 /* A bump allocator whose blocks never move: pointers stay valid until
  * tt__arena_free. One owner thread. */
@@ -170,7 +170,7 @@ int tt__anc_flush(tt__anc *a);
 /* Frees the buffer; unflushed records are dropped. */
 void tt__anc_close(tt__anc *a);
 
-/* tt_tbuf.c: a new buffer for thread `thread`, or NULL without memory. */
+/* tt_writer_tbuf.c: a new buffer for thread `thread`, or NULL without memory. */
 tt_tbuf_t *tt__tbuf_new(tt_writer_t *w, uint32_t thread);
 /* Writes the buffer's pending events (and a pending DROPPED report) as one
  * chunk. 0 or TT_EIO (the events are then counted as dropped). */
@@ -183,9 +183,9 @@ int tt__tbuf_end(tt_tbuf_t *b);
 extern size_t tt__tbuf_cap;
 
 
-/* tt_pair.c: the rules that pair CALLs with RETURNs (docs/calls.md),
- * shared by the call analysis (tt_calls.c) and the timeline exporters
- * (tt_timeline.c), so that both see the same activations. */
+/* tt_analyze_pair.c: the rules that pair CALLs with RETURNs (docs/calls.md),
+ * shared by the call analysis (tt_analyze_calls.c) and the timeline exporters
+ * (tt_analyze_timeline.c), so that both see the same activations. */
 
 /* A code's generator rule: a CALL of a generator code at a line other than
  * its first line (or the line of offset 0) resumes it. */
@@ -268,7 +268,7 @@ size_t tt__json_seq(char *out, const unsigned char *s, size_t *used);
 /* The same with tt__json_path's rule for bytes that are not UTF-8. */
 size_t tt__json_fs_seq(char *out, const unsigned char *s, size_t *used);
 
-/* tt_text.c: the escaping rule's parts, for the exporters that escape in
+/* tt_base_text.c: the escaping rule's parts, for the exporters that escape in
  * their own syntax (JSON). tt__utf8_seq: the length (1-4) of the valid
  * UTF-8 sequence at s and its code point in *cp, or 0 for a byte that does
  * not start one (stray, overlong, surrogate, cut by the NUL).

@@ -1,6 +1,6 @@
 /* tt_objects_int.h - private declarations of the object-lifetime code of
- * libtt (issue 6): the 0x81 chunk's record kinds and its decoder, shared by
- * tt_objagg.c (encoding and decoding) and tt_objects.c (the analysis).
+ * libtt: the 0x81 chunk's record kinds and its decoder, shared by
+ * tt_chunk_objagg.c (encoding and decoding) and tt_analyze_objects.c (the analysis).
  * Never included outside src/libtt, tests and fuzz. No state, no threads.
  */
 #ifndef TT_OBJECTS_INT_H
@@ -34,7 +34,7 @@ typedef struct {
                 uint32_t n);
 } tt__objagg_sink;
 
-/* tt_objextra.c: decodes the body of an IMPORTS or PATH record and hands
+/* tt_chunk_objextra.c: decodes the body of an IMPORTS or PATH record and hands
  * it to the sink. 0, TT_ECORRUPT, TT_ENOMEM or a callback's code. */
 int tt__objagg_decode_spans(const uint8_t *b, const uint8_t *be,
                             const tt__objagg_sink *sink, void *ctx);

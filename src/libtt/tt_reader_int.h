@@ -1,4 +1,4 @@
-/* tt_reader_int.h - the reader's private structures, shared by tt_evdec.c,
+/* tt_reader_int.h - the reader's private structures, shared by tt_reader_evdec.c,
  * tt_reader_defs.c, tt_reader_index.c, tt_reader_run.c and tt_reader.c.
  *
  * Owns no code. Everything reachable from a tt_reader is owned by it and
@@ -163,7 +163,7 @@ struct tt_reader {
 
     /* iteration */
     uint32_t sel;                 /* selected thread or UINT32_MAX */
-    /* context marks (0x84 chunks, tt_contexts.c), in file order */
+    /* context marks (0x84 chunks, tt_chunk_contexts.c), in file order */
     tt_context_t *ctxs;           /* names in arena */
     uint32_t n_ctxs, bad_ctxs;
     size_t cap_ctxs;
@@ -187,14 +187,14 @@ struct tt_reader {
     int canceled;                 /* the callback asked to stop */
 
     struct tt__clockmap *clock;   /* tick conversion, built on first use
-                                     (tt_clock.c), owned */
+                                     (tt_chunk_clock.c), owned */
 };
 
-/* tt_clock.c. Frees the conversion table; NULL is a no-op. */
+/* tt_chunk_clock.c. Frees the conversion table; NULL is a no-op. */
 struct tt__clockmap;
 void tt__clock_free(struct tt__clockmap *m);
 
-/* tt_evdec.c. Starts decoding payload[0, len) of chunk c with the reader's
+/* tt_reader_evdec.c. Starts decoding payload[0, len) of chunk c with the reader's
  * tables as they stood before the chunk. 0 or TT_ECORRUPT. */
 int tt__evdec_start(tt__evdec *d, const tt_reader_t *r, const tt__evchunk *c,
                     const uint8_t *payload, size_t len);
@@ -249,11 +249,11 @@ int tt__run_load(tt_reader_t *r, tt__run *u, uint32_t i);
 /* 1 and *ev, 0 at the chunk's end, or the TT_E* that ends its good part;
  * after 0 or an error the run holds no chunk. */
 int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev);
-/* tt_contexts.c: appends one 0x84 payload to r's marks. 0 or TT_ENOMEM. */
+/* tt_chunk_contexts.c: appends one 0x84 payload to r's marks. 0 or TT_ENOMEM. */
 int tt__context_add(tt_reader_t *r, const uint8_t *p, size_t len);
 /* 1 if tick lies in one of r's windows (r->windowed), else 0. */
 int tt__in_window(const tt_reader_t *r, uint64_t tick);
-/* tt_counts.c. Calls decode(ctx, &p, end, chunk) for each record of
+/* tt_chunk_counts.c. Calls decode(ctx, &p, end, chunk) for each record of
  * every ancillary chunk of `type`, in file order, until the chunk ends or
  * decode fails: TT_ENOMEM stops everything (returned), another error
  * ends that chunk only and counts in *bad. 0 or TT_ENOMEM. */

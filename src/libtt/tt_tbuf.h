@@ -63,7 +63,7 @@ struct tt_tbuf {
     uint32_t last_offset;
     uint32_t last_type;
     const struct tt__deftab *defs;  /* borrowed from the writer */
-    /* cold: the slow path only (tt_tbuf.c) */
+    /* cold: the slow path only (tt_writer_tbuf.c) */
     uint8_t *buf;              /* owned; TT__CHUNK_HEAD + payload + CRC */
     uint8_t *start;            /* after the chunk's prologue: the chunk
                                   holds events when pos > start */
@@ -78,7 +78,7 @@ struct tt_tbuf {
 
 /* Seals and writes the full chunk, starts a new one and reports earlier
  * losses with a DROPPED event. Returns 1 if an event now fits, 0 if the
- * event must be dropped (it has been counted). Defined in tt_tbuf.c. */
+ * event must be dropped (it has been counted). Defined in tt_writer_tbuf.c. */
 TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick);
 
 TT_INLINE uint8_t *tt__put_varint(uint8_t *p, uint64_t v)

@@ -1,4 +1,4 @@
-/* tt_timeline.h - what the timeline driver (tt_timeline.c) tells a format
+/* tt_timeline.h - what the timeline driver (tt_analyze_timeline.c) tells a format
  * writer (tt_export_perfetto.c, tt_export_chrome.c): tracks, then slices,
  * instants and counter values, each thread's in time order.
  * Must not: be included outside libtt. One owner thread.

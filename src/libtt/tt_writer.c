@@ -2,7 +2,7 @@
  *
  * Owns: the file descriptor, the definition tables and pending DEFS records,
  * chunk framing (header CRC + payload CRC) and the END chunk. Event encoding
- * is tt_tbuf.h/tt_tbuf.c. Sealed chunks go to the file inline with write(2):
+ * is tt_tbuf.h/tt_writer_tbuf.c. Sealed chunks go to the file inline with write(2):
  * bench_codec measured a background writer thread as no faster (FORMAT.md
  * §9). Must not: print, abort, or leave a partial chunk in the file after an
  * I/O error. Threads: one thread at a time per writer (the GIL in capture),

@@ -2,7 +2,7 @@
 
 The analysis (shadow stacks, the call tree, cProfile's primitive calls and
 cumtime, generator resumptions, frames closed at drops or at the end) is
-libtt's (``tt_calls.c``, rules in docs/calls.md); this module names the
+libtt's (``tt_analyze_calls.c``, rules in docs/calls.md); this module names the
 rows and writes them as a table, JSON, a ``pstats`` file (marshal, the
 format ``pstats.Stats`` loads) or collapsed stacks for flame graphs.
 """

@@ -7,7 +7,7 @@ command line), the statement view (``_covanalysis``: statements and
 branches as coverage.py counts them) handed to C, --fail-under, where a
 report goes, and the names of the annotate format's ``.cover`` files. The
 numbers and the report formats are made in C (src/libtt/tt_coverage*.c,
-tt_export_*.c, bound in src/ext/coverage.c).
+tt_export_*.c, bound in src/ext/bindings/coverage.c).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The analysis (segments from a LINE to the frame's next event, time with
 and without callees, generators, frames closed at drops or at the end) is
-libtt's (``tt_lines.c``, rules in docs/lines.md); this module names the
+libtt's (``tt_analyze_lines.c``, rules in docs/lines.md); this module names the
 rows, groups them per function and writes line_profiler-style listings
 with the source, or JSON.
 """

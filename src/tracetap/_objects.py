@@ -1,7 +1,7 @@
 """Object lifetimes: ``Trace.objects()`` and ``tracetap objects``.
 
 The analysis (the live-table replay, per-type and per-site statistics,
-lifetimes, survivor verification) is libtt's (``tt_objects.c``); this
+lifetimes, survivor verification) is libtt's (``tt_analyze_objects.c``); this
 module names things and lays them out. A survivor is presented as a leak
 only when the recording verified it alive at stop: on interpreters with a
 known DESTROY gap the others are listed apart, with the reason.

@@ -14,7 +14,7 @@ import sys
 import sysconfig
 import threading
 
-from . import _tracetap
+from . import _options, _tracetap
 
 # Kept out of the import footprint: `tracetap run` must leave the program's
 # own imports to the program (see _run.py).
@@ -201,37 +201,16 @@ class record:
         _own: Sequence[str] = (),
         _notes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        if count and (opcodes or not lines):
-            raise ValueError(
-                "count=True writes no event log; it cannot be "
-                "combined with opcodes=True or lines=False"
-            )
-        if branch and count and objects:
-            raise ValueError(
-                "branch=True with count=True counts arcs in place of the "
-                "creation sites objects=True needs; use one of them")
-        if bytes and (not objects or count):
-            raise ValueError(
-                "bytes=True counts allocated bytes beside the object event "
-                "log; it needs objects=True and cannot be combined with "
-                "count=True")
-        if not 1 <= int(stack_depth) <= 64:
-            raise ValueError(
-                f"stack_depth must be 1 to 64, not {stack_depth!r}")
         if ring is not None:
             raise _not_available("flight-recorder mode (ring=..., --ring)")
         if threads not in ("all", "main"):
             raise ValueError(f"threads must be 'all' or 'main', not {threads!r}")
-        if c_calls and (count or objects or not calls):
-            raise ValueError(
-                "c_calls=True records C calls into the event log; it cannot "
-                "be combined with count=True, objects=True or calls=False"
-            )
-        if opcodes and not calls:
-            raise ValueError(
-                "opcodes=True needs the trace function; it "
-                "cannot be combined with calls=False"
-            )
+        problem = _options.conflict(
+            {"calls": calls, "lines": lines, "opcodes": opcodes, "c_calls": c_calls,
+             "count": count, "objects": objects, "branch": branch, "bytes": bytes,
+             "stack_depth": stack_depth}, _options.spell_api)
+        if problem:
+            raise ValueError(problem)
         self.path = os.path.abspath(os.fspath(path))
         self.calls = bool(calls)
         self.lines = bool(lines) and self.calls
@@ -260,33 +239,16 @@ class record:
         self.summary: dict[str, Any] | None = None
 
     def _describe(self) -> str:
-        parts = []
-        if not self.calls:
-            parts.append("--no-calls")
-        elif not self.lines:
-            parts.append("--no-lines")
-        if self.opcodes:
-            parts.append("--opcodes")
-        if self.c_calls:
-            parts.append("--c-calls")
-        if self.count:
-            parts.append("--count")
-        if self.branch:
-            parts.append("--branch")
-        if self.objects:
-            parts.append("--objects")
-        if self.alloc_depth:
-            parts.append(f"--bytes --stack-depth {self.alloc_depth}")
-        parts.append(f"--threads {self.threads}")
-        parts += [f"--include {g}" for g in self.include]
-        parts += [f"--exclude {g}" for g in self.exclude]
-        if self.stdlib:
-            parts.append("--stdlib")
-        if self.third_party:
-            parts.append("--third-party")
-        if self.flush_interval != 1.0:
-            parts.append(f"--flush-interval {self.flush_interval:g}")
-        return " ".join(parts)
+        """The options text the recording stores (_options.describe)."""
+        return _options.describe({
+            "calls": self.calls, "lines": self.lines, "opcodes": self.opcodes,
+            "c_calls": self.c_calls, "count": self.count, "branch": self.branch,
+            "objects": self.objects, "threads": self.threads,
+            "include": self.include, "exclude": self.exclude,
+            "stdlib": self.stdlib, "third_party": self.third_party,
+            "flush_interval": self.flush_interval,
+            "bytes": bool(self.alloc_depth), "stack_depth": self.alloc_depth,
+        })
 
     # -- control ------------------------------------------------------------
 

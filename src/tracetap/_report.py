@@ -140,7 +140,7 @@ class _Rec:
             else None
         self.objects = (trace.objects() if self.info["header"]["options"]
                         & _OPT_OBJECTS else None)
-        # What identified each source file when it ran (issue 13), and
+        # What identified each source file when it ran, and
         # when the recording started: a source changed since is not shown.
         self.sources = trace._reader.sources()
         self.start_ns = self.info["header"]["start_unix_ns"]

@@ -10,19 +10,14 @@ import os
 import sys
 from typing import Any
 
+from . import _tracetap
 from ._source import SourceCache
 from ._text import printable
 from ._trace import Trace, TraceError
 
-KIND_ORDER = (
-    "call",
-    "line",
-    "return",
-    "exception",
-    "opcode",
-    "obj_create",
-    "obj_destroy",
-)
+# The kinds in the summary, in the format's order (tt.h TT_EV_*); DROPPED
+# is reported as loss, not as a kind.
+KIND_ORDER = tuple(k for k in _tracetap.kind_names() if k and k != "dropped")
 
 
 def _n(x: int) -> str:

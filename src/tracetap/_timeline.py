@@ -1,6 +1,6 @@
 """The timeline formats of ``tracetap export`` (``perfetto``, ``chrome``):
 their options, and the call into libtt's streaming exporter
-(``_tracetap.timeline``, ``src/libtt/tt_timeline.c``). What each format
+(``_tracetap.timeline``, ``src/libtt/tt_analyze_timeline.c``). What each format
 holds: docs/export.md."""
 
 from __future__ import annotations

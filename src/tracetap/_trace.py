@@ -24,20 +24,11 @@ _EV_EXCEPTION = _KINDS.index("exception")
 _EV_DROPPED = _KINDS.index("dropped")
 _EV_OBJ_CREATE = _KINDS.index("obj_create")
 _EV_OBJ_DESTROY = _KINDS.index("obj_destroy")
-_NO_CODE = 0xFFFFFFFF  # an OBJ_CREATE with no Python frame (TT_NO_CODE)
+_NO_CODE = _tracetap.NO_CODE  # an OBJ_CREATE with no Python frame (TT_NO_CODE)
 
-# Header option bits (tt.h TT_OPT_*).
-OPTION_NAMES = {
-    0x01: "calls",
-    0x02: "lines",
-    0x04: "opcodes",
-    0x08: "objects",
-    0x10: "count",
-    0x20: "stdlib",
-    0x40: "main thread only",
-    0x80: "c calls",
-}
-_CODE_CFUNCTION = 0x8  # tt.h TT_CODE_CFUNCTION: a C function (--c-calls)
+# Header option bits (tt.h TT_OPT_*) -> the names `info` shows.
+OPTION_NAMES: dict[int, str] = _tracetap.OPTION_NAMES
+_CODE_CFUNCTION = _tracetap.CODE_CFUNCTION  # tt.h: a C function (--c-calls)
 # A C function's CALL/RETURN/EXCEPTION, named as sys.setprofile names them.
 _C_KINDS = {"call": "c_call", "return": "c_return", "exception": "c_exception"}
 

@@ -219,124 +219,23 @@ def _run_parser() -> argparse.ArgumentParser:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="where to write the recording (default: "
-        "SCRIPT's stem + .ttrace next to the script; for -m, "
-        "MODULE.ttrace in the current directory); a directory (existing, "
-        "or ending in /) holds one file per process, STEM.PID.ttrace",
-    )
-    p.add_argument(
-        "--no-follow", action="store_true",
-        help="record this process only, not the Python processes it starts",
-    )
-    p.add_argument(
-        "--follow-forks", action="store_true",
-        help="also record the child of every os.fork() (multiprocessing's "
-        "forks are followed anyway)",
-    )
-    p.add_argument(
-        "--opcodes",
-        action="store_true",
-        help="also record every bytecode instruction (slow)",
-    )
-    p.add_argument(
-        "--c-calls",
-        action="store_true",
-        help="also record calls of C functions (built-ins, methods of "
-        "built-in types) made by recorded code, so that `tracetap calls` "
-        "times them under their own names as cProfile does. Costs 1.2x to "
-        "1.5x the default recording (measured with cachegrind on 3.13: "
-        "call-heavy 1.3x, stdlib-heavy 1.4x, generators 1.5x, exceptions "
-        "1.2x; cProfile costs 0.7x to 1.3x of it)",
-    )
-    p.add_argument("--no-lines", action="store_true", help="do not record line events")
-    p.add_argument(
-        "--no-calls",
-        action="store_true",
-        help="install no trace function at all (implies "
-        "--no-lines; for use with --objects: objects born and freed "
-        "within 1024 object events are then counted per site, not listed "
-        "by `tracetap events`)",
-    )
-    p.add_argument(
-        "--threads",
-        choices=("all", "main"),
-        default="all",
-        help="trace every thread (default) or the main thread only",
-    )
-    p.add_argument(
-        "--include",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="always trace files matching GLOB (fnmatch on the "
-        "absolute path, even in the standard library); "
-        "repeatable",
-    )
-    p.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="never trace files matching GLOB; wins over --include; repeatable",
-    )
-    p.add_argument(
-        "--stdlib", action="store_true",
-        help="trace the standard library too (code from a pseudo file such "
-        "as <string> follows the code that first calls it)",
-    )
-    p.add_argument(
-        "--branch", action="store_true",
-        help="with --count: count the arcs between lines too, for "
-        "`tracetap coverage --branch` (full recordings always have them)",
-    )
-    p.add_argument(
-        "--third-party", action="store_true",
-        help="trace installed packages too (site-packages and dist-packages "
-        "of the interpreter and the venv, the user site)",
-    )
-    p.add_argument(
-        "--objects",
-        action="store_true",
-        help="record object births and deaths (CPython 3.13+; with "
-        "--count: per-site aggregates, no event log)",
-    )
-    p.add_argument(
-        "--bytes",
-        action="store_true",
-        help="with --objects: count the bytes each creation stack allocates "
-        "(CPython's allocator domains, as tracemalloc), live bytes over time "
-        "and the peak; read them with `tracetap objects --bytes`",
-    )
-    p.add_argument(
-        "--stack-depth",
-        metavar="N",
-        type=int,
-        default=8,
-        help="with --bytes: traced frames kept per creation stack (1-64, "
-        "default 8)",
-    )
-    p.add_argument(
-        "--count",
-        action="store_true",
-        help="count how often each line runs, in C, and write only the counts: "
-        "no event log (read them with `tracetap coverage`)",
-    )
-    p.add_argument(
-        "--flush-interval",
-        metavar="SECONDS",
-        type=float,
-        default=1.0,
-        help="write what every thread has buffered at least this often "
-        "(default 1; 0: only full 64 KiB buffers and at the end), which "
-        "bounds what a kill loses",
-    )
-    p.add_argument(
-        "--ring", metavar="SIZE", help="keep only the newest events (not yet available)"
-    )
+    from ._options import RUN_OPTIONS
+
+    for o in RUN_OPTIONS:
+        kw: dict[str, Any] = {"dest": o.dest, "help": o.help}
+        if o.kind == "flag":
+            kw["action"] = "store_true"
+        elif o.kind == "append":
+            kw.update(action="append", default=[], metavar=o.metavar)
+        elif o.kind == "choice":
+            kw.update(choices=o.choices, default=o.default)
+        elif o.kind == "seconds":
+            kw.update(type=float, default=o.default, metavar=o.metavar)
+        elif o.kind == "int":
+            kw.update(type=int, default=o.default, metavar=o.metavar)
+        else:
+            kw["metavar"] = o.metavar
+        p.add_argument(*o.flags, **kw)
     p.add_argument(
         "-m",
         dest="module",
@@ -513,11 +412,9 @@ def _split_run_args(
     """Splits `run`'s arguments into tracetap's options and the target:
     everything from SCRIPT (or after -m MODULE) on belongs to the program.
     Returns (options, script, module, program args)."""
-    takes_value = {
-        "-o", "--output", "--threads", "--include", "--exclude", "--ring",
-        "--flush-interval",
-        "--stack-depth",
-    }
+    from ._options import RUN_OPTIONS
+
+    takes_value = {f for o in RUN_OPTIONS if o.kind != "flag" for f in o.flags}
     i = 0
     argv = list(argv)
     while i < len(argv):
@@ -552,60 +449,31 @@ def _err(msg: str) -> None:
 
 class _RunOptions:
     """`run`'s options, parsed by hand so that argparse is not imported on
-    the way to running the program (see the module docstring)."""
+    the way to running the program (see the module docstring); one
+    attribute per option of _options.RUN_OPTIONS, at its default."""
 
     def __init__(self) -> None:
-        self.output: str | None = None
-        self.opcodes = False
-        self.c_calls = False
-        self.no_lines = False
-        self.no_calls = False
-        self.threads = "all"
-        self.include: list[str] = []
-        self.exclude: list[str] = []
-        self.stdlib = False
-        self.third_party = False
-        self.branch = False
-        self.objects = False
-        self.bytes = False
-        self.stack_depth = 8
-        self.count = False
-        self.ring: str | None = None
-        self.flush_interval = 1.0
-        self.no_follow = False
-        self.follow_forks = False
+        from ._options import RUN_OPTIONS
+
+        for o in RUN_OPTIONS:
+            setattr(self, o.dest, list(o.default) if o.kind == "append" else o.default)
 
 
-_RUN_FLAGS = {
-    "--opcodes": "opcodes",
-    "--c-calls": "c_calls",
-    "--no-lines": "no_lines",
-    "--no-calls": "no_calls",
-    "--stdlib": "stdlib",
-    "--third-party": "third_party",
-    "--branch": "branch",
-    "--objects": "objects",
-    "--bytes": "bytes",
-    "--count": "count",
-    "--no-follow": "no_follow",
-    "--follow-forks": "follow_forks",
-}
-_RUN_VALUES = {
-    "-o": "output",
-    "--output": "output",
-    "--threads": "threads",
-    "--include": "include",
-    "--exclude": "exclude",
-    "--ring": "ring",
-    "--flush-interval": "flush_interval",
-    "--stack-depth": "stack_depth",
-}
+def _run_tables() -> tuple[dict[str, str], dict[str, str]]:
+    """(flag -> dest for the options without a value, option -> dest for
+    the others), from _options.RUN_OPTIONS."""
+    from ._options import RUN_OPTIONS
+
+    flags = {f: o.dest for o in RUN_OPTIONS if o.kind == "flag" for f in o.flags}
+    values = {f: o.dest for o in RUN_OPTIONS if o.kind != "flag" for f in o.flags}
+    return flags, values
 
 
 def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
     """Parses the options before SCRIPT/-m. Help and errors go through
     argparse (exit 0 for --help, 2 for a usage error)."""
     ns = _RunOptions()
+    _RUN_FLAGS, _RUN_VALUES = _run_tables()
     i = 0
     while i < len(opts):
         a = opts[i]
@@ -687,32 +555,13 @@ def _cmd_run(argv: Sequence[str]) -> int:
             _usage_error(f"{flag} is not available yet in this version of tracetap")
     if script is None and module is None:
         _usage_error("a SCRIPT or -m MODULE to run is required")
-    if ns.no_calls and ns.opcodes:
-        _usage_error(
-            "--opcodes needs the trace function; it cannot be combined with --no-calls"
-        )
-    if ns.c_calls and (ns.no_calls or ns.count or ns.objects):
-        _usage_error(
-            "--c-calls records C calls into the event log; it cannot be "
-            "combined with --no-calls, --count or --objects"
-        )
-    if ns.count and (ns.opcodes or ns.no_lines):
-        _usage_error(
-            "--count writes no event log; it cannot be combined with "
-            "--opcodes or --no-lines"
-        )
-    if ns.count and ns.branch and ns.objects:
-        _usage_error(
-            "--count --branch counts arcs where --objects keeps creation "
-            "sites; it cannot be combined with --objects"
-        )
-    if ns.bytes and (not ns.objects or ns.count):
-        _usage_error(
-            "--bytes counts allocated bytes beside the object event log; it "
-            "needs --objects and cannot be combined with --count"
-        )
-    if not 1 <= ns.stack_depth <= 64:
-        _usage_error(f"--stack-depth must be 1 to 64, not {ns.stack_depth}")
+    from . import _options
+
+    rec_options = _options.api_values(ns)
+    rec_options.pop("ring")
+    problem = _options.conflict(rec_options, _options.spell_cli)
+    if problem:
+        _usage_error(problem)
     target = _run.Target(
         module if module is not None else script,  # type: ignore[arg-type]
         is_module=module is not None,
@@ -747,23 +596,8 @@ def _cmd_run(argv: Sequence[str]) -> int:
     out_dir = os.path.dirname(output)
     if not os.path.isdir(out_dir):
         _usage_error(f"cannot write {output}: {out_dir} does not exist")
-    rec_options = {
-        "calls": not ns.no_calls,
-        "lines": not ns.no_lines,
-        "opcodes": ns.opcodes,
-        "c_calls": ns.c_calls,
-        "count": ns.count,
-        "objects": ns.objects,
-        "bytes": ns.bytes,
-        "stack_depth": ns.stack_depth,
-        "threads": ns.threads,
-        "include": ns.include or None,
-        "exclude": ns.exclude or None,
-        "stdlib": ns.stdlib,
-        "third_party": ns.third_party,
-        "branch": ns.branch,
-        "flush_interval": ns.flush_interval,
-    }
+    rec_options["include"] = ns.include or None
+    rec_options["exclude"] = ns.exclude or None
 
     def summary(s: dict[str, Any]) -> None:
         from . import _show

@@ -221,7 +221,7 @@ void test_alloc_fail_reader(void)
     }
     free(data);
     evlist_free(&m.exp);
-    /* Source identities (0x81 records, issue 13): their table grows too. */
+    /* Source identities (0x81 records): their table grows too. */
     {
         char seed[1024];
         snprintf(seed, sizeof seed, "%s/seed-sources", TT_FUZZ_CORPUS_DIR);

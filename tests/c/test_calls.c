@@ -1,4 +1,4 @@
-/* test_calls.c - the call analysis (issue 14) on hand-made recordings
+/* test_calls.c - the call analysis on hand-made recordings
  * whose answers are worked out here by hand: exclusive and inclusive
  * time, cProfile's primitive calls and cumtime under recursion,
  * callers/callees, generator resumptions, lost RETURNs, DROPPED events,

@@ -1,4 +1,4 @@
-/* test_clock.c - clock sync points (tt_clock.c, FORMAT.md §15): ticks to
+/* test_clock.c - clock sync points (tt_chunk_clock.c, FORMAT.md §15): ticks to
  * ns by interpolation, a mis-calibrated header rate corrected, bad records
  * rejected, and the fallback to the header's rate without sync points or
  * without memory. */

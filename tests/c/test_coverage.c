@@ -1,4 +1,4 @@
-/* test_coverage.c - issue 5: the 0x80 line-count chunk (round trip, bad
+/* test_coverage.c - the 0x80 line-count chunk (round trip, bad
  * arguments, crafted and damaged chunks), the coverage analysis over full
  * and --count recordings (they must agree), merging, every exporter's exact
  * output, and allocation failures throughout.

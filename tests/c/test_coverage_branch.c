@@ -1,4 +1,4 @@
-/* test_coverage_branch.c - issue 16: the arcs of full recordings (per
+/* test_coverage_branch.c - the arcs of full recordings (per
  * thread and frame, generator resumptions, entries and exits), the 0x83
  * arc-count chunk (round trip, bad arguments, a damaged chunk), statement
  * views with branches and every exporter's branch output, and allocation

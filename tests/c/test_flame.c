@@ -1,4 +1,4 @@
-/* test_flame.c - the flame graph writer (issue 15): XML escaping of hostile
+/* test_flame.c - the flame graph writer: XML escaping of hostile
  * names (markup, control characters, invalid UTF-8), the layout of a
  * hand-made call tree whose weights and positions are worked out here
  * (flame and icicle, one thread, the threshold), object creations charged

@@ -1,4 +1,4 @@
-/* test_lines.c - per-line time (issue 14, part 2) on hand-made recordings
+/* test_lines.c - per-line time on hand-made recordings
  * whose answers are worked out in the comments: segments with and without
  * callees, recursion, a generator's yield and resumption, lost RETURNs, a
  * frame entered before the recording, a DROPPED event, frames open at the

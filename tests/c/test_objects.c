@@ -1,5 +1,5 @@
 /* test_objects.c - the object-lifetime analysis and the 0x81 aggregate
- * chunk (issue 6): replay through the live table (cross-thread frees,
+ * chunk: replay through the live table (cross-thread frees,
  * address reuse, offset sites, lifetimes), stop-time verdicts, count-mode
  * rows across several chunks, malformed chunks, and allocation failures.
  */

@@ -1,4 +1,4 @@
-/* test_resync.c - the streaming, resynchronising reader (issue 12): a bit
+/* test_resync.c - the streaming, resynchronising reader: a bit
  * flipped in each chunk in turn costs that chunk only; lost DEFS chunks
  * give placeholders and keep later ids right (with BASE records) or
  * unknown (without); a file cut or rewritten under an open reader; END's

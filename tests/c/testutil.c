@@ -420,7 +420,7 @@ size_t frame_chunk(uint8_t *out, uint8_t type, uint32_t thread,
     return 20 + len;
 }
 
-/* The writer's output without the BASE records that writers since issue 12
+/* The writer's output without the BASE records that current writers
  * put first in every DEFS chunk (FORMAT.md §5): what a version-1.0 writer
  * wrote. Checks each BASE record against the ids defined before its
  * chunk. Returns a malloc'd copy and its length. */

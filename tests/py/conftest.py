@@ -136,3 +136,26 @@ def browser():
 # covproject/suite is a test project run in child processes by
 # test_pytest_plugin.py, not part of this suite.
 collect_ignore = ["covproject"]
+
+
+# ----------------------------------------------------------- sanitizer run
+# scripts/test_matrix.py's ASan+UBSan stage stages an instrumented build and
+# names it in TRACETAP_EXPECT_PACKAGE: the session refuses to run against
+# anything else, and checks that the sanitizer runtime is loaded, so that a
+# green ASan run cannot come from the uninstrumented installed package.
+
+def pytest_sessionstart(session):
+    import os
+    from pathlib import Path
+
+    expected = os.environ.get("TRACETAP_EXPECT_PACKAGE")
+    if not expected:
+        return
+    import tracetap._tracetap as ext
+
+    got = Path(ext.__file__).resolve().parent
+    if got != Path(expected).resolve():
+        pytest.exit(f"TRACETAP_EXPECT_PACKAGE is {expected} but tracetap is {got}", 2)
+    with open("/proc/self/maps") as maps:
+        if "libasan" not in maps.read():
+            pytest.exit("TRACETAP_EXPECT_PACKAGE is set but libasan is not loaded", 2)

@@ -40,7 +40,7 @@ What is recorded (tracetap's default rules, DESIGN.md section 5):
   main ``<module>`` frame returns (normally or by an exception); threads
   still running after that are not recorded any further.
 - ``--opcodes``: the call event sets frame.f_trace and then
-  frame.f_trace_opcodes = True on every recorded frame (CPYTHON-NOTES.md
+  frame.f_trace_opcodes = True on every recorded frame (docs/CPYTHON-NOTES.md
   constraint 5). On 3.12, where INSTRUCTION events are switched on
   interpreter-wide only by the next sys.settrace after some frame set the
   flag, the flag is primed on the recorder's own frame before tracing starts,

@@ -1,4 +1,4 @@
-"""tracetap calls (issue 14): where the time goes.
+"""tracetap calls: where the time goes.
 
 - call counts per Python function equal cProfile's (run in a subprocess on
   the same program) for the functions of the scenario's own file; cProfile

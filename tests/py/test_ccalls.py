@@ -1,4 +1,4 @@
-"""tracetap run --c-calls (issue 14, part 3): C functions timed under their
+"""tracetap run --c-calls: C functions timed under their
 own names.
 
 - per-function call counts of the C functions the scenario's code calls

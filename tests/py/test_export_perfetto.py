@@ -1,4 +1,4 @@
-"""tracetap export --format perfetto|chrome (issue 15): timelines.
+"""tracetap export --format perfetto|chrome: timelines.
 
 The Perfetto output is parsed with the perfetto PyPI package's own
 protobuf definitions (perfetto.protos.perfetto.trace.perfetto_trace_pb2,

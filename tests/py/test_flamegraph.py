@@ -1,4 +1,4 @@
-"""tracetap export --format flamegraph (issue 15): the interactive SVG.
+"""tracetap export --format flamegraph: the interactive SVG.
 
 The reference is the call tree of ``tracetap calls --format json``: from
 it the tests work out, in Python, which nodes reach the threshold, each

@@ -1,4 +1,4 @@
-"""Issue 13: how `tracetap run` and `tracetap.record()` behave under real
+"""How `tracetap run` and `tracetap.record()` behave under real
 habits: start-up failures are tracetap's errors and leave no file; a
 tracer that replaces tracetap's hook and then resets it is reported (and
 recording resumes); the body of `with tracetap.record()` is recorded;

@@ -1,4 +1,4 @@
-"""Hostile input through every reader command (issue 13, items 7-13, 16,
+"""Hostile input through every reader command (items 7-13, 16,
 17): recordings whose file names, qualnames, argv, thread names, notes
 and exception names hold C0/C1 controls, escape sequences and bytes that
 are not UTF-8, and whose code names /dev/zero, a FIFO, /dev/stdin and

@@ -1,5 +1,5 @@
 """Honest outputs for recordings that are not complete, and one way to
-open a recording (issue 12 part 4).
+open a recording.
 
 - A recording cut or rewritten while `tracetap events` or
   `load().events()` reads it gives a warning or an error, never SIGBUS.

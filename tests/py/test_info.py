@@ -201,3 +201,25 @@ def test_info_of_an_opcode_recording_names_opcodes(tmp_path):
     )
     info = capture_tracetap("info", "op.ttrace", cwd=tmp_path)
     assert "--opcodes" in info.stdout and "opcode" in info.stdout
+
+
+def test_format_constants_come_from_tt_h():
+    """The constants the Python side reads from the extension are tt.h's,
+    parsed here from the header itself: the option bits (with a name for
+    each), TT_NO_CODE and TT_CODE_CFUNCTION; and the summary's kinds are
+    the event kinds in TT_EV_* order, without DROPPED."""
+    import re
+    from pathlib import Path
+
+    from tracetap import _show, _trace, _tracetap
+
+    h = (Path(__file__).resolve().parents[2] / "src" / "libtt" / "tt.h").read_text()
+    opts = {int(v, 16) for v in re.findall(r"#define TT_OPT_\w+\s+0x([0-9a-fA-F]+)u", h)}
+    assert opts and set(_trace.OPTION_NAMES) == opts
+    assert all(isinstance(n, str) and n for n in _trace.OPTION_NAMES.values())
+    assert "#define TT_NO_CODE   UINT32_MAX" in h and _tracetap.NO_CODE == 2**32 - 1
+    cf = re.search(r"#define TT_CODE_CFUNCTION\s+0x([0-9a-fA-F]+)u", h)
+    assert _tracetap.CODE_CFUNCTION == int(cf[1], 16)
+    kinds = re.findall(r"TT_EV_(\w+) = (\d+),", h)
+    order = [k.lower() for k, v in sorted(kinds, key=lambda kv: int(kv[1])) if k != "DROPPED"]
+    assert list(_show.KIND_ORDER) == order

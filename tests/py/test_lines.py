@@ -1,4 +1,4 @@
-"""tracetap lines (issue 14, part 2): per-line time.
+"""tracetap lines: per-line time.
 
 - hits per (file, line) equal stdlib ``trace``'s counts (tests/py/
   trace_oracle.py, run on the same program) on the scenario programs;

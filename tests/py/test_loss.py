@@ -1,4 +1,4 @@
-"""Bounded loss on kills and crashes (issue 12, part 2).
+"""Bounded loss on kills and crashes.
 
 A recording's buffers reach the file every flush interval (1 s by default)
 whatever the threads do, so SIGKILL and os._exit() lose at most about that

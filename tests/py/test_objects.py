@@ -1,4 +1,4 @@
-"""tracetap --objects (issue 6): object births and deaths through
+"""tracetap --objects: object births and deaths through
 PyRefTracer, on CPython 3.13+.
 
 - per-type creation counts equal the tests' own counting reference tracer
@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -29,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TIMEOUT = float(os.environ.get("TRACETAP_TEST_TIMEOUT", "300"))
 HAS_REFTRACER = sys.version_info >= (3, 13)
 V = sys.version_info[:3]
-# Known DESTROY gaps (CPYTHON-NOTES §4); the recording finds them itself,
+# Known DESTROY gaps (docs/CPYTHON-NOTES.md §4); the recording finds them itself,
 # the tests only know what to expect.
 EVAL_LOOP_GAP = (3, 13, 0) <= V < (3, 13, 3)
 TRASHCAN_GAP = (3, 14, 0) <= V < (3, 15, 0)
@@ -575,3 +576,53 @@ def test_objects_gap_detection(tmp_path):
         assert rep["complete_deaths"] is True
         assert nest[0]["destroyed"] == 5 * 5000
         assert not any(k.startswith("destroy_gap.") for k in notes)
+
+
+@needs_313
+def test_type_names_one_rule(tmp_path):
+    """Exception events and object events name a type by one rule, the
+    one Python gives: f"{t.__module__}.{t.__qualname__}", without the
+    module for builtins. A nested class used to be `__main__.Outer.Inner`
+    in exception events and `__main__.Inner` in object events."""
+    import tracetap
+    prog = tmp_path / "nested.py"
+    expected = tmp_path / "expected.json"
+    prog.write_text(textwrap.dedent(f"""
+        import collections, json, os
+        class Outer:
+            class Inner:
+                pass
+            class Error(ValueError):
+                pass
+        def name(t):
+            return t.__qualname__ if t.__module__ == "builtins" else \\
+                f"{{t.__module__}}.{{t.__qualname__}}"
+        def work():
+            keep = [Outer.Inner() for _ in range(3)]
+            keep.append(os.stat_result((0,) * 10))
+            keep.append(collections.OrderedDict())
+            try:
+                raise Outer.Error("x")
+            except ValueError:
+                pass
+            return keep
+        kept = work()
+        with open({str(expected)!r}, "w") as f:
+            json.dump({{"inner": name(Outer.Inner), "error": name(Outer.Error),
+                       "stat": name(os.stat_result),
+                       "odict": name(collections.OrderedDict)}}, f)
+    """))
+    out = str(tmp_path / "nested.ttrace")
+    assert _cli("run", "-o", out, "--objects", str(prog)).returncode == 0
+    want = json.loads(expected.read_text())
+    assert want["inner"] == "__main__.Outer.Inner"
+    assert want["error"] == "__main__.Outer.Error"
+    with tracetap.load(out) as t:
+        evs = list(t.events())
+    made = {e.type for e in evs if e.kind == "obj_create"}
+    raised = {e.exception for e in evs if e.kind == "exception"}
+    assert want["inner"] in made
+    assert want["stat"] in made and want["odict"] in made
+    assert want["error"] in made          # the exception object itself
+    assert want["error"] in raised
+    assert not any(n.endswith(".Inner") and n != want["inner"] for n in made)

@@ -1,4 +1,4 @@
-"""tracetap report (issue 15): the offline HTML report.
+"""tracetap report: the offline HTML report.
 
 The references are the other commands' JSON (``tracetap calls``,
 ``tracetap coverage``, ``tracetap objects``) and the recorded programs

@@ -111,13 +111,16 @@ raw_strdup2(const char *a, const char *b)
 }
 
 /* The index of `tp`, registered on first sight; (size_t)-1 on no memory.
- * The name rule is tracetap's: tp_name, prefixed by __module__ for heap
- * types whose module is not builtins. Reads the type dict without
+ * The name is Python's, f"{t.__module__}.{t.__qualname__}" without the
+ * module for builtins, computed here on its own: for a heap type from its
+ * qualname and the __module__ of its dict, for a static type from tp_name
+ * ("mod.Name", or a bare builtin name). Reads the type dict without
  * creating objects (an interned key, a borrowed result). */
 static size_t
 type_index(PyTypeObject *tp)
 {
-    const char *mod = NULL;
+    const char *mod = NULL, *qual = tp->tp_name, *dot;
+    char *modbuf = NULL;
     size_t i;
     for (i = n_types; i-- > 0;)
         if (types[i].type == tp)
@@ -130,19 +133,33 @@ type_index(PyTypeObject *tp)
         types = p;
         cap_types = ncap;
     }
-    if ((tp->tp_flags & Py_TPFLAGS_HEAPTYPE) && tp->tp_dict != NULL) {
-        PyObject *m = PyDict_GetItemWithError(tp->tp_dict, s_module);
-        if (m != NULL && PyUnicode_Check(m))
-            mod = PyUnicode_AsUTF8AndSize(m, NULL);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyObject *q = ((PyHeapTypeObject *)tp)->ht_qualname;
+        const char *u = q && PyUnicode_Check(q) ? PyUnicode_AsUTF8AndSize(q, NULL) : NULL;
+        if (u != NULL)
+            qual = u;
+        if (tp->tp_dict != NULL) {
+            PyObject *m = PyDict_GetItemWithError(tp->tp_dict, s_module);
+            if (m != NULL && PyUnicode_Check(m))
+                mod = PyUnicode_AsUTF8AndSize(m, NULL);
+        }
         if (PyErr_Occurred())
-            PyErr_Clear();      /* cannot happen with an interned str key */
-        if (mod != NULL && (strcmp(mod, "builtins") == 0 ||
-                            strchr(tp->tp_name, '.') != NULL))
-            mod = NULL;
+            PyErr_Clear();
+    } else if ((dot = strrchr(tp->tp_name, '.')) != NULL) {
+        modbuf = PyMem_RawMalloc((size_t)(dot - tp->tp_name) + 1);
+        if (modbuf == NULL)
+            return (size_t)-1;
+        memcpy(modbuf, tp->tp_name, (size_t)(dot - tp->tp_name));
+        modbuf[dot - tp->tp_name] = '\0';
+        mod = modbuf;
+        qual = dot + 1;
     }
+    if (mod != NULL && strcmp(mod, "builtins") == 0)
+        mod = NULL;
     memset(&types[n_types], 0, sizeof *types);
     types[n_types].type = tp;
-    types[n_types].name = raw_strdup2(mod, tp->tp_name);
+    types[n_types].name = raw_strdup2(mod, qual);
+    PyMem_RawFree(modbuf);
     if (types[n_types].name == NULL)
         return (size_t)-1;
     return n_types++;
