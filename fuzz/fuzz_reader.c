@@ -367,7 +367,7 @@ static void allocs(tt_reader_t *r)
     tt_allocs_free(a);
 }
 
-/* Issue 5: the 0x80 line-count records and the coverage analysis with
+/* The 0x80 line-count records and the coverage analysis with
  * every exporter, over whatever the reader accepted. */
 static void coverage_checks(tt_reader_t *r)
 {

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 5: a --count recording: 0x80 line-count chunks, no events */
+    /* a --count recording: 0x80 line-count chunks, no events */
     w = start("seed-counts", &b, &c, &t);
     {
         static const uint64_t hits[] = {4, 0, 9};
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
-    /* issue 16: context marks in a full and in a --count recording */
+    /* context marks in a full and in a --count recording */
     w = start("seed-contexts", &b, &c, &t);
     tt_tbuf_line(b, 200, c, 2);
     tt_writer_context(w, 1, 205, "t.py::test_a|run");

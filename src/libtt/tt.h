@@ -665,7 +665,7 @@ int tt_writer_objagg(tt_writer_t *w, const tt_objagg_summary_t *sum,
                      const uint64_t *unverified, size_t n_unverified);
 
 /* A stretch of one thread's time during which a module was being
- * imported (the outermost import of a nesting; issue 19). */
+ * imported (the outermost import of a nesting). */
 typedef struct {
     uint32_t thread;       /* thread id from tt_writer_thread */
     uint64_t start, end;   /* ticks since the recording's start, start <= end */

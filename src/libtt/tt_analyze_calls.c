@@ -644,7 +644,7 @@ static int finish(tt_calls_t *c)
 
 /* Contract (tt.h): 0 and *out, or TT_EINVAL / TT_ENOMEM / TT_ECANCELED
  * with *out = NULL; r is left at its end. */
-/* --objects --bytes (issue 19): each allocation site's bytes go to the
+/* --objects --bytes: each allocation site's bytes go to the
  * node of its creation stack, followed from the stack's outermost recorded
  * frame (so a stack cut at --stack-depth starts a root of its own) under
  * the first thread: the stacks carry no thread. Sites without a stack are

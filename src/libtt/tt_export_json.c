@@ -72,7 +72,7 @@ static size_t json_seq(char *out, const unsigned char *s, size_t *used,
 
 /* Contract (tt_internal.h): by code point: every control a terminal acts
  * on (tt__text_unsafe: C0, DEL, C1, bidi overrides) as \u, a byte that is
- * not UTF-8 as U+FFFD, as every reader output decodes it (issue 13). */
+ * not UTF-8 as U+FFFD, as every reader output decodes it. */
 size_t tt__json_seq(char *out, const unsigned char *s, size_t *used)
 {
     return json_seq(out, s, used, 0);

@@ -13,7 +13,7 @@
 #define TT__OA_ROW       0x02
 #define TT__OA_VERDICT   0x03
 #define TT__OA_ANCILLARY 0x80        /* 0x80..0xFF: skipped by old readers */
-#define TT__OA_IMPORTS   0x80        /* import spans (issue 19) */
+#define TT__OA_IMPORTS   0x80        /* import spans */
 #define TT__OA_PATH      0x81        /* a survivor's referrer chain */
 
 /* VERDICT statuses. */

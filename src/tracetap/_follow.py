@@ -1,4 +1,4 @@
-"""Following the Python processes a recorded program starts (issue 16).
+"""Following the Python processes a recorded program starts.
 
 Owns the one environment variable tracetap sets for the program
 (TRACETAP_FOLLOW: where and how to record), the start of a child's

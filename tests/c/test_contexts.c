@@ -1,4 +1,4 @@
-/* test_contexts.c - issue 16: context marks (0x84 chunks, FORMAT.md §17):
+/* test_contexts.c - context marks (0x84 chunks, FORMAT.md §17):
  * the round trip, the context of each event (by tick) and of each --count
  * record (by file order), tick windows, the per-line context sets, a
  * malformed mark, a file cut after a mark, and allocation failures.

@@ -565,7 +565,7 @@ void test_alloc_fail_objects(void)
         CHECK(n < 100);
     }
     {
-        /* issue 19: import spans and a chain, and their allocations */
+        /* import spans and a chain, and their allocations */
         const tt_objspan_t spans[] = {{0, 100, 200}, {0, 50, 60}};
         const tt_objpath_step_t chain[] = {{TT_OBJPATH_MODULE, "m"},
                                            {TT_OBJPATH_OBJECT, "list"}};
@@ -604,7 +604,7 @@ void test_alloc_fail_objects(void)
     tt_reader_close(r);
 }
 
-/* Issue 19: import spans mark the survivors made while a module was being
+/* Import spans mark the survivors made while a module was being
  * imported (per thread: a span of another thread changes nothing), and a
  * PATH record is attached to the row of the survivor it names. */
 void test_objects_imports_paths(void)

@@ -1,4 +1,4 @@
-/* test_objstacks.c - the 0x85 allocations chunk (issue 19, --bytes):
+/* test_objstacks.c - the 0x85 allocations chunk (--bytes):
  * round trip of summary, interned stacks, sites and samples (several
  * records and chunks), stack walks innermost first, the writer's refusals,
  * malformed chunks (records before the bad one kept, chunk counted), an

@@ -1,4 +1,4 @@
-"""Child processes (issue 16): `tracetap run` records the Python processes
+"""Child processes: `tracetap run` records the Python processes
 a program starts, one file per process, linked by pid and parent pid.
 
 References: the lines each child ran are checked against the same function

@@ -443,7 +443,7 @@ def hostile_files(tmp_path_factory):
 @pytest.mark.parametrize("cmd,out,kind", OUTPUTS, ids=[o[1] for o in OUTPUTS])
 def test_every_file_output_is_valid_for_its_consumer(hostile_files, cmd, out,
                                                      kind, tmp_path):
-    """Issue 13 items 7 and 4: what `-o` writes follows its format's rule
+    """What `-o` writes follows its format's rule
     (text, LCOV: the escapes of every text output; XML: the same inside
     XML 1.0; JSON: json's escapes, a file name's undecodable bytes as
     json.dumps writes os.fsdecode's str) and its real consumer reads it."""

@@ -1,4 +1,4 @@
-"""tracetap --objects --bytes (issue 19): bytes per creation stack through
+"""tracetap --objects --bytes: bytes per creation stack through
 CPython's allocator hooks, checked against tracemalloc run by the test on
 the same program (objprogs/bytesplant.py) in a separate process:
 

@@ -1,4 +1,4 @@
-"""tracetap --objects, issue 19: survivors made while modules were being
+"""tracetap --objects: survivors made while modules were being
 imported are reported apart (module state), and the largest survivor groups
 get a referrer chain found at stop (why alive).
 

@@ -272,7 +272,7 @@ def test_directory_with_main(tmp_path):
         (["events"], "required"),
         (["coverage", "--bogus", "x", "f.ttrace"], "tracetap coverage: error: unrecognized"),
         (["events", "--bogus", "f.ttrace"], "tracetap events: error: unrecognized"),
-        # info takes several files (a followed run's processes, issue 16)
+        # info takes several files (a followed run's processes)
         (["info", "--bogus", "a"], "tracetap info: error: unrecognized"),
         (["frobnicate"], "invalid choice"),
     ],

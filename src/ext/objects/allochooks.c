@@ -1,4 +1,4 @@
-/* allochooks.c - bytes per creation stack (issue 19, --objects --bytes):
+/* allochooks.c - bytes per creation stack (--objects --bytes):
  * wraps CPython's RAW, MEM and OBJ allocators (PyMem_SetAllocator: the
  * domains tracemalloc hooks), charges each block to the interned stack of
  * traced frames that asked for it, and keeps live bytes, the peak and what

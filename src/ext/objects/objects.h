@@ -387,7 +387,7 @@ void ttx_objclock_stop(void);
  * killed process loses little. A write error is counted, not raised. */
 void capture_objects_write_rows(capture_objects_t *o);
 
-/* objimports.c (issue 19): import spans. Wraps importlib's
+/* objimports.c: import spans. Wraps importlib's
  * _find_and_load for the recording (called by start, before the tracer is
  * installed; a failure is a NOTE, not an error). */
 void ttx_imports_install(capture_rec_t *rec);
@@ -399,7 +399,7 @@ void ttx_imports_free(void);
 /* 1 if `rel` (ticks since the start) falls in a span of any thread. */
 int ttx_imports_contain(uint64_t rel);
 
-/* whyalive.c (issue 19): at stop, referrer chains from a root to a sample
+/* whyalive.c: at stop, referrer chains from a root to a sample
  * of each of the largest survivor groups (survivors `held`, found alive),
  * written as PATH records within a time budget. Returns the number of
  * chains written; *ms gets the time spent. Never raises (an exception is

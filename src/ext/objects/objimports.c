@@ -1,4 +1,4 @@
-/* objimports.c - import spans of --objects (issue 19): while a recording
+/* objimports.c - import spans of --objects: while a recording
  * runs, importlib's _find_and_load (the one entry of every import that
  * executes a module: the IMPORT_NAME opcode, __import__, importlib.
  * import_module) is wrapped, and each thread's outermost import becomes a

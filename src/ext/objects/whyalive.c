@@ -1,4 +1,4 @@
-/* whyalive.c - why a survivor is alive (issue 19): at stop, for a sample
+/* whyalive.c - why a survivor is alive: at stop, for a sample
  * of each of the largest survivor groups (by type), a breadth-first search
  * backwards over the collector's objects, one pass of tp_traverse per
  * level, from the sample to a root (a module, a class, a running frame's

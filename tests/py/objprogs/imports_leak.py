@@ -1,4 +1,4 @@
-"""Import noise apart (issue 19): `import json` runs json's module bodies
+"""Import noise apart: `import json` runs json's module bodies
 (and the imports they make) inside the recording; importer/helper.py's body
 calls a function that allocates. What the program itself leaves alive is
 marked LEAK-*: three bytearrays and a path string here, and LATE below (a list and five

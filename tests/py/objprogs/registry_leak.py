@@ -1,4 +1,4 @@
-"""Why alive (issue 19): objects kept only through a registry, a module
+"""Why alive: objects kept only through a registry, a module
 global -> dict -> list -> object chain. Run by test_objects_why.py with
 tracetap.record around main(); the test finds the chain itself with
 gc.get_referrers and compares."""
