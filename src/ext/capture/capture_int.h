@@ -110,6 +110,14 @@ capture_counts_ran(capture_code_t *c)
  * The function counts are left 0. 0, or -1 + MemoryError. */
 int capture_counts_totals(capture_rec_t *rec, tt_cov_summary_t *out);
 
+/* install.c: the name of the live thread `key` (its ident, an int) in
+ * threading._active, as a str (new reference), or NULL with no exception
+ * set (not running, no name, a failed lookup). The one place thread names
+ * are read from threading: the hook that notes a thread's name as it
+ * starts, and stop, which names every thread. Attribute reads may run
+ * Python code; never called from the event hook itself. */
+PyObject *capture_thread_live_name(PyObject *threading, PyObject *key);
+
 /* names.c */
 int capture_names_init(capture_names_t *n);          /* 0 or -1 + exc */
 void capture_names_free(capture_names_t *n);

@@ -720,23 +720,17 @@ capture_settrace(PyObject *module, PyObject *fn)
 
 /* ------------------------------------------------------------ Hook type */
 
-/* The calling thread's name from threading._active, kept in its capture
- * state. Attribute reads may run Python code (and switch threads), so only
- * our own references are used across them. Failures are ignored. */
-static void
-hook_note_name(capture_rec_t *rec, unsigned long ident)
+/* See capture_int.h. Reads the `_name` attribute (the `name` property is
+ * Python code around it). */
+PyObject *
+capture_thread_live_name(PyObject *threading, PyObject *key)
 {
-    PyObject *threading = Py_XNewRef(rec->threading);
-    PyObject *active = NULL, *key = NULL, *thread, *name = NULL;
-    capture_thread_t *t;
-    ttx_exc_state_t saved;
+    PyObject *active, *thread, *name = NULL;
 
-    if (threading == NULL)
-        return;
-    ttx_exc_save(&saved);
+    if (threading == NULL || key == NULL)
+        return NULL;
     active = PyObject_GetAttrString(threading, "_active");
-    key = PyLong_FromUnsignedLong(ident);
-    if (active != NULL && key != NULL && PyDict_Check(active)) {
+    if (active != NULL && PyDict_Check(active)) {
         thread = PyDict_GetItemWithError(active, key);   /* borrowed */
         if (thread != NULL) {
             Py_INCREF(thread);
@@ -744,11 +738,33 @@ hook_note_name(capture_rec_t *rec, unsigned long ident)
             Py_DECREF(thread);
         }
     }
+    Py_XDECREF(active);
+    if (name != NULL && !PyUnicode_Check(name))
+        Py_CLEAR(name);
+    PyErr_Clear();
+    return name;
+}
+
+/* The calling thread's name from threading._active, kept in its capture
+ * state. Attribute reads may run Python code (and switch threads), so only
+ * our own references are used across them. Failures are ignored. */
+static void
+hook_note_name(capture_rec_t *rec, unsigned long ident)
+{
+    PyObject *threading = Py_XNewRef(rec->threading);
+    PyObject *key = NULL, *name = NULL;
+    capture_thread_t *t;
+    ttx_exc_state_t saved;
+
+    if (threading == NULL)
+        return;
+    ttx_exc_save(&saved);
+    key = PyLong_FromUnsignedLong(ident);
+    name = capture_thread_live_name(threading, key);
     /* The recording may have ended meanwhile. The UTF-8 form is made (and
      * cached in the str) here, where that may fail: capture_thread_open
      * names the thread's stream with it from the hook. */
-    if (name != NULL && PyUnicode_Check(name) && capture_rec == rec &&
-        PyUnicode_AsUTF8(name) != NULL) {
+    if (name != NULL && capture_rec == rec && PyUnicode_AsUTF8(name) != NULL) {
         t = capture_tls.gen == rec->gen ? capture_tls.thread
                                         : capture_thread_attach();
         if (t != NULL)
@@ -756,7 +772,6 @@ hook_note_name(capture_rec_t *rec, unsigned long ident)
     }
     Py_XDECREF(name);
     Py_XDECREF(key);
-    Py_XDECREF(active);
     Py_DECREF(threading);
     PyErr_Clear();
     ttx_exc_restore(&saved);

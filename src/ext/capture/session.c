@@ -548,22 +548,6 @@ report_problems(capture_rec_t *rec, PyObject *warnings, PyObject *foreign)
     return 0;
 }
 
-/* The name of the live thread `key`, from threading._active, or NULL. */
-static PyObject *
-live_name(capture_rec_t *rec, PyObject *active, PyObject *key)
-{
-    PyObject *thread, *name;
-    if (active == NULL || !PyDict_Check(active))
-        return NULL;
-    thread = PyDict_GetItemWithError(active, key);   /* borrowed */
-    if (thread == NULL)
-        return NULL;
-    name = PyObject_GetAttrString(thread, "name");
-    if (name != NULL && !PyUnicode_Check(name))
-        Py_CLEAR(name);
-    return name;
-}
-
 /* Names every thread that recorded something. A thread still alive is
  * named as it is now; one that ended keeps the name it started with, or
  * the one it had when the recording started. Runs after the hooks are
@@ -571,14 +555,8 @@ live_name(capture_rec_t *rec, PyObject *active, PyObject *key)
 static void
 name_threads(capture_rec_t *rec, PyObject *given)
 {
-    PyObject *active = NULL;
     uint32_t i;
 
-    if (rec->threading != NULL) {
-        active = PyObject_GetAttrString(rec->threading, "_active");
-        if (active == NULL)
-            PyErr_Clear();
-    }
     for (i = 0; i < rec->n_threads; i++) {
         capture_thread_t *t = rec->threads[i];
         PyObject *key, *name = NULL;
@@ -593,7 +571,7 @@ name_threads(capture_rec_t *rec, PyObject *given)
         if (given != NULL && PyDict_Check(given))
             name = Py_XNewRef(PyDict_GetItemWithError(given, key));
         if (name == NULL)
-            name = live_name(rec, active, key);
+            name = capture_thread_live_name(rec->threading, key);
         if (name == NULL)
             name = Py_XNewRef(t->name);
         if (name == NULL)
@@ -609,7 +587,6 @@ name_threads(capture_rec_t *rec, PyObject *given)
             rec->problems.writer_errors++;
         Py_DECREF(name);
     }
-    Py_XDECREF(active);
 }
 
 /* strerror(3)'s text with a lower-case first letter ("no space left on
