@@ -386,6 +386,8 @@ def add_parser(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
                    "teardown; or one phase, NODEID|run)")
     p.add_argument("--file", metavar="GLOB", dest="file_glob",
                    help="text: only functions whose file matches GLOB")
+    from ._filescope import add_arguments
+    add_arguments(p)
     p.add_argument("--func", metavar="GLOB",
                    help="text: only functions whose name matches GLOB")
     p.add_argument("--callers", metavar="NAME",
@@ -428,6 +430,10 @@ def cmd_calls(ns: argparse.Namespace) -> int:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
     data = datas[0] if len(datas) == 1 else merge_calls(datas)
+    from ._filescope import from_args, restrict_calls
+    wanted = from_args(ns)
+    if wanted is not None:
+        data = restrict_calls(data, wanted)
     if ns.thread is not None and not any(
             t["thread"] == ns.thread for t in data["threads"]):
         p.error(f"no thread {ns.thread} in the recording "

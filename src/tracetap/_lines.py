@@ -265,6 +265,8 @@ def add_parser(sub: Any) -> None:
                    "matches GLOB")
     p.add_argument("--file", metavar="GLOB", dest="file_glob",
                    help="only functions whose file matches GLOB")
+    from ._filescope import add_arguments
+    add_arguments(p)
     p.add_argument("--thread", type=int, metavar="N",
                    help="only thread N (as `tracetap calls` numbers them); "
                    "default: all threads together")
@@ -307,6 +309,10 @@ def cmd_lines(ns: argparse.Namespace) -> int:
         print(f"tracetap: error: {exc}", file=sys.stderr)
         return 1
     data = datas[0] if len(datas) == 1 else merge_lines(datas)
+    from ._filescope import from_args, restrict_lines
+    wanted = from_args(ns)
+    if wanted is not None:
+        data = restrict_lines(data, wanted)
     start = min(starts)
     if not data["summary"]["has_lines"]:
         print(f"tracetap: error: {' '.join(ns.files)} has no line events (it was made "
