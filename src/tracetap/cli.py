@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--count [--branch]] [--objects] [--opcodes] [--no-lines] [--no-calls] "
-    "[--c-calls] [--threads all|main]\n"
+    "tracetap run [-o FILE] [--count [--branch]] [--objects [--bytes [--stack-depth N]]] "
+    "[--opcodes] [--no-lines] [--no-calls] [--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
     "                    [--no-follow] [--follow-forks]\n"
