@@ -265,7 +265,7 @@ static void objects(tt_reader_t *r)
     }
     s = tt_objects_summary(o);
     EXPECT(s->unverified <= s->survived);
-    EXPECT(s->complete_deaths == (s->unverified == 0));
+    EXPECT(s->complete_deaths == (s->checked && s->unverified == 0));
     for (uint32_t i = 0; (st = tt_objects_site(o, TT_OBJ_BY_SURVIVED, i));
          i++) {
         EXPECT(i < s->n_sites);

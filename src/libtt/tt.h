@@ -714,7 +714,9 @@ typedef struct {
     uint32_t n_sites, n_types;
     int checked;                 /* survivors were checked at stop */
     int aggregated;              /* the data came from 0x81 rows */
-    int complete_deaths;         /* 1 when every survivor is verified alive */
+    int complete_deaths;         /* 1 when the capture checked the survivors
+                                    at stop and every survivor is verified
+                                    alive */
     int bad_chunks;              /* malformed 0x81 chunks that were ignored */
     uint64_t survived_import;    /* survivors created during an import span */
     uint64_t unverified_import;  /* of those: not proven alive */

@@ -535,7 +535,10 @@ static int finish(tt_objects_t *o, uint32_t n_types)
     sort_rows = NULL;
     o->sum.n_sites = o->n_rows;
     o->sum.n_types = k;
-    o->sum.complete_deaths = o->sum.unverified == 0;
+    /* Unchecked (a file cut short): nothing is verified, not even the
+     * absence of survivors (the last objects' events may not have reached
+     * the file). */
+    o->sum.complete_deaths = o->sum.checked && o->sum.unverified == 0;
     return 0;
 }
 

@@ -218,7 +218,8 @@ class Trace:
 
     def objects(self, imports: str = "apart") -> dict[str, Any]:
         """Object lifetimes (recordings made with ``--objects``):
-        ``complete_deaths`` (every survivor shown was verified alive),
+        ``complete_deaths`` (the survivors were checked at stop and every
+        one shown was verified alive),
         ``types`` (name -> created, destroyed, survived, unverified,
         died_unseen, survived_import, lifetime percentiles in ns),
         ``sites`` (by created: file, line, func, type and the same counts),
