@@ -306,6 +306,11 @@ def format_text(data: dict[str, Any], out: TextIO, limit: int = 20,
         out.write(f"\n{n:,} further object(s) outlived the recording as far "
                   f"as the events show, but are not reported as leaks: "
                   f"{why}.\n")
+    elif not data["checked"]:
+        out.write("\nNo survivor can be reported: the recording ended before "
+                  "the stop-time check, and the events of the objects made "
+                  "last (still buffered when it ended) did not reach the "
+                  "file.\n")
     if data.get("bytes") is not None:
         _format_bytes(data["bytes"], out, limit, stacks)
 
