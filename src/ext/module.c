@@ -95,6 +95,10 @@ static PyMethodDef module_methods[] = {
     {"_notes", capture_add_notes, METH_O,
      "_notes([(key, value)]): NOTE records in the running recording, "
      "flushed (a followed run's process notes)."},
+    {"_arm_sigterm", capture_arm_sigterm, METH_NOARGS,
+     PyDoc_STR("_arm_sigterm()\n--\n\nSIGTERM ends this process's "
+               "recording as a crash signal does (emergency flush), then "
+               "kills it (a followed child).")},
     {"_after_fork_child", capture_after_fork_child, METH_NOARGS,
      "Abandons the recording in a forked child."},
     {"_noop_trace", (PyCFunction)(void (*)(void))noop_trace, METH_FASTCALL,

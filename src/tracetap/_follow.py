@@ -103,8 +103,38 @@ def _register_fork_hook() -> None:
     # and `import tracetap` no longer imports _record.
     from . import _record  # noqa: F401
     if not _fork_hook and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork)
+        os.register_at_fork(before=_hold_term, after_in_parent=_release_term,
+                            after_in_child=_after_fork)
         _fork_hook = True
+
+
+_held_mask: set[int] | None = None   # the signal mask before a fork
+
+
+def _hold_term() -> None:
+    """Before a fork: SIGTERM waits (blocked) until the child has armed its
+    own handler, so that a terminate() sent to a worker in its first
+    instants is neither lost (a Python-level handler replaced before it
+    ran) nor fatal to a file not yet started. The program's mask is kept."""
+    global _held_mask
+    import _signal
+
+    try:
+        _held_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
+    except (OSError, ValueError):
+        _held_mask = None
+
+
+def _release_term() -> None:
+    global _held_mask
+    import _signal
+
+    if _held_mask is not None:
+        try:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, _held_mask)
+        except (OSError, ValueError):
+            pass
+    _held_mask = None
 
 
 def _decode(raw: str) -> dict[str, Any] | None:
@@ -157,12 +187,15 @@ def _after_fork() -> None:
     parent's file): a fork that is followed starts its own recording."""
     global _rec
     _rec = None  # the parent's, abandoned
-    if _config is None:
-        return
-    if _config["forks"] or _in_multiprocessing():
-        _begin("fork")
-        if _rec is not None and getattr(os._exit, "__module__", None) != __name__:
-            os._exit = _exit  # type: ignore[assignment]
+    try:
+        if _config is None:
+            return
+        if _config["forks"] or _in_multiprocessing():
+            _begin("fork")
+            if _rec is not None and getattr(os._exit, "__module__", None) != __name__:
+                os._exit = _exit  # type: ignore[assignment]
+    finally:
+        _release_term()  # a SIGTERM held since the fork is acted on now
 
 
 def _begin(how: str) -> None:
@@ -242,19 +275,26 @@ def on_term(signum: int, frame: Any) -> None:
 
 
 def _install_sigterm() -> None:
-    """SIGTERM (a pool's terminate()) finishes the child's file, then kills
-    it as before, where SIGTERM had its default action or the root's
-    handler (inherited through fork)."""
+    """SIGTERM (a pool's terminate()) writes the child's events to its file,
+    then kills it as before, where SIGTERM had its default action or the
+    root's handler (inherited through fork). It is handled in C, as a crash
+    signal is (an emergency flush in the signal handler): a Python-level
+    handler never runs in a worker that the signal meets just before it
+    blocks in a lock's C wait (multiprocessing's SemLock), and terminate()
+    would then wait for that worker for ever."""
     import _signal
     import threading
+
+    from . import _tracetap
 
     if threading.current_thread() is not threading.main_thread():
         return
     try:
         old = _signal.getsignal(_signal.SIGTERM)
         if old == _signal.SIG_DFL or getattr(old, "_tracetap", False):
-            _signal.signal(_signal.SIGTERM, on_term)
-    except (ValueError, OSError):
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+            _tracetap._arm_sigterm()
+    except (ValueError, OSError, RuntimeError):
         pass
 
 

@@ -330,6 +330,7 @@ PyObject *capture_start(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *capture_stop(PyObject *module, PyObject *args, PyObject *kw);
 PyObject *capture_is_recording(PyObject *module, PyObject *unused);
 PyObject *capture_after_fork_child(PyObject *module, PyObject *unused);
+PyObject *capture_arm_sigterm(PyObject *module, PyObject *unused);
 PyObject *capture_add_notes(PyObject *module, PyObject *notes);
 /* context.c: tracetap.context(name), the module function. */
 PyObject *capture_context(PyObject *module, PyObject *name);

@@ -193,6 +193,11 @@ int capture_crashsig_install(tt_writer_t *w);
 /* Disarms them (waiting for a crash handler busy with w to finish) and
  * restores the dispositions found at install where ours are still in
  * place. w may be closed afterwards. No-op when not installed. */
+/* Adds SIGTERM to the handled signals for this recording (a followed
+ * child: the emergency flush, then the disposition found here, SIG_DFL as
+ * _follow sets it, kills the process). 0, or -1 (not recording, or
+ * sigaction failed). GIL held. */
+int capture_crashsig_arm_term(void);
 void capture_crashsig_uninstall(void);
 
 /* install.c: putting the hook on threads and taking it off again. */

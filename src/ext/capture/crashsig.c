@@ -1,5 +1,8 @@
 /* crashsig.c - the crash handlers: on SIGSEGV, SIGBUS, SIGFPE, SIGILL and
- * SIGABRT the recording's sealed state goes to the file (libtt's
+ * SIGABRT (and SIGTERM where armed: a followed child process, whose
+ * Pool.terminate() must neither lose its events nor wait on a Python-level
+ * handler that a blocked C call never lets run) the recording's sealed
+ * state goes to the file (libtt's
  * tt_writer_flush_emergency: pending definitions, a "crash_signal" note,
  * every thread's complete events), then the signal goes on exactly as it
  * would have without tracetap: the disposition found at install is put
@@ -33,8 +36,11 @@ static const struct {
     {SIGFPE, "SIGFPE (arithmetic error)"},
     {SIGILL, "SIGILL (illegal instruction)"},
     {SIGABRT, "SIGABRT (abort)"},
+    /* last: armed only on request (capture_crashsig_arm_term) */
+    {SIGTERM, "SIGTERM (terminated)"},
 };
 #define N_CRASH ((int)(sizeof crash_sigs / sizeof crash_sigs[0]))
+#define TERM_SLOT (N_CRASH - 1)
 
 enum { IDLE, ARMED, FLUSHING };
 
@@ -130,7 +136,7 @@ capture_crashsig_install(tt_writer_t *w)
     crash_pid = getpid();
     crash_passes = 0;
     __atomic_store_n(&crash_state, ARMED, __ATOMIC_RELEASE);
-    for (i = 0; i < N_CRASH; i++) {
+    for (i = 0; i < TERM_SLOT; i++) {
         struct sigaction old;
         if (sigaction(crash_sigs[i].sig, NULL, &old) < 0 || is_ours(&old))
             continue;                   /* (ours already: keep its old) */
@@ -145,6 +151,24 @@ capture_crashsig_install(tt_writer_t *w)
     }
     crash_installed = 1;
     return 0;
+}
+
+int
+capture_crashsig_arm_term(void)
+{
+    struct sigaction sa, old;
+
+    if (!crash_installed || crash_mine[TERM_SLOT])
+        return crash_installed ? 0 : -1;
+    if (sigaction(SIGTERM, NULL, &old) < 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = crash_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    crash_old[TERM_SLOT] = old;
+    crash_mine[TERM_SLOT] = sigaction(SIGTERM, &sa, NULL) == 0;
+    return crash_mine[TERM_SLOT] ? 0 : -1;
 }
 
 void

@@ -814,6 +814,23 @@ capture_is_recording(PyObject *module, PyObject *unused)
     return PyBool_FromLong(capture_rec != NULL);
 }
 
+/* _tracetap._arm_sigterm(): SIGTERM ends this process's recording with
+ * the crash path (emergency flush, then the signal's disposition as found,
+ * which the caller has set to SIG_DFL). Raises RuntimeError when nothing is
+ * being recorded or the handler cannot be installed. */
+PyObject *
+capture_arm_sigterm(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+    if (capture_rec == NULL || capture_crashsig_arm_term() < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot arm the SIGTERM handler: not recording");
+        return NULL;
+    }
+    (void)module;
+    Py_RETURN_NONE;
+}
+
 /* os.register_at_fork(after_in_child=...): the child must neither write
  * into the parent's file nor trace. The writer is abandoned, not closed,
  * because closing would flush the parent's pending events a second time:
