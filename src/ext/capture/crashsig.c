@@ -79,8 +79,18 @@ crash_handler(int sig, siginfo_t *info, void *uc)
     if (getpid() == crash_pid &&
         __atomic_compare_exchange_n(&crash_state, &state, FLUSHING, 0,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        (void)tt_writer_flush_emergency(crash_writer, "crash_signal",
-                                        crash_sigs[i].name);
+        int rc = tt_writer_flush_emergency(crash_writer, "crash_signal",
+                                           crash_sigs[i].name);
+        /* SIGTERM is sent, not a fault: the writer may be busy on another
+         * thread (the periodic flush) for a moment. Try again for up to
+         * half a second; a call under way on this very thread never ends,
+         * and the file then ends at its last flush, as a kill leaves it. */
+        for (int n = 0; rc == TT_ESTATE && i == TERM_SLOT && n < 500; n++) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            rc = tt_writer_flush_emergency(crash_writer, "crash_signal",
+                                           crash_sigs[i].name);
+        }
         __atomic_store_n(&crash_state, IDLE, __ATOMIC_RELEASE);
     } else {
         /* Another thread crashed first and is writing (or this handler
