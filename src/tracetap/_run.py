@@ -419,6 +419,10 @@ def _install_sigterm(
         _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
+    # Marked as tracetap's: a followed forked child replaces it with its own
+    # C-level handler (_follow._install_sigterm) instead of keeping this
+    # Python-level one, which a worker blocked in a C wait never runs.
+    on_term._tracetap = True  # type: ignore[attr-defined]
     try:
         old = _signal.getsignal(_signal.SIGTERM)
         if old != _signal.SIG_DFL:
