@@ -249,6 +249,7 @@ def _status_html(r: _Rec) -> tuple[str, list[str]]:
     klass = "ok" if st["state"] == "complete" else "bad"
     state = {"recording": "in progress (still being written)",
              "damaged": "cut off or damaged",
+             "interrupted": "ended by a signal (flushed up to it)",
              "incomplete": "incomplete (events lost)"}.get(st["state"],
                                                            st["state"])
     return f'<span class="{klass}" id="state-{r.index}">{esc(state)}</span>', said

@@ -129,12 +129,23 @@ def loss_sentence(status: dict[str, Any]) -> str | None:
 IN_PROGRESS = "still being recorded; showing what has been flushed so far"
 
 
+def interrupted_sentence(signal_text: str) -> str:
+    """What an interrupted recording (status "interrupted") is: whole up to
+    the signal, without what only the end of a recording writes."""
+    return (f"the program was ended by {signal_text}; tracetap's signal "
+            "handler wrote every event recorded up to then, but the file "
+            "has no end marker, so what only the end of a recording adds "
+            "(the final object survivors, stop-time notes) is missing")
+
+
 def status_warnings(path: str, status: dict[str, Any], size: int) -> list[str]:
     """What every output says about a recording that is not complete, one
     sentence each (for `tracetap: warning: ...`); empty when complete."""
     out = []
     if status["being_written"]:
         out.append(f"{path}: {IN_PROGRESS}")
+    elif status.get("state") == "interrupted":
+        out.append(f"{path}: {interrupted_sentence(status['ended_by'])}")
     else:
         sentence = _damage_sentence(status["damage"], size)
         if sentence:

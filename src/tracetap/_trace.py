@@ -297,13 +297,18 @@ class Trace:
 
         - ``state``: ``"complete"``; ``"recording"`` (a writer still has
           the file open: what it has flushed so far); ``"damaged"`` (cut
-          off or corrupt: its writer died, or the file was cut); or
-          ``"incomplete"`` (whole, but events were lost while recording);
+          off or corrupt: its writer died, or the file was cut);
+          ``"interrupted"`` (a signal ended the program and tracetap's
+          handler flushed every event recorded up to it: whole, but without
+          the end marker and what only stop() writes); or ``"incomplete"``
+          (whole, but events were lost while recording);
         - ``being_written``: the recording is in progress;
         - ``dropped``: events lost while recording (DROPPED events and the
           END chunk's count), None with ``counts=False``, which avoids
           decoding the whole file (the damage is then what the open and
           the reading so far found);
+        - ``ended_by``: the signal that ended an interrupted recording
+          (the ``crash_signal`` note, e.g. "SIGTERM (terminated)"), or None;
         - ``lost_reason``: why, from the file's notes (``write_error``: the
           errno text, such as "no space left on device";
           ``out_of_memory``...), or None;
@@ -324,8 +329,14 @@ class Trace:
             (f"{k}: {notes[k]}" for k in LOSS_NOTES if k in notes), None
         )
         being_written = r.being_written()
+        # Whole up to its last chunk (cut at a chunk boundary, nothing
+        # unreadable) and flushed by the signal handler: ended, not damaged.
+        ended_by = (notes.get("crash_signal")
+                    if not damage.get("bytes_lost") else None)
         if being_written:
             state = "recording"
+        elif ended_by is not None and not damage["clean_end"]:
+            state = "interrupted"
         elif damage["status"] != 0 or not damage["clean_end"]:
             state = "damaged"
         elif dropped or reason:
@@ -335,6 +346,7 @@ class Trace:
         return {
             "state": state,
             "being_written": being_written,
+            "ended_by": ended_by,
             "dropped": dropped,
             "lost_reason": reason,
             "damage": damage,

@@ -173,10 +173,13 @@ INFO_EPILOG = """\
 The status line says "complete", or why not: "in progress" (a recording
 still being written: what it has flushed so far is shown), "incomplete"
 (events were lost while recording, e.g. to a full disk: how many and why),
-or "damaged" (cut off or corrupt: what is missing).
+"interrupted" (a signal such as SIGTERM or SIGSEGV ended the program and
+tracetap's handler flushed every event up to it; what only the end of a
+recording writes is missing), or "damaged" (cut off or corrupt: what is
+missing).
 
 Exit status: 0 for a complete recording; 0 with a warning on stderr for an
-incomplete, in-progress or damaged one that is still readable; 1 if nothing
+incomplete, in-progress, interrupted or damaged one that is still readable; 1 if nothing
 is usable.
 
 example:

@@ -223,10 +223,19 @@ def test_crash_keeps_events_and_exit_status(tmp_path, how):
     info = trace.info()
     assert info["damage"]["clean_end"] == 0
     notes = [v for k, v in info["notes"] if k == "crash_signal"]
+    status = trace.status()
     if signame is None:
         assert notes == []
+        assert status["state"] == "damaged" and status["ended_by"] is None
     else:
         assert len(notes) == 1 and notes[0].startswith(signame), notes
+        # Said as ended by the signal, not as a damaged file.
+        assert status["state"] == "interrupted", status
+        assert status["ended_by"] == notes[0]
+        shown = capture_tracetap("info", out, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert f"status:     interrupted: the program was ended by {signame}" in shown.stdout
+        assert "damaged" not in shown.stdout + shown.stderr
 
 
 def test_crash_in_a_thread_without_the_gil_while_another_records(tmp_path):
