@@ -2,7 +2,7 @@
 PYTHON ?= python3
 FUZZ_SECONDS ?= 300
 
-.PHONY: help test test-c test-py check-layering demo bench bench-pytest bench-do-nothing fuzz fuzz-smoke pythons clean
+.PHONY: help test test-c test-py check-layering demo bench bench-pytest bench-convoy bench-do-nothing fuzz fuzz-smoke pythons clean
 
 help:
 	@echo "make test        C tests (plain + ASan/UBSan), then pytest on every matrix interpreter"
@@ -12,6 +12,7 @@ help:
 	@echo "make demo        install tracetap in a venv on the newest interpreter and trace examples/demo.py"
 	@echo "make bench       run the benchmark suite (bench/run.py) on the newest interpreter"
 	@echo "make bench-pytest  more-itertools' test suite plain, under coverage.py and tracetap (VERSIONS='3.13.15 3.14.7')"
+	@echo "make bench-convoy  100 threads on one lock (bench/lock_convoy.py), untraced and traced, 2 busy loops beside"
 	@echo "make bench-do-nothing  tracetap built with TT_DO_NOTHING (no event encoding) against the floor"
 	@echo "make fuzz        fuzz the reader for FUZZ_SECONDS (default 300) with libFuzzer"
 	@echo "make pythons     build/list the interpreter matrix"
@@ -45,6 +46,11 @@ bench-pytest:
 	for v in $(or $(VERSIONS),3.13.15 3.14.7); do \
 	  BENCH_SCRIPT=bench/pytest_suite.py scripts/bench --python-version $$v $(BENCH_ARGS) || exit 1; \
 	done
+
+# Lock contention under tracing (bench/lock_convoy.py): wall clock and
+# context switches, with two busy loops as on a loaded CI runner.
+bench-convoy:
+	BENCH_SCRIPT=bench/lock_convoy.py scripts/bench --python-version $(or $(VERSION),3.14.7) --busy 2 $(BENCH_ARGS)
 
 # What the hooks cost without encoding an event (TT_DO_NOTHING), against
 # the floor: the budget left to the encoders. Reinstalls the normal build
