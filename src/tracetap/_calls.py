@@ -431,9 +431,9 @@ def cmd_calls(ns: argparse.Namespace) -> int:
         return 1
     data = datas[0] if len(datas) == 1 else merge_calls(datas)
     from ._filescope import from_args, restrict_calls
-    wanted = from_args(ns)
-    if wanted is not None:
-        data = restrict_calls(data, wanted)
+    scope = from_args(ns)
+    if scope is not None:
+        data = restrict_calls(data, scope)
     if ns.thread is not None and not any(
             t["thread"] == ns.thread for t in data["threads"]):
         p.error(f"no thread {ns.thread} in the recording "

@@ -11,9 +11,11 @@ keeps it.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-Wanted = Callable[[str], bool]
+if TYPE_CHECKING:
+    from ._coverage import CoverageConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,44 +28,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(repeatable; wins over --include), in every format")
 
 
-def from_args(ns: argparse.Namespace) -> Wanted | None:
-    """The file predicate of the parsed options, or None when both are
-    absent (everything is kept)."""
+@dataclass(frozen=True)
+class Scope:
+    """The files in scope: coverage's rule over the two options."""
+    config: CoverageConfig
+    has_include: bool    # --include given: C functions (no file) are out
+
+    def keeps(self, f: dict[str, Any]) -> bool:
+        """Whether a function row (file, c_function) is in scope."""
+        if f.get("c_function"):
+            return not self.has_include
+        return self.config.wanted(f["file"])
+
+
+def from_args(ns: argparse.Namespace) -> Scope | None:
+    """The scope of the parsed options, or None when both are absent
+    (everything is kept)."""
     if not ns.include and not ns.omit:
         return None
     from ._coverage import CoverageConfig
 
-    config = CoverageConfig(include=list(ns.include), omit=list(ns.omit))
-    include = bool(ns.include)
-
-    def wanted(path: str) -> bool:
-        return config.wanted(path)
-
-    wanted.include = include  # type: ignore[attr-defined]
-    return wanted
+    return Scope(CoverageConfig(include=list(ns.include), omit=list(ns.omit)),
+                 bool(ns.include))
 
 
-def keeps(wanted: Wanted, f: dict[str, Any]) -> bool:
-    """Whether a function row (file, c_function) is in scope."""
-    if f.get("c_function"):
-        return not getattr(wanted, "include", False)
-    return wanted(f["file"])
-
-
-def restrict_calls(data: dict[str, Any], wanted: Wanted) -> dict[str, Any]:
+def restrict_calls(data: dict[str, Any], scope: Scope) -> dict[str, Any]:
     """A call report (``_calls.analyze``) limited to the functions in scope:
     their rows, the caller/callee pairs between two of them, and the call
     tree with every frame out of scope removed, its own time charged to the
     nearest frame in scope above it (dropped where there is none) and its
     children hung there. Functions keep their measured times."""
-    functions = [f for f in data["functions"] if keeps(wanted, f)]
-    edges = [e for e in data["edges"] if keeps(wanted, e["callee"]) and
-             (e["caller"] is None or keeps(wanted, e["caller"]))]
+    functions = [f for f in data["functions"] if scope.keeps(f)]
+    edges = [e for e in data["edges"] if scope.keeps(e["callee"]) and
+             (e["caller"] is None or scope.keeps(e["caller"]))]
     tree: list[dict[str, Any]] = []
     new_id: dict[int, int | None] = {}     # old node -> kept node (or None)
     for n in data["tree"]:                 # parents come before children
         up = None if n["parent"] is None else new_id[n["parent"]]
-        if keeps(wanted, n):
+        if scope.keeps(n):
             node = dict(n, id=len(tree), parent=up)
             new_id[n["id"]] = node["id"]
             tree.append(node)
@@ -76,7 +78,7 @@ def restrict_calls(data: dict[str, Any], wanted: Wanted) -> dict[str, Any]:
     return dict(data, functions=functions, edges=edges, tree=tree)
 
 
-def restrict_lines(data: dict[str, Any], wanted: Wanted) -> dict[str, Any]:
+def restrict_lines(data: dict[str, Any], scope: Scope) -> dict[str, Any]:
     """A line report (``_lines.analyze``) limited to the functions in scope."""
     return dict(data, functions=[f for f in data["functions"]
-                                 if keeps(wanted, f)])
+                                 if scope.keeps(f)])

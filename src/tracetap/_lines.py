@@ -310,9 +310,9 @@ def cmd_lines(ns: argparse.Namespace) -> int:
         return 1
     data = datas[0] if len(datas) == 1 else merge_lines(datas)
     from ._filescope import from_args, restrict_lines
-    wanted = from_args(ns)
-    if wanted is not None:
-        data = restrict_lines(data, wanted)
+    scope = from_args(ns)
+    if scope is not None:
+        data = restrict_lines(data, scope)
     start = min(starts)
     if not data["summary"]["has_lines"]:
         print(f"tracetap: error: {' '.join(ns.files)} has no line events (it was made "
