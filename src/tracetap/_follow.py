@@ -17,6 +17,8 @@ import marshal
 import os
 import sys
 
+from ._termhold import TermHold
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -103,38 +105,16 @@ def _register_fork_hook() -> None:
     # and `import tracetap` no longer imports _record.
     from . import _record  # noqa: F401
     if not _fork_hook and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_hold_term, after_in_parent=_release_term,
+        os.register_at_fork(before=_term_hold.hold, after_in_parent=_term_hold.release,
                             after_in_child=_after_fork)
         _fork_hook = True
 
 
-_held_mask: set[int] | None = None   # the signal mask before a fork
-
-
-def _hold_term() -> None:
-    """Before a fork: SIGTERM waits (blocked) until the child has armed its
-    own handler, so that a terminate() sent to a worker in its first
-    instants is neither lost (a Python-level handler replaced before it
-    ran) nor fatal to a file not yet started. The program's mask is kept."""
-    global _held_mask
-    import _signal
-
-    try:
-        _held_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM})
-    except (OSError, ValueError):
-        _held_mask = None
-
-
-def _release_term() -> None:
-    global _held_mask
-    import _signal
-
-    if _held_mask is not None:
-        try:
-            _signal.pthread_sigmask(_signal.SIG_SETMASK, _held_mask)
-        except (OSError, ValueError):
-            pass
-    _held_mask = None
+# SIGTERM waits (blocked) from before a fork until the child has armed its
+# own handler, so that a terminate() sent to a worker in its first instants
+# is neither lost (a Python-level handler replaced before it ran) nor fatal
+# to a file not yet started. The program's mask is kept.
+_term_hold = TermHold()
 
 
 def _decode(raw: str) -> dict[str, Any] | None:
@@ -195,7 +175,7 @@ def _after_fork() -> None:
             if _rec is not None and getattr(os._exit, "__module__", None) != __name__:
                 os._exit = _exit  # type: ignore[assignment]
     finally:
-        _release_term()  # a SIGTERM held since the fork is acted on now
+        _term_hold.release()  # a SIGTERM held since the fork is acted on now
 
 
 def _begin(how: str) -> None:

@@ -22,6 +22,7 @@ import threading
 
 from . import _tracetap
 from ._record import RecordingError, record
+from ._termhold import TermHold
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -428,9 +429,34 @@ def _install_sigterm(
         if old != _signal.SIG_DFL:
             return None
         _signal.signal(_signal.SIGTERM, on_term)
-        return old
     except (ValueError, OSError):
         return None
+    global _fork_hook
+    if not _fork_hook and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_term_hold.hold,
+                            after_in_parent=_term_hold.release,
+                            after_in_child=_default_sigterm_in_child)
+        _fork_hook = True
+    return old
+
+
+_fork_hook = False   # _default_sigterm_in_child is registered
+_term_hold = TermHold()
+
+
+def _default_sigterm_in_child() -> None:
+    """A forked child gets SIGTERM's default action back in place of the
+    root's Python-level handler, which a child blocked in a C wait would
+    not run (a followed child arms its own C-level handler: _follow). The
+    signal is held from before the fork until then: one that came in
+    between acts on the new disposition instead of tripping a handler that
+    is gone (which Python reports as "ignored due to race condition")."""
+    try:
+        if getattr(_signal.getsignal(_signal.SIGTERM), "_tracetap", False):
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+    _term_hold.release()
 
 
 def _restore_sigterm(old: Any) -> None:

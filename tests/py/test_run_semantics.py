@@ -536,6 +536,7 @@ r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
     os.close(r)
+    print("default SIGTERM", signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, flush=True)
     work()
     if sys.argv[1] == "term":
         os.write(w, b"x")
@@ -553,15 +554,17 @@ print("child", os.waitstatus_to_exitcode(status), flush=True)
 @pytest.mark.parametrize("how", ["term", "exit"])
 def test_fork_child_ends_as_without_tracetap(tmp_path, how):
     """A forked child inherits neither the recording nor tracetap's SIGTERM
-    handling: SIGTERM kills it as it would untraced (a fork pool's
-    terminate()), and a child that runs to the program's end prints no
-    summary of its own."""
+    handling: its SIGTERM disposition is the default again (a Python-level
+    handler would not run while the child waits in C), SIGTERM kills it as
+    it would untraced (a fork pool's terminate()), and a child that runs to
+    the program's end prints no summary of its own."""
     capture_write(tmp_path, "forker.py", FORKER)
     plain = capture_python("forker.py", how, cwd=tmp_path)
     traced = capture_tracetap("run", "-o", "f.ttrace", "forker.py", how, cwd=tmp_path)
     assert plain.returncode == traced.returncode == 0, traced.stderr
     assert traced.stdout == plain.stdout
-    assert plain.stdout == ("child -15\n" if how == "term" else "child 0\n")
+    assert plain.stdout == "default SIGTERM True\n" + (
+        "child -15\n" if how == "term" else "child 0\n")
     assert "RuntimeError" not in traced.stderr, traced.stderr
     summaries = [ln for ln in traced.stderr.splitlines()
                  if ln.startswith("tracetap: recorded")]
