@@ -108,6 +108,13 @@ def make_modes(python: str) -> list[Mode]:
              "empty C sys.monitoring callback (3.12+) for the events legacy "
              "tracing uses: the floor of a sys.monitoring backend",
              _runner(_MONITORING_FLOOR), probe_code=_MONITORING_PROBE),
+        Mode("floor-monitoring-opcodes",
+             "floor-monitoring with INSTRUCTION events on too: the floor of "
+             "opcode capture on a sys.monitoring backend",
+             _runner(_MONITORING_FLOOR + "; m.register_callback(5, "
+                     "E.INSTRUCTION, _floor.monitoring_callback); "
+                     "m.set_events(5, m.get_events(5) | E.INSTRUCTION)"),
+             probe_code=_MONITORING_PROBE),
         Mode("floor-monitoring+reftracer",
              "floor-monitoring and an empty PyRefTracer together",
              _runner(_MONITORING_FLOOR + "; _floor.set_reftracer()"),
