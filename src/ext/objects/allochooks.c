@@ -87,6 +87,7 @@ static struct {
     uint32_t n_mapped, cap_map;
     uint32_t out_written;    /* output stacks already in the file */
     int write_failed;        /* stack ids in the file are unknown: stop */
+    uint64_t snap_now;       /* `now` at the last snapshot */
 } A;
 
 /* The ref tracer this one wraps (--objects's), and its data. GIL. */
@@ -104,6 +105,12 @@ static char lock;
  * own tables' libc calls never come back here, but a wrapped allocator
  * calling another domain must not be charged twice. */
 static __thread int ah_busy __attribute__((tls_model("initial-exec")));
+/* The address of the last block this thread had charged: an object is
+ * created in the block allocated just before its CREATE, so a CREATE at
+ * any other address (a freelist's object, whose block is typed already)
+ * needs no lookup. */
+static __thread uint64_t ah_last_block
+    __attribute__((tls_model("initial-exec")));
 
 static inline void
 ah_lock(void)
@@ -335,6 +342,7 @@ ah_track(void *p, size_t size, uint32_t node, uint32_t g)
     for (k = ah_bslot((uintptr_t)p, A.bbits); A.blocks[k].addr; k = (k + 1) & mask)
         ;
     A.blocks[k].addr = (uintptr_t)p;
+    ah_last_block = (uintptr_t)p;
     A.blocks[k].size = size;
     A.blocks[k].node = node;
     A.blocks[k].group = g;
@@ -484,18 +492,23 @@ ah_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     capture_objects_t *o = data;
     PyTypeObject *tp;
     uint32_t type;
+    uint64_t base;
 
-    if (event != PyRefTracer_CREATE || !A.on || ttx_obj_busy ||
-        o == NULL || capture_rec == NULL || capture_rec->objects != o)
+    if (event != PyRefTracer_CREATE || !A.on || ttx_obj_busy)
         return rc;
     tp = Py_TYPE(op);
+    base = (uint64_t)(uintptr_t)op - ah_preheader(tp);
+    if (TTX_LIKELY(base != ah_last_block) || o == NULL ||
+        capture_rec == NULL || capture_rec->objects != o)
+        return rc;
+    ah_last_block = 0;
     /* --objects has just looked the type up (its one-entry cache). */
     type = tp == o->last_tp ? o->last_type
                             : capture_objects_type_id(capture_rec, o, tp);
     if (type == UINT32_MAX || type >= UINT32_MAX - 1)
         return rc;
     ah_lock();
-    ah_type_block((uint64_t)(uintptr_t)op - ah_preheader(tp), type + 1);
+    ah_type_block(base, type + 1);
     ah_unlock();
     return rc;
 }
@@ -991,8 +1004,15 @@ done:
 void
 ttx_allocs_periodic(capture_rec_t *rec)
 {
-    if (A.on && A.rec == rec)
-        (void)ah_snapshot(rec, 0, NULL);
+    uint64_t now;
+    if (!A.on || A.rec != rec)
+        return;
+    ah_lock();
+    now = A.now;
+    ah_unlock();
+    /* Nothing charged or freed since the last one: the file has it. */
+    if (now != A.snap_now && ah_snapshot(rec, 0, NULL) == 0)
+        A.snap_now = now;
 }
 
 static int
