@@ -20,18 +20,18 @@ import os
 import subprocess
 import sys
 
+import bytes_support as bs
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROG = os.path.join(HERE, "objprogs", "bytestypes.py")
-TIMEOUT = float(os.environ.get("TRACETAP_TEST_TIMEOUT", "300"))
+TIMEOUT = bs.TIMEOUT
 # Relative tolerance: an object taken from a freelist whose block was made
 # before the recording (dicts: up to 80 of 3000) is not counted.
 TOLERANCE = 0.05
 N = 3000
 
-needs_313 = pytest.mark.skipif(sys.version_info < (3, 13),
-                               reason="--objects needs CPython 3.13+")
+needs_313 = bs.needs_313
 
 REFERENCE = r"""
 import json, runpy, sys, tracemalloc
@@ -49,30 +49,19 @@ print(json.dumps(lines))
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONHASHSEED"] = "0"
-    env.pop("PYTHONTRACEMALLOC", None)
-    return env
-
-
 def _line(tag):
-    with open(PROG) as f:
-        for i, text in enumerate(f, 1):
-            if text.rstrip().endswith("# " + tag):
-                return i
-    raise AssertionError(tag)
+    return bs.tagged_line(PROG, tag)
 
 
 def _close(ours, ref):
-    return abs(ours - ref) <= TOLERANCE * ref
+    return bs.close(ours, ref, TOLERANCE)
 
 
 @pytest.fixture(scope="module")
 def tracemalloc_lines():
     p = subprocess.run([sys.executable, "-c", REFERENCE, PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env())
+                       env=bs.env())
     assert p.returncode == 0, p.stderr
     return {int(k): v for k, v in json.loads(p.stdout).items()}
 
@@ -83,7 +72,7 @@ def _record(tmp_path, *args, opts=(), rc=0):
     p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--objects",
                         "--bytes", *opts, "-o", out, PROG, sizes, *args],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env(), cwd=str(tmp_path))
+                       env=bs.env(), cwd=str(tmp_path))
     assert p.returncode == rc, p.stderr
     with open(sizes) as f:
         return out, json.load(f)
