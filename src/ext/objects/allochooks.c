@@ -13,6 +13,7 @@
  */
 #include "objects.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,7 @@ static struct {
     uint32_t out_written;    /* output stacks already in the file */
     int write_failed;        /* stack ids in the file are unknown: stop */
     uint64_t snap_now;       /* `now` at the last snapshot */
+    uint64_t gen;            /* this recording's ah_gen */
 } A;
 
 /* The ref tracer this one wraps (--objects's), and its data. GIL. */
@@ -203,6 +205,49 @@ ah_skip(void *ctx, PyObject *co)
     return c != NULL && !c->traced;      /* unknown: decided at stop */
 }
 
+/* Each thread's last stack, outermost frame first, with the node of each
+ * prefix: the next block's stack mostly differs from it in its innermost
+ * frames only (the same loop, the same callers), so only those are
+ * interned again. libc malloc, freed at thread exit (ah_tl_key). Nodes
+ * live as long as the recording: `gen` tells a recording's from the last
+ * one's. */
+typedef struct {
+    uint64_t gen;
+    int n;
+    PyObject *codes[AH_MAX_DEPTH];
+    uint32_t offs[AH_MAX_DEPTH];
+    uint32_t nodes[AH_MAX_DEPTH];
+} ah_tlstack_t;
+
+static __thread ah_tlstack_t *ah_tl __attribute__((tls_model("initial-exec")));
+static pthread_key_t ah_tl_key;         /* its destructor frees ah_tl */
+static int ah_tl_key_made;              /* GIL */
+static uint64_t ah_gen;                 /* GIL: recordings started */
+
+/* The calling thread's cache, made on first use; NULL without memory.
+ * Lock held (libc only). */
+static ah_tlstack_t *
+ah_tl_get(void)
+{
+    ah_tlstack_t *t = ah_tl;
+    if (TTX_LIKELY(t != NULL))
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL || (ah_tl_key_made && pthread_setspecific(ah_tl_key, t))) {
+        free(t);
+        return NULL;
+    }
+    ah_tl = t;
+    return t;
+}
+
+static void
+ah_tl_free(void *t)
+{
+    free(t);
+    ah_tl = NULL;
+}
+
 /* The stack of the calling thread's traced frames, up to A.depth, or 0.
  * Lock held. Only a thread holding the GIL has frames to read. */
 static uint32_t
@@ -210,13 +255,36 @@ ah_site(void)
 {
     PyObject *codes[AH_MAX_DEPTH];
     uint32_t offs[AH_MAX_DEPTH], node = 0;
-    int n;
+    ah_tlstack_t *t;
+    int n, j = 0;
 
     if (PyThreadState_GetUnchecked() == NULL)
         return 0;
     n = ttx_frameaddr_stack(ah_skip, &A.rec->codes, codes, offs, A.depth);
-    while (n-- > 0)
-        node = ah_intern(node, codes[n], offs[n]);
+    t = ah_tl_get();
+    if (t != NULL && t->gen == A.gen) {
+        /* the prefix (from the outermost frame) the last stack shares */
+        for (; j < n && j < t->n && t->codes[j] == codes[n - 1 - j] &&
+               t->offs[j] == offs[n - 1 - j]; j++)
+            node = t->nodes[j];
+    } else if (t != NULL) {
+        t->gen = A.gen;
+    }
+    for (; j < n; j++) {
+        node = ah_intern(node, codes[n - 1 - j], offs[n - 1 - j]);
+        if (t == NULL)
+            continue;
+        if (node == 0) {         /* no memory: keep what is sure */
+            t->n = j;
+            t = NULL;
+            continue;
+        }
+        t->codes[j] = codes[n - 1 - j];
+        t->offs[j] = offs[n - 1 - j];
+        t->nodes[j] = node;
+    }
+    if (t != NULL)
+        t->n = n;
     return node;
 }
 
@@ -614,8 +682,11 @@ ttx_allocs_start(capture_rec_t *rec, int depth)
                      AH_MAX_DEPTH, depth);
         return -1;
     }
+    if (!ah_tl_key_made && pthread_key_create(&ah_tl_key, ah_tl_free) == 0)
+        ah_tl_key_made = 1;
     memset(&A, 0, sizeof(A));
     A.rec = rec;
+    A.gen = ++ah_gen;
     A.depth = depth;
     A.cap_nodes = 1024;
     A.hbits = 10;
