@@ -80,7 +80,8 @@ static struct {
     size_t n_samples;
     size_t samples_written;  /* samples[0..this) are in a partial snapshot */
     uint64_t sample_live;    /* live at the last sample */
-    ah_count_t *groups;      /* by block group: 0 buffers, type id + 1 */
+    ah_count_t *groups;      /* by block group: type id + 1 (0, the
+                                buffers, is derived: unused) */
     uint32_t n_groups;
     /* Snapshots (GIL): not touched by the hooks. */
     ah_out_t out;
@@ -416,7 +417,8 @@ ah_track(void *p, size_t size, uint32_t node, uint32_t g)
     A.blocks[k].group = g;
     A.n_blocks++;
     ah_add(&A.nodes[node].c, size);
-    ah_add(&A.groups[g], size);
+    if (g != 0)                  /* buffers: the totals less the types */
+        ah_add(&A.groups[g], size);
     A.allocs++;
     A.alloc_bytes += size;
     if (node == 0)
@@ -454,7 +456,8 @@ ah_untrack(void *p)
         return 0;
     g = A.blocks[k].group;
     ah_sub(&A.nodes[A.blocks[k].node].c, A.blocks[k].size);
-    ah_sub(&A.groups[g], A.blocks[k].size);
+    if (g != 0)
+        ah_sub(&A.groups[g], A.blocks[k].size);
     A.frees++;
     A.freed_bytes += A.blocks[k].size;
     A.live -= A.blocks[k].size;
@@ -487,14 +490,16 @@ ah_preheader(PyTypeObject *tp)
                 ? 2 * sizeof(PyObject *) : 0);
 }
 
-/* An object was created at the block at addr: the block's bytes move from
- * its group (buffers) to group g (the type). Stacks do not change. Lock
- * held. */
+/* An object was created at the block at addr: the block's bytes go to
+ * group g (its type). The buffers group is not kept: it is the totals less
+ * the types (ah_copy_locked), so a block that stays a buffer costs nothing
+ * here. Stacks do not change. Lock held. */
 static void
 ah_type_block(uint64_t addr, uint32_t g)
 {
     size_t k = ah_find(addr);
     ah_block_t *b;
+    ah_count_t *from;
     int at_peak;
 
     if (k == SIZE_MAX || A.blocks[k].group == g)
@@ -505,18 +510,17 @@ ah_type_block(uint64_t addr, uint32_t g)
     }
     b = &A.blocks[k];
     /* The block that made the peak keeps it: the peak is re-stamped after
-     * the move, so each group's share at the peak includes it. */
+     * the move, so the type's share at the peak includes it. */
     at_peak = A.peak_stamp == A.now;
-    ah_touch(&A.groups[b->group]);
-    ah_touch(&A.groups[g]);
-    A.groups[b->group].allocs--;
-    A.groups[b->group].bytes -= b->size;
-    A.groups[b->group].live -= b->size;
-    A.groups[b->group].blocks--;
-    A.groups[g].allocs++;
-    A.groups[g].bytes += b->size;
-    A.groups[g].live += b->size;
-    A.groups[g].blocks++;
+    if (b->group != 0) {         /* made again as another type: rare */
+        from = &A.groups[b->group];
+        ah_touch(from);
+        from->allocs--;
+        from->bytes -= b->size;
+        from->live -= b->size;
+        from->blocks--;
+    }
+    ah_add(&A.groups[g], b->size);
     b->group = g;
     if (at_peak)
         A.peak_stamp = A.now;
@@ -936,9 +940,10 @@ ah_copy_locked(capture_rec_t *rec, int final, ah_copy_t *cp)
 {
     size_t from = final ? 0 : A.samples_written;
     uint32_t n_groups = 0;
+    tt_alloc_type_t buf = {TT_ALLOC_BUFFERS, 0, 0, 0, 0, 0, 0, 0};
 
     memset(cp, 0, sizeof(*cp));
-    for (uint32_t g = 0; g < A.n_groups; g++)
+    for (uint32_t g = 1; g < A.n_groups; g++)
         n_groups += A.groups[g].allocs != 0;
     cp->n_nodes = A.n_nodes;
     cp->by_node = malloc((size_t)A.n_nodes * sizeof(*cp->by_node));
@@ -948,14 +953,22 @@ ah_copy_locked(capture_rec_t *rec, int final, ah_copy_t *cp)
         return -1;
     for (uint32_t i = 0; i < A.n_nodes; i++)
         ah_count_out(&A.nodes[i].c, &cp->by_node[i]);
-    for (uint32_t g = 0; g < A.n_groups; g++) {
+    /* The buffers: the totals less the types (ah_type_block). */
+    buf.allocs = A.allocs;
+    buf.alloc_bytes = A.alloc_bytes;
+    buf.frees = A.frees;
+    buf.freed_bytes = A.freed_bytes;
+    buf.live_bytes = A.live;
+    buf.live_blocks = A.n_blocks;
+    buf.peak_bytes = A.peak;
+    for (uint32_t g = 1; g < A.n_groups; g++) {
         tt_alloc_site_t s;
         tt_alloc_type_t *t;
         if (A.groups[g].allocs == 0)
             continue;
         ah_count_out(&A.groups[g], &s);
         t = &cp->types[cp->n_types++];
-        t->type = g == 0 ? TT_ALLOC_BUFFERS : g - 1;
+        t->type = g - 1;
         t->allocs = s.allocs;
         t->alloc_bytes = s.alloc_bytes;
         t->frees = s.frees;
@@ -963,7 +976,18 @@ ah_copy_locked(capture_rec_t *rec, int final, ah_copy_t *cp)
         t->live_bytes = s.live_bytes;
         t->live_blocks = s.live_blocks;
         t->peak_bytes = s.peak_bytes;
+        buf.allocs -= s.allocs;
+        buf.alloc_bytes -= s.alloc_bytes;
+        buf.frees -= s.frees;
+        buf.freed_bytes -= s.freed_bytes;
+        buf.live_bytes -= s.live_bytes;
+        buf.live_blocks -= s.live_blocks;
+        buf.peak_bytes -= s.peak_bytes;
     }
+    if (buf.peak_bytes > A.peak)     /* never: the types' shares are parts */
+        buf.peak_bytes = 0;
+    if (buf.allocs != 0)
+        cp->types[cp->n_types++] = buf;
     memcpy(cp->samples, A.samples + from,
            (A.n_samples - from) * sizeof(*cp->samples));
     cp->n_samples = A.n_samples - from;
