@@ -114,6 +114,8 @@ static __thread int ah_busy __attribute__((tls_model("initial-exec")));
  * needs no lookup. */
 static __thread uint64_t ah_last_block
     __attribute__((tls_model("initial-exec")));
+static __thread size_t ah_last_slot     /* its slot then: a hint */
+    __attribute__((tls_model("initial-exec")));
 
 static inline void
 ah_lock(void)
@@ -412,6 +414,7 @@ ah_track(void *p, size_t size, uint32_t node, uint32_t g)
         ;
     A.blocks[k].addr = (uintptr_t)p;
     ah_last_block = (uintptr_t)p;
+    ah_last_slot = k;
     A.blocks[k].size = size;
     A.blocks[k].node = node;
     A.blocks[k].group = g;
@@ -497,7 +500,11 @@ ah_preheader(PyTypeObject *tp)
 static void
 ah_type_block(uint64_t addr, uint32_t g)
 {
-    size_t k = ah_find(addr);
+    /* Mostly still where this thread put it (the table only grows, and a
+     * free elsewhere rarely shifts it): no hashing then. */
+    size_t k = ah_last_slot < ((size_t)1 << A.bbits) &&
+               A.blocks[ah_last_slot].addr == addr ? ah_last_slot
+                                                   : ah_find(addr);
     ah_block_t *b;
     ah_count_t *from;
     int at_peak;
