@@ -342,6 +342,7 @@ static void allocs(tt_reader_t *r)
 {
     tt_allocs_t *a = NULL;
     const tt_alloc_site_t *st, *prev = NULL;
+    const tt_alloc_type_t *ty, *prevt = NULL;
     tt_alloc_frame_t fr[8];
     const tt_alloc_sample_t *sm;
     size_t n;
@@ -358,6 +359,12 @@ static void allocs(tt_reader_t *r)
         for (size_t k = 0; k < d && k < 8; k++)
             EXPECT(fr[k].code == TT_NO_CODE || tt_reader_code(r, fr[k].code));
         prev = st;
+    }
+    for (size_t i = 0; (ty = tt_allocs_type(a, i)); i++) {
+        EXPECT(ty->frees <= ty->allocs && ty->live_blocks <= ty->allocs);
+        EXPECT(ty->type == TT_ALLOC_BUFFERS || tt_reader_type(r, ty->type));
+        EXPECT(prevt == NULL || prevt->live_bytes >= ty->live_bytes);
+        prevt = ty;
     }
     sm = tt_allocs_samples(a, &n);
     for (size_t i = 0; i < n; i++)

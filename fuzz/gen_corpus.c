@@ -215,6 +215,31 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* 0x85 as snapshots: a partial one (PSITE, TYPE, PSAMPLES), then the
+     * lone partial summary of an emergency flush; no final one (killed) */
+    w = start("seed-allocs-partial", &b, &c, &t);
+    tt_tbuf_obj_create(b, 200, t, 0x7f0000000040ull, 32, c, 3, TT_NO_OFFSET);
+    {
+        tt_alloc_summary_t sum = {TT_ALLOCS_PARTIAL, 8, 3, 600, 0, 0, 600, 3,
+                                  600, 9, 0, 0};
+        tt_alloc_frame_t st[] = {{TT_NO_STACK, c, 7}, {0, c, 3}};
+        tt_alloc_site_t si[] = {{1, 3, 600, 0, 0, 600, 3, 600}};
+        tt_alloc_type_t ty[] = {{t, 1, 32, 0, 0, 32, 1, 32},
+                                {TT_ALLOC_BUFFERS, 2, 568, 0, 0, 568, 2, 568}};
+        tt_alloc_sample_t sm[] = {{10, 100}, {20, 600}};
+        tt_alloc_snapshot_t s = {&sum, st, 2, 0, si, 1, ty, 2, sm, 2};
+        tt_writer_allocs_snapshot(w, &s);
+        sum.live_bytes = 700;
+        s.stacks = NULL;
+        s.n_stacks = 0;
+        s.first_stack = 2;
+        s.n_sites = 0;
+        s.n_types = 0;
+        s.n_samples = 0;
+        tt_writer_allocs_snapshot(w, &s);  /* summary only, as an emergency */
+    }
+    tt_writer_abandon(w);
+
     /* a --count recording: 0x80 line-count chunks, no events */
     w = start("seed-counts", &b, &c, &t);
     {

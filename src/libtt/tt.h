@@ -253,6 +253,17 @@ int tt_writer_flush(tt_writer_t *w);
 int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
                               const char *value);
 
+/* Asks tt_writer_flush_emergency to write one more ancillary chunk of
+ * `type` (0x80..0xFF), after the pending definitions and before the
+ * events: its payload is what fill(ctx, buf, cap) puts in a buffer of
+ * `cap` (512) bytes on the handler's stack (0: none). fill runs in the
+ * signal handler: it must be async-signal-safe. fill NULL clears it.
+ * 0, or TT_EINVAL (NULL writer, or a type below 0x80). */
+int tt_writer_set_emergency_extra(tt_writer_t *w, uint8_t type,
+                                  size_t (*fill)(void *ctx, uint8_t *buf,
+                                                 size_t cap),
+                                  void *ctx);
+
 /* Flushes, writes the end-of-recording chunk, closes the file and frees
  * everything, buffers included; w is invalid afterwards whatever it returns.
  * Releases the "being written" lock (tt_file_being_written). */
@@ -758,12 +769,16 @@ void tt_objects_free(tt_objects_t *o);
 
 #define TT_CHUNK_ALLOCS  0x85      /* allocations, FORMAT.md §18 */
 #define TT_NO_STACK      UINT32_MAX
+#define TT_ALLOCS_PARTIAL 1u       /* summary flag: written before stop (a
+                                      periodic or emergency flush) */
+#define TT_ALLOC_BUFFERS UINT32_MAX /* tt_alloc_type_t.type: blocks no
+                                      object was created in */
 
 /* What `--objects --bytes` counted: blocks requested through CPython's
  * RAW, MEM and OBJ allocator domains while the recording ran (docs/
  * objects.md says what is and is not in them). */
 typedef struct {
-    uint32_t flags;              /* none defined yet */
+    uint32_t flags;              /* TT_ALLOCS_PARTIAL or 0 */
     uint32_t depth;              /* --stack-depth: frames kept per stack */
     uint64_t allocs, alloc_bytes;   /* blocks made (a realloc counts one,
                                        of its new size) */
@@ -794,6 +809,18 @@ typedef struct {
     uint64_t peak_bytes;         /* held at the moment of the peak */
 } tt_alloc_site_t;
 
+/* Bytes charged to one type: the blocks objects of that type were
+ * created in (the object's own memory, GC header and pre-header
+ * included), or TT_ALLOC_BUFFERS for every other block (a list's items,
+ * a dict's keys, a bytearray's data, interpreter memory). */
+typedef struct {
+    uint32_t type;               /* type id, or TT_ALLOC_BUFFERS */
+    uint64_t allocs, alloc_bytes;
+    uint64_t frees, freed_bytes;
+    uint64_t live_bytes, live_blocks;
+    uint64_t peak_bytes;
+} tt_alloc_type_t;
+
 /* Live bytes at a moment (ticks since the start). */
 typedef struct {
     uint64_t tick;
@@ -808,6 +835,38 @@ int tt_writer_allocs(tt_writer_t *w, const tt_alloc_summary_t *sum,
                      const tt_alloc_frame_t *stacks, size_t n_stacks,
                      const tt_alloc_site_t *sites, size_t n_sites,
                      const tt_alloc_sample_t *samples, size_t n_samples);
+
+/* A snapshot of the byte counts (FORMAT.md §18), as a recording writes
+ * it at each periodic flush and at stop. `stacks` are the stacks new since
+ * the last snapshot, numbered from `first_stack` (the count written
+ * before); `sites` and `types` are complete as of now; `samples` are new
+ * since the last partial snapshot when sum->flags has TT_ALLOCS_PARTIAL,
+ * else all of them. */
+typedef struct {
+    const tt_alloc_summary_t *sum;
+    const tt_alloc_frame_t *stacks;
+    size_t n_stacks;
+    uint32_t first_stack;
+    const tt_alloc_site_t *sites;
+    size_t n_sites;
+    const tt_alloc_type_t *types;  /* type ids already defined */
+    size_t n_types;
+    const tt_alloc_sample_t *samples;
+    size_t n_samples;
+} tt_alloc_snapshot_t;
+
+/* Writes one snapshot as 0x85 chunks. Checks as tt_writer_allocs, and a
+ * type must be defined or TT_ALLOC_BUFFERS. 0; TT_EINVAL (nothing
+ * written); TT_ENOMEM or TT_EIO (part may be written). Nothing is
+ * retained. */
+int tt_writer_allocs_snapshot(tt_writer_t *w, const tt_alloc_snapshot_t *s);
+
+/* Encodes a lone partial SUMMARY record (flags forced to
+ * TT_ALLOCS_PARTIAL) as the payload of a 0x85 chunk into buf: its length,
+ * or 0 if cap is too small. No allocation: async-signal-safe (for the
+ * emergency flush). */
+size_t tt_allocs_encode_summary(const tt_alloc_summary_t *sum, uint8_t *buf,
+                                size_t cap);
 
 typedef struct tt_allocs tt_allocs_t;
 /* Reads every 0x85 chunk of r. 0 and *out (free with tt_allocs_free;
@@ -827,6 +886,10 @@ size_t tt_allocs_stack(const tt_allocs_t *a, uint32_t stack,
                        tt_alloc_frame_t *out, size_t max);
 /* Live bytes over time, in tick order; *n gets the count. Borrowed. */
 const tt_alloc_sample_t *tt_allocs_samples(const tt_allocs_t *a, size_t *n);
+/* The i-th type group by live bytes, then bytes allocated (descending);
+ * NULL past the end (and for files written before types were counted).
+ * Borrowed until tt_allocs_free. */
+const tt_alloc_type_t *tt_allocs_type(const tt_allocs_t *a, size_t i);
 void tt_allocs_free(tt_allocs_t *a);
 
 /* ------------------------------------- line counts and coverage */

@@ -103,6 +103,11 @@ struct tt_writer {
                                    TT__W_EMERGENCY once
                                    tt_writer_flush_emergency claimed it */
     int last_errno;             /* errno of the first failed write, or 0 */
+    /* tt_writer_set_emergency_extra: one more ancillary chunk for the
+     * emergency flush, built by fill on the signal handler's stack */
+    size_t (*em_fill)(void *ctx, uint8_t *buf, size_t cap);
+    void *em_ctx;
+    uint8_t em_type;
 };
 
 #define TT__W_EMERGENCY (1 << 30)

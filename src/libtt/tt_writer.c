@@ -623,6 +623,15 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
         first = emergency_chunk(w, note, (size_t)(p - note), TT__CH_DEFS,
                                 TT__NO_THREAD);
     }
+    if (w->em_fill != NULL) {
+        uint8_t extra[512];
+        size_t n = w->em_fill(w->em_ctx, extra, sizeof extra);
+        if (n > 0 && n <= sizeof extra) {
+            rc = emergency_chunk(w, extra, n, w->em_type, TT__NO_THREAD);
+            if (rc < 0 && first == 0)
+                first = rc;
+        }
+    }
     for (uint32_t i = 0; i < w->n_threads; i++) {
         const tt_tbuf_t *b = w->threads[i];
         uint8_t *pos;
@@ -638,6 +647,21 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
             first = rc;
     }
     return first;
+}
+
+/* Contract (tt.h). Set while no emergency flush can run yet (the caller
+ * arms the crash handler after it) or from the writer's owner thread. */
+int tt_writer_set_emergency_extra(tt_writer_t *w, uint8_t type,
+                                  size_t (*fill)(void *ctx, uint8_t *buf,
+                                                 size_t cap),
+                                  void *ctx)
+{
+    if (w == NULL || (fill != NULL && type < 0x80))
+        return TT_EINVAL;
+    w->em_type = type;
+    w->em_ctx = ctx;
+    __atomic_store_n(&w->em_fill, fill, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* Writes pending definitions, then each thread's pending events (preceded

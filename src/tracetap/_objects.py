@@ -140,8 +140,17 @@ def _bytes(raw: dict[str, Any] | None) -> dict[str, Any] | None:
                                                  -r["alloc_bytes"]))
     for r in rows:
         r["stacks"].sort(key=lambda st: (-st["live_bytes"], -st["alloc_bytes"]))
-    return {"totals": raw["totals"], "lines": rows,
+    types = [{**{n: t[n] for n in keys}, "type": t["type"],
+              "buffers": t["type"] is None} for t in raw.get("types", [])]
+    return {"totals": raw["totals"], "lines": rows, "types": types,
             "samples": raw["samples"]}
+
+
+BUFFERS = "buffers (no object)"
+
+
+def _type_name(t: dict[str, Any]) -> str:
+    return BUFFERS if t["type"] is None else printable(t["type"])
 
 
 def _size(n: int) -> str:
@@ -161,6 +170,21 @@ def _format_bytes(b: dict[str, Any], out: TextIO, limit: int,
               f"{t['peak_ns'] / 1e9:.3f} s\n")
     if t["lost"]:
         out.write(f"  {t['lost']:,} block(s) not tracked (out of memory)\n")
+    if t.get("partial"):
+        out.write("  the recording was cut short: bytes per line and type "
+                  "as of its last flush, totals as of its end\n")
+    if b["types"]:
+        out.write("\nBytes per type (the block each object was created in; "
+                  f"{BUFFERS}: every other block):\n")
+        w = max([len("type")] + [len(_type_name(r)) for r in b["types"][:limit]])
+        out.write(f"  {'type':<{w}}  {'live':>10}  {'at peak':>10}  "
+                  f"{'allocated':>10}  {'blocks':>10}\n")
+        for r in b["types"][:limit]:
+            out.write(f"  {_type_name(r):<{w}}  {_size(r['live_bytes']):>10}  "
+                      f"{_size(r['peak_bytes']):>10}  "
+                      f"{_size(r['alloc_bytes']):>10}  {r['allocs']:>10,}\n")
+        if len(b["types"]) > limit:
+            out.write(f"  ... {len(b['types']) - limit} more types\n")
     for title, key in (("Top lines by live bytes at stop", "live_bytes"),
                        ("At the peak", "peak_bytes"),
                        ("Top lines by bytes allocated", "alloc_bytes")):

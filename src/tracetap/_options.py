@@ -83,7 +83,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(("--bytes",), "bytes", "flag", "bytes", default=False, serial=7,
               help="with --objects: count the bytes each creation stack allocates "
               "(CPython's allocator domains, as tracemalloc), live bytes over time "
-              "and the peak; read them with `tracetap objects`"),
+              "and the peak, and per type: the block each object was created in "
+              "(its GC header and pre-header included) goes to its type, every "
+              "other block (list items, dict keys, bytearray data) to 'buffers "
+              "(no object)'; written at each flush too, so a killed program "
+              "keeps them; read them with `tracetap objects`"),
     RunOption(("--stack-depth",), "stack_depth", "int", "stack_depth", default=8,
               metavar="N", help="with --bytes: traced frames kept per creation "
               "stack (1-64, default 8)"),

@@ -431,15 +431,34 @@ def _objects(r: _Rec, pages: dict[str, str], top: int) -> str:
 
     types = sorted(o["types"].items(), key=lambda kv: -kv[1]["created"])
     life = Col("median life", True, "lifetime p50 (upper bound)")
+    # --bytes: the bytes of the blocks each type's objects were created in
+    nbytes = {t["type"]: t for t in (o.get("bytes") or {}).get("types", [])}
+    bcols = [Col("live bytes", True, "bytes of the objects' blocks alive "
+                 "at stop (--bytes)"),
+             Col("bytes allocated", True)] if nbytes else []
+
+    def bcells(name: str) -> list[Any]:
+        if not nbytes:
+            return []
+        t = nbytes.get(name, {"live_bytes": 0, "alloc_bytes": 0})
+        return [td(f"{t['live_bytes']:,}", v=t["live_bytes"], cls="r"),
+                td(f"{t['alloc_bytes']:,}", v=t["alloc_bytes"], cls="r")]
+
     parts.append("<h4>Types</h4>" + table(
         [Col("type"), Col("created", True), Col("destroyed", True),
-         Col("survived", True), life],
+         Col("survived", True), life, *bcols],
         ([td(name), td(f"{t['created']:,}", v=t["created"], cls="r"),
           td(f"{t['destroyed']:,}", v=t["destroyed"], cls="r"),
           td(f"{t['survived']:,}", v=t["survived"], cls="r"),
           td(human_ns(t["lifetime_p50_ns"]), v=t["lifetime_p50_ns"] or 0,
-             cls="r")] for name, t in types[:top]),
+             cls="r"), *bcells(name)] for name, t in types[:top]),
         table_id=f"types-{r.index}") + rest(types, "types"))
+    if None in nbytes:
+        buf = nbytes[None]
+        parts.append(f'<p class="muted">Buffers (no object: list items, '
+                     f'dict keys, bytearray data, interpreter memory): '
+                     f'{buf["live_bytes"]:,} bytes alive at stop, '
+                     f'{buf["alloc_bytes"]:,} allocated.</p>')
     sites = o["sites"]
     parts.append("<h4>Creation sites</h4>" + table(
         [Col("site"), Col("function"), Col("type"), Col("created", True),

@@ -324,7 +324,13 @@ def _main_parser() -> argparse.ArgumentParser:
                      "imported out of the survivor lists")
     obj.add_argument("--stacks", action="store_true",
                      help="with --bytes data: expand each line to the "
-                     "creation stacks that allocated there")
+                     "creation stacks that allocated there. (--bytes data "
+                     "also gives bytes per type: an object's own block, "
+                     "GC header included, goes to its type; a list's "
+                     "items, a dict's keys, a bytearray's data and other "
+                     "blocks no object was created in go to 'buffers (no "
+                     "object)'. An object taken from a freelist whose block "
+                     "predates the recording is not counted.)")
     cov = sub.add_parser(
         "coverage",
         help="line counts and coverage reports",

@@ -313,3 +313,236 @@ void test_allocs_call_tree_nocalls(void)
     tt_calls_free(calls);
     tt_reader_close(r);
 }
+
+/* ------------------------------------------- snapshots (partial, final) */
+
+/* A type "list" defined in w: its id. */
+static uint32_t define_type(tt_writer_t *w, const char *name)
+{
+    tt_type_def_t td = {0};
+    uint32_t s, id;
+    CHECK_OK(tt_writer_string(w, name, strlen(name), &s));
+    td.name = s;
+    td.basicsize = 40;
+    CHECK_OK(tt_writer_type(w, &td, &id));
+    return id;
+}
+
+/* Partial snapshot k (1 or 2) of a recording: k stacks more, sites and
+ * types as they stand (bytes grow with k), ten samples more. */
+static void write_partial(tt_writer_t *w, const uint32_t c[2], uint32_t ty,
+                          int k)
+{
+    tt_alloc_summary_t sum = {TT_ALLOCS_PARTIAL, 8, 10u * k, 1000u * k, 0, 0,
+                              1000u * k, 10u * k, 1000u * k, 5, 0, 0};
+    tt_alloc_frame_t st1[] = {{TT_NO_STACK, c[1], 12}, {0, c[0], 5}};
+    tt_alloc_frame_t st2[] = {{TT_NO_STACK, c[1], 13}, {2, c[0], 5}};
+    tt_alloc_site_t si[] = {{1, 5u * k, 600u * k, 0, 0, 600u * k, 5u * k,
+                             600u * k},
+                            {k == 2 ? 3 : 0, 5u * k, 400u * k, 0, 0,
+                             400u * k, 5u * k, 400u * k}};
+    tt_alloc_type_t ty_rows[] = {{ty, 4u * k, 224u * k, 0, 0, 224u * k,
+                                  4u * k, 224u * k},
+                                 {TT_ALLOC_BUFFERS, 6u * k, 776u * k, 0, 0,
+                                  776u * k, 6u * k, 776u * k}};
+    tt_alloc_sample_t sm[10];
+    tt_alloc_snapshot_t s = {0};
+    for (int i = 0; i < 10; i++) {
+        sm[i].tick = (uint64_t)(10 * (k - 1) + i) * 7;
+        sm[i].live_bytes = (uint64_t)(10 * (k - 1) + i) * 100;
+    }
+    s.sum = &sum;
+    s.stacks = k == 1 ? st1 : st2;
+    s.n_stacks = 2;
+    s.first_stack = k == 1 ? 0 : 2;
+    s.sites = si;
+    s.n_sites = 2;
+    s.types = ty_rows;
+    s.n_types = 2;
+    s.samples = sm;
+    s.n_samples = 10;
+    CHECK_OK(tt_writer_allocs_snapshot(w, &s));
+}
+
+/* Two partial snapshots, then (kill) nothing more: the last partial one
+ * stands, samples of both in order, the stacks of both; an emergency
+ * summary after them updates the totals and keeps the sites. */
+void test_allocs_partial_snapshots(void)
+{
+    const char *path = tmp_path("allocs_partial.ttrace");
+    uint32_t c[2], ty;
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_alloc_summary_t em = {0, 8, 99, 5555, 0, 0, 4444, 1, 6666, 9, 0, 0};
+    uint8_t buf[256];
+    size_t n = 0;
+    tt_reader_t *r;
+    tt_allocs_t *a;
+    const tt_alloc_sample_t *sm;
+    const tt_alloc_type_t *t;
+    tt_alloc_frame_t fr[4];
+
+    ty = define_type(w, "list");
+    write_partial(w, c, ty, 1);
+    write_partial(w, c, ty, 2);
+    CHECK_EQ(tt_allocs_encode_summary(&em, buf, 8), 0);   /* too small */
+    n = tt_allocs_encode_summary(&em, buf, sizeof buf);
+    CHECK(n > 0);
+    raw_chunk(w, buf, n);
+    /* no close: the file ends as a killed process leaves it */
+    CHECK_OK(tt_writer_flush(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_EQ(tt_reader_damage(r)->status, TT_ETRUNCATED);   /* incomplete */
+    CHECK_OK(tt_allocs_load(r, &a));
+    CHECK_EQ(tt_allocs_bad_chunks(a), 0);
+    CHECK(tt_allocs_summary(a)->flags & TT_ALLOCS_PARTIAL);
+    CHECK_EQ(tt_allocs_summary(a)->alloc_bytes, 5555);   /* the emergency's */
+    CHECK_EQ(tt_allocs_site(a, 0)->stack, 1);           /* snapshot 2's */
+    CHECK_EQ(tt_allocs_site(a, 0)->live_bytes, 1200);
+    CHECK_EQ(tt_allocs_site(a, 1)->stack, 3);
+    CHECK_EQ(tt_allocs_site(a, 1)->live_bytes, 800);
+    CHECK(tt_allocs_site(a, 2) == NULL);
+    CHECK_EQ(tt_allocs_stack(a, 3, fr, 4), 2);
+    CHECK_EQ(fr[1].line, 13);
+    t = tt_allocs_type(a, 0);
+    CHECK_EQ(t->type, TT_ALLOC_BUFFERS);
+    CHECK_EQ(t->live_bytes, 1552);
+    CHECK_EQ(tt_allocs_type(a, 1)->type, ty);
+    CHECK_EQ(tt_allocs_type(a, 1)->alloc_bytes, 448);
+    CHECK(tt_allocs_type(a, 2) == NULL);
+    sm = tt_allocs_samples(a, &n);
+    CHECK_EQ(n, 20);
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ(sm[i].live_bytes, i * 100);
+    tt_allocs_free(a);
+    tt_reader_close(r);
+    CHECK_OK(tt_writer_close(w));
+}
+
+/* Partial snapshots, then the final one at stop: the final's sites, types
+ * and samples only. */
+void test_allocs_final_after_partial(void)
+{
+    const char *path = tmp_path("allocs_final.ttrace");
+    uint32_t c[2], ty;
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_alloc_summary_t sum = {0, 8, 3, 300, 1, 100, 200, 2, 250, 4, 0, 0};
+    tt_alloc_site_t si = {1, 3, 300, 1, 100, 200, 2, 250};
+    tt_alloc_type_t tr = {0, 1, 56, 0, 0, 56, 1, 56};
+    tt_alloc_sample_t sm[3] = {{1, 100}, {2, 250}, {3, 200}};
+    tt_alloc_snapshot_t s = {0};
+    tt_reader_t *r;
+    tt_allocs_t *a;
+    size_t n;
+
+    ty = define_type(w, "bytearray");
+    write_partial(w, c, ty, 1);
+    tr.type = ty;
+    s.sum = &sum;
+    s.first_stack = 2;                  /* no new stack */
+    s.sites = &si;
+    s.n_sites = 1;
+    s.types = &tr;
+    s.n_types = 1;
+    s.samples = sm;
+    s.n_samples = 3;
+    CHECK_OK(tt_writer_allocs_snapshot(w, &s));
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_OK(tt_allocs_load(r, &a));
+    CHECK_EQ(tt_allocs_summary(a)->flags, 0);
+    CHECK_EQ(tt_allocs_site(a, 0)->live_bytes, 200);
+    CHECK(tt_allocs_site(a, 1) == NULL);
+    CHECK_EQ(tt_allocs_type(a, 0)->type, ty);
+    CHECK(tt_allocs_type(a, 1) == NULL);
+    (void)tt_allocs_samples(a, &n);
+    CHECK_EQ(n, 3);
+    tt_allocs_free(a);
+    tt_reader_close(r);
+}
+
+/* The snapshot writer's refusals, and malformed new records: a TYPE of an
+ * undefined type, a PSITE of an undefined stack. */
+void test_allocs_snapshot_malformed(void)
+{
+    const char *path = tmp_path("allocs_badsnap.ttrace");
+    uint32_t c[2], ty;
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_alloc_summary_t sum = {TT_ALLOCS_PARTIAL, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+                              0, 0};
+    tt_alloc_frame_t st = {1, c[0], 1};  /* parent 1 >= first_stack 1 + 0 */
+    tt_alloc_type_t badty = {77, 1, 1, 0, 0, 1, 1, 1};
+    tt_alloc_site_t badsite = {5, 1, 1, 0, 0, 1, 1, 1};
+    tt_alloc_snapshot_t s = {0};
+    /* SUMMARY (partial), TYPE on type 0 (good), TYPE on type 9 (bad) */
+    static const uint8_t types[] = {0x01, 12, 1, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                    0, 0x86, 8, 1, 1, 56, 0, 0, 56, 1, 56,
+                                    0x86, 8, 10, 1, 56, 0, 0, 56, 1, 56};
+    /* a PSITE of stack 4, none defined */
+    static const uint8_t psite[] = {0x83, 8, 5, 1, 8, 0, 0, 8, 1, 8};
+    tt_reader_t *r;
+    tt_allocs_t *a;
+
+    ty = define_type(w, "dict");
+    CHECK_EQ(ty, 0);
+    s.sum = &sum;
+    s.first_stack = 1;
+    s.stacks = &st;
+    s.n_stacks = 1;
+    CHECK_EQ(tt_writer_allocs_snapshot(w, &s), TT_EINVAL);
+    s.n_stacks = 0;
+    s.types = &badty;
+    s.n_types = 1;
+    CHECK_EQ(tt_writer_allocs_snapshot(w, &s), TT_EINVAL);
+    s.n_types = 0;
+    s.sites = &badsite;
+    s.n_sites = 1;
+    CHECK_EQ(tt_writer_allocs_snapshot(w, &s), TT_EINVAL);
+    CHECK_EQ(tt_writer_allocs_snapshot(w, NULL), TT_EINVAL);
+    raw_chunk(w, types, sizeof types);
+    raw_chunk(w, psite, sizeof psite);
+    CHECK_OK(tt_writer_close(w));
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_EQ(tt_reader_n_ancillary(r), 2);   /* the refused wrote nothing */
+    CHECK_OK(tt_allocs_load(r, &a));
+    CHECK_EQ(tt_allocs_bad_chunks(a), 2);
+    CHECK_EQ(tt_allocs_type(a, 0)->type, ty);   /* the record before */
+    CHECK_EQ(tt_allocs_type(a, 0)->live_bytes, 56);
+    CHECK(tt_allocs_type(a, 1) == NULL);
+    CHECK(tt_allocs_site(a, 0) == NULL);
+    tt_allocs_free(a);
+    tt_reader_close(r);
+}
+
+/* The emergency flush writes the extra chunk its filler builds: the file
+ * of a crashed process has the bytes summary of the moment. */
+static size_t fill_summary(void *ctx, uint8_t *buf, size_t cap)
+{
+    return tt_allocs_encode_summary(ctx, buf, cap);
+}
+
+void test_allocs_emergency_extra(void)
+{
+    const char *path = tmp_path("allocs_emerg.ttrace");
+    uint32_t c[2];
+    tt_writer_t *w = open_two_codes(path, c);
+    tt_alloc_summary_t sum = {0, 8, 7, 700, 0, 0, 700, 7, 900, 3, 0, 0};
+    tt_reader_t *r;
+    tt_allocs_t *a;
+
+    CHECK_EQ(tt_writer_set_emergency_extra(w, 0x10, fill_summary, &sum),
+             TT_EINVAL);
+    CHECK_EQ(tt_writer_set_emergency_extra(NULL, TT_CHUNK_ALLOCS, NULL, NULL),
+             TT_EINVAL);
+    CHECK_OK(tt_writer_set_emergency_extra(w, TT_CHUNK_ALLOCS, fill_summary,
+                                           &sum));
+    CHECK_OK(tt_writer_flush_emergency(w, "crash_signal", "SIGTERM"));
+    CHECK_EQ(tt_writer_close(w), TT_ESTATE);
+    CHECK_OK(tt_reader_open(&r, path, 0));
+    CHECK_EQ(tt_reader_damage(r)->status, TT_ETRUNCATED);
+    CHECK_OK(tt_allocs_load(r, &a));
+    CHECK(tt_allocs_summary(a)->flags & TT_ALLOCS_PARTIAL);
+    CHECK_EQ(tt_allocs_summary(a)->peak_bytes, 900);
+    CHECK(tt_allocs_site(a, 0) == NULL);
+    tt_allocs_free(a);
+    tt_reader_close(r);
+}

@@ -18,19 +18,19 @@ import os
 import subprocess
 import sys
 
+import bytes_support as bs
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROG = os.path.join(HERE, "objprogs", "bytesplant.py")
-TIMEOUT = float(os.environ.get("TRACETAP_TEST_TIMEOUT", "300"))
+TIMEOUT = bs.TIMEOUT
 # Relative tolerance against tracemalloc, plus a small absolute slack for
 # the few blocks the two tools see differently at a line (tracemalloc's
 # own start-up, the recording's first allocations).
 TOLERANCE = 0.05
 SLACK = 4096
 
-needs_313 = pytest.mark.skipif(sys.version_info < (3, 13),
-                               reason="--objects needs CPython 3.13+")
+needs_313 = bs.needs_313
 
 # tracemalloc as the reference: the program run under it, then its view of
 # the program's lines (live bytes per line, per (line, caller) for the
@@ -59,30 +59,19 @@ print(json.dumps({"lines": lines, "callers": callers, "peak": peak,
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONHASHSEED"] = "0"
-    env.pop("PYTHONTRACEMALLOC", None)
-    return env
-
-
 def _line(tag):
-    with open(PROG) as f:
-        for i, text in enumerate(f, 1):
-            if text.rstrip().endswith("# " + tag):
-                return i
-    raise AssertionError(tag)
+    return bs.tagged_line(PROG, tag)
 
 
 def _close(ours, ref):
-    return abs(ours - ref) <= TOLERANCE * ref + SLACK
+    return bs.close(ours, ref, TOLERANCE, SLACK)
 
 
 @pytest.fixture(scope="module")
 def reference():
     p = subprocess.run([sys.executable, "-c", REFERENCE, PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env())
+                       env=bs.env())
     assert p.returncode == 0, p.stderr
     ref = json.loads(p.stdout)
     ref["lines"] = {int(k): v for k, v in ref["lines"].items()}
@@ -94,7 +83,7 @@ def _record(tmp_path, *opts):
     p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--objects",
                         "--bytes", *opts, "-o", out, PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env(), cwd=str(tmp_path))
+                       env=bs.env(), cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr
     import tracetap
     with tracetap.load(out) as t:
@@ -164,7 +153,7 @@ def test_stack_depth_one_merges_callers(tmp_path):
 @needs_313
 def test_report_text_and_json(tmp_path):
     out, _ = _record(tmp_path)
-    env = _env()
+    env = bs.env()
     p = subprocess.run([sys.executable, "-m", "tracetap", "objects", out,
                         "--stacks"], capture_output=True, text=True,
                        timeout=TIMEOUT, env=env)
@@ -185,7 +174,7 @@ def test_bytes_needs_objects(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--bytes",
                         "-o", str(tmp_path / "x.ttrace"), PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env())
+                       env=bs.env())
     assert p.returncode == 2 and "--bytes" in p.stderr
 
 
@@ -212,5 +201,5 @@ def test_bytes_refused_before_313(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tracetap", "run", "--objects",
                         "--bytes", "-o", str(tmp_path / "x.ttrace"), PROG],
                        capture_output=True, text=True, timeout=TIMEOUT,
-                       env=_env())
+                       env=bs.env())
     assert p.returncode != 0 and "3.13" in p.stderr

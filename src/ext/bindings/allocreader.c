@@ -1,7 +1,8 @@
 /* allocreader.c - _tracetap.allocs(reader): the 0x85 chunk of an
  * `--objects --bytes` recording (tt_allocs_load) as a dict: the summary,
  * bytes per creation stack (each stack innermost frame first, with file,
- * line and function), and live bytes over time in ns.
+ * line and function), bytes per type (None: buffers no object was created
+ * in) and live bytes over time in ns.
  * Must not: analyse anything itself (libtt does) or trust the file.
  * GIL: held.
  */
@@ -76,11 +77,34 @@ site_dict(tt_reader_t *r, const tt_allocs_t *a, const tt_alloc_site_t *s)
     return d;
 }
 
+/* A type group as the counters plus "type": its name, or None for the
+ * buffers. */
+static PyObject *
+type_dict(tt_reader_t *r, const tt_alloc_type_t *t)
+{
+    const uint64_t c[N_COUNTERS] = {t->allocs, t->alloc_bytes, t->frees,
+                                    t->freed_bytes, t->live_bytes,
+                                    t->live_blocks, t->peak_bytes};
+    const tt_type_def_t *td = t->type == TT_ALLOC_BUFFERS
+                                  ? NULL : tt_reader_type(r, t->type);
+    PyObject *d = counters_dict(c), *name;
+    if (d == NULL)
+        return NULL;
+    name = td != NULL ? capture_text(tt_reader_string(r, td->name))
+                      : Py_NewRef(Py_None);
+    if (name == NULL || PyDict_SetItemString(d, "type", name) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(name);
+    return d;
+}
+
 /* allocs(reader) -> dict, or None when the file has no 0x85 chunk. */
 PyObject *
 capture_allocs_report(PyObject *module, PyObject *arg)
 {
     PyObject *reader, *res = NULL, *sites = NULL, *samples = NULL;
+    PyObject *types = NULL;
+    const tt_alloc_type_t *ty;
     PyObject *totals = NULL, *v = NULL;
     tt_reader_t *r = NULL;
     tt_allocs_t *a = NULL;
@@ -107,8 +131,15 @@ capture_allocs_report(PyObject *module, PyObject *arg)
     }
     sites = PyList_New(0);
     samples = PyList_New(0);
-    if (sites == NULL || samples == NULL)
+    types = PyList_New(0);
+    if (sites == NULL || samples == NULL || types == NULL)
         goto done;
+    for (i = 0; (ty = tt_allocs_type(a, i)) != NULL; i++) {
+        v = type_dict(r, ty);
+        if (v == NULL || PyList_Append(types, v) < 0)
+            goto done;
+        Py_CLEAR(v);
+    }
     for (i = 0; (st = tt_allocs_site(a, i)) != NULL; i++) {
         v = site_dict(r, a, st);
         if (v == NULL || PyList_Append(sites, v) < 0)
@@ -132,21 +163,24 @@ capture_allocs_report(PyObject *module, PyObject *arg)
     }
     if (totals == NULL)
         goto done;
-    v = Py_BuildValue("{s:I,s:K,s:K,s:K,s:I}", "depth", (unsigned)s->depth,
+    v = Py_BuildValue("{s:I,s:K,s:K,s:K,s:I,s:O}", "depth", (unsigned)s->depth,
                       "peak_ns", (unsigned long long)tt_reader_span_ns(
                           r, s->peak_tick),
                       "untracked", (unsigned long long)s->untracked,
                       "lost", (unsigned long long)s->lost,
-                      "bad_chunks", (unsigned)tt_allocs_bad_chunks(a));
+                      "bad_chunks", (unsigned)tt_allocs_bad_chunks(a),
+                      "partial", (s->flags & TT_ALLOCS_PARTIAL) ? Py_True
+                                                                : Py_False);
     if (v == NULL || PyDict_Update(totals, v) < 0)
         goto done;
-    res = Py_BuildValue("{s:O,s:O,s:O}", "totals", totals, "sites", sites,
-                        "samples", samples);
+    res = Py_BuildValue("{s:O,s:O,s:O,s:O}", "totals", totals, "sites",
+                        sites, "types", types, "samples", samples);
 done:
     Py_XDECREF(v);
     Py_XDECREF(totals);
     Py_XDECREF(sites);
     Py_XDECREF(samples);
+    Py_XDECREF(types);
     tt_allocs_free(a);
     if (r != NULL)
         capture_reader_give_back(reader, r);

@@ -14,6 +14,7 @@
  * write every thread's.
  */
 #include "capture_int.h"
+#include "objects_api.h"
 
 void
 capture_periodic(capture_rec_t *rec)
@@ -22,6 +23,7 @@ capture_periodic(capture_rec_t *rec)
      * between them, so times stay right whatever the calibration said. */
     if (capture_clock_sync(rec->w) < 0)
         rec->problems.writer_errors++;
+    ttx_allocs_periodic(rec);           /* --bytes: a partial snapshot */
     if (tt_writer_flush(rec->w) < 0)
         rec->problems.writer_errors++;
 }

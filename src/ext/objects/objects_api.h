@@ -66,6 +66,9 @@ int ttx_allocs_start(capture_rec_t *rec, int depth);
 void ttx_allocs_enable(void);
 PyObject *ttx_allocs_stop(capture_rec_t *rec, PyObject *warnings);
 void ttx_allocs_abort(void);
+/* At each periodic flush (GIL held): writes a partial 0x85 snapshot, so a
+ * process killed later keeps its bytes up to now. Failures are counted. */
+void ttx_allocs_periodic(capture_rec_t *rec);
 #define TTX_ALLOCS_DEPTH_DEFAULT 8
 
 /* objsession.c (every version: refusals live here) */
