@@ -181,6 +181,21 @@ void tt__tbuf_free(tt_tbuf_t *b);
 int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
+/* Events stored in the buffer's current chunk (DROPPED ones included). */
+uint64_t tt__tbuf_chunk_events(const tt_tbuf_t *b);
+/* Writes the current chunk (and its 0x86 marks) if it holds events and
+ * starts a new one. The caller holds the writer's guard. 0 or TT_EIO. */
+int tt__tbuf_write(tt_tbuf_t *b);
+
+/* tt_chunk_marks.c, the writer's side of 0x86 chunks (FORMAT.md §19).
+ * tt__marks_write: right after b's EVENTS chunk was written with payload
+ * CRC events_crc, writes its marks as a 0x86 chunk (none: nothing). 0 or
+ * TT_EIO (the marks are lost; the events read unmarked).
+ * tt__marks_payload: the same payload for the emergency flush to write:
+ * its length (0: no marks) and *payload, inside b's mark buffer. */
+int tt__marks_write(tt_tbuf_t *b, uint32_t events_crc);
+size_t tt__marks_payload(tt_tbuf_t *b, uint32_t events_crc,
+                         const uint8_t **payload);
 
 
 /* tt_analyze_pair.c: the rules that pair CALLs with RETURNs (docs/calls.md),
