@@ -588,6 +588,19 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
  * the timelines use too. */
 int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
 
+/* 1 if r's recording marks resumptions and suspensions (header option
+ * TT_OPT_MARKS, 0x86 chunks): flags are then exact, and an unflagged
+ * event is not one. 0 for older recordings (and NULL). */
+int tt_reader_marked(const tt_reader_t *r);
+/* Whether a CALL event resumes a suspended frame: its TT_EVF_RESUME flag
+ * when the recording is marked, else the line rule of tt_code_is_resume
+ * (exact only for a yield off the first line). 0 for other kinds. */
+int tt_event_resumes(const tt_reader_t *r, const tt_event_t *ev);
+/* Whether a RETURN event suspends its frame (yield, await): its
+ * TT_EVF_YIELD flag; 0 for other kinds and in unmarked recordings, which
+ * cannot tell (tt_reader_marked says which). */
+int tt_event_yields(const tt_reader_t *r, const tt_event_t *ev);
+
 /* ------------------------------------------- ancillary chunks */
 
 /* Ancillary chunks (types 0x80..0xFF, FORMAT.md §3) whose CRCs were good,

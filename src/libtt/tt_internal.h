@@ -218,6 +218,15 @@ static inline int tt__genrule_resumes(const tt__genrule_t *g, int32_t line)
     return g->gen && line != g->line_a && line != g->line_b;
 }
 
+/* Whether CALL ev (of the code g was made for) resumes: its flag in a
+ * marked recording (tt_reader_marked), else the line rule. */
+static inline int tt__pair_resumes(int marked, const tt__genrule_t *g,
+                                   const tt_event_t *ev)
+{
+    return marked ? (ev->flags & TT_EVF_RESUME) != 0
+                  : tt__genrule_resumes(g, ev->line);
+}
+
 /* A RETURN of `code` against a thread's shadow stack of n frames, each
  * `stride` bytes with the code id (uint32_t) as its first member: returns
  * how many frames it closes, counting from the top: 1 when the top
