@@ -162,7 +162,9 @@ typedef struct {
     capture_code_t *code;        /* borrowed from the code table; may be
                                     NULL if registering the code failed */
     int32_t line;                /* the frame's current line */
-    uint32_t traced;             /* events of this frame are recorded */
+    uint8_t traced;              /* events of this frame are recorded */
+    uint8_t raised;              /* an EXCEPTION came since its last LINE
+                                    (or its CALL): a RETURN now unwinds */
 } capture_frame_t;
 
 typedef struct capture_thread {
