@@ -347,34 +347,33 @@ TT_INLINE void tt_tbuf_obj_destroy(tt_tbuf_t *b, uint64_t tick, uint64_t addr)
 #endif
 }
 
+/* A CALL or RETURN marked (TT_EVF_*) once it was stored. */
+TT_INLINE void tt__tbuf_marked(tt_tbuf_t *b, unsigned kind, unsigned mark,
+                               uint64_t tick, uint32_t code, int32_t line)
+{
+#ifndef TT_DO_NOTHING
+    uint8_t *p = tt__tbuf_coded(b, kind, tick, code, line);
+    if (TT_LIKELY(p != NULL)) {
+        b->pos = p;
+        (void)tt_writer_mark_event(b, mark);
+    }
+#else
+    (void)b; (void)kind; (void)mark; (void)tick; (void)code; (void)line;
+#endif
+}
+
 /* A CALL that resumes a suspended frame, marked TT_EVF_RESUME. */
 TT_INLINE void tt_tbuf_resume(tt_tbuf_t *b, uint64_t tick, uint32_t code,
                               int32_t line)
 {
-#ifndef TT_DO_NOTHING
-    uint8_t *p = tt__tbuf_coded(b, TT_EV_CALL, tick, code, line);
-    if (TT_LIKELY(p != NULL)) {
-        b->pos = p;
-        (void)tt_writer_mark_event(b, TT_EVF_RESUME);
-    }
-#else
-    (void)b; (void)tick; (void)code; (void)line;
-#endif
+    tt__tbuf_marked(b, TT_EV_CALL, TT_EVF_RESUME, tick, code, line);
 }
 
 /* A RETURN that suspends the frame (yield, await), marked TT_EVF_YIELD. */
 TT_INLINE void tt_tbuf_yield(tt_tbuf_t *b, uint64_t tick, uint32_t code,
                              int32_t line)
 {
-#ifndef TT_DO_NOTHING
-    uint8_t *p = tt__tbuf_coded(b, TT_EV_RETURN, tick, code, line);
-    if (TT_LIKELY(p != NULL)) {
-        b->pos = p;
-        (void)tt_writer_mark_event(b, TT_EVF_YIELD);
-    }
-#else
-    (void)b; (void)tick; (void)code; (void)line;
-#endif
+    tt__tbuf_marked(b, TT_EV_RETURN, TT_EVF_YIELD, tick, code, line);
 }
 
 /* The thread id tt_writer_thread assigned to this buffer. */

@@ -20,6 +20,17 @@ static void define(tt_writer_t *w, uint32_t *gen, uint32_t *caller)
     *caller = test_code(w, fn, "main", 10, 0, r1, 2);
 }
 
+/* Opens path with the two codes and thread 1. */
+static tt_writer_t *open_one(const char *path, tt_tbuf_t **b, uint32_t *gen,
+                             uint32_t *caller)
+{
+    tt_writer_t *w;
+    CHECK_OK(tt_writer_open(&w, path, test_header()));
+    define(w, gen, caller);
+    CHECK_OK(tt_writer_thread(w, 1, "MainThread", b));
+    return w;
+}
+
 /* A marked append, and the event the model expects with its flag. */
 static void m_mark(model *m, tt_tbuf_t *b, unsigned flag)
 {
@@ -327,9 +338,7 @@ void test_marks_writer_errors(void)
     int n = 0, rc;
 
     CHECK_EQ(tt_writer_mark_event(NULL, TT_EVF_RESUME), TT_EINVAL);
-    CHECK_OK(tt_writer_open(&w, path, test_header()));
-    define(w, &gen, &caller);
-    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b));
+    w = open_one(path, &b, &gen, &caller);
     CHECK_EQ(tt_writer_mark_event(b, TT_EVF_RESUME), TT_ESTATE);  /* empty */
     tt_tbuf_call(b, 1000, gen, 1);
     CHECK_EQ(tt_writer_mark_event(b, 0x4), TT_EINVAL);
@@ -375,9 +384,7 @@ void test_marks_emergency(void)
     uint32_t gen, caller;
     int n = 0, marked = 0;
 
-    CHECK_OK(tt_writer_open(&w, path, test_header()));
-    define(w, &gen, &caller);
-    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b));
+    w = open_one(path, &b, &gen, &caller);
     tt_tbuf_call(b, 1000, gen, 1);
     tt_tbuf_yield(b, 1001, gen, 2);
     tt_tbuf_resume(b, 1002, gen, 2);
@@ -409,9 +416,7 @@ void test_marks_example_bytes(void)
     uint8_t *d;
     size_t len, at;
 
-    CHECK_OK(tt_writer_open(&w, path, test_header()));
-    define(w, &gen, &caller);
-    CHECK_OK(tt_writer_thread(w, 1, "MainThread", &b));
+    w = open_one(path, &b, &gen, &caller);
     tt_tbuf_call(b, 1000, caller, 10);
     tt_tbuf_resume(b, 1001, gen, 2);
     tt_tbuf_line(b, 1002, gen, 2);

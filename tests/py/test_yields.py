@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import os
 import pstats
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from conftest import capture_python, capture_tracetap
 
 import tracetap
 
@@ -145,20 +144,12 @@ main()
 '''
 
 
-def _env():
-    env = dict(os.environ)
-    env.pop("COVERAGE_PROCESS_START", None)
-    env["PYTHONHASHSEED"] = "0"
-    return env
-
-
 def _run(args, cwd):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return capture_python(*args, cwd=cwd, timeout=TIMEOUT)
 
 
 def _cli(*args, cwd):
-    return _run(["-m", "tracetap", *args], cwd)
+    return capture_tracetap(*args, cwd=cwd, timeout=TIMEOUT)
 
 
 def _program(tmp_path, name):
