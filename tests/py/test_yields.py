@@ -288,3 +288,122 @@ def test_pstats_export_equals_cprofile(tmp_path):
             if os.path.realpath(file) == real}
     ref = _cprofile(tmp_path, script)
     assert ref and ours == ref
+
+
+def _varint(d, i):
+    v = shift = 0
+    while True:
+        b = d[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def _put_varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _as_older_writer(data):
+    """The recording as a writer before the marks made it: no 0x86 chunks,
+    no TT_OPT_MARKS (0x100) in the header (FORMAT.md §2-4, §19)."""
+    def crc32c(b):
+        c = 0xFFFFFFFF
+        for x in b:
+            c ^= x
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+        return c ^ 0xFFFFFFFF
+
+    def frame(t, thread, payload):
+        head = bytes([t, 0, 0, 0]) + thread.to_bytes(4, "little") + \
+            len(payload).to_bytes(4, "little")
+        return head + crc32c(head).to_bytes(4, "little") + payload + \
+            crc32c(payload).to_bytes(4, "little")
+
+    out = bytearray(data[:12])
+    off = 12
+    while off + 20 <= len(data):
+        t = data[off]
+        thread = int.from_bytes(data[off + 4:off + 8], "little")
+        n = int.from_bytes(data[off + 8:off + 12], "little")
+        payload = data[off + 16:off + 16 + n]
+        off += 20 + n
+        if t == 0x86:
+            continue
+        if t == 0x01:                      # HEADER: clear TT_OPT_MARKS
+            i = 0
+            for _ in range(3):             # impl, version, build
+                ln, i = _varint(payload, i)
+                i += ln
+            argc, i = _varint(payload, i)
+            for _ in range(argc):
+                ln, i = _varint(payload, i)
+                i += ln
+            _, i = _varint(payload, i)     # start_unix_ns
+            _, i = _varint(payload, i)     # start_tick
+            ln, i = _varint(payload, i)    # clock_name
+            i += ln
+            _, i = _varint(payload, i)     # clock_hz
+            opts, j = _varint(payload, i)
+            assert opts & 0x100
+            payload = payload[:i] + _put_varint(opts & ~0x100) + payload[j:]
+            out += frame(t, thread, payload)
+            continue
+        out += data[off - 20 - n:off]
+    return bytes(out)
+
+
+OLDER = '''
+def gen(n):
+    i = 0
+    while i < n:
+        yield i
+        i += 1
+
+
+def first_line(n): yield from range(n)
+
+
+print(list(gen(4)), list(first_line(3)))
+'''
+
+
+def test_older_recordings_read_as_before(tmp_path):
+    script = str(tmp_path / "older.py")
+    with open(script, "w") as fp:
+        fp.write(textwrap.dedent(OLDER))
+    rec = _record(tmp_path, script)
+    old = str(tmp_path / "older.ttrace")
+    with open(rec, "rb") as fp:
+        data = fp.read()
+    with open(old, "wb") as fp:
+        fp.write(_as_older_writer(data))
+    with tracetap.load(old) as trace:
+        assert not trace.marked
+        assert trace.status()["state"] == "complete"
+        evs = [e for e in trace.events() if e.func in ("gen", "first_line")]
+    with tracetap.load(rec) as trace:
+        new = [e for e in trace.events() if e.func in ("gen", "first_line")]
+    # the same events; no yields; resumptions by the line rule: exact for
+    # gen (its yield is off its first line), every call for first_line
+    assert [(e.kind, e.t_ns) for e in evs] == [(e.kind, e.t_ns) for e in new]
+    assert not any(e.yields for e in evs) and any(e.yields for e in new)
+    gen_old = [e.resume for e in evs if e.func == "gen" and e.kind == "call"]
+    gen_new = [e.resume for e in new if e.func == "gen" and e.kind == "call"]
+    assert gen_old == gen_new == [False] + [True] * 4
+    assert not any(e.resume for e in evs if e.func == "first_line")
+    text = _cli("events", old, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "an older recording" in text.stdout.splitlines()[0]
+    verbs = [ln.split()[2] for ln in text.stdout.splitlines()[1:]
+             if len(ln.split()) > 2]
+    assert "yield" not in verbs and "resume" in verbs
+    js = _cli("events", "--json", old, cwd=tmp_path)
+    assert all("yield" not in json.loads(ln) for ln in js.stdout.splitlines())
