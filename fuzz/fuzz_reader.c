@@ -62,6 +62,12 @@ static void check_event(const tt_reader_t *r, const tt_event_t *ev)
         EXPECT(tt_reader_type(r, ev->type) != NULL);
     if (ev->kind == TT_EV_DROPPED)
         EXPECT(ev->count > 0);
+    /* 0x86 marks flag only the kind they name (FORMAT.md §19) */
+    EXPECT(ev->flags == 0 ||
+           (ev->flags == TT_EVF_RESUME && ev->kind == TT_EV_CALL) ||
+           (ev->flags == TT_EVF_YIELD && ev->kind == TT_EV_RETURN));
+    EXPECT(!tt_event_yields(r, ev) || ev->kind == TT_EV_RETURN);
+    sink += (unsigned)tt_event_resumes(r, ev);
     sink += tt_event_kind_name(ev->kind)[0];
 }
 
@@ -444,7 +450,7 @@ static int same_event(const tt_event_t *a, const tt_event_t *b)
            a->code == b->code && a->line == b->line &&
            a->offset == b->offset && a->exc_type == b->exc_type &&
            a->type == b->type && a->addr == b->addr && a->size == b->size &&
-           a->count == b->count;
+           a->count == b->count && a->flags == b->flags;
 }
 
 /* tt_reader_next_batch gives exactly tt_reader_next's sequence of events

@@ -266,7 +266,19 @@ int main(int argc, char **argv)
     }
     tt_writer_close(w);
 
+    /* resumption and suspension marks (0x86) over several chunks, with
+     * an early write of a full mark list */
     tt__tbuf_cap = 256;
+    w = start("seed-marks", &b, &c, &t);
+    tt_tbuf_call(b, 230, c, 1);
+    for (int i = 0; i < 40; i++) {
+        tt_tbuf_resume(b, 231 + 3 * (uint64_t)i, c + 1, 7);
+        tt_tbuf_line(b, 232 + 3 * (uint64_t)i, c + 1, 7);
+        tt_tbuf_yield(b, 233 + 3 * (uint64_t)i, c + 1, 7);
+    }
+    tt_tbuf_return(b, 400, c, 3);
+    tt_writer_close(w);
+
     w = start("seed-threads", &b, &c, &t);
     tt_writer_thread(w, 2, NULL, &b2);
     for (int i = 0; i < 40; i++) {

@@ -167,6 +167,7 @@ static const struct {
     {TT_OPT_STDLIB, "stdlib"},
     {TT_OPT_MAIN_THREAD_ONLY, "main thread only"},
     {TT_OPT_C_CALLS, "c calls"},
+    {TT_OPT_MARKS, "yield marks"},
 };
 
 /* The format's constants the Python side needs, from tt.h rather than

@@ -61,6 +61,15 @@ typedef enum {
 /* Returns "call", "line", ... for a kind; "?" for anything else. */
 const char *tt_event_kind_name(int kind);
 
+/* Event flags (tt_event_t.flags), from 0x86 chunks (FORMAT.md §19). The
+ * kind stays what sys.settrace says: a resumption is a CALL, a suspension
+ * a RETURN. Files without 0x86 chunks read with flags 0. */
+#define TT_EVF_RESUME 0x01u   /* CALL: a suspended generator, coroutine or
+                                 async generator frame resumes (next, send,
+                                 throw, close, an await's wake-up) */
+#define TT_EVF_YIELD  0x02u   /* RETURN: the frame is suspended (yield,
+                                 yield from, await), not finished */
+
 #define TT_NO_LINE   (-1)          /* an instruction with no line number */
 #define TT_NO_OFFSET UINT32_MAX
 #define TT_NO_CODE   UINT32_MAX    /* no code object, e.g. an OBJ_CREATE site
@@ -72,6 +81,8 @@ const char *tt_event_kind_name(int kind);
 typedef struct {
     uint8_t  kind;         /* tt_event_kind_t */
     uint8_t  opcode;       /* OPCODE: the instruction's opcode number */
+    uint8_t  flags;        /* TT_EVF_*: CALL/RETURN of a suspendable frame
+                              (0x86 marks, FORMAT.md §19); 0 otherwise */
     uint32_t thread;       /* thread id from tt_writer_thread (0, 1, ...) */
     uint64_t tick;         /* clock ticks since the recording's start tick */
     uint32_t code;         /* code id: CALL..OPCODE and the OBJ_CREATE site */
@@ -148,6 +159,10 @@ typedef struct {
 #define TT_OPT_STDLIB   0x20u
 #define TT_OPT_MAIN_THREAD_ONLY 0x40u
 #define TT_OPT_C_CALLS  0x80u     /* C function calls recorded (--c-calls) */
+#define TT_OPT_MARKS    0x100u    /* the capture marks resumptions and
+                                     suspensions (0x86 chunks, FORMAT.md
+                                     §19): an unflagged CALL is a first
+                                     entry. Without it, nothing is known */
 
 /* What a recording says about itself, written once at the start. All
  * strings are NUL-terminated UTF-8 and are copied by the writer. */
@@ -285,6 +300,8 @@ typedef struct {
     int last_error;                 /* first TT_E* met while writing, or 0 */
     int last_errno;                 /* the errno of the first failed write
                                        (ENOSPC, EDQUOT, EIO...), or 0 */
+    uint64_t marks;                 /* events marked (tt_writer_mark_event) */
+    uint64_t marks_lost;            /* marks not stored (no memory) */
 } tt_writer_stats_t;
 
 void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out);
@@ -314,11 +331,49 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out);
  *                         uint32_t code, int32_t line, uint32_t offset);
  * void tt_tbuf_obj_destroy(tt_tbuf_t *b, uint64_t tick, uint64_t addr);
  * uint32_t tt_tbuf_thread(const tt_tbuf_t *b);
+ *
+ * A resumption and a suspension (FORMAT.md §19): a CALL and a RETURN as
+ * above, marked TT_EVF_RESUME / TT_EVF_YIELD through tt_writer_mark_event
+ * when the event was stored (a dropped event is not marked):
+ * void tt_tbuf_resume(tt_tbuf_t *b, uint64_t tick, uint32_t code, int32_t line);
+ * void tt_tbuf_yield(tt_tbuf_t *b, uint64_t tick, uint32_t code, int32_t line);
  */
+
+/* ------------------------------ resumption marks (tt_chunk_marks.c) */
+
+#define TT_CHUNK_MARKS 0x86        /* resumptions/suspensions, FORMAT.md §19 */
+
+/* Marks the event most recently stored in b (which must be the CALL of a
+ * resumption for TT_EVF_RESUME, the RETURN of a suspension for
+ * TT_EVF_YIELD) in the 0x86 chunk that follows b's EVENTS chunk. Call it
+ * right after an append that stored its event (tt_tbuf_resume/yield do);
+ * for the writer's hooks only, with the thread's buffer, never from a
+ * signal handler. Returns 0; TT_EINVAL (bad mark, or that event is
+ * already marked); TT_ESTATE (nothing stored in the chunk, an ended
+ * buffer, or after an emergency flush); TT_ENOMEM (the mark is lost and
+ * counted in marks_lost). The first mark of a thread allocates its mark
+ * buffer; a full one writes the chunk (and its marks) at once. */
+int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark);
+
 
 /* ---------------------------------------------------------------- reader */
 
 typedef struct tt_reader tt_reader_t;
+
+/* What the reader found of 0x86 chunks. */
+typedef struct {
+    uint32_t chunks;       /* bound to the EVENTS chunk right before them */
+    uint32_t unbound;      /* not right after an EVENTS chunk of their
+                              thread, or whose CRC names another payload:
+                              ignored */
+    uint32_t bad;          /* malformed, or marking an event of the wrong
+                              kind or past the chunk: marks from there on
+                              ignored */
+} tt_marks_info_t;
+
+/* Fills *out. Complete once every EVENTS chunk was decoded (after a
+ * non-lazy open, tt_reader_scan or a full iteration). */
+void tt_reader_marks_info(const tt_reader_t *r, tt_marks_info_t *out);
 
 /* What was wrong with a file that was still read as far as possible.
  *
@@ -543,6 +598,19 @@ int32_t tt_code_line_at(const tt_code_def_t *code, uint32_t offset);
  * The rule lives in tt_analyze_pair.c (tt__genrule), which the call analysis and
  * the timelines use too. */
 int tt_code_is_resume(const tt_code_def_t *code, int32_t line);
+
+/* 1 if r's recording marks resumptions and suspensions (header option
+ * TT_OPT_MARKS, 0x86 chunks): flags are then exact, and an unflagged
+ * event is not one. 0 for older recordings (and NULL). */
+int tt_reader_marked(const tt_reader_t *r);
+/* Whether a CALL event resumes a suspended frame: its TT_EVF_RESUME flag
+ * when the recording is marked, else the line rule of tt_code_is_resume
+ * (exact only for a yield off the first line). 0 for other kinds. */
+int tt_event_resumes(const tt_reader_t *r, const tt_event_t *ev);
+/* Whether a RETURN event suspends its frame (yield, await): its
+ * TT_EVF_YIELD flag; 0 for other kinds and in unmarked recordings, which
+ * cannot tell (tt_reader_marked says which). */
+int tt_event_yields(const tt_reader_t *r, const tt_event_t *ev);
 
 /* ------------------------------------------- ancillary chunks */
 

@@ -60,6 +60,7 @@ struct tt_calls {
     tt_calledge_t *edges;         /* owned, built by finish */
     size_t cap_edges;
     tt_reader_t *r;               /* borrowed during analysis */
+    int marked;                   /* r marks resumptions (tt_reader_marked) */
 };
 
 /* ------------------------------------------------------------ the index */
@@ -270,7 +271,7 @@ static int on_call(tt_calls_t *c, thr_t *t, const tt_event_t *ev)
         t->st = p;
     }
     n = &c->nodes[id];
-    if (tt__genrule_resumes(&n->gen, ev->line))
+    if (tt__pair_resumes(c->marked, &n->gen, ev))
         n->pub.resumes++;
     else
         n->pub.calls++;
@@ -686,6 +687,7 @@ int tt_calls_analyze(tt_reader_t *r, tt_calls_t **out)
         return TT_ENOMEM;
     memset(c, 0, sizeof *c);
     c->r = r;
+    c->marked = tt_reader_marked(r);
     rc = idx_rehash(&c->node_idx, 8, c->nodes, node_key);
     if (rc == 0 && tt_reader_n_threads(r) > 0) {
         thr_t *t;

@@ -203,21 +203,6 @@ static ptrdiff_t frame_find(const lthr_t *t, uint32_t code)
     return -1;
 }
 
-/* The generator rule of docs/calls.md: a generator's first CALL comes at
- * co_firstlineno or at the line of offset 0; a resumption comes at the
- * line of the yield or await it resumes from, and that line goes on. */
-static int resumes_at_line(const tt_lines_t *L, const tt_event_t *ev)
-{
-    const tt_code_def_t *d = tt_reader_code(L->r, ev->code);
-    int32_t l0;
-
-    if (d == NULL || !(d->flags & TT_CODE_GENERATOR) ||
-        (d->flags & TT_CODE_CFUNCTION) || ev->line == d->firstlineno)
-        return 0;
-    l0 = tt_code_line_at(d, 0);
-    return ev->line != (l0 == TT_NO_LINE ? d->firstlineno : l0);
-}
-
 static int on_call(tt_lines_t *L, lthr_t *t, const tt_event_t *ev,
                    uint64_t ns)
 {
@@ -229,7 +214,9 @@ static int on_call(tt_lines_t *L, lthr_t *t, const tt_event_t *ev,
      * with no row of its own: its time leaves that line's own time. */
     if (d != NULL && (d->flags & TT_CODE_CFUNCTION))
         return frame_push(t, ev->code, NONE, ns);
-    resume = resumes_at_line(L, ev);
+    /* a resumption (the recording's mark, or in an older recording the
+     * line rule of docs/calls.md) goes on at its yield's line */
+    resume = tt_event_resumes(L->r, ev);
     rc = row_get(L, ev->code, resume ? ev->line : TT_NO_LINE, ev->thread,
                  &row);
 

@@ -34,6 +34,34 @@ int tt_code_is_resume(const tt_code_def_t *code, int32_t line)
     return tt__genrule_resumes(&g, line);
 }
 
+/* Contract (tt.h). */
+int tt_reader_marked(const tt_reader_t *r)
+{
+    const tt_header_t *h = r != NULL ? tt_reader_header(r) : NULL;
+    return h != NULL && (h->options & TT_OPT_MARKS) != 0;
+}
+
+/* Contract (tt.h). */
+int tt_event_resumes(const tt_reader_t *r, const tt_event_t *ev)
+{
+    tt__genrule_t g;
+
+    if (ev == NULL || ev->kind != TT_EV_CALL)
+        return 0;
+    if (tt_reader_marked(r))
+        return (ev->flags & TT_EVF_RESUME) != 0;
+    tt__genrule(tt_reader_code(r, ev->code), &g);
+    return tt__genrule_resumes(&g, ev->line);
+}
+
+/* Contract (tt.h). */
+int tt_event_yields(const tt_reader_t *r, const tt_event_t *ev)
+{
+    (void)r;
+    return ev != NULL && ev->kind == TT_EV_RETURN &&
+           (ev->flags & TT_EVF_YIELD) != 0;
+}
+
 /* Contract (tt_internal.h): frames to close from the top, 0 if none. */
 size_t tt__pair_return(const void *frames, size_t n, size_t stride,
                        uint32_t code)

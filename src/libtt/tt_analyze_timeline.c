@@ -105,7 +105,6 @@ static int close_all(tl_t *t, uint32_t id, thr_t *h, uint64_t ns,
 
 static int on_call(tl_t *t, thr_t *h, const tt_event_t *ev, uint64_t ns)
 {
-    tt__genrule_t g;
     frame_t *f;
     if (h->n == h->cap) {
         void *p = h->st;
@@ -113,14 +112,13 @@ static int on_call(tl_t *t, thr_t *h, const tt_event_t *ev, uint64_t ns)
             return TT_ENOMEM;
         h->st = p;
     }
-    tt__genrule(tt_reader_code(t->r, ev->code), &g);
     f = &h->st[h->n++];
     f->code = ev->code;
     f->line_open = 0;
     t->st.slices++;
     return t->sink.begin(t->sink.ctx, ev->thread, ns,
-                         tt__genrule_resumes(&g, ev->line) ? TT__TL_RESUME
-                                                           : TT__TL_CALL,
+                         tt_event_resumes(t->r, ev) ? TT__TL_RESUME
+                                                    : TT__TL_CALL,
                          ev->code, ev->line);
 }
 

@@ -186,6 +186,21 @@ void tt__tbuf_free(tt_tbuf_t *b);
 int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
+/* Events stored in the buffer's current chunk (DROPPED ones included). */
+uint64_t tt__tbuf_chunk_events(const tt_tbuf_t *b);
+/* Writes the current chunk (and its 0x86 marks) if it holds events and
+ * starts a new one. The caller holds the writer's guard. 0 or TT_EIO. */
+int tt__tbuf_write(tt_tbuf_t *b);
+
+/* tt_chunk_marks.c, the writer's side of 0x86 chunks (FORMAT.md §19).
+ * tt__marks_write: right after b's EVENTS chunk was written with payload
+ * CRC events_crc, writes its marks as a 0x86 chunk (none: nothing). 0 or
+ * TT_EIO (the marks are lost; the events read unmarked).
+ * tt__marks_payload: the same payload for the emergency flush to write:
+ * its length (0: no marks) and *payload, inside b's mark buffer. */
+int tt__marks_write(tt_tbuf_t *b, uint32_t events_crc);
+size_t tt__marks_payload(tt_tbuf_t *b, uint32_t events_crc,
+                         const uint8_t **payload);
 
 
 /* tt_analyze_pair.c: the rules that pair CALLs with RETURNs (docs/calls.md),
@@ -206,6 +221,15 @@ void tt__genrule(const tt_code_def_t *def, tt__genrule_t *g);
 static inline int tt__genrule_resumes(const tt__genrule_t *g, int32_t line)
 {
     return g->gen && line != g->line_a && line != g->line_b;
+}
+
+/* Whether CALL ev (of the code g was made for) resumes: its flag in a
+ * marked recording (tt_reader_marked), else the line rule. */
+static inline int tt__pair_resumes(int marked, const tt__genrule_t *g,
+                                   const tt_event_t *ev)
+{
+    return marked ? (ev->flags & TT_EVF_RESUME) != 0
+                  : tt__genrule_resumes(g, ev->line);
 }
 
 /* A RETURN of `code` against a thread's shadow stack of n frames, each

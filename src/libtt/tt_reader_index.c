@@ -273,6 +273,7 @@ static int index_events(tt_reader_t *r, uint64_t off, const frame *f)
     e->n_codes = r->n_codes;
     e->n_types = r->n_types;
     e->lax = (uint8_t)r->ids_uncertain;
+    e->marks = UINT32_MAX;
     e->state = TT__CK_NEW;
     if (e->lax)
         r->lax = 1;
@@ -484,9 +485,26 @@ static void read_failed(tt_reader_t *r, uint64_t off, int rc)
     r->end_off = off;
 }
 
+/* A 0x86 chunk (FORMAT.md §19) binds to the EVENTS chunk right before it
+ * in the file, of the same thread (`last`: that chunk's index, or
+ * UINT32_MAX when the chunk before was anything else); otherwise it is
+ * counted and ignored. Its CRC is checked when the events are decoded. */
+static void bind_marks(tt_reader_t *r, const frame *f, uint32_t last,
+                       uint32_t n_anc_before)
+{
+    if (r->n_anc == n_anc_before)
+        return;                     /* not kept */
+    if (last != UINT32_MAX && r->chunks[last].thread == f->thread &&
+        r->chunks[last].marks == UINT32_MAX)
+        r->chunks[last].marks = r->n_anc - 1;
+    else
+        r->marks.unbound++;
+}
+
 int tt__reader_index(tt_reader_t *r)
 {
     uint64_t off = 0;
+    uint32_t last_events = UINT32_MAX;  /* the chunk just walked, if EVENTS */
     int rc;
 
     rc = read_head(r, &off);
@@ -514,6 +532,7 @@ int tt__reader_index(tt_reader_t *r)
                 return rc;
             if (rc)
                 break;
+            last_events = UINT32_MAX;
             continue;
         }
         if (rc == FR_PAST_END) {
@@ -537,8 +556,10 @@ int tt__reader_index(tt_reader_t *r)
             break;
         }
         if (f.type == TT__CH_EVENTS) {
+            uint32_t n = r->n_chunks;
             if (index_events(r, off, &f) < 0)
                 return TT_ENOMEM;
+            last_events = r->n_chunks > n ? n : UINT32_MAX;
             off += f.size;
             continue;
         }
@@ -556,15 +577,22 @@ int tt__reader_index(tt_reader_t *r)
             if (f.type == TT__CH_DEFS || f.type == TT__CH_HEADER)
                 tt__reader_defs_lost(r);
             off += f.size;
+            last_events = UINT32_MAX;
             continue;
         }
         if (rc < 0) {
             read_failed(r, off, rc);
             break;
         }
-        rc = apply_chunk(r, off, &f, p);
-        if (rc < 0)
-            return rc;
+        {
+            uint32_t n_anc = r->n_anc;
+            rc = apply_chunk(r, off, &f, p);
+            if (rc < 0)
+                return rc;
+            if (f.type == TT_CHUNK_MARKS)
+                bind_marks(r, &f, last_events, n_anc);
+        }
+        last_events = UINT32_MAX;
         if (rc)
             break;
         off += f.size;

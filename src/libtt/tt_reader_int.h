@@ -57,6 +57,8 @@ typedef struct {
     uint32_t next, prev;          /* chain of the thread, UINT32_MAX: none */
     uint32_t n_strings, n_codes, n_types;   /* ids defined before it */
     int err;                      /* DONE: 0, or what stopped decoding */
+    uint32_t marks;               /* the 0x86 chunk right after it (index
+                                     in anc), UINT32_MAX: none */
     uint8_t state;                /* TT__CK_* */
     uint8_t lax;                  /* after a loss of definitions */
     uint8_t has_carry;
@@ -73,6 +75,12 @@ typedef struct {
     size_t cap;
     uint64_t counts[TT_EV__COUNT];    /* of the fresh chunk so far */
     uint64_t dropped, n, first, last;
+    /* the chunk's 0x86 marks (tt_chunk_marks.c) */
+    const uint8_t *mp, *mend;     /* marks not read yet; mp NULL: none */
+    uint64_t evi;                 /* index of the next event in the chunk */
+    uint64_t mark_at;             /* the next marked event, UINT64_MAX: none */
+    uint64_t mnext;               /* lowest index the next mark may take */
+    uint8_t mark_flag;            /* its TT_EVF_* */
 } tt__run;
 
 /* A merge cursor: one thread's events, chunk after chunk. */
@@ -188,6 +196,7 @@ struct tt_reader {
 
     struct tt__clockmap *clock;   /* tick conversion, built on first use
                                      (tt_chunk_clock.c), owned */
+    tt_marks_info_t marks;        /* 0x86 chunks: counted at first decode */
 };
 
 /* tt_chunk_clock.c. Frees the conversion table; NULL is a no-op. */
@@ -261,6 +270,16 @@ typedef int (*tt__anc_record_fn)(void *ctx, const uint8_t **pp,
                                  const uint8_t *end, const tt__ancchunk *a);
 int tt__anc_records(const tt_reader_t *r, uint8_t type,
                     tt__anc_record_fn decode, void *ctx, uint32_t *bad);
+/* tt_chunk_marks.c, the reader's side of 0x86 chunks (FORMAT.md §19).
+ * tt__marks_start: chunk e was loaded into u, its payload CRC `crc`; binds
+ * its marks if their CRC names that payload. tt__marks_apply: the event at
+ * u->mark_at was decoded into ev: flags it (or, of the wrong kind, stops
+ * the marks, counted). tt__marks_end: the chunk's events are over (a mark
+ * left is counted as bad). Counts only on a fresh chunk's decode. */
+void tt__marks_start(tt_reader_t *r, tt__run *u, const tt__evchunk *e,
+                     uint32_t crc);
+void tt__marks_apply(tt_reader_t *r, tt__run *u, tt_event_t *ev);
+void tt__marks_end(tt_reader_t *r, tt__run *u);
 /* Drops the loaded chunk (results of a partial fresh decode are lost). */
 void tt__run_drop(tt__run *u);
 void tt__run_free(tt__run *u);

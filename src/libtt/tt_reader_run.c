@@ -112,6 +112,8 @@ int tt__run_load(tt_reader_t *r, tt__run *u, uint32_t i)
     u->fresh = e->state == TT__CK_NEW;
     memset(u->counts, 0, sizeof u->counts);
     u->dropped = u->n = u->first = u->last = 0;
+    u->mp = NULL;
+    u->mark_at = UINT64_MAX;
     rc = tt__reader_read(r, e->off + TT__CHUNK_HEAD, need, u->buf, &p);
     if (rc == 0 && tt__crc32c(0, p, e->len) != tt__get_le32(p + e->len))
         rc = TT_ECRC;
@@ -138,6 +140,7 @@ int tt__run_load(tt_reader_t *r, tt__run *u, uint32_t i)
         commit(r, e, u, 0, rc, u->dec.why);
         return rc;
     }
+    tt__marks_start(r, u, e, tt__get_le32(p + e->len));
     u->chunk = i;
     return 0;
 }
@@ -148,6 +151,9 @@ int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev)
     int rc = tt__evdec_next(&u->dec, ev);
 
     if (TT_LIKELY(rc == 1)) {
+        ev->flags = 0;
+        if (TT_UNLIKELY(u->evi++ == u->mark_at))
+            tt__marks_apply(r, u, ev);
         if (u->fresh) {
             if (u->n++ == 0)
                 u->first = ev->tick;
@@ -158,6 +164,8 @@ int tt__run_next(tt_reader_t *r, tt__run *u, tt_event_t *ev)
         }
         return 1;
     }
+    if (rc == 0)
+        tt__marks_end(r, u);
     u->chunk = UINT32_MAX;
     if (u->fresh) {
         commit(r, e, u, (uint32_t)(u->dec.p - u->dec.start), rc, u->dec.why);

@@ -74,12 +74,21 @@ struct tt_tbuf {
     uint64_t dropped_total;
     tt_writer_t *w;            /* borrowed: the owner */
     uint32_t thread;
+    /* 0x86 marks of the current chunk (tt_chunk_marks.c) */
+    uint8_t *mbuf;             /* owned, NULL until the first mark:
+                                  chunk head, u32 CRC, varints, CRC */
+    size_t mlen;               /* varint bytes after the u32 */
+    size_t mcap;               /* varint bytes that fit */
+    uint64_t mnext;            /* lowest index the next mark may take */
+    uint64_t marks, marks_lost;
 };
 
 /* Seals and writes the full chunk, starts a new one and reports earlier
  * losses with a DROPPED event. Returns 1 if an event now fits, 0 if the
  * event must be dropped (it has been counted). Defined in tt_writer_tbuf.c. */
 TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick);
+/* Marks the event just stored (contract in tt.h, tt_chunk_marks.c). */
+int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark);
 
 TT_INLINE uint8_t *tt__put_varint(uint8_t *p, uint64_t v)
 {
@@ -336,6 +345,35 @@ TT_INLINE void tt_tbuf_obj_destroy(tt_tbuf_t *b, uint64_t tick, uint64_t addr)
 #else
     (void)b; (void)tick; (void)addr;
 #endif
+}
+
+/* A CALL or RETURN marked (TT_EVF_*) once it was stored. */
+TT_INLINE void tt__tbuf_marked(tt_tbuf_t *b, unsigned kind, unsigned mark,
+                               uint64_t tick, uint32_t code, int32_t line)
+{
+#ifndef TT_DO_NOTHING
+    uint8_t *p = tt__tbuf_coded(b, kind, tick, code, line);
+    if (TT_LIKELY(p != NULL)) {
+        b->pos = p;
+        (void)tt_writer_mark_event(b, mark);
+    }
+#else
+    (void)b; (void)kind; (void)mark; (void)tick; (void)code; (void)line;
+#endif
+}
+
+/* A CALL that resumes a suspended frame, marked TT_EVF_RESUME. */
+TT_INLINE void tt_tbuf_resume(tt_tbuf_t *b, uint64_t tick, uint32_t code,
+                              int32_t line)
+{
+    tt__tbuf_marked(b, TT_EV_CALL, TT_EVF_RESUME, tick, code, line);
+}
+
+/* A RETURN that suspends the frame (yield, await), marked TT_EVF_YIELD. */
+TT_INLINE void tt_tbuf_yield(tt_tbuf_t *b, uint64_t tick, uint32_t code,
+                             int32_t line)
+{
+    tt__tbuf_marked(b, TT_EV_RETURN, TT_EVF_YIELD, tick, code, line);
 }
 
 /* The thread id tt_writer_thread assigned to this buffer. */

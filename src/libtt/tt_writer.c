@@ -573,12 +573,16 @@ int tt_writer_source(tt_writer_t *w, const tt_source_def_t *def)
 /* One chunk whose payload is read where it lies, header and CRC built on
  * the stack: three write(2)s, cut back on failure. Async-signal-safe. */
 static int emergency_chunk(tt_writer_t *w, const uint8_t *payload,
-                           size_t len, uint8_t type, uint32_t thread)
+                           size_t len, uint8_t type, uint32_t thread,
+                           uint32_t *crc)
 {
     uint8_t head[TT__CHUNK_HEAD], tail[TT__CHUNK_TAIL];
+    uint32_t c = tt__crc32c(0, payload, len);
 
+    if (crc != NULL)
+        *crc = c;
     chunk_head(head, type, thread, len);
-    tt__put_le32(tail, tt__crc32c(0, payload, len));
+    tt__put_le32(tail, c);
     if (tt__write_all(w->fd, head, sizeof head) < 0 ||
         tt__write_all(w->fd, payload, len) < 0 ||
         tt__write_all(w->fd, tail, sizeof tail) < 0)
@@ -606,7 +610,7 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
     if (w->defs.len > TT__CHUNK_HEAD) {
         rc = emergency_chunk(w, w->defs.p + TT__CHUNK_HEAD,
                              w->defs.len - TT__CHUNK_HEAD, TT__CH_DEFS,
-                             TT__NO_THREAD);
+                             TT__NO_THREAD, NULL);
         if (rc < 0)
             return rc;              /* events would name undefined ids */
     }
@@ -621,19 +625,23 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
         note[0] = TT__REC_NOTE;
         note[1] = (uint8_t)(p - note - 2);      /* < 128: one varint byte */
         first = emergency_chunk(w, note, (size_t)(p - note), TT__CH_DEFS,
-                                TT__NO_THREAD);
+                                TT__NO_THREAD, NULL);
     }
     if (w->em_fill != NULL) {
         uint8_t extra[512];
         size_t n = w->em_fill(w->em_ctx, extra, sizeof extra);
         if (n > 0 && n <= sizeof extra) {
-            rc = emergency_chunk(w, extra, n, w->em_type, TT__NO_THREAD);
+            rc = emergency_chunk(w, extra, n, w->em_type, TT__NO_THREAD,
+                                 NULL);
             if (rc < 0 && first == 0)
                 first = rc;
         }
     }
     for (uint32_t i = 0; i < w->n_threads; i++) {
-        const tt_tbuf_t *b = w->threads[i];
+        tt_tbuf_t *b = w->threads[i];
+        const uint8_t *marks;
+        size_t mlen;
+        uint32_t crc;
         uint8_t *pos;
         if (b->buf == NULL)
             continue;                       /* ended: written already */
@@ -642,7 +650,13 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
             continue;                       /* empty (or not a position) */
         rc = emergency_chunk(w, b->buf + TT__CHUNK_HEAD,
                              (size_t)(pos - (b->buf + TT__CHUNK_HEAD)),
-                             TT__CH_EVENTS, b->thread);
+                             TT__CH_EVENTS, b->thread, &crc);
+        /* Its marks (FORMAT.md §19): every one names an event before the
+         * pos read above (a mark is taken under the guard, after its
+         * event's append published pos). */
+        if (rc == 0 && (mlen = tt__marks_payload(b, crc, &marks)) > 0)
+            rc = emergency_chunk(w, marks, mlen, TT_CHUNK_MARKS, b->thread,
+                                 NULL);
         if (rc < 0 && first == 0)
             first = rc;
     }
@@ -756,6 +770,8 @@ void tt_writer_stats(const tt_writer_t *w, tt_writer_stats_t *out)
         for (int k = 0; k < TT_EV__COUNT; k++)
             out->events[k] += b->counts[k];
         out->dropped += b->dropped_total;
+        out->marks += b->marks;
+        out->marks_lost += b->marks_lost;
     }
     out->bytes = w->bytes;
     out->chunks = w->chunks;

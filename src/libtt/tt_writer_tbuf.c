@@ -1,7 +1,8 @@
 /* tt_writer_tbuf.c - the slow path of the per-thread event buffers.
  *
  * Owns: creating, sealing, writing, resetting, ending and freeing a
- * tt_tbuf, and the DROPPED bookkeeping. The inline fast path lives in tt_tbuf.h.
+ * tt_tbuf, and the DROPPED bookkeeping (the 0x86 marks are tt_chunk_marks.c's;
+ * their buffer is allocated at a thread's first mark). The inline fast path lives in tt_tbuf.h.
  * Must not: allocate after tt__tbuf_new (a spill reuses the buffer), print,
  * or let a failed write reach the file as a partial chunk (tt__writer_chunk
  * cuts it back). Threads: whoever holds the buffer (the GIL in capture).
@@ -18,6 +19,12 @@ static uint64_t sum_counts(const tt_tbuf_t *b)
     for (int k = 0; k < TT_EV__COUNT; k++)
         n += b->counts[k];
     return n;
+}
+
+/* Contract (tt_internal.h). */
+uint64_t tt__tbuf_chunk_events(const tt_tbuf_t *b)
+{
+    return sum_counts(b) - b->chunk_base;
 }
 
 static uint8_t *real_limit(const tt_tbuf_t *b)
@@ -44,6 +51,8 @@ static void tbuf_reset(tt_tbuf_t *b)
     b->last_type = 0;
     b->chunk_base = sum_counts(b);
     b->dropped_in_chunk = 0;
+    b->mlen = 0;                    /* the marks went with the chunk */
+    b->mnext = 0;
 }
 
 tt_tbuf_t *tt__tbuf_new(tt_writer_t *w, uint32_t thread)
@@ -75,6 +84,7 @@ void tt__tbuf_free(tt_tbuf_t *b)
     if (b == NULL)
         return;
     tt__free(b->buf);
+    tt__free(b->mbuf);
     tt__free(b);
 }
 
@@ -97,10 +107,11 @@ static void emit_dropped(tt_tbuf_t *b, uint64_t tick)
     b->limit = real_limit(b);
 }
 
-/* Writes the current chunk if it holds events, then resets the buffer.
- * Definitions go first, so no event reaches the file before the ids it
- * names. On failure the chunk's events become dropped ones. */
-static int tbuf_write(tt_tbuf_t *b)
+/* Writes the current chunk if it holds events, then its marks (0x86), then
+ * resets the buffer. Definitions go first, so no event reaches the file
+ * before the ids it names. On failure the chunk's events become dropped
+ * ones. Contract (tt_internal.h, tt__tbuf_write). */
+int tt__tbuf_write(tt_tbuf_t *b)
 {
     tt_writer_t *w = b->w;
     uint64_t n = sum_counts(b) - b->chunk_base;
@@ -115,6 +126,10 @@ static int tbuf_write(tt_tbuf_t *b)
                               TT__CH_EVENTS, b->thread);
     if (rc == 0) {
         w->events_written += n;
+        /* The marks right after their chunk, bound by the payload CRC
+         * tt__writer_chunk put at pos; a lost 0x86 chunk leaves the
+         * events unmarked. */
+        (void)tt__marks_write(b, tt__get_le32(b->pos));
     } else {
         uint64_t lost = n - (b->dropped_in_chunk ? 1 : 0);
         b->dropped_total += lost;
@@ -143,7 +158,7 @@ TT_NOINLINE int tt__tbuf_make_room(tt_tbuf_t *b, uint64_t tick)
         goto out;
     }
     if (b->pos > real_limit(b))
-        (void)tbuf_write(b);          /* a failure is counted as dropped */
+        (void)tt__tbuf_write(b);          /* a failure is counted as dropped */
     if (b->dropped_pending)
         emit_dropped(b, tick);
     room = b->pos <= b->limit;
@@ -159,10 +174,10 @@ int tt__tbuf_flush(tt_tbuf_t *b)
         return 0;                     /* ended: written already */
     if (b->dropped_pending) {
         if (b->pos > real_limit(b))
-            (void)tbuf_write(b);
+            (void)tt__tbuf_write(b);
         emit_dropped(b, b->tick);
     }
-    return tbuf_write(b);
+    return tt__tbuf_write(b);
 }
 
 /* Callers hold the writer's guard (tt__writer_enter). */

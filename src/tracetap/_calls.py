@@ -38,8 +38,9 @@ Reading the table (like pstats):
   ncalls   calls, as "total/primitive" when they differ: a call is
            primitive when the function was not already running in that
            thread (recursion), as in cProfile
-  resumes  generator and coroutine resumptions: they are not calls, but
-           their time is the generator's (time it spends suspended is not)
+  resumes  generator and coroutine resumptions (next, send, an await
+           waking up): they are not calls, but their time is the
+           generator's (time it spends suspended is nobody's)
   tottime  time in the function itself, without the functions it called
   cumtime  time from call to return, counted once per outermost call
   percall  tottime/ncalls and cumtime/primitive calls; max is the longest
@@ -52,7 +53,9 @@ closed at their thread's last event, and the report says so.
 Formats:
   text       the table (default)
   json       functions, callers/callees, the call tree and per-thread totals
-  pstats     the file pstats.Stats loads (-o required): snakeviz, gprof2dot
+  pstats     the file pstats.Stats loads (-o required): snakeviz, gprof2dot;
+             counted cProfile's way, each resumption a call (ncalls =
+             calls + resumes), so it equals cProfile's for the same run
   collapsed  "a;b;c 1234" stacks weighted by tottime in us (--weight
              calls: by calls) for flamegraph.pl and speedscope
 
@@ -285,17 +288,19 @@ def pstats_dict(data: dict[str, Any], thread: int | None = None
                 ) -> dict[tuple[str, int, str], tuple[Any, ...]]:
     """The dict pstats.Stats loads: {(file, line, name): (cc, nc, tt, ct,
     {caller: (nc, cc, tt, ct)})}, times in seconds. cc is primitive calls,
-    nc calls; generator resumptions are not calls (docs/calls.md). The
-    callers' tuples are in the order pstats reads them (nc first, as
-    cProfile writes them)."""
+    nc calls, counted cProfile's way: a generator's or coroutine's every
+    resumption is a call (calls + resumes), so the file equals what
+    cProfile writes for the same run (the text and JSON keep the two
+    apart, docs/calls.md). The callers' tuples are in the order pstats
+    reads them (nc first, as cProfile writes them)."""
     stats: dict[tuple[str, int, str], list[Any]] = {}
     for f in data["functions"]:
         if f["thread"] != thread:
             continue
         k = _pkey(f)
         row = stats.setdefault(k, [0, 0, 0.0, 0.0, {}])
-        row[0] += f["primitive_calls"]
-        row[1] += f["calls"]
+        row[0] += f["primitive_calls"] + f["primitive_resumes"]
+        row[1] += f["calls"] + f["resumes"]
         row[2] += f["tottime_ns"] / 1e9
         row[3] += f["cumtime_ns"] / 1e9
     for e in data["edges"]:
@@ -304,7 +309,8 @@ def pstats_dict(data: dict[str, Any], thread: int | None = None
         callers = stats[_pkey(e["callee"])][4]
         ck = _pkey(e["caller"])
         prev = callers.get(ck, (0, 0, 0.0, 0.0))
-        callers[ck] = (prev[0] + e["calls"], prev[1] + e["primitive_calls"],
+        callers[ck] = (prev[0] + e["calls"] + e["resumes"],
+                       prev[1] + e["primitive_calls"] + e["primitive_resumes"],
                        prev[2] + e["tottime_ns"] / 1e9,
                        prev[3] + e["cumtime_ns"] / 1e9)
     return {k: (v[0], v[1], v[2], v[3], v[4]) for k, v in stats.items()}

@@ -236,7 +236,8 @@ def _event_text(ev: Any, src: SourceCache) -> str:
         verb = "resume   " if ev.resume else "call     "
         return f"{verb} {p(ev.func)}  ({where})"
     if ev.kind == "return":
-        return f"return    {p(ev.func)}  ({where})"
+        verb = "yield    " if ev.yields else "return   "
+        return f"{verb} {p(ev.func)}  ({where})"
     if ev.kind == "exception":
         return f"exception {p(ev.exception)}  in {p(ev.func)}  ({where})"
     if ev.kind.startswith("c_"):          # --c-calls
@@ -257,6 +258,13 @@ def _event_text(ev: Any, src: SourceCache) -> str:
 
 
 EVENTS_HEADER = "thr     seconds  event (indented by call depth)\n"
+# The header of a listing with calls says what resume and yield mean in it.
+EVENTS_HEADER_MARKED = (
+    "thr     seconds  event (indented by call depth; resume/yield: a "
+    "generator or coroutine resumed/suspended, sys.settrace's call/return)\n")
+EVENTS_HEADER_UNMARKED = (
+    "thr     seconds  event (indented by call depth; an older recording: "
+    "resume is guessed from the line, yields show as return)\n")
 
 
 def cmd_events(
@@ -288,7 +296,9 @@ def cmd_events(
         n = 0
         stopped = False
         if not as_json:
-            out.write(EVENTS_HEADER)
+            out.write(EVENTS_HEADER if not header["options"] & _OPT_CALLS
+                      else EVENTS_HEADER_MARKED if trace.marked
+                      else EVENTS_HEADER_UNMARKED)
         try:
             for ev in trace.events(ordinal):
                 if limit is not None and n >= limit:

@@ -28,6 +28,7 @@ _NO_CODE = _tracetap.NO_CODE  # an OBJ_CREATE with no Python frame (TT_NO_CODE)
 
 # Header option bits (tt.h TT_OPT_*) -> the names `info` shows.
 OPTION_NAMES: dict[int, str] = _tracetap.OPTION_NAMES
+_OPT_MARKS = 0x100  # tt.h TT_OPT_MARKS: resumptions and yields are marked
 _CODE_CFUNCTION = _tracetap.CODE_CFUNCTION  # tt.h: a C function (--c-calls)
 # A C function's CALL/RETURN/EXCEPTION, named as sys.setprofile names them.
 _C_KINDS = {"call": "c_call", "return": "c_return", "exception": "c_exception"}
@@ -45,9 +46,13 @@ class Event(NamedTuple):
     ``t_ns`` nanoseconds since the recording started. Opcode events carry
     the byte ``offset`` and the ``opcode`` name; exception events the
     ``exception`` type name. A ``call`` whose ``resume`` is True resumes
-    a generator or coroutine rather than starting it (the rule of
-    docs/calls.md, which ``calls`` counts by); ``kind`` stays ``call``, as
-    ``sys.settrace`` names it.
+    a suspended generator, coroutine or async generator rather than
+    starting it, and a ``return`` whose ``yields`` is True suspends it
+    (``yield``, ``await``) rather than ending it; ``kind`` stays ``call``
+    and ``return``, as ``sys.settrace`` names them (JSON: ``"resume":
+    true``, ``"yield": true``). The capture marks both exactly
+    (``Trace.marked``); in recordings made before it did, ``resume``
+    follows the line rule of docs/calls.md and ``yields`` is never set.
 
     Recordings made with ``--objects`` also hold ``obj_create`` events (the
     object's ``type`` name, its ``addr`` and ``size`` (the type's basic
@@ -78,6 +83,7 @@ class Event(NamedTuple):
     addr: int | None = None
     size: int | None = None
     resume: bool = False
+    yields: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON-ready dict (``tracetap events --json``)."""
@@ -91,6 +97,8 @@ class Event(NamedTuple):
         }
         if self.resume:
             d["resume"] = True
+        if self.yields:
+            d["yield"] = True
         if self.kind == "opcode":
             d["offset"] = self.offset
             d["opcode"] = self.opcode
@@ -181,40 +189,40 @@ class Trace:
         kinds = _KINDS
         new = tuple.__new__
         for kind, th, t_ns, cid, line, offset, op, extra, addr, size, \
-                resume in it:
+                resume, yields in it:
             if kind == _EV_DROPPED:
                 yield new(Event, (th, "dropped", None, None, None, t_ns, None,
-                                  None, None, extra, None, None, None, False))
+                                  None, None, extra, None, None, None, False, False))
                 continue
             if kind == _EV_OBJ_DESTROY:
                 yield new(Event, (th, "obj_destroy", None, None, None, t_ns,
                                   None, None, None, None, None, addr, None,
-                                  False))
+                                  False, False))
                 continue
             file, func, cfunc = code(cid)
             if cfunc:
                 name = kinds[kind]
                 yield new(Event, (th, _C_KINDS.get(name, name), file, line,
                                   func, t_ns, None, None, None, None, None,
-                                  None, None, False))
+                                  None, None, False, False))
             elif kind == _EV_OPCODE:
                 yield new(Event, (th, "opcode", file, line, func, t_ns, offset,
                                   self._opname(op), None, None, None, None,
-                                  None, False))
+                                  None, False, False))
             elif kind == _EV_EXCEPTION:
                 yield new(Event, (th, "exception", file, line, func, t_ns,
                                   None, None, self._string(extra), None, None,
-                                  None, None, False))
+                                  None, None, False, False))
             elif kind == _EV_OBJ_CREATE:
                 if cid == _NO_CODE:
                     file = func = None
                 yield new(Event, (th, "obj_create", file, line, func, t_ns,
                                   None, None, None, None, self._type(extra),
-                                  addr, size, False))
+                                  addr, size, False, False))
             else:
                 yield new(Event, (th, kinds[kind], file, line, func, t_ns,
                                   None, None, None, None, None, None, None,
-                                  resume))
+                                  resume, yields))
 
     def objects(self, imports: str = "apart") -> dict[str, Any]:
         """Object lifetimes (recordings made with ``--objects``):
@@ -259,6 +267,15 @@ class Trace:
         whether the file was cut off). Reads this Trace's open file."""
         from ._lines import analyze
         return analyze(self)
+
+    @property
+    def marked(self) -> bool:
+        """Whether the recording marks generator and coroutine
+        resumptions and suspensions exactly (``Event.resume``,
+        ``Event.yields``; header option 0x100, FORMAT.md §19). Older
+        recordings do not: their ``resume`` is the line rule's guess and
+        their yields read as plain returns."""
+        return bool(self._reader.header()["options"] & _OPT_MARKS)
 
     def info(self) -> dict[str, Any]:
         """What the file says about itself: header, threads, counts,

@@ -59,11 +59,13 @@ class Reader:
     def ns(self, tick: int, /) -> int: ...
     def events(self, thread: int | None = None) -> EventIter:
         """(kind, thread ordinal, t_ns, code id, line, offset, opcode,
-        extra, addr, size, resume): extra is the exception type's string id
+        extra, addr, size, resume, yields): extra is the exception type's string id
         for exception events, the count for dropped events and the type id
         for obj_create; addr is set for obj_create and obj_destroy, size for
-        obj_create; resume is True for a call that resumes a generator
-        (libtt's tt_code_is_resume)."""
+        obj_create; resume is True for a call that resumes a generator or
+        coroutine, yields for a return that suspends one (libtt's
+        tt_event_resumes / tt_event_yields: the recording's marks, header
+        option 0x100; older recordings: the line rule, no yields)."""
     def set_window(self, spans: list[tuple[int, int]] | None, /) -> None:
         """Later iterations and analyses see only events whose tick lies
         in one of the [lo, hi) spans; None or [] lifts the limit."""

@@ -73,9 +73,13 @@ EVENTS_EPILOG = """\
 The listing shows, per event: the thread number (in order of first event),
 seconds since the recording started, the event indented by call depth
 (beyond depth 32 the depth is shown as [N]), the location, and for line
-events the source text. A generator or coroutine shows `resume` where it
-is resumed (JSON: a call with "resume": true; a yield is a `return`, as
-sys.settrace reports it). Recordings made with --objects also list each
+events the source text. A generator, coroutine or async generator shows
+`resume` where it is resumed (next, send, throw, close, an await waking up)
+and `yield` where it is suspended (yield, yield from, await); sys.settrace
+reports them as call and return, and JSON keeps those kinds, adding
+"resume": true / "yield": true. Recordings made before tracetap marked
+them show yields as `return` and guess `resume` from the line (the
+listing's header line says which). Recordings made with --objects also list each
 object's creation (type, creation site, address) and destruction
 (address). Recorded names are shown with control characters escaped
 (\\x1b); --json has them exact.

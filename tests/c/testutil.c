@@ -179,6 +179,7 @@ void check_event(const tt_event_t *got, const tt_event_t *want,
     F(addr);
     F(size);
     F(count);
+    F(flags);
 #undef F
 }
 

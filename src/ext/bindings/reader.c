@@ -879,8 +879,10 @@ static PyMethodDef reader_methods[] = {
     {"events", (PyCFunction)(void (*)(void))Reader_events,
      METH_VARARGS | METH_KEYWORDS,
      "events(thread=None) -> iterator of (kind, thread, t_ns, code, line, "
-     "offset, opcode, extra, addr, size, resume) tuples; thread is an "
-     "ordinal, resume whether a call resumes a generator."},
+     "offset, opcode, extra, addr, size, resume, yields) tuples; thread is "
+     "an ordinal, resume whether a call resumes a generator or coroutine, "
+     "yields whether a return suspends one (marked recordings only: "
+     "header option 0x100)."},
     {"set_window", (PyCFunction)Reader_set_window, METH_O,
      "set_window(spans): every later iteration and analysis of this Reader "
      "sees only events whose tick lies in one of the [lo, hi) spans "
@@ -981,7 +983,7 @@ EventIter_next(EventIterObject *self)
             ev.line = tt_code_line_at(c, ev.offset);
     }
     is_obj = ev.kind == TT_EV_OBJ_CREATE || ev.kind == TT_EV_OBJ_DESTROY;
-    t = PyTuple_New(11);
+    t = PyTuple_New(12);
     if (t == NULL)
         return NULL;
     PyTuple_SET_ITEM(t, 0, PyLong_FromLong(ev.kind));
@@ -1003,11 +1005,12 @@ EventIter_next(EventIterObject *self)
     PyTuple_SET_ITEM(t, 9, ev.kind == TT_EV_OBJ_CREATE
                                ? PyLong_FromUnsignedLongLong(ev.size)
                                : Py_NewRef(Py_None));
-    /* A CALL that resumes a generator: libtt's rule, as `calls` counts. */
-    PyTuple_SET_ITEM(t, 10, PyBool_FromLong(
-        ev.kind == TT_EV_CALL &&
-        tt_code_is_resume(tt_reader_code(self->r, ev.code), ev.line)));
-    for (i = 0; i < 11; i++) {
+    /* A CALL that resumes a generator and a RETURN that suspends one:
+     * the recording's marks (or, in an older one, libtt's line rule for a
+     * resumption), as `calls` counts them. */
+    PyTuple_SET_ITEM(t, 10, PyBool_FromLong(tt_event_resumes(self->r, &ev)));
+    PyTuple_SET_ITEM(t, 11, PyBool_FromLong(tt_event_yields(self->r, &ev)));
+    for (i = 0; i < 12; i++) {
         if (PyTuple_GET_ITEM(t, i) == NULL) {
             Py_DECREF(t);
             return NULL;

@@ -23,14 +23,43 @@ __thread capture_tls_t capture_tls
  * O(1) through the per-code array; never PyFrame_GetLineNumber, which is
  * O(n) on 3.12-3.13.2 (docs/CPYTHON-NOTES.md constraint 3). */
 static inline int32_t
-capture_line_at(const capture_code_t *c, PyFrameObject *frame)
+capture_line_of(const capture_code_t *c, int lasti)
 {
-    int lasti = PyFrame_GetLasti(frame);
     uint32_t unit;
     if (lasti < 0)
         return c->firstlineno;
     unit = (uint32_t)lasti / 2u;
     return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
+}
+
+static inline int32_t
+capture_line_at(const capture_code_t *c, PyFrameObject *frame)
+{
+    return capture_line_of(c, PyFrame_GetLasti(frame));
+}
+
+/* A RETURN of a traced frame; a suspension (yield, await) is marked as
+ * one (FORMAT.md §19): the frame stands at a YIELD_VALUE (codetable.c,
+ * code_yields) and is not unwinding. An exception that ends the frame at
+ * a yield (close(), an uncaught throw()) leaves it there too: CPython
+ * passes no value then (arg NULL), except 3.12.1, whose legacy tracing
+ * passes None, so the frame's EXCEPTION event not followed by a LINE
+ * (e->raised; a handler that takes the exception starts with a LINE)
+ * says it as well. */
+static inline void
+capture_return(capture_thread_t *t, const capture_frame_t *e,
+               PyFrameObject *frame, PyObject *arg)
+{
+    const capture_code_t *c = e->code;
+    int lasti = PyFrame_GetLasti(frame);
+    int32_t line = capture_line_of(c, lasti);
+
+    if (TTX_UNLIKELY(c->yields != NULL) && arg != NULL && !e->raised &&
+        lasti >= 0 &&
+        (uint32_t)lasti / 2u < c->n_units && c->yields[lasti / 2])
+        tt_tbuf_yield(t->tbuf, capture_clock(), c->id, line);
+    else
+        tt_tbuf_return(t->tbuf, capture_clock(), c->id, line);
 }
 
 /* The shadow-stack entry of `frame`: the top one in the common case. */
@@ -91,6 +120,7 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
     e->frame = frame;
     e->code = c;
     e->traced = 0;
+    e->raised = 0;
     if (c == NULL || !c->traced)
         return 0;
     if (rec->count) {
@@ -115,8 +145,16 @@ capture_on_call(capture_rec_t *rec, capture_thread_t *t, PyFrameObject *frame)
     if (TTX_UNLIKELY(t->tbuf == NULL) && capture_thread_open(rec, t) < 0)
         return 0;
     e->traced = 1;
-    e->line = capture_line_at(c, frame);
-    tt_tbuf_call(t->tbuf, capture_clock(), c->id, e->line);
+    {
+        int lasti = PyFrame_GetLasti(frame);
+        e->line = capture_line_of(c, lasti);
+        /* A frame past its first RESUME was suspended: it resumes
+         * (FORMAT.md §19; codetable.c, code_yields). */
+        if (TTX_UNLIKELY(c->yields != NULL) && lasti > c->start_lasti)
+            tt_tbuf_resume(t->tbuf, capture_clock(), c->id, e->line);
+        else
+            tt_tbuf_call(t->tbuf, capture_clock(), c->id, e->line);
+    }
     if (rec->opcodes)
         TTX_OBJ_OWN(capture_enable_opcodes(rec, frame));
     return 0;
@@ -159,6 +197,7 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         }
         /* f_lineno is set before a LINE event on every version: O(1). */
         e->line = PyFrame_GetLineNumber(frame);
+        e->raised = 0;
         if (rec->lines)
             tt_tbuf_line(t->tbuf, capture_clock(), e->code->id, e->line);
         return 0;
@@ -169,8 +208,7 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         if (e == NULL)
             return 0;
         if (e->traced)
-            tt_tbuf_return(t->tbuf, capture_clock(), e->code->id,
-                           capture_line_at(e->code, frame));
+            capture_return(t, e, frame, arg);
         else if (rec->count_arcs && e->code != NULL &&
                  e->code->counts != NULL && e->line > 0)
             capture_count_arc(rec, e->code, e->line, -e->code->firstlineno);
@@ -180,6 +218,7 @@ capture_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         e = capture_entry(t, frame);
         if (e == NULL || !e->traced)
             return 0;
+        e->raised = 1;
         {
             uint32_t type = UINT32_MAX;
             if (arg != NULL && PyTuple_Check(arg) && PyTuple_GET_SIZE(arg) > 0)
@@ -289,6 +328,7 @@ capture_adopt_frames(capture_rec_t *rec)
         e->frame = frame;
         e->code = c;
         e->traced = 0;
+        e->raised = 0;
         if (c == NULL || !c->traced)
             continue;
         e->line = capture_line_at(c, frame);   /* also --objects' site */

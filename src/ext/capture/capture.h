@@ -66,6 +66,13 @@ typedef struct capture_code {
                                 for none); NULL when not traced */
     uint8_t *ops;            /* owned: opcode of each code unit; NULL unless
                                 traced with opcode capture on */
+    /* A generator, coroutine or async generator (FORMAT.md §19): */
+    uint8_t *yields;         /* owned: per code unit, 1 where a RETURN
+                                event reports a suspension (a YIELD_VALUE
+                                and the unit after it, where 3.13 reports
+                                it); NULL for other code or untraced */
+    int start_lasti;         /* the first RESUME's offset: a CALL whose
+                                frame is past it resumes the frame */
     /* --count (countmode.c): hits by line - count_base, and CALL events */
     uint64_t *counts;        /* owned; NULL unless counting and traced */
     int32_t count_base;
@@ -155,7 +162,9 @@ typedef struct {
     capture_code_t *code;        /* borrowed from the code table; may be
                                     NULL if registering the code failed */
     int32_t line;                /* the frame's current line */
-    uint32_t traced;             /* events of this frame are recorded */
+    uint8_t traced;              /* events of this frame are recorded */
+    uint8_t raised;              /* an EXCEPTION came since its last LINE
+                                    (or its CALL): a RETURN now unwinds */
 } capture_frame_t;
 
 typedef struct capture_thread {

@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <string.h>
+/* YIELD_VALUE and RESUME, on every version (3.13+: through opcode_ids.h).
+ * Only here: the header defines a macro for every opcode name. */
+#include <opcode.h>
 
 #define CODETAB_MIN_BITS 10
 #define NESTING_LIMIT    64      /* code objects nested in co_consts */
@@ -34,6 +37,7 @@ code_free(capture_code_t *c)
     Py_XDECREF(c->code);
     PyMem_RawFree(c->lines);
     PyMem_RawFree(c->ops);
+    PyMem_RawFree(c->yields);
     PyMem_RawFree(c->counts);
     PyMem_RawFree(c->arcs);
     PyMem_RawFree(c);
@@ -212,6 +216,48 @@ code_opcodes(PyCodeObject *co, uint32_t n)
     return ops;
 }
 
+/* For a code that can suspend: where its RETURN events are suspensions
+ * and where its frames start (FORMAT.md §19). The hook then tells a
+ * resumption and a yield from the frame's position alone (f_lasti),
+ * creating nothing. A RETURN at a YIELD_VALUE is a yield (3.11, 3.12,
+ * 3.14 report it there; 3.13 at the unit after it, which is always its
+ * RESUME); the first RESUME comes before every YIELD_VALUE, and a frame
+ * is entered at it (or before it: a throw() into a generator that never
+ * ran), so a CALL past it resumes. NULL on failure; no exception. */
+static uint8_t *
+code_yields(PyCodeObject *co, uint32_t n, int *start_lasti)
+{
+    PyObject *bytes = PyCode_GetCode(co);     /* deoptimised: no
+                                                 INSTRUMENTED_ opcodes */
+    uint8_t *y;
+    uint32_t i, have;
+    const uint8_t *b;
+
+    if (bytes == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    b = (const uint8_t *)PyBytes_AS_STRING(bytes);
+    have = (uint32_t)(PyBytes_GET_SIZE(bytes) / 2);
+    y = PyMem_RawCalloc(n ? n : 1, 1);
+    *start_lasti = -1;
+    if (y != NULL) {
+        for (i = 0; i < n && i < have; i++) {
+            if (b[2 * i] == RESUME && *start_lasti < 0)
+                *start_lasti = (int)(2 * i);
+            if (b[2 * i] == YIELD_VALUE) {
+                y[i] = 1;
+                if (i + 1 < n)
+                    y[i + 1] = 1;
+            }
+        }
+        if (*start_lasti < 0)
+            *start_lasti = 0;
+    }
+    Py_DECREF(bytes);
+    return y;
+}
+
 /* Decides the filter for a code object's file name and, for a traced one,
  * returns its string entry (whose id the CODE record uses). */
 static capture_str_t *
@@ -304,8 +350,14 @@ code_define(capture_rec_t *rec, capture_code_t *c, PyCodeObject *co,
     def.firstlineno = c->firstlineno;
     def.flags = TT_CODE_TRACED;
     if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR |
-                        CO_ITERABLE_COROUTINE))
+                        CO_ITERABLE_COROUTINE)) {
         def.flags |= TT_CODE_GENERATOR;
+        if (rec->calls && !rec->count) {
+            c->yields = code_yields(co, c->n_units, &c->start_lasti);
+            if (c->yields == NULL)
+                rec->problems.nomem++;    /* its events go unmarked */
+        }
+    }
     if (co->co_flags & CO_OPTIMIZED)         /* a function, not a module or
                                                 class body */
         def.flags |= TT_CODE_FUNCTION;
@@ -353,8 +405,10 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
             rec->problems.code_errors++;
             PyMem_RawFree(c->lines);
             PyMem_RawFree(c->ops);
+            PyMem_RawFree(c->yields);
             c->lines = NULL;
             c->ops = NULL;
+            c->yields = NULL;
         }
     } else if (file == NULL) {
         rec->problems.code_errors++;

@@ -335,7 +335,9 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                   (main_only ? TT_OPT_MAIN_THREAD_ONLY : 0) |
                   (objects ? TT_OPT_OBJECTS : 0) |
                   (objects == 2 ? TT_OPT_COUNT : 0) |
-                  (rec->cfuncs != NULL ? TT_OPT_C_CALLS : 0);
+                  (rec->cfuncs != NULL ? TT_OPT_C_CALLS : 0) |
+                  /* the hook marks resumptions and yields (capture.c) */
+                  (rec->calls && !count ? TT_OPT_MARKS : 0);
     capture_clock_choose(&rec->clock_name, &rec->clock_hz);
     hdr.clock_name = rec->clock_name;
     hdr.clock_hz = rec->clock_hz;
