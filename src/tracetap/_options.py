@@ -90,6 +90,14 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(("--count",), "count", "flag", "count", default=False, serial=5,
               help="count how often each line runs, in C, and write only the counts: "
               "no event log (read them with `tracetap coverage`)"),
+    RunOption(("--backend",), "backend", "choice", "backend", default="auto",
+              choices=("auto", "legacy", "monitoring"),
+              help="how events reach tracetap: legacy (PyEval_SetTrace, every "
+              "CPython), monitoring (sys.monitoring callbacks, CPython 3.12+; "
+              "for the modes it records: --no-lines calls), or auto "
+              "(default: per mode, the one measured faster; legacy where "
+              "monitoring was not measured to win). The file's header notes "
+              "say which recorded it (`tracetap info`)"),
     RunOption(("--flush-interval",), "flush_interval", "seconds", "flush_interval",
               default=1.0, metavar="SECONDS", serial=13,
               help="write what every thread has buffered at least this often "
@@ -118,6 +126,8 @@ def api_values(cli: Any) -> dict[str, Any]:
 def spell_cli(api: str, value: Any) -> str:
     """An option as `tracetap run` spells it: calls=False -> --no-calls."""
     o = BY_API[api]
+    if o.kind == "choice":
+        return f"{o.long} {value}"
     return o.long if o.kind != "flag" or bool(value) != o.negate else f"--{api.replace('_', '-')}"
 
 
@@ -147,6 +157,11 @@ CONFLICTS: tuple[Rule, ...] = (
      ()),
     (lambda v: v.get("bytes") and v["count"], (("bytes", True),),
      "counts allocated bytes beside the object event log", (("count", True),)),
+    (lambda v: v.get("backend") == "monitoring" and v["calls"]
+     and (v["lines"] or v["count"] or v["opcodes"]),
+     (("backend", "monitoring"),),
+     "records only calls without line events: it needs --no-lines (or "
+     "--no-calls) and no --count or --opcodes", ()),
     (lambda v: not 1 <= int(v.get("stack_depth", 8)) <= 64, (("stack_depth", None),),
      "must be 1 to 64", ()),
 )

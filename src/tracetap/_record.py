@@ -114,6 +114,30 @@ def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
     return out
 
 
+# The modes `auto` records on sys.monitoring: those measured faster there
+# (docs/DESIGN.md section 7). None yet: every mode stays on legacy.
+def _monitoring_wins(rec: Any) -> bool:
+    return False
+
+
+def choose_backend(backend: str, rec: Any) -> str:
+    """The backend a recording uses: "legacy" or "monitoring". `backend`
+    is record()'s keyword; `rec` holds the mode (calls, lines, count...).
+    ValueError for an unknown name, or for "monitoring" before 3.12."""
+    if backend not in ("auto", "legacy", "monitoring"):
+        raise ValueError(f"backend must be 'auto', 'legacy' or 'monitoring', "
+                         f"not {backend!r}")
+    if backend == "monitoring" and sys.version_info < (3, 12):
+        raise ValueError(
+            "backend='monitoring' (--backend monitoring) needs CPython 3.12 "
+            f"or newer (sys.monitoring); this is {sys.version.split()[0]}: "
+            "use the legacy backend")
+    if backend == "auto":
+        return "monitoring" if sys.version_info >= (3, 12) and \
+            _monitoring_wins(rec) else "legacy"
+    return backend
+
+
 class record:
     """Record the calling program into a ``.ttrace`` file.
 
@@ -158,6 +182,12 @@ class record:
       Refused (RuntimeError) before 3.13, on free-threaded builds, and
       while tracemalloc holds the reference tracer.
 
+    - ``backend``: ``"auto"`` (default), ``"legacy"`` or ``"monitoring"``
+      (``--backend``): how events reach tracetap, PyEval_SetTrace or
+      sys.monitoring callbacks (CPython 3.12+; ValueError before). ``auto``
+      takes, per mode, the backend measured faster for it (see
+      ``choose_backend``).
+
     - ``flush_interval``: seconds between two writes of what every thread
       has buffered (``--flush-interval``; default 1.0), so that a program
       that is killed (SIGKILL, ``os._exit``) loses about that much at most;
@@ -196,6 +226,7 @@ class record:
         branch: bool = False,
         ring: Any = None,
         flush_interval: float = 1.0,
+        backend: str = "auto",
         _argv: Sequence[str] | None = None,
         _options_text: str | None = None,
         _own: Sequence[str] = (),
@@ -208,7 +239,7 @@ class record:
         problem = _options.conflict(
             {"calls": calls, "lines": lines, "opcodes": opcodes, "c_calls": c_calls,
              "count": count, "objects": objects, "branch": branch, "bytes": bytes,
-             "stack_depth": stack_depth}, _options.spell_api)
+             "stack_depth": stack_depth, "backend": backend}, _options.spell_api)
         if problem:
             raise ValueError(problem)
         self.path = os.path.abspath(os.fspath(path))
@@ -229,6 +260,7 @@ class record:
         # Full recordings hold every arc anyway; --count needs a table.
         self.branch = bool(branch) and self.count
         self.flush_interval = float(flush_interval)
+        self.backend = choose_backend(backend, self)
         self._argv = list(sys.argv if _argv is None else _argv)
         self._options_text = (
             self._describe() if _options_text is None else _options_text
@@ -296,6 +328,8 @@ class record:
             "python_build": sys.version,
             "flush_interval": self.flush_interval,
         }
+        if self.backend == "monitoring":
+            args["backend"] = 1
         if self.objects:
             args["objects"] = self.objects
         if self.alloc_depth:

@@ -29,7 +29,8 @@ RUN_USAGE = (
     "[--opcodes] [--no-lines] [--no-calls] [--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
-    "                    [--no-follow] [--follow-forks]\n"
+    "                    [--backend auto|legacy|monitoring] [--no-follow] "
+    "[--follow-forks]\n"
     "                    (SCRIPT | -m MODULE) [ARGS...]"
 )
 
@@ -510,6 +511,11 @@ def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
             _usage_error(
                 f"argument --threads: invalid choice: {value!r} "
                 f"(choose from 'all', 'main')"
+            )
+        elif name == "backend" and value not in ("auto", "legacy", "monitoring"):
+            _usage_error(
+                f"argument --backend: invalid choice: {value!r} "
+                f"(choose from 'auto', 'legacy', 'monitoring')"
             )
         elif name == "flush_interval":
             ns.flush_interval = _flush_interval(value)
