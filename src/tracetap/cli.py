@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--count [--branch]] [--objects [--bytes [--stack-depth N]]] "
+    "tracetap run [-o FILE] [--count|--coverage [--branch]] [--objects [--bytes [--stack-depth N]]] "
     "[--opcodes] [--no-lines] [--no-calls] [--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"

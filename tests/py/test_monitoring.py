@@ -118,7 +118,7 @@ def test_monitoring_refuses_modes_it_does_not_record(tmp_path):
     capture_write(tmp_path, "p.py", "print(1)\n")
     r = capture_tracetap("run", "--backend", "monitoring", "p.py", cwd=tmp_path)
     assert r.returncode == 2
-    assert "--backend monitoring records only calls" in r.stderr
+    assert "--backend monitoring records --coverage, or calls" in r.stderr
     r = capture_tracetap("run", "--backend", "nope", "p.py", cwd=tmp_path)
     assert r.returncode == 2 and "invalid choice: 'nope'" in r.stderr
 

@@ -246,6 +246,8 @@ typedef struct capture_rec {
                                     opcode mark (opcode_flag.c) */
     int count;                   /* --count: line counts, no event log */
     int count_arcs;              /* --count --branch: arc counts too */
+    int coverage;                /* --coverage: hits only (moncoverage.c),
+                                    with count set: the --count arrays */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */
     pid_t pid;                   /* the recording process (fork guard) */

@@ -226,8 +226,10 @@ PyObject *capture_hook_new(PyTypeObject *type);
 /* monitoring.c: the sys.monitoring backend's plumbing (3.12+). On 3.11
  * every int function fails with RuntimeError ("needs CPython 3.12"). GIL
  * held; none may be called from a monitoring callback unless said. */
-/* Takes a tool id for "tracetap" (4, else 3) and fills rec->mon. 0, or -1
- * + exception (RuntimeError naming who holds both ids) with rec->mon NULL. */
+/* Takes a tool id for "tracetap" (4, else 3), fills rec->mon, and
+ * re-arms every DISABLEd location (restart_events: an earlier recording's
+ * DISABLE on the same id would otherwise hide them). 0, or -1 + exception
+ * (RuntimeError naming who holds both ids) with rec->mon NULL. */
 int capture_monitoring_begin(capture_rec_t *rec);
 /* The bit index of sys.monitoring.events.<name> ("LINE", "BRANCH_LEFT")
  * on this interpreter, or -1 + exception (no such event). */

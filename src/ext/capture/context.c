@@ -3,7 +3,8 @@
  * analyses (FORMAT.md §17).
  *
  * Owns: writing a context mark into the active recording; in --count mode
- * the counts of the context that ends are written first (countmode.c).
+ * the counts of the context that ends are written first (countmode.c),
+ * and with --coverage the lines are re-armed (moncoverage.c).
  * Must not: run while a hook holds the writer (the GIL says so). GIL: held.
  */
 #include "capture_int.h"
@@ -33,6 +34,12 @@ capture_context(PyObject *module, PyObject *name)
         Py_RETURN_FALSE;
     if (rec->count && capture_counts_switch(rec) < 0)
         goto error;
+    /* --coverage: every line DISABLEd so far fires again in the new
+     * context (each context has its own set of lines run). */
+    if (rec->coverage && capture_moncoverage_switch(rec) < 0) {
+        PyErr_Clear();
+        rec->problems.code_errors++;
+    }
     rc = tt_writer_context(rec->w, (uint64_t)PyThread_get_thread_ident(),
                            capture_clock(), utf8);
     if (rc < 0) {

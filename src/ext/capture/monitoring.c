@@ -122,6 +122,12 @@ capture_monitoring_begin(capture_rec_t *rec)
         goto error;
     }
     rec->mon = m;
+    /* Locations an earlier recording on this id DISABLEd stay disabled for
+     * the id (a new set_events does not re-arm them): re-arm them first. */
+    if (capture_monitoring_restart(rec) < 0) {
+        capture_monitoring_end(rec, NULL);
+        return -1;
+    }
     return 0;
 error:
     mon_free(m);

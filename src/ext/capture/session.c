@@ -223,6 +223,8 @@ install_backend(capture_rec_t *rec)
         return capture_install(rec);
     if (!rec->calls)
         return 0;               /* --no-calls (--objects): no event */
+    if (rec->coverage)
+        return capture_moncoverage_install(rec);
     PyErr_SetString(PyExc_RuntimeError, "this recording mode is not "
                     "available on the sys.monitoring backend; use "
                     "--backend legacy");
@@ -239,7 +241,8 @@ note_backend(capture_rec_t *rec)
         return;
     snprintf(id, sizeof id, "%d", capture_monitoring_tool(rec));
     if (tt_writer_note(rec->w, "backend", "monitoring") < 0 ||
-        tt_writer_note(rec->w, "monitoring_tool", id) < 0)
+        tt_writer_note(rec->w, "monitoring_tool", id) < 0 ||
+        (rec->coverage && tt_writer_note(rec->w, "counts", "hits only") < 0))
         rec->problems.writer_errors++;
 }
 
@@ -253,7 +256,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval", "c_calls",
-        "third_party_dirs", "arcs", "notes", "alloc_depth", "backend", NULL};
+        "third_party_dirs", "arcs", "notes", "alloc_depth", "backend", "coverage", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -266,6 +269,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     int count = 0, c_calls = 0, arcs = 0;
     int alloc_depth = 0;                /* --bytes: stack depth, 0 off */
     int backend = CAPTURE_BACKEND_LEGACY;
+    int coverage = 0;                   /* --coverage: hits only */
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -274,7 +278,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpOii",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpOiip",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
@@ -282,7 +286,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
                                      &flush_interval, &c_calls, &third_dirs,
-                                     &arcs, &notes, &alloc_depth, &backend))
+                                     &arcs, &notes, &alloc_depth, &backend,
+                                     &coverage))
         return NULL;
     if (alloc_depth && objects != 1) {
         PyErr_SetString(PyExc_ValueError,
@@ -314,6 +319,14 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         goto error;
     }
     rec->backend = backend;
+    if (coverage && (backend != CAPTURE_BACKEND_MONITORING || !calls ||
+                     !count || arcs || objects || opcodes || c_calls)) {
+        PyErr_SetString(PyExc_ValueError, "coverage (hits only) needs the "
+                        "monitoring backend and count, without arcs, "
+                        "objects, opcodes or c_calls");
+        goto error;
+    }
+    rec->coverage = coverage;
     rec->calls = calls;
     rec->count = calls && count;
     rec->lines = calls && lines && !rec->count;
