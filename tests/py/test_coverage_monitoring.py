@@ -253,3 +253,36 @@ def test_info_and_summary_say_hits_only(tmp_path):
                        "p.py", cwd=tmp_path)
     info = capture_python("-m", "tracetap", "info", "n.ttrace", cwd=tmp_path).stdout
     assert "7 line executions" in info and "hits only" not in info
+
+
+@needs_monitoring
+def test_generator_made_before_the_recording(tmp_path):
+    """A generator created before start() and resumed inside the recording
+    (no PY_START, only PY_RESUME): its lines count, as --count counts them."""
+    capture_write(tmp_path, "prog.py", """
+        import sys
+        import tracetap
+
+        def gen():
+            yield 1
+            x = 2
+            yield x
+            y = 3
+            yield y
+
+        g = gen()
+        next(g)
+        with tracetap.record(sys.argv[1], coverage=sys.argv[2] == "cov",
+                             count=sys.argv[2] == "count"):
+            next(g)
+            next(g)
+    """)
+    hits = {}
+    for mode in ("cov", "count"):
+        r = capture_python("prog.py", mode + ".ttrace", mode, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        hits[mode] = _hit_sets(cs.coverage_json([mode + ".ttrace"],
+                                                str(tmp_path)))
+    prog = str(tmp_path / "prog.py")
+    assert {6, 7, 8, 9} <= hits["count"][prog]
+    assert hits["cov"] == hits["count"]

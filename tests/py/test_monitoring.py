@@ -151,3 +151,35 @@ def test_monitoring_is_refused_before_3_12(tmp_path):
     r = capture_tracetap("run", "--backend", "monitoring", "--no-calls",
                          "p.py", cwd=tmp_path)
     assert r.returncode != 0 and "needs CPython 3.12" in r.stderr
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13),
+                    reason="--objects (PyRefTracer) needs CPython 3.13+")
+def test_objects_beside_the_monitoring_backend(tmp_path):
+    """--objects --no-calls on the monitoring backend: the reference tracer
+    works beside a held tool id; the births it reports are the legacy
+    backend's for the same program."""
+    out = _run(tmp_path, """
+        import json, sys
+        import tracetap
+
+        class Thing:
+            pass
+
+        def make():
+            return [Thing() for _ in range(50)]
+
+        res = []
+        for backend in ("monitoring", "legacy"):
+            with tracetap.record(backend + ".ttrace", calls=False, objects=True,
+                                 backend=backend):
+                held = sys.monitoring.get_tool(4)
+                keep = make()
+            o = tracetap.load(backend + ".ttrace").objects()
+            births = {n: s["created"] for n, s in o["types"].items()}
+            res.append([held, births.get("__main__.Thing")])
+        print(json.dumps(res))
+    """)
+    (mon_held, mon_things), (leg_held, leg_things) = out
+    assert mon_held == "tracetap" and leg_held is None
+    assert mon_things == leg_things == 50

@@ -2,8 +2,8 @@
  * ran, each reported once and then switched off (DISABLE), into the
  * --count arrays (countmode.c) with every hit counted 1.
  *
- * Owns: the PY_START and LINE callbacks and the code objects' local events.
- * PY_START (global) decides per code object: a traced one gets LINE as a
+ * Owns: the PY_START/PY_RESUME and LINE callbacks and the code objects'
+ * local events. PY_START/PY_RESUME (global) decide per code object: a traced one gets LINE as a
  * local event, and PY_START returns DISABLE either way, so code that is
  * not traced costs nothing after its first call. LINE marks the line and
  * returns DISABLE. A context switch re-arms everything (restart_events).
@@ -93,7 +93,8 @@ thread_skipped(const capture_rec_t *rec)
     return rec->main_only && PyThread_get_thread_ident() != rec->main_ident;
 }
 
-/* PY_START(code, instruction_offset). */
+/* PY_START and PY_RESUME (code, instruction_offset): a generator or
+ * coroutine made before the recording started resumes without starting. */
 static PyObject *
 cov_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -175,13 +176,16 @@ int
 capture_moncoverage_install(capture_rec_t *rec)
 {
     int start_bit = capture_monitoring_event(rec, "PY_START");
+    int resume_bit = capture_monitoring_event(rec, "PY_RESUME");
     line_bit = capture_monitoring_event(rec, "LINE");
-    if (start_bit < 0 || line_bit < 0 ||
+    if (start_bit < 0 || resume_bit < 0 || line_bit < 0 ||
         capture_monitoring_register(rec, start_bit, &cov_py_start_def) < 0 ||
+        capture_monitoring_register(rec, resume_bit, &cov_py_start_def) < 0 ||
         capture_monitoring_register(rec, line_bit, &cov_line_def) < 0)
         return -1;
     adopt_running(rec);
-    return capture_monitoring_set_events(rec, 1u << start_bit);
+    return capture_monitoring_set_events(rec, (1u << start_bit) |
+                                              (1u << resume_bit));
 }
 
 int
