@@ -94,9 +94,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               choices=("auto", "legacy", "monitoring"),
               help="how events reach tracetap: legacy (PyEval_SetTrace, every "
               "CPython), monitoring (sys.monitoring callbacks, CPython 3.12+; "
-              "for the modes it records: --no-lines calls), or auto "
-              "(default: per mode, the one measured faster; legacy where "
-              "monitoring was not measured to win). The file's header notes "
+              "for the modes it records: --coverage, --no-lines calls), or "
+              "auto (default: per mode, the one measured faster: monitoring "
+              "for --coverage, legacy for the rest). The file's header notes "
               "say which recorded it (`tracetap info`)"),
     RunOption(("--coverage",), "coverage", "flag", "coverage", default=False,
               serial=14,

@@ -286,3 +286,21 @@ def test_generator_made_before_the_recording(tmp_path):
     prog = str(tmp_path / "prog.py")
     assert {6, 7, 8, 9} <= hits["count"][prog]
     assert hits["cov"] == hits["count"]
+
+
+@needs_monitoring
+def test_run_module_installs_no_trace_hook(tmp_path):
+    """`tracetap run --coverage -m MOD` (runpy's set-up with the thread
+    detached, then attached again): no legacy trace function is ever
+    installed beside the monitoring backend, and MOD's lines are covered."""
+    capture_write(tmp_path, "mod.py", """
+        import sys, threading
+        print(repr(sys.gettrace()), repr(threading.gettrace()))
+        x = 1
+    """)
+    r = capture_python("-m", "tracetap", "run", "--coverage", "-o", "c.ttrace",
+                       "-m", "mod", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "None None"
+    hits = _hit_sets(cs.coverage_json(["c.ttrace"], str(tmp_path)))
+    assert hits[str(tmp_path / "mod.py")] == {1, 2, 3}

@@ -373,7 +373,9 @@ PyObject *capture_settrace(PyObject *module, PyObject *fn);
  */
 extern PyType_Spec capture_hook_spec;
 /* _tracetap.detach_thread()/attach_thread(): stop and resume tracing the
- * calling thread while the recording goes on elsewhere. */
+ * calling thread while the recording goes on elsewhere. On the monitoring
+ * backend they only set t->detached (no hook is ever put on a thread);
+ * --coverage, which keeps no thread state, ignores it. */
 PyObject *capture_detach_thread(PyObject *module, PyObject *unused);
 PyObject *capture_attach_thread(PyObject *module, PyObject *unused);
 
