@@ -262,8 +262,10 @@ int capture_monitoring_tool(const capture_rec_t *rec);
  * callbacks and sets its events. 0, or -1 + exc (the caller ends the
  * backend). */
 int capture_moncoverage_install(capture_rec_t *rec);
-/* A context switch in --coverage: re-arms every DISABLEd line (so the next
- * context sees its lines again). 0, or -1 + exc. */
+/* A context switch in --coverage, before capture_counts_switch: re-arms
+ * the lines of the codes that ran since the last switch (rec->dirty), the
+ * only ones with DISABLEd lines, so the next context sees them again.
+ * 0, or -1 + exc (some codes stay disarmed). */
 int capture_moncoverage_switch(capture_rec_t *rec);
 
 /* bgthread.c */

@@ -32,14 +32,15 @@ capture_context(PyObject *module, PyObject *name)
         return NULL;
     if (rec == NULL || rec->pid != getpid())
         Py_RETURN_FALSE;
-    if (rec->count && capture_counts_switch(rec) < 0)
-        goto error;
     /* --coverage: every line DISABLEd so far fires again in the new
-     * context (each context has its own set of lines run). */
+     * context (each context has its own set of lines run); before the
+     * counts' switch, which empties the list of the codes that ran. */
     if (rec->coverage && capture_moncoverage_switch(rec) < 0) {
         PyErr_Clear();
         rec->problems.code_errors++;
     }
+    if (rec->count && capture_counts_switch(rec) < 0)
+        goto error;
     rc = tt_writer_context(rec->w, (uint64_t)PyThread_get_thread_ident(),
                            capture_clock(), utf8);
     if (rc < 0) {

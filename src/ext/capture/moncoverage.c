@@ -141,6 +141,7 @@ cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         c->counts[i] = 1;
     else if (line == -1)
         PyErr_Clear();
+    c->calls = 1;                       /* it ran (PY_START may be off) */
     if (TTX_UNLIKELY(!c->ctx_dirty))
         capture_counts_touch(rec, c);
     return Py_NewRef(rec->mon->disable);
@@ -191,7 +192,24 @@ capture_moncoverage_install(capture_rec_t *rec)
 int
 capture_moncoverage_switch(capture_rec_t *rec)
 {
-    return capture_monitoring_restart(rec);
+    uint32_t i;
+    int rc = 0;
+
+    /* Only the codes that ran since the last switch have lines DISABLEd
+     * (the dirty list: every LINE puts its code there): their local
+     * events are taken off and put back, which re-arms every line of
+     * theirs. restart_events() would re-arm every location of every code
+     * and tool (PY_START of all the code left out too), and each would
+     * call back again in the next context. */
+    for (i = 0; i < rec->n_dirty; i++) {
+        capture_code_t *c = rec->dirty[i];
+        if (!c->mon_local)
+            continue;
+        if (capture_monitoring_set_local(rec, c->code, 0) < 0 ||
+            capture_monitoring_set_local(rec, c->code, 1u << line_bit) < 0)
+            rc = -1;
+    }
+    return rc;
 }
 
 #else  /* 3.11: the plumbing refuses before this is reached */
