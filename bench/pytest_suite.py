@@ -63,8 +63,16 @@ def modes(python: str, out: str) -> dict[str, list[str]]:
         "plain": [python, *pytest],
         "coverage.py": [python, "-m", "coverage", "run",
                         "--data-file=" + out + ".coverage", *pytest],
+        "coverage.py sysmon": [python, "-m", "coverage", "run",
+                               "--data-file=" + out + ".coverage-sysmon",
+                               *pytest],
         "run --count": [python, "-m", "tracetap", "run", "--count", "-o",
                         out + "-run.ttrace", *pytest],
+        "run --coverage": [python, "-m", "tracetap", "run", "--coverage", "-o",
+                           out + "-runcov.ttrace", *pytest],
+        "pytest --tracetap=coverage": [python, *pytest, "--tracetap=coverage",
+                                       "--tracetap-output",
+                                       out + "-plugincov.ttrace"],
         "pytest --tracetap": [python, *pytest, "--tracetap", "--tracetap-output",
                               out + "-plugin.ttrace"],
         "pytest --tracetap=full": [python, *pytest, "--tracetap=full",
@@ -72,8 +80,12 @@ def modes(python: str, out: str) -> dict[str, list[str]]:
     }
 
 
-def run_once(cmd: list[str], cwd: str) -> tuple[float, float]:
-    env = dict(os.environ, PYTHONPATH=cwd)
+# Environment per mode (coverage.py's core is chosen by COVERAGE_CORE).
+ENV = {"coverage.py sysmon": {"COVERAGE_CORE": "sysmon"}}
+
+
+def run_once(cmd: list[str], cwd: str, name: str = "") -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=cwd, **ENV.get(name, {}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -92,6 +104,8 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable,
                     help="the interpreter (with pytest, coverage and tracetap)")
     ap.add_argument("--json", metavar="FILE", help="also write the results")
+    ap.add_argument("--modes", help="comma-separated subset of the modes "
+                    "(plain is always run)")
     ns = ap.parse_args()
     cache = os.environ.get("TRACETAP_CACHE",
                            os.path.expanduser("~/.cache/tracetap"))
@@ -102,11 +116,14 @@ def main() -> int:
     times: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cmds = modes(ns.python, os.path.join(tmp, "out"))
+        if ns.modes:
+            keep = {"plain", *ns.modes.split(",")}
+            cmds = {k: v for k, v in cmds.items() if k in keep}
         names = list(cmds)
         for r in range(ns.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                times.setdefault(name, []).append(run_once(cmds[name], tree))
+                times.setdefault(name, []).append(run_once(cmds[name], tree, name))
     base_w = statistics.median(w for w, _ in times["plain"])
     base_c = statistics.median(c for _, c in times["plain"])
     print(f"{PACKAGE} {VERSION}, {' '.join(SUBSET)}; Python {version}, "

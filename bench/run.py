@@ -66,6 +66,16 @@ def _tracetap(*flags):
                                       script, *args]
 
 
+def _coverage_sysmon(name, desc, *flags):
+    """coverage run [FLAGS] with its sys.monitoring core."""
+    return Mode(name, desc,
+                lambda s, a, t: ["-m", "coverage", "run", *flags, "--data-file",
+                                 os.path.join(t, ".coverage"), s, *a],
+                env={"COVERAGE_CORE": "sysmon"},
+                probe_code="import sys, coverage; assert hasattr(sys, "
+                           "'monitoring'), 'sys.monitoring needs 3.12+'")
+
+
 def _runner(setup):
     return lambda script, args, tmp: ["-c", _RUNNER % setup, script, *args]
 
@@ -139,6 +149,16 @@ def make_modes(python: str) -> list[Mode]:
              "tracetap run --count --branch (line and arc counts, no event log)",
              _tracetap("--count", "--branch"), probe_code="import tracetap",
              probe_run=True),
+        Mode("tracetap-coverage",
+             "tracetap run --coverage (lines hit, sys.monitoring + DISABLE; "
+             "3.12+, else --count)",
+             _tracetap("--coverage"), probe_code="import tracetap",
+             probe_run=True),
+        Mode("tracetap-coverage-branch",
+             "tracetap run --coverage --branch (recorded as --count --branch "
+             "on legacy: no arcs on monitoring yet)",
+             _tracetap("--coverage", "--branch"), probe_code="import tracetap",
+             probe_run=True),
         Mode("tracetap-objects", "tracetap run --objects",
              _tracetap("--objects"), probe_code="import tracetap", probe_run=True),
         Mode("tracetap-objects-nocalls",
@@ -178,6 +198,12 @@ def make_modes(python: str) -> list[Mode]:
                               os.path.join(t, ".coverage"), s, *a],
              env={"COVERAGE_CORE": "ctrace"},
              probe_code="from coverage.tracer import CTracer"),
+        _coverage_sysmon("coverage-sysmon",
+                         "coverage run, COVERAGE_CORE=sysmon (3.12+)"),
+        _coverage_sysmon("coverage-sysmon-branch",
+                         "coverage run --branch, COVERAGE_CORE=sysmon (3.14+ "
+                         "measures branches on sysmon; 3.12/3.13 fall back "
+                         "to ctrace)", "--branch"),
         Mode("trace-count", "stdlib trace --count (stdlib dirs ignored)",
              lambda s, a, t: ["-m", "trace", "--count", "--no-report",
                               "--file", os.path.join(t, "counts"),

@@ -129,6 +129,22 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #  define TTX_SLOT_GIL
 #endif
 
+/* ---- sys.monitoring (PEP 669; monitoring.c). TTX_HAVE_MONITORING: the
+ * module and its tool ids exist (3.12+). TTX_MON_BRANCH_LR: branches are
+ * reported as BRANCH_LEFT/BRANCH_RIGHT (3.14+), not BRANCH (3.12, 3.13).
+ * Event numbers differ between versions: monitoring.c reads them by name
+ * from sys.monitoring.events, never from a constant. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define TTX_HAVE_MONITORING 1
+#else
+#  define TTX_HAVE_MONITORING 0
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+#  define TTX_MON_BRANCH_LR 1
+#else
+#  define TTX_MON_BRANCH_LR 0
+#endif
+
 /* ---- object capture (--objects; docs/CPYTHON-NOTES.md sections 4, 5).
  *
  * TTX_HAVE_REFTRACER: PyRefTracer exists (3.13+) on a GIL build.

@@ -94,6 +94,21 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(("--count",), "count", "flag", "count", default=False, serial=5,
               help="count how often each line runs, in C, and write only the counts: "
               "no event log (read them with `tracetap coverage`)"),
+    RunOption(("--backend",), "backend", "choice", "backend", default="auto",
+              choices=("auto", "legacy", "monitoring"),
+              help="how events reach tracetap: legacy (PyEval_SetTrace, every "
+              "CPython), monitoring (sys.monitoring callbacks, CPython 3.12+; "
+              "for the modes it records: --coverage, --no-lines calls), or "
+              "auto (default: per mode, the one measured faster: monitoring "
+              "for --coverage, legacy for the rest). The file's header notes "
+              "say which recorded it (`tracetap info`)"),
+    RunOption(("--coverage",), "coverage", "flag", "coverage", default=False,
+              serial=14,
+              help="which lines ran, for test suites (`tracetap coverage`): "
+              "each line is seen once (sys.monitoring, DISABLE), so the file "
+              "holds hits, not counts (every count is 1). CPython 3.12+; on "
+              "3.11, with --backend legacy and with --branch it is recorded "
+              "as --count on the legacy backend, and the summary says so"),
     RunOption(("--flush-interval",), "flush_interval", "seconds", "flush_interval",
               default=1.0, metavar="SECONDS", serial=13,
               help="write what every thread has buffered at least this often "
@@ -122,6 +137,8 @@ def api_values(cli: Any) -> dict[str, Any]:
 def spell_cli(api: str, value: Any) -> str:
     """An option as `tracetap run` spells it: calls=False -> --no-calls."""
     o = BY_API[api]
+    if o.kind == "choice":
+        return f"{o.long} {value}"
     return o.long if o.kind != "flag" or bool(value) != o.negate else f"--{api.replace('_', '-')}"
 
 
@@ -151,6 +168,20 @@ CONFLICTS: tuple[Rule, ...] = (
      ()),
     (lambda v: v.get("bytes") and v["count"], (("bytes", True),),
      "counts allocated bytes beside the object event log", (("count", True),)),
+    (lambda v: v.get("coverage") and (v["count"] or v["opcodes"] or not v["lines"]
+                                      or v["objects"] or v["c_calls"]),
+     (("coverage", True),), "records which lines ran, nothing else",
+     (("count", True), ("opcodes", True), ("lines", False), ("objects", True),
+      ("c_calls", True))),
+    (lambda v: v.get("coverage") and v["branch"] and v.get("backend") == "monitoring",
+     (("coverage", True), ("branch", True)),
+     "is recorded as --count --branch on the legacy backend (the monitoring "
+     "backend records no arcs yet)", (("backend", "monitoring"),)),
+    (lambda v: v.get("backend") == "monitoring" and v["calls"]
+     and not v.get("coverage") and (v["lines"] or v["count"] or v["opcodes"]),
+     (("backend", "monitoring"),),
+     "records --coverage, or calls without line events: it needs "
+     "--coverage, --no-lines or --no-calls, and no --count or --opcodes", ()),
     (lambda v: not 1 <= int(v.get("stack_depth", 8)) <= 64, (("stack_depth", None),),
      "must be 1 to 64", ()),
 )

@@ -114,6 +114,44 @@ def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
     return out
 
 
+# The modes `auto` records on sys.monitoring: those measured faster there
+# (docs/DESIGN.md section 7): --coverage (lines; arcs are not recorded on
+# monitoring yet).
+def _monitoring_wins(rec: Any) -> bool:
+    return bool(rec.coverage) and not rec.branch
+
+
+def coverage_fallback(rec: Any) -> str:
+    """Why a --coverage recording is made as --count on the legacy
+    backend (the sentence its summary and notes carry)."""
+    if sys.version_info < (3, 12):
+        why = f"CPython {sys.version.split()[0]} has no sys.monitoring"
+    elif rec.branch:
+        why = "the monitoring backend records no arcs yet (--branch)"
+    else:
+        why = "--backend legacy was asked for"
+    return (f"--coverage was recorded as --count on the legacy backend: {why}; "
+            f"the file holds line counts")
+
+
+def choose_backend(backend: str, rec: Any) -> str:
+    """The backend a recording uses: "legacy" or "monitoring". `backend`
+    is record()'s keyword; `rec` holds the mode (calls, lines, count...).
+    ValueError for an unknown name, or for "monitoring" before 3.12."""
+    if backend not in ("auto", "legacy", "monitoring"):
+        raise ValueError(f"backend must be 'auto', 'legacy' or 'monitoring', "
+                         f"not {backend!r}")
+    if backend == "monitoring" and sys.version_info < (3, 12):
+        raise ValueError(
+            "backend='monitoring' (--backend monitoring) needs CPython 3.12 "
+            f"or newer (sys.monitoring); this is {sys.version.split()[0]}: "
+            "use the legacy backend")
+    if backend == "auto":
+        return "monitoring" if sys.version_info >= (3, 12) and \
+            _monitoring_wins(rec) else "legacy"
+    return backend
+
+
 class record:
     """Record the calling program into a ``.ttrace`` file.
 
@@ -158,6 +196,19 @@ class record:
       Refused (RuntimeError) before 3.13, on free-threaded builds, and
       while tracemalloc holds the reference tracer.
 
+    - ``backend``: ``"auto"`` (default), ``"legacy"`` or ``"monitoring"``
+      (``--backend``): how events reach tracetap, PyEval_SetTrace or
+      sys.monitoring callbacks (CPython 3.12+; ValueError before). ``auto``
+      takes, per mode, the backend measured faster for it (see
+      ``choose_backend``).
+
+    - ``coverage``: which lines ran, for test suites (``--coverage``): on
+      the monitoring backend each line is reported once (DISABLE), so the
+      file holds hits (every count 1, a ``counts: hits only`` note); on
+      3.11, with ``backend="legacy"`` or with ``branch`` it is recorded as
+      ``count`` on the legacy backend, and the summary's first warning and
+      a ``coverage_fallback`` note say so.
+
     - ``flush_interval``: seconds between two writes of what every thread
       has buffered (``--flush-interval``; default 1.0), so that a program
       that is killed (SIGKILL, ``os._exit``) loses about that much at most;
@@ -196,6 +247,8 @@ class record:
         branch: bool = False,
         ring: Any = None,
         flush_interval: float = 1.0,
+        backend: str = "auto",
+        coverage: bool = False,
         _argv: Sequence[str] | None = None,
         _options_text: str | None = None,
         _own: Sequence[str] = (),
@@ -208,7 +261,8 @@ class record:
         problem = _options.conflict(
             {"calls": calls, "lines": lines, "opcodes": opcodes, "c_calls": c_calls,
              "count": count, "objects": objects, "branch": branch, "bytes": bytes,
-             "stack_depth": stack_depth}, _options.spell_api)
+             "stack_depth": stack_depth, "backend": backend,
+             "coverage": coverage}, _options.spell_api)
         if problem:
             raise ValueError(problem)
         self.path = os.path.abspath(os.fspath(path))
@@ -221,14 +275,21 @@ class record:
         # --bytes: frames kept per creation stack (0: bytes off)
         self.alloc_depth = int(stack_depth) if bytes else 0
         self.count = bool(count)
+        self.coverage = bool(coverage)
         self.threads = threads
         self.include = _globs(include, "include")
         self.exclude = _globs(exclude, "exclude")
         self.stdlib = bool(stdlib)
         self.third_party = bool(third_party)
         # Full recordings hold every arc anyway; --count needs a table.
-        self.branch = bool(branch) and self.count
+        self.branch = bool(branch) and (self.count or self.coverage)
         self.flush_interval = float(flush_interval)
+        self.backend = choose_backend(backend, self)
+        # --coverage where the monitoring backend cannot record it (3.11,
+        # --backend legacy, --branch): --count on legacy, said once.
+        self.fallback: str | None = None
+        if self.coverage and self.backend == "legacy":
+            self.fallback = coverage_fallback(self)
         self._argv = list(sys.argv if _argv is None else _argv)
         self._options_text = (
             self._describe() if _options_text is None else _options_text
@@ -243,7 +304,8 @@ class record:
         return _options.describe({
             "calls": self.calls, "lines": self.lines, "opcodes": self.opcodes,
             "c_calls": self.c_calls, "count": self.count, "branch": self.branch,
-            "objects": self.objects, "threads": self.threads,
+            "coverage": self.coverage, "objects": self.objects,
+            "threads": self.threads,
             "include": self.include, "exclude": self.exclude,
             "stdlib": self.stdlib, "third_party": self.third_party,
             "flush_interval": self.flush_interval,
@@ -278,7 +340,7 @@ class record:
             "calls": self.calls,
             "lines": self.lines,
             "opcodes": self.opcodes,
-            "count": self.count,
+            "count": self.count or self.coverage,
             "main_only": self.threads == "main",
             "include": self.include,
             "exclude": self.exclude,
@@ -296,14 +358,21 @@ class record:
             "python_build": sys.version,
             "flush_interval": self.flush_interval,
         }
+        if self.backend == "monitoring":
+            args["backend"] = 1
+            if self.coverage:
+                args["coverage"] = True
         if self.objects:
             args["objects"] = self.objects
         if self.alloc_depth:
             args["alloc_depth"] = self.alloc_depth
         if self.c_calls:
             args["c_calls"] = True
-        if self._notes:
-            args["notes"] = self._notes
+        notes = list(self._notes)
+        if self.fallback:
+            notes.append(("coverage_fallback", self.fallback))
+        if notes:
+            args["notes"] = notes
         atexit.register(self._stop_at_exit)
         # An audit hook that vetoes sys.settrace has its exception reported
         # as unraisable by CPython; it belongs in start()'s error instead.
@@ -354,6 +423,10 @@ class record:
         except OSError:
             pass
         summary["path"] = self.path
+        if self.fallback:
+            summary["warnings"] = [self.fallback, *summary.get("warnings", [])]
+        elif self.coverage:
+            summary["hits_only"] = True
         self.summary = summary
         if summary.get("error"):
             raise RecordingError(f"{self.path}: {summary['error']}")

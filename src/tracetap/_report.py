@@ -177,6 +177,10 @@ class _Merged:
         self.has_lines = any(r.info["header"]["options"] & _OPT_LINES_OR_COUNT
                              for r in recs)
         self.coverage = coverage["files"] if self.has_lines else {}
+        # --coverage (monitoring): which lines ran, not how often: the
+        # hits column says "hit", never a number.
+        from ._show import hits_only
+        self.hits_only = bool(recs) and all(hits_only(r.info) for r in recs)
         self.line_time: dict[str, dict[int, list[int]]] = {}
         self.line_objects: dict[str, dict[int, int]] = {}
         # A source must be the file every recording ran (each one's
@@ -392,7 +396,8 @@ def _files_table(m: _Merged, pages: dict[str, str], short: dict[str, str],
             td(f"{ex - ran:,}", v=ex - ran, cls="r"),
             td(f"{pct:.1f}" if m.has_lines else "-",
                v=pct if m.has_lines else -1, cls="r"),
-            td(f"{m.hits(f):,}", v=m.hits(f), cls="r"),
+            td("-" if m.hits_only else f"{m.hits(f):,}",
+               v=-1 if m.hits_only else m.hits(f), cls="r"),
             td(human_ns(m.own(f)), v=m.own(f), cls="r")])
     out = table(cols, rows, table_id="files")
     rest = m.files[top:]
@@ -513,7 +518,8 @@ def _source_page(path: str, m: _Merged, funcs: list[dict[str, Any]],
         missed = n in executable and not hits
         t = times.get(n)
         cells = [td("", html_text=f'<a href="#L{n}">{n}</a>', cls="n"),
-                 td(f"{hits:,}" if hits or missed else "", cls="r hits"),
+                 td(("hit" if hits else "0") if m.hits_only and (hits or missed)
+                    else f"{hits:,}" if hits or missed else "", cls="r hits"),
                  td(human_ns(t[0]) if t else "", cls="r"),
                  td(human_ns(t[1]) if t else "",
                     cls="r " + heat(t[1], top_own) if t else "r")]

@@ -64,8 +64,10 @@ def print_summary(summary: dict[str, Any], path: str) -> None:
     dest = f"{path} (deleted during the run)" if gone else f"{path} ({_size(size)})"
     if counted is not None:
         # --count writes no event log: say what it did count instead.
+        what = ("covered lines (hits only, no counts)"
+                if summary.get("hits_only") else "counted lines")
         _err(
-            f"counted lines over {secs:.3f} s -> {dest}: "
+            f"{what} over {secs:.3f} s -> {dest}: "
             f"{_n(counted['covered'])} of {_n(counted['executable'])} executable "
             f"lines ran in {_n(counted['files'])} file{'s' if counted['files'] != 1 else ''}"
         )
@@ -342,6 +344,12 @@ def cmd_events(
     return 0
 
 
+def hits_only(info: dict[str, Any]) -> bool:
+    """True for a --coverage recording made on the monitoring backend: its
+    counts are 1 for every line that ran (a "counts: hits only" note)."""
+    return dict(info.get("notes") or ()).get("counts") == "hits only"
+
+
 def _counted_line(trace: Any, info: dict[str, Any]) -> str | None:
     """For a --count recording, its totals ("6 of 8 executable lines ran
     in 1 file; 13 line executions, 4 calls"); None for any other."""
@@ -349,11 +357,15 @@ def _counted_line(trace: Any, info: dict[str, Any]) -> str | None:
         return None
     cov = trace.coverage()
     t = cov["totals"]
+    files = "file" if t["files"] == 1 else "files"
+    if hits_only(info):
+        return (f"{_n(t['covered'])} of {_n(t['executable'])} executable lines "
+                f"ran in {t['files']} {files}; hits only: no line or call counts "
+                f"(--coverage)")
     hits = calls = 0
     for f in cov["files"].values():
         hits += sum(f["counts"].values())
         calls += sum(fn["calls"] for fn in f["functions"])
-    files = "file" if t["files"] == 1 else "files"
     return (f"{_n(t['covered'])} of {_n(t['executable'])} executable lines "
             f"ran in {t['files']} {files}; {_n(hits)} line executions, "
             f"{_n(calls)} calls")
@@ -384,8 +396,12 @@ def cmd_info(path: str) -> int:
     threads = info["threads"]
     if counted is not None:
         # --count: no threads or events, by design; say what it holds.
-        w("recording:  a count recording (line and call counts, no event log; "
-          "`tracetap coverage` reads them)\n")
+        if hits_only(info):
+            w("recording:  a coverage recording (which lines ran, hits only: no "
+              "counts, no event log; `tracetap coverage` reads them)\n")
+        else:
+            w("recording:  a count recording (line and call counts, no event "
+              "log; `tracetap coverage` reads them)\n")
         w(f"counts:     {counted}\n")
         threads = []
     else:

@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 PROG = "tracetap"
 
 RUN_USAGE = (
-    "tracetap run [-o FILE] [--count [--branch]] [--objects [--bytes [--stack-depth N]]] "
+    "tracetap run [-o FILE] [--count|--coverage [--branch]] [--objects [--bytes [--stack-depth N]]] "
     "[--opcodes] [--no-lines] [--no-calls] [--c-calls] [--threads all|main]\n"
     "                    [--include GLOB]... [--exclude GLOB]... "
     "[--stdlib] [--third-party] [--flush-interval SECONDS]\n"
-    "                    [--no-follow] [--follow-forks]\n"
+    "                    [--backend auto|legacy|monitoring] [--no-follow] "
+    "[--follow-forks]\n"
     "                    (SCRIPT | -m MODULE) [ARGS...]"
 )
 
@@ -523,6 +524,11 @@ def _parse_run_options(opts: Sequence[str]) -> _RunOptions:
             _usage_error(
                 f"argument --threads: invalid choice: {value!r} "
                 f"(choose from 'all', 'main')"
+            )
+        elif name == "backend" and value not in ("auto", "legacy", "monitoring"):
+            _usage_error(
+                f"argument --backend: invalid choice: {value!r} "
+                f"(choose from 'auto', 'legacy', 'monitoring')"
             )
         elif name == "flush_interval":
             ns.flush_interval = _flush_interval(value)

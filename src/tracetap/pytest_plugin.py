@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-MODES = ("count", "full", "objects")
+MODES = ("count", "coverage", "full", "objects")
 DEFAULT_OUTPUT = ".tracetap.ttrace"
 _KEY = "_tracetap_plugin"
 
@@ -34,8 +34,9 @@ def pytest_addoption(parser: Any) -> None:
         choices=MODES, metavar="MODE",
         help="record the test run with tracetap, each test's setup, call "
         "and teardown marked as a context (for `tracetap coverage "
-        "--contexts`). MODE: count (default: line counts per test, the "
-        "cheapest), full (every call and line, with times: `tracetap calls "
+        "--contexts`). MODE: count (default: line counts per test), coverage "
+        "(which lines each test ran, without counts: the cheapest, on "
+        "sys.monitoring, CPython 3.12+), full (every call and line, with times: `tracetap calls "
         "--context`), objects (full plus object lifetimes)")
     group.addoption(
         "--tracetap-output", default=None, metavar="PATH",
@@ -44,7 +45,8 @@ def pytest_addoption(parser: Any) -> None:
         "before the suffix)")
     group.addoption(
         "--tracetap-branch", action="store_true", default=False,
-        help="count mode: count arcs too (`tracetap coverage --branch`)")
+        help="count and coverage modes: count arcs too (`tracetap "
+        "coverage --branch`; coverage mode then records as count mode)")
 
 
 def _worker_path(path: str, worker: str) -> str:
@@ -79,8 +81,10 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any,
 
     try:
         rec = _record.record(path, count=mode == "count",
+                             coverage=mode == "coverage",
                              objects=mode == "objects",
-                             branch=mode == "count" and ns.tracetap_branch)
+                             branch=mode in ("count", "coverage")
+                             and ns.tracetap_branch)
         rec.start()
     except (OSError, RuntimeError, NotImplementedError, ValueError) as exc:
         # another tracer holds the hook (coverage run), an output that
@@ -164,4 +168,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: Any,
                       f"{st.error}")
         return
     tr.write_line(f"tracetap: recorded {st.path} ({st.mode} mode)")
+    if st.rec is not None and st.rec.fallback:
+        tr.write_line(f"tracetap: {st.rec.fallback}")
     tr.write_line(f"read it: tracetap coverage --contexts {os.path.relpath(st.path)}")

@@ -112,7 +112,8 @@ def project(tmp_path_factory):
     with open(os.path.join(work, "covref.py"), "w") as f:
         f.write(COVREF)
     ref = _coverage_py(work, "ref")
-    for mode, extra in (("count", ["--tracetap-branch"]), ("full", [])):
+    for mode, extra in (("count", ["--tracetap-branch"]), ("full", []),
+                        ("coverage", [])):
         proc = _run([*PYTEST, "suite", "--tracetap=" + mode,
                      "--tracetap-output", mode + ".ttrace", *extra], work)
         assert f"recorded {os.path.join(work, mode + '.ttrace')}" in proc.stdout
@@ -140,7 +141,8 @@ def test_lines_and_arcs_equal_coverage_py(project, rec):
     assert ref[os.path.join(work, "covpkg", "branches.py")]["executed_branches"]
 
 
-@pytest.mark.parametrize("rec", ["count.ttrace", "full.ttrace"])
+@pytest.mark.parametrize("rec", ["count.ttrace", "full.ttrace",
+                                 "coverage.ttrace"])
 def test_contexts_equal_coverage_py(project, rec):
     """Each line's list of contexts is coverage.py's, with contexts
     switched at the same hooks (setup, run and teardown of every test,
@@ -330,7 +332,7 @@ def test_frames_spanning_a_switch(tmp_path):
         ref = {int(k): sorted(v) for k, v in
                json.load(f)["files"]["span.py"]["contexts"].items()
                if not lo <= int(k) <= hi}
-    for flags in (["--count"], []):
+    for flags in (["--count"], [], ["--coverage"]):
         cs.tracetap(["run", *flags, "-o", "span.ttrace", "span.py",
                      "tracetap"], work)
         path = os.path.join(work, "span.py")

@@ -86,6 +86,8 @@ typedef struct capture_code {
     uint8_t pseudo_file;     /* "<string>", "": coverage leaves it out */
     uint8_t ctx_dirty;       /* --count: in rec->dirty (may have counts
                                 since the last context switch) */
+    uint8_t mon_local;       /* monitoring backend: its local events are
+                                set (moncoverage.c) */
 } capture_code_t;
 
 typedef struct {
@@ -224,14 +226,37 @@ typedef struct capture_start_name {
     char *name;                  /* owned (PyMem_Raw), UTF-8 */
 } capture_start_name_t;
 
+/* Which backend delivers the events (DESIGN.md §3): PyEval_SetTrace, or
+ * sys.monitoring callbacks (3.12+; monitoring.c). */
+#define CAPTURE_BACKEND_LEGACY 0
+#define CAPTURE_BACKEND_MONITORING 1
+
+/* The sys.monitoring backend's state (monitoring.c). Event bits are
+ * indices into sys.monitoring.events (read by name: they differ between
+ * versions). */
+#define TTX_MON_EVENTS 24
+typedef struct capture_monitoring {
+    int tool;                    /* our tool id, -1 before it is taken */
+    PyObject *mod;               /* owned: sys.monitoring */
+    PyObject *events_ns;         /* owned: sys.monitoring.events */
+    PyObject *disable;           /* owned: sys.monitoring.DISABLE */
+    PyObject *missing;           /* owned: sys.monitoring.MISSING */
+    PyObject *callbacks[TTX_MON_EVENTS];  /* owned: registered per bit */
+    uint32_t events;             /* the global events we set */
+} capture_monitoring_t;
+
 typedef struct capture_rec {
     tt_writer_t *w;              /* owned */
+    int backend;                 /* CAPTURE_BACKEND_*; fixed at start */
+    capture_monitoring_t *mon;   /* owned: monitoring backend, else NULL */
     uint64_t gen;                /* == capture_gen while active */
     int calls, lines, opcodes;   /* what to record */
     int opcode_flag_lower;       /* 3.12: stop() lowers the interpreter's
                                     opcode mark (opcode_flag.c) */
     int count;                   /* --count: line counts, no event log */
     int count_arcs;              /* --count --branch: arc counts too */
+    int coverage;                /* --coverage: hits only (moncoverage.c),
+                                    with count set: the --count arrays */
     int main_only;               /* --threads main */
     uint64_t main_ident;         /* the thread that called start() */
     pid_t pid;                   /* the recording process (fork guard) */
@@ -357,7 +382,9 @@ PyObject *capture_settrace(PyObject *module, PyObject *fn);
  */
 extern PyType_Spec capture_hook_spec;
 /* _tracetap.detach_thread()/attach_thread(): stop and resume tracing the
- * calling thread while the recording goes on elsewhere. */
+ * calling thread while the recording goes on elsewhere. On the monitoring
+ * backend they only set t->detached (no hook is ever put on a thread);
+ * --coverage, which keeps no thread state, ignores it. */
 PyObject *capture_detach_thread(PyObject *module, PyObject *unused);
 PyObject *capture_attach_thread(PyObject *module, PyObject *unused);
 

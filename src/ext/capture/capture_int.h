@@ -223,6 +223,51 @@ void capture_settrace_unwrap(capture_rec_t *rec);
 
 PyObject *capture_hook_new(PyTypeObject *type);
 
+/* monitoring.c: the sys.monitoring backend's plumbing (3.12+). On 3.11
+ * every int function fails with RuntimeError ("needs CPython 3.12"). GIL
+ * held; none may be called from a monitoring callback unless said. */
+/* Takes a tool id for "tracetap" (4, else 3), fills rec->mon, and
+ * re-arms every DISABLEd location (restart_events: an earlier recording's
+ * DISABLE on the same id would otherwise hide them). 0, or -1 + exception
+ * (RuntimeError naming who holds both ids) with rec->mon NULL. */
+int capture_monitoring_begin(capture_rec_t *rec);
+/* The bit index of sys.monitoring.events.<name> ("LINE", "BRANCH_LEFT")
+ * on this interpreter, or -1 + exception (no such event). */
+int capture_monitoring_event(capture_rec_t *rec, const char *name);
+/* Registers def (METH_FASTCALL, self NULL; CPython calls it by vectorcall
+ * with the event's arguments) as our callback for the event `event_bit`.
+ * The function object is kept in rec->mon until end. 0, or -1 + exc. */
+int capture_monitoring_register(capture_rec_t *rec, int event_bit,
+                                PyMethodDef *def);
+/* Sets our global events (a mask of 1 << bit). 0, or -1 + exc. */
+int capture_monitoring_set_events(capture_rec_t *rec, uint32_t events);
+/* Sets our local events on one code object. 0, or -1 + exc. May be
+ * called from a callback's first-sight slow path (it allocates). */
+int capture_monitoring_set_local(capture_rec_t *rec, PyObject *code,
+                                 uint32_t events);
+/* sys.monitoring.restart_events(): every DISABLEd location fires again
+ * (for every tool). 0, or -1 + exc. */
+int capture_monitoring_restart(capture_rec_t *rec);
+/* Sets no events, unregisters every callback, frees the tool id and
+ * frees rec->mon (no-op when NULL). A program that freed or took over the
+ * id, changed our global events or replaced a callback while recording
+ * is reported: a NOTE in the file (monitoring_taken, monitoring_events,
+ * monitoring_callback) and a sentence appended to `warnings` (a list, or
+ * NULL). Never fails; leaves the exception state as it found it. */
+void capture_monitoring_end(capture_rec_t *rec, PyObject *warnings);
+/* Our tool id, or -1 when the backend is not active. */
+int capture_monitoring_tool(const capture_rec_t *rec);
+
+/* moncoverage.c: --coverage on the monitoring backend. Registers its
+ * callbacks and sets its events. 0, or -1 + exc (the caller ends the
+ * backend). */
+int capture_moncoverage_install(capture_rec_t *rec);
+/* A context switch in --coverage, before capture_counts_switch: re-arms
+ * the lines of the codes that ran since the last switch (rec->dirty), the
+ * only ones with DISABLEd lines, so the next context sees them again.
+ * 0, or -1 + exc (some codes stay disarmed). */
+int capture_moncoverage_switch(capture_rec_t *rec);
+
 /* bgthread.c */
 /* For tick(): 1 once the thread of `epoch` has been asked to end. A tick
  * that took the GIL checks this before touching the recording. */

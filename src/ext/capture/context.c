@@ -3,7 +3,8 @@
  * analyses (FORMAT.md §17).
  *
  * Owns: writing a context mark into the active recording; in --count mode
- * the counts of the context that ends are written first (countmode.c).
+ * the counts of the context that ends are written first (countmode.c),
+ * and with --coverage the lines are re-armed (moncoverage.c).
  * Must not: run while a hook holds the writer (the GIL says so). GIL: held.
  */
 #include "capture_int.h"
@@ -31,6 +32,13 @@ capture_context(PyObject *module, PyObject *name)
         return NULL;
     if (rec == NULL || rec->pid != getpid())
         Py_RETURN_FALSE;
+    /* --coverage: every line DISABLEd so far fires again in the new
+     * context (each context has its own set of lines run); before the
+     * counts' switch, which empties the list of the codes that ran. */
+    if (rec->coverage && capture_moncoverage_switch(rec) < 0) {
+        PyErr_Clear();
+        rec->problems.code_errors++;
+    }
     if (rec->count && capture_counts_switch(rec) < 0)
         goto error;
     rc = tt_writer_context(rec->w, (uint64_t)PyThread_get_thread_ident(),

@@ -553,6 +553,12 @@ capture_detach_thread(PyObject *module, PyObject *unused)
     capture_thread_t *t = current_thread_state(rec);
     if (rec == NULL)
         Py_RETURN_NONE;
+    if (rec->backend == CAPTURE_BACKEND_MONITORING) {
+        /* No hook to take off: the mode's callbacks check t->detached. */
+        if (t != NULL)
+            t->detached = 1;
+        Py_RETURN_NONE;
+    }
     if (PyThreadState_Get()->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
     else if (t != NULL && !t->detached && rec->calls)
@@ -577,6 +583,12 @@ capture_attach_thread(PyObject *module, PyObject *unused)
     if (!rec->calls ||
         (rec->main_only && PyThread_get_thread_ident() != rec->main_ident))
         Py_RETURN_NONE;
+    if (rec->backend == CAPTURE_BACKEND_MONITORING) {
+        /* sys.monitoring needs no hook on the thread (monitoring.c). */
+        if (t != NULL)
+            t->detached = 0;
+        Py_RETURN_NONE;
+    }
     if (me->c_tracefunc != NULL && me->c_tracefunc != capture_trace) {
         PyErr_SetString(PyExc_RuntimeError,
                         "another trace function holds this thread's hook");

@@ -26,6 +26,7 @@ rec_free(capture_rec_t *rec)
 {
     if (rec == NULL)
         return;
+    capture_monitoring_end(rec, NULL);  /* a failed start: no-op if none */
     capture_threads_free(rec);
     for (uint32_t i = 0; i < rec->n_start_names; i++)
         PyMem_RawFree(rec->start_names[i].name);
@@ -212,6 +213,39 @@ error:
     return -1;
 }
 
+/* Puts the recording's event source in place: the trace hook (legacy),
+ * or the monitoring mode's callbacks and events. The tool id is taken
+ * already. 0, or -1 + exception with nothing installed. */
+static int
+install_backend(capture_rec_t *rec)
+{
+    if (rec->backend == CAPTURE_BACKEND_LEGACY)
+        return capture_install(rec);
+    if (!rec->calls)
+        return 0;               /* --no-calls (--objects): no event */
+    if (rec->coverage)
+        return capture_moncoverage_install(rec);
+    PyErr_SetString(PyExc_RuntimeError, "this recording mode is not "
+                    "available on the sys.monitoring backend; use "
+                    "--backend legacy");
+    return -1;
+}
+
+/* The header notes of the monitoring backend: which backend and tool id
+ * recorded the file (`tracetap info`). Failures are counted. */
+static void
+note_backend(capture_rec_t *rec)
+{
+    char id[16];
+    if (rec->backend != CAPTURE_BACKEND_MONITORING)
+        return;
+    snprintf(id, sizeof id, "%d", capture_monitoring_tool(rec));
+    if (tt_writer_note(rec->w, "backend", "monitoring") < 0 ||
+        tt_writer_note(rec->w, "monitoring_tool", id) < 0 ||
+        (rec->coverage && tt_writer_note(rec->w, "counts", "hits only") < 0))
+        rec->problems.writer_errors++;
+}
+
 /* ------------------------------------------------------------------ start */
 
 PyObject *
@@ -222,7 +256,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
         "exclude", "stdlib_dirs", "own_dirs", "stdlib", "argv",
         "options_text", "opnames", "thread_names", "python_version",
         "python_build", "count", "objects", "flush_interval", "c_calls",
-        "third_party_dirs", "arcs", "notes", "alloc_depth", NULL};
+        "third_party_dirs", "arcs", "notes", "alloc_depth", "backend", "coverage", NULL};
     capture_state_t *st = capture_get_state(module);
     PyObject *path = NULL, *include = Py_None, *exclude = Py_None;
     PyObject *stdlib_dirs = Py_None, *own_dirs = Py_None, *argv = Py_None;
@@ -234,6 +268,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     int objects = 0;                    /* 1 event log, 2 aggregates */
     int count = 0, c_calls = 0, arcs = 0;
     int alloc_depth = 0;                /* --bytes: stack depth, 0 off */
+    int backend = CAPTURE_BACKEND_LEGACY;
+    int coverage = 0;                   /* --coverage: hits only */
     double flush_interval = 1.0;
     capture_rec_t *rec = NULL;
     const char **argv_v = NULL, **ops_v = NULL;
@@ -242,7 +278,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_clock_pair_t start;
     int rc;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpOi",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$ppppOOOOpOOOOOOpidpOpOiip",
                                      kwlist, PyUnicode_FSConverter, &path,
                                      &calls, &lines, &opcodes, &main_only,
                                      &include, &exclude, &stdlib_dirs,
@@ -250,7 +286,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                                      &opnames, &thread_names, &pyver,
                                      &pybuild, &count, &objects,
                                      &flush_interval, &c_calls, &third_dirs,
-                                     &arcs, &notes, &alloc_depth))
+                                     &arcs, &notes, &alloc_depth, &backend,
+                                     &coverage))
         return NULL;
     if (alloc_depth && objects != 1) {
         PyErr_SetString(PyExc_ValueError,
@@ -270,11 +307,26 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
                         "process; stop it first");
         goto error;
     }
+    if (backend != CAPTURE_BACKEND_LEGACY &&
+        backend != CAPTURE_BACKEND_MONITORING) {
+        PyErr_Format(PyExc_ValueError, "backend must be 0 (legacy) or 1 "
+                     "(monitoring), not %d", backend);
+        goto error;
+    }
     rec = PyMem_RawCalloc(1, sizeof(*rec));
     if (rec == NULL) {
         PyErr_NoMemory();
         goto error;
     }
+    rec->backend = backend;
+    if (coverage && (backend != CAPTURE_BACKEND_MONITORING || !calls ||
+                     !count || arcs || objects || opcodes || c_calls)) {
+        PyErr_SetString(PyExc_ValueError, "coverage (hits only) needs the "
+                        "monitoring backend and count, without arcs, "
+                        "objects, opcodes or c_calls");
+        goto error;
+    }
+    rec->coverage = coverage;
     rec->calls = calls;
     rec->count = calls && count;
     rec->lines = calls && lines && !rec->count;
@@ -311,7 +363,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
      * (not --count) and the trace function's shadow stack. */
     if (c_calls && rec->calls && !rec->count && capture_cfuncs_init(rec) < 0)
         goto error;
-    if (capture_check_free(rec) < 0)
+    if (backend == CAPTURE_BACKEND_LEGACY ? capture_check_free(rec) < 0
+                                          : capture_monitoring_begin(rec) < 0)
         goto error;
     if (objects && capture_objects_precheck() < 0)
         goto error;
@@ -366,6 +419,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     argv_v = ops_v = NULL;
     if (write_notes(module, rec, notes) < 0)
         goto error;
+    note_backend(rec);
     /* The first sync point is the pair the header's start_tick came from;
      * a failure is counted by the writer and reported at stop. */
     (void)tt_writer_clock_sync(rec->w, start.tick, start.ns, start.err_ns);
@@ -374,7 +428,7 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     capture_rec = rec;
     if ((objects && capture_objects_start(rec, objects) < 0) ||
         (alloc_depth && ttx_allocs_start(rec, alloc_depth) < 0) ||
-        start_flusher(rec) < 0 || capture_install(rec) < 0) {
+        start_flusher(rec) < 0 || install_backend(rec) < 0) {
         /* Nothing is installed; the error label closes the file. */
         ttx_allocs_abort();
         capture_objects_abort(rec);
@@ -386,7 +440,8 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     (void)capture_crashsig_install(rec->w);
     capture_objects_enable(rec);
     ttx_allocs_enable();
-    capture_settrace_wrap(rec, module);
+    if (rec->backend == CAPTURE_BACKEND_LEGACY)
+        capture_settrace_wrap(rec, module);
     /* The caller's frame goes on being recorded from here (failures are
      * counted and reported at stop). */
     (void)capture_adopt_frames(rec);
@@ -401,6 +456,7 @@ error:
          * header), as if start() had never run. */
         struct stat st;
         (void)tt_writer_close(rec->w);
+        rec->w = NULL;
         /* a regular file only: never a device the output named */
         if (lstat(PyBytes_AS_STRING(path), &st) == 0 && S_ISREG(st.st_mode))
             (void)unlink(PyBytes_AS_STRING(path));
@@ -732,13 +788,18 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     }
     /* Survey first: after detaching, a stale hook removes itself on its
      * next event and would look removed by someone else. */
-    if (capture_survey(rec, foreign) < 0)
+    if (rec->backend == CAPTURE_BACKEND_LEGACY &&
+        capture_survey(rec, foreign) < 0)
         note_failure(warnings, "checking the installed hooks");
     capture_rec = NULL;
     capture_gen++;
-    capture_settrace_unwrap(rec);
-    if (capture_uninstall(rec, warnings, foreign) < 0)
-        note_failure(warnings, "removing the hook");
+    if (rec->backend == CAPTURE_BACKEND_MONITORING) {
+        capture_monitoring_end(rec, warnings);
+    } else {
+        capture_settrace_unwrap(rec);
+        if (capture_uninstall(rec, warnings, foreign) < 0)
+            note_failure(warnings, "removing the hook");
+    }
     if (rec->count) {
         (void)capture_counts_write(rec);    /* failures are counted */
         counted = counted_totals(rec);
@@ -850,6 +911,7 @@ capture_after_fork_child(PyObject *module, PyObject *unused)
     capture_crashsig_uninstall();       /* the dispositions it found */
     ttx_allocs_abort();                 /* --bytes: our allocator hooks */
     capture_objects_abort(rec);         /* --objects: our tracer, if set */
+    capture_monitoring_end(rec, NULL);  /* the child's copy of the id */
     capture_settrace_unwrap(rec);
     if (me->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);

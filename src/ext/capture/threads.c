@@ -113,8 +113,11 @@ capture_thread_attach(void)
         return NULL;
     }
     if (rec->main_only && ident != rec->main_ident) {
-        /* --threads main: whatever put our hook here, it does not belong. */
-        PyEval_SetTrace(NULL, NULL);
+        /* --threads main: whatever put our hook here, it does not belong
+         * (sys.monitoring callbacks come on every thread: they just skip
+         * this one). */
+        if (rec->backend == CAPTURE_BACKEND_LEGACY)
+            PyEval_SetTrace(NULL, NULL);
         return NULL;
     }
     capture_threads_reap(rec);

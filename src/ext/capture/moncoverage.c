@@ -1,0 +1,230 @@
+/* moncoverage.c - `--coverage` on the sys.monitoring backend: which lines
+ * ran, each reported once and then switched off (DISABLE), into the
+ * --count arrays (countmode.c) with every hit counted 1.
+ *
+ * Owns: the PY_START/PY_RESUME and LINE callbacks and the code objects'
+ * local events. PY_START/PY_RESUME (global) decide per code object: a traced one gets LINE as a
+ * local event, and PY_START returns DISABLE either way, so code that is
+ * not traced costs nothing after its first call. LINE marks the line and
+ * returns DISABLE. A context switch re-arms everything (restart_events).
+ * Must not: raise out of a callback (a failure is counted, the callback
+ * returns None), run Python code outside first sight. GIL: held.
+ */
+#include "capture_int.h"
+
+#if TTX_HAVE_MONITORING
+
+static int line_bit = -1;       /* sys.monitoring.events.LINE (GIL) */
+
+/* The local events of a traced code: LINE. 0, or -1 (counted). */
+static int
+arm_code(capture_rec_t *rec, capture_code_t *c)
+{
+    ttx_exc_state_t saved;
+    int rc;
+    if (c->mon_local)
+        return 0;
+    ttx_exc_save(&saved);
+    rc = capture_monitoring_set_local(rec, c->code, 1u << line_bit);
+    if (rc < 0) {
+        PyErr_Clear();
+        rec->problems.code_errors++;
+    } else {
+        c->mon_local = 1;
+    }
+    ttx_exc_restore(&saved);
+    return rc;
+}
+
+/* Whether the code calling the frame that is starting is traced (1 when
+ * unknown): the decision code from a pseudo file ("<string>") inherits.
+ * Materialises two frame objects: called at a pseudo file's first sight
+ * only. */
+static TT_NOINLINE int
+caller_traced(capture_rec_t *rec)
+{
+    PyFrameObject *f = PyEval_GetFrame(), *back;
+    PyCodeObject *co;
+    capture_code_t *c;
+    int traced = 1;
+
+    if (f == NULL)
+        return 1;
+    back = PyFrame_GetBack(f);
+    if (back == NULL)
+        return 1;
+    co = PyFrame_GetCode(back);
+    c = capture_codetab_find(&rec->codes, co);
+    if (c != NULL)
+        traced = c->traced;
+    Py_DECREF(co);
+    Py_DECREF(back);
+    return traced;
+}
+
+static int
+pseudo_name(PyObject *co)
+{
+    PyObject *fn = ((PyCodeObject *)co)->co_filename;
+    Py_ssize_t n = PyUnicode_Check(fn) ? PyUnicode_GET_LENGTH(fn) : 0;
+    return n == 0 || (PyUnicode_READ_CHAR(fn, 0) == '<' &&
+                      PyUnicode_READ_CHAR(fn, n - 1) == '>');
+}
+
+/* The entry of `code`, registered on first sight. NULL when it could not
+ * be (counted). */
+static TT_NOINLINE capture_code_t *
+first_sight(capture_rec_t *rec, PyObject *code)
+{
+    int caller = 1;
+    if (pseudo_name(code)) {
+        ttx_exc_state_t saved;
+        ttx_exc_save(&saved);
+        caller = caller_traced(rec);
+        PyErr_Clear();
+        ttx_exc_restore(&saved);
+    }
+    return capture_code_register(rec, code, caller);
+}
+
+static inline int
+thread_skipped(const capture_rec_t *rec)
+{
+    return rec->main_only && PyThread_get_thread_ident() != rec->main_ident;
+}
+
+/* PY_START and PY_RESUME (code, instruction_offset): a generator or
+ * coroutine made before the recording started resumes without starting. */
+static PyObject *
+cov_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_code_t *c;
+    (void)self;
+
+    if (TTX_UNLIKELY(rec == NULL || nargs < 1 || !PyCode_Check(args[0])))
+        Py_RETURN_NONE;
+    c = capture_codetab_find(&rec->codes, args[0]);
+    if (TTX_UNLIKELY(c == NULL))
+        c = first_sight(rec, args[0]);
+    if (c == NULL || !c->traced || c->counts == NULL)
+        return Py_NewRef(rec->mon->disable);
+    (void)arm_code(rec, c);
+    if (!thread_skipped(rec)) {
+        c->calls = 1;                   /* hits only */
+        if (!c->ctx_dirty)
+            capture_counts_touch(rec, c);
+    }
+    return Py_NewRef(rec->mon->disable);
+}
+
+/* LINE(code, line_number). */
+static PyObject *
+cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_code_t *c;
+    long line;
+    uint32_t i;
+    (void)self;
+
+    if (TTX_UNLIKELY(rec == NULL || nargs < 2))
+        Py_RETURN_NONE;
+    if (TTX_UNLIKELY(thread_skipped(rec)))
+        Py_RETURN_NONE;             /* main's own hit must still come */
+    c = capture_codetab_find(&rec->codes, args[0]);
+    if (TTX_UNLIKELY(c == NULL || c->counts == NULL))
+        return Py_NewRef(rec->mon->disable);
+    line = PyLong_AsLong(args[1]);
+    i = (uint32_t)line - (uint32_t)c->count_base;
+    if (TTX_LIKELY(i < c->count_span))
+        c->counts[i] = 1;
+    else if (line == -1)
+        PyErr_Clear();
+    c->calls = 1;                       /* it ran (PY_START may be off) */
+    if (TTX_UNLIKELY(!c->ctx_dirty))
+        capture_counts_touch(rec, c);
+    return Py_NewRef(rec->mon->disable);
+}
+
+static PyMethodDef cov_py_start_def = {
+    "_tracetap_cov_py_start", (PyCFunction)(void (*)(void))cov_py_start,
+    METH_FASTCALL, NULL};
+static PyMethodDef cov_line_def = {
+    "_tracetap_cov_line", (PyCFunction)(void (*)(void))cov_line,
+    METH_FASTCALL, NULL};
+
+/* The frames already running on this thread (the one holding `with
+ * tracetap.record()`, those below it) never start again: their codes are
+ * armed now, so the rest of their lines are seen. Failures are counted. */
+static void
+adopt_running(capture_rec_t *rec)
+{
+    PyFrameObject *f = (PyFrameObject *)Py_XNewRef(PyEval_GetFrame());
+    while (f != NULL) {
+        PyCodeObject *co = PyFrame_GetCode(f);
+        capture_code_t *c = capture_codetab_find(&rec->codes, co);
+        if (c == NULL)
+            c = capture_code_register(rec, (PyObject *)co, 1);
+        if (c != NULL && c->traced && c->counts != NULL)
+            (void)arm_code(rec, c);
+        Py_DECREF(co);
+        Py_SETREF(f, PyFrame_GetBack(f));
+    }
+}
+
+int
+capture_moncoverage_install(capture_rec_t *rec)
+{
+    int start_bit = capture_monitoring_event(rec, "PY_START");
+    int resume_bit = capture_monitoring_event(rec, "PY_RESUME");
+    line_bit = capture_monitoring_event(rec, "LINE");
+    if (start_bit < 0 || resume_bit < 0 || line_bit < 0 ||
+        capture_monitoring_register(rec, start_bit, &cov_py_start_def) < 0 ||
+        capture_monitoring_register(rec, resume_bit, &cov_py_start_def) < 0 ||
+        capture_monitoring_register(rec, line_bit, &cov_line_def) < 0)
+        return -1;
+    adopt_running(rec);
+    return capture_monitoring_set_events(rec, (1u << start_bit) |
+                                              (1u << resume_bit));
+}
+
+int
+capture_moncoverage_switch(capture_rec_t *rec)
+{
+    uint32_t i;
+    int rc = 0;
+
+    /* Only the codes that ran since the last switch have lines DISABLEd
+     * (the dirty list: every LINE puts its code there): their local
+     * events are taken off and put back, which re-arms every line of
+     * theirs. restart_events() would re-arm every location of every code
+     * and tool (PY_START of all the code left out too), and each would
+     * call back again in the next context. */
+    for (i = 0; i < rec->n_dirty; i++) {
+        capture_code_t *c = rec->dirty[i];
+        if (!c->mon_local)
+            continue;
+        if (capture_monitoring_set_local(rec, c->code, 0) < 0 ||
+            capture_monitoring_set_local(rec, c->code, 1u << line_bit) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+#else  /* 3.11: the plumbing refuses before this is reached */
+
+int
+capture_moncoverage_install(capture_rec_t *rec)
+{
+    return capture_monitoring_begin(rec);
+}
+
+int
+capture_moncoverage_switch(capture_rec_t *rec)
+{
+    (void)rec;
+    return 0;
+}
+
+#endif
