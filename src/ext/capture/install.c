@@ -553,6 +553,14 @@ capture_detach_thread(PyObject *module, PyObject *unused)
     capture_thread_t *t = current_thread_state(rec);
     if (rec == NULL)
         Py_RETURN_NONE;
+    if (rec->backend == CAPTURE_BACKEND_MONITORING) {
+        /* No hook to take off: the callbacks skip a detached thread. */
+        if (t == NULL && rec->calls)
+            t = capture_thread_attach();
+        if (t != NULL)
+            t->detached = 1;
+        Py_RETURN_NONE;
+    }
     if (PyThreadState_Get()->c_tracefunc == capture_trace)
         PyEval_SetTrace(NULL, NULL);
     else if (t != NULL && !t->detached && rec->calls)
@@ -577,6 +585,11 @@ capture_attach_thread(PyObject *module, PyObject *unused)
     if (!rec->calls ||
         (rec->main_only && PyThread_get_thread_ident() != rec->main_ident))
         Py_RETURN_NONE;
+    if (rec->backend == CAPTURE_BACKEND_MONITORING) {
+        if (t != NULL)
+            t->detached = 0;
+        Py_RETURN_NONE;
+    }
     if (me->c_tracefunc != NULL && me->c_tracefunc != capture_trace) {
         PyErr_SetString(PyExc_RuntimeError,
                         "another trace function holds this thread's hook");
@@ -646,7 +659,6 @@ capture_settrace_unwrap(capture_rec_t *rec)
     Py_CLEAR(rec->settrace_wrapper);
 }
 
-static void hook_note_name(capture_rec_t *rec, unsigned long ident);
 
 PyObject *
 capture_settrace(PyObject *module, PyObject *fn)
@@ -673,7 +685,7 @@ capture_settrace(PyObject *module, PyObject *fn)
         /* A new thread that made objects before threading's start hook
          * ran (--objects) is "already recorded" but not named yet. */
         if (t->name == NULL && !ours_before)
-            TTX_OBJ_OWN(hook_note_name(rec, PyThread_get_thread_ident()));
+            TTX_OBJ_OWN(capture_thread_note_name(rec, PyThread_get_thread_ident()));
         PyEval_SetTrace(capture_trace, rec->hook);
         if (PyErr_Occurred())
             return NULL;
@@ -748,8 +760,8 @@ capture_thread_live_name(PyObject *threading, PyObject *key)
 /* The calling thread's name from threading._active, kept in its capture
  * state. Attribute reads may run Python code (and switch threads), so only
  * our own references are used across them. Failures are ignored. */
-static void
-hook_note_name(capture_rec_t *rec, unsigned long ident)
+void
+capture_thread_note_name(capture_rec_t *rec, unsigned long ident)
 {
     PyObject *threading = Py_XNewRef(rec->threading);
     PyObject *key = NULL, *name = NULL;
@@ -798,7 +810,7 @@ Hook_call(PyObject *self, PyObject *args, PyObject *kw)
     }
     /* --objects: what this call makes is tracetap's, not the program's */
     capture_objects_own(args);
-    TTX_OBJ_OWN(hook_note_name(rec, ident));
+    TTX_OBJ_OWN(capture_thread_note_name(rec, ident));
     PyEval_SetTrace(capture_trace, self);
     hook_profile_here(rec);
     if (PyThreadState_Get()->c_tracefunc == capture_trace &&

@@ -223,6 +223,8 @@ install_backend(capture_rec_t *rec)
         return capture_install(rec);
     if (!rec->calls)
         return 0;               /* --no-calls (--objects): no event */
+    if (!rec->lines && !rec->count && !rec->opcodes)
+        return capture_moncalls_install(rec);   /* calls only */
     PyErr_SetString(PyExc_RuntimeError, "this recording mode is not "
                     "available on the sys.monitoring backend; use "
                     "--backend legacy");

@@ -956,4 +956,23 @@ capture_objects_settle_slow(PyFrameObject *frame, int what)
     flush_pending(rec, rec->objects, ot, drop);
 }
 
+void
+capture_objects_settle_box_slow(PyObject *offset)
+{
+    capture_rec_t *rec = capture_rec;
+    ttx_objthread_t *ot = obj_tls;
+    int drop[TTX_PENDING_MAX] = {0}, i;
+
+    ttx_obj_pending = 0;
+    if (rec == NULL || rec->objects == NULL || obj_tls_gen != rec->gen ||
+        ot == NULL || ot->n_pending == 0)
+        return;
+    /* The int sys.monitoring boxed the offset in is the event's own
+     * argument: known by address, no guess needed. */
+    for (i = 0; i < ot->n_pending; i++)
+        drop[i] = !ot->p[i].is_frame &&
+                  ot->p[i].addr == (uint64_t)(uintptr_t)offset;
+    flush_pending(rec, rec->objects, ot, drop);
+}
+
 #endif /* TTX_HAVE_REFTRACER */
