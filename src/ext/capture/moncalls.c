@@ -216,7 +216,7 @@ mon_exception(PyObject *const *args, int disable)
     {                                                                       \
         (void)self;                                                         \
         (void)nargs;                                                        \
-        capture_objects_settle_box(args[1]);                                \
+        capture_objects_settle_box(args[1], NULL);                          \
         return body;                                                        \
     }
 MON_CALLBACK(mon_py_start, mon_enter(args, 1))
@@ -258,7 +258,7 @@ mon_stop_iteration(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     (void)nargs;
-    capture_objects_settle_box(args[1]);
+    capture_objects_settle_box(args[1], args[2]);
     if (mon_stop_unseen(args))
         Py_RETURN_NONE;
     return mon_exception(args, 1);
@@ -447,7 +447,13 @@ capture_moncalls_install(capture_rec_t *rec)
      * filters decide anew. */
     if (capture_monitoring_restart(rec) < 0)
         return -1;
-    mon_disable = rec->mon->disable;
+    /* With --objects, code the filters leave out keeps its events (and
+     * they are ignored): every event's boxed offset is then made and
+     * dropped as noise alike, and the program allocates as under any
+     * other monitoring tool of these events (a generator closed at a
+     * yield in instrumented code gets a GeneratorExit thrown in), so that
+     * its objects are counted exactly against such a tool. */
+    mon_disable = rec->objects != NULL ? Py_None : rec->mon->disable;
     mon_missing = rec->mon->missing;
     for (i = 0; i < n; i++) {
         int bit = capture_monitoring_event(rec, mon_events[i]);
