@@ -115,9 +115,10 @@ def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
 
 
 # The modes `auto` records on sys.monitoring: those measured faster there
-# (docs/DESIGN.md section 7). None yet: every mode stays on legacy.
+# (docs/DESIGN.md section 7). Calls only (--no-lines, with or without
+# --c-calls): no LINE event is delivered at all.
 def _monitoring_wins(rec: Any) -> bool:
-    return False
+    return rec.calls and not rec.lines and not rec.count and not rec.opcodes
 
 
 def choose_backend(backend: str, rec: Any) -> str:

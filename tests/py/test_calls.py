@@ -26,6 +26,7 @@ import textwrap
 import pytest
 
 import tracetap
+from conftest import capture_calls_backends
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
@@ -78,15 +79,8 @@ def _cprofile(tmp_path, script):
             if os.path.realpath(file) == os.path.realpath(script)}
 
 
-# The capture backends a calls test runs against: the default recording,
-# and calls only on sys.monitoring (3.12+; tests/py/test_moncalls.py).
-BACKENDS = [
-    pytest.param((), id="default"),
-    pytest.param(("--no-lines", "--backend", "monitoring"), id="moncalls",
-                 marks=pytest.mark.skipif(
-                     sys.version_info < (3, 12),
-                     reason="sys.monitoring (PEP 669) needs Python 3.12+")),
-]
+# The default recording, and calls only on sys.monitoring (conftest.py).
+BACKENDS = capture_calls_backends()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

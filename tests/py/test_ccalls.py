@@ -29,6 +29,7 @@ import textwrap
 import pytest
 
 import tracetap
+from conftest import capture_calls_backends
 
 TIMEOUT = 300
 
@@ -177,15 +178,8 @@ def _ours(data, script):
     return cfuncs, pyfuncs
 
 
-# The capture backends: the default recording, and calls only on
-# sys.monitoring (CALL / C_RETURN / C_RAISE; 3.12+, tests/py/test_moncalls.py).
-BACKENDS = [
-    pytest.param((), id="default"),
-    pytest.param(("--no-lines", "--backend", "monitoring"), id="moncalls",
-                 marks=pytest.mark.skipif(
-                     sys.version_info < (3, 12),
-                     reason="sys.monitoring (PEP 669) needs Python 3.12+")),
-]
+# The default recording, and calls only on sys.monitoring (conftest.py).
+BACKENDS = capture_calls_backends()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -25,12 +25,7 @@ __thread capture_tls_t capture_tls
 static inline int32_t
 capture_line_at(const capture_code_t *c, PyFrameObject *frame)
 {
-    int lasti = PyFrame_GetLasti(frame);
-    uint32_t unit;
-    if (lasti < 0)
-        return c->firstlineno;
-    unit = (uint32_t)lasti / 2u;
-    return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
+    return capture_line_of(c, PyFrame_GetLasti(frame));
 }
 
 /* The shadow-stack entry of `frame`: the top one in the common case. */

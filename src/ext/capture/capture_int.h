@@ -83,6 +83,19 @@ void capture_codetab_free(capture_codetab_t *t);     /* drops the refs */
  * a PyMem_Raw array of TTX_CODE_UNITS(co) entries, or NULL (no exception). */
 int32_t *capture_code_lines(PyCodeObject *co);
 
+/* The line of traced code c at lasti (in bytes, as PyFrame_GetLasti gives
+ * it; < 0 before the first instruction, then firstlineno): the line a
+ * non-LINE event is reported at, by both backends. O(1). */
+static inline int32_t
+capture_line_of(const capture_code_t *c, int lasti)
+{
+    uint32_t unit;
+    if (lasti < 0)
+        return c->firstlineno;
+    unit = (uint32_t)lasti / 2u;
+    return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
+}
+
 /* countmode.c: --count. The LINE hook's whole work in count mode. */
 static inline void
 capture_count_line(capture_code_t *c, int line)

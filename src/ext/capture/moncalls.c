@@ -36,12 +36,7 @@ static PyObject *mon_disable, *mon_missing;
 static inline int32_t
 mon_line_at(const capture_code_t *c, const char *f)
 {
-    int lasti = ttx_iframe_lasti(f, c->code);
-    uint32_t unit;
-    if (lasti < 0)
-        return c->firstlineno;
-    unit = (uint32_t)lasti / 2u;
-    return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
+    return capture_line_of(c, ttx_iframe_lasti(f, c->code));
 }
 
 /* This thread's state, or NULL when its events are not recorded (no
@@ -122,35 +117,56 @@ mon_entry(capture_thread_t *t, const char *f)
 
 /* ------------------------------------------------------------ the events */
 
+/* What every callback starts with: the recording, this thread's state,
+ * the running frame and the entry of the event's code (args[0]). */
+typedef struct {
+    capture_rec_t *rec;
+    capture_thread_t *t;
+    const char *f;
+    capture_code_t *c;
+} mon_event_t;
+
+/* Fills ev. NULL when the event is to be recorded (its code is traced);
+ * else what the callback returns: None, or DISABLE (borrowed) for code
+ * the filters leave out when `disable` (a local event). */
+static inline PyObject *
+mon_begin(mon_event_t *ev, PyObject *const *args, int disable)
+{
+    ev->rec = capture_rec;
+    ev->t = mon_thread(ev->rec);
+    if (TTX_UNLIKELY(ev->t == NULL))
+        return Py_None;
+    ev->f = ttx_iframe_current(ev->t->tstate);
+    ev->c = mon_code(ev->rec, args[0], ev->f);
+    if (TTX_UNLIKELY(ev->c == NULL))
+        return Py_None;
+    if (!ev->c->traced)
+        return disable ? mon_disable : Py_None;
+    return NULL;
+}
+
 /* PY_START / PY_RESUME / PY_THROW: legacy's CALL. DISABLE for code the
  * filters leave out (not possible for PY_THROW: `disable` 0). */
 static inline PyObject *
 mon_enter(PyObject *const *args, int disable)
 {
-    capture_rec_t *rec = capture_rec;
-    capture_thread_t *t = mon_thread(rec);
-    const char *f;
-    capture_code_t *c;
+    mon_event_t ev;
+    PyObject *skip = mon_begin(&ev, args, disable);
+    capture_thread_t *t = ev.t;
     capture_frame_t *e;
 
-    if (TTX_UNLIKELY(t == NULL))
-        Py_RETURN_NONE;
-    f = ttx_iframe_current(t->tstate);
-    c = mon_code(rec, args[0], f);
-    if (TTX_UNLIKELY(c == NULL))
-        Py_RETURN_NONE;
-    if (!c->traced)
-        return disable ? Py_NewRef(mon_disable) : Py_NewRef(Py_None);
-    if (TTX_UNLIKELY(t->tbuf == NULL) && mon_open(rec, t) < 0)
+    if (skip != NULL)
+        return Py_NewRef(skip);
+    if (TTX_UNLIKELY(t->tbuf == NULL) && mon_open(ev.rec, t) < 0)
         Py_RETURN_NONE;
     if (TTX_UNLIKELY(t->top + 1 == t->end) && capture_thread_grow(t) < 0)
         Py_RETURN_NONE;
     e = ++t->top;
-    e->frame = f;
-    e->code = c;
+    e->frame = ev.f;
+    e->code = ev.c;
     e->traced = 1;
-    e->line = mon_line_at(c, f);
-    tt_tbuf_call(t->tbuf, capture_clock(), c->id, e->line);
+    e->line = mon_line_at(ev.c, ev.f);
+    tt_tbuf_call(t->tbuf, capture_clock(), ev.c->id, e->line);
     Py_RETURN_NONE;
 }
 
@@ -158,25 +174,18 @@ mon_enter(PyObject *const *args, int disable)
 static inline PyObject *
 mon_leave(PyObject *const *args, int disable)
 {
-    capture_rec_t *rec = capture_rec;
-    capture_thread_t *t = mon_thread(rec);
-    const char *f;
-    capture_code_t *c;
+    mon_event_t ev;
+    PyObject *skip = mon_begin(&ev, args, disable);
     capture_frame_t *e;
 
-    if (TTX_UNLIKELY(t == NULL))
-        Py_RETURN_NONE;
-    f = ttx_iframe_current(t->tstate);
-    c = mon_code(rec, args[0], f);
-    if (TTX_UNLIKELY(c == NULL))
-        Py_RETURN_NONE;
-    if (!c->traced)
-        return disable ? Py_NewRef(mon_disable) : Py_NewRef(Py_None);
-    e = mon_entry(t, f);
+    if (skip != NULL)
+        return Py_NewRef(skip);
+    e = mon_entry(ev.t, ev.f);
     if (e == NULL)
         Py_RETURN_NONE;
-    tt_tbuf_return(t->tbuf, capture_clock(), c->id, mon_line_at(c, f));
-    t->top = e - 1;
+    tt_tbuf_return(ev.t->tbuf, capture_clock(), ev.c->id,
+                   mon_line_at(ev.c, ev.f));
+    ev.t->top = e - 1;
     Py_RETURN_NONE;
 }
 
@@ -184,27 +193,18 @@ mon_leave(PyObject *const *args, int disable)
 static inline PyObject *
 mon_exception(PyObject *const *args, int disable)
 {
-    capture_rec_t *rec = capture_rec;
-    capture_thread_t *t = mon_thread(rec);
-    const char *f;
-    capture_code_t *c;
-    capture_frame_t *e;
+    mon_event_t ev;
+    PyObject *skip = mon_begin(&ev, args, disable);
     uint32_t type;
 
-    if (TTX_UNLIKELY(t == NULL))
+    if (skip != NULL)
+        return Py_NewRef(skip);
+    if (mon_entry(ev.t, ev.f) == NULL)
         Py_RETURN_NONE;
-    f = ttx_iframe_current(t->tstate);
-    c = mon_code(rec, args[0], f);
-    if (TTX_UNLIKELY(c == NULL))
-        Py_RETURN_NONE;
-    if (!c->traced)
-        return disable ? Py_NewRef(mon_disable) : Py_NewRef(Py_None);
-    e = mon_entry(t, f);
-    if (e == NULL)
-        Py_RETURN_NONE;
-    TTX_OBJ_OWN(type = capture_exc_type_id(rec, (PyObject *)Py_TYPE(args[2])));
-    tt_tbuf_exception(t->tbuf, capture_clock(), c->id, mon_line_at(c, f),
-                      type);
+    TTX_OBJ_OWN(type = capture_exc_type_id(ev.rec,
+                                           (PyObject *)Py_TYPE(args[2])));
+    tt_tbuf_exception(ev.t->tbuf, capture_clock(), ev.c->id,
+                      mon_line_at(ev.c, ev.f), type);
     Py_RETURN_NONE;
 }
 
@@ -272,42 +272,35 @@ mon_stop_iteration(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static inline PyObject *
 mon_ccall(PyObject *const *args, Py_ssize_t nargs, int what)
 {
-    capture_rec_t *rec = capture_rec;
-    capture_thread_t *t = mon_thread(rec);
-    const char *f;
-    capture_code_t *c;
+    mon_event_t ev;
+    PyObject *skip;
     capture_frame_t *e;
     uint32_t id;
 
-    if (TTX_UNLIKELY(t == NULL) || nargs < 4)
+    if (nargs < 4)
         Py_RETURN_NONE;
-    f = ttx_iframe_current(t->tstate);
-    c = mon_code(rec, args[0], f);
-    if (TTX_UNLIKELY(c == NULL))
+    skip = mon_begin(&ev, args, what == PyTrace_C_CALL);
+    if (skip != NULL)
+        return Py_NewRef(skip);
+    e = ev.t->top;
+    if (e->frame != (const void *)ev.f)
         Py_RETURN_NONE;
-    if (!c->traced)
-        return what == PyTrace_C_CALL ? Py_NewRef(mon_disable)
-                                      : Py_NewRef(Py_None);
-    e = t->top;
-    if (e->frame != (const void *)f)
-        Py_RETURN_NONE;
-    id = capture_cfunc_callable_id(rec, args[2], args[3], mon_missing);
+    id = capture_cfunc_callable_id(ev.rec, args[2], args[3], mon_missing);
     if (id == CAPTURE_CFUNC_NONE)
         Py_RETURN_NONE;
     if (what == PyTrace_C_CALL) {
         /* The line the call is on (legacy: the frame's last LINE). */
         long off = PyLong_AsLong(args[1]);
-        uint32_t unit = off < 0 ? 0 : (uint32_t)off / 2u;
-        if (off >= 0 && unit < c->n_units)
-            e->line = c->lines[unit];
+        if (off >= 0 && (uint32_t)off / 2u < ev.c->n_units)
+            e->line = ev.c->lines[(uint32_t)off / 2u];
         else
             PyErr_Clear();
-        tt_tbuf_call(t->tbuf, capture_clock(), id, e->line);
+        tt_tbuf_call(ev.t->tbuf, capture_clock(), id, e->line);
     } else if (what == PyTrace_C_RETURN) {
-        tt_tbuf_return(t->tbuf, capture_clock(), id, e->line);
+        tt_tbuf_return(ev.t->tbuf, capture_clock(), id, e->line);
     } else {
-        tt_tbuf_exception(t->tbuf, capture_clock(), id, e->line,
-                          capture_cfunc_unknown_exc(rec));
+        tt_tbuf_exception(ev.t->tbuf, capture_clock(), id, e->line,
+                          capture_cfunc_unknown_exc(ev.rec));
     }
     Py_RETURN_NONE;
 }
