@@ -140,6 +140,23 @@ def make_modes(python: str) -> list[Mode]:
              probe_code="import tracetap", probe_run=True),
         Mode("tracetap-nolines", "tracetap run --no-lines", _tracetap("--no-lines"),
              probe_code="import tracetap", probe_run=True),
+        Mode("tracetap-calls-legacy",
+             "tracetap run --no-lines --backend legacy (calls only, trace hook)",
+             _tracetap("--no-lines", "--backend", "legacy"),
+             probe_code="import tracetap", probe_run=True),
+        Mode("tracetap-calls-monitoring",
+             "tracetap run --no-lines --backend monitoring (calls only, "
+             "sys.monitoring callbacks; 3.12+)",
+             _tracetap("--no-lines", "--backend", "monitoring"),
+             probe_code="import sys, tracetap; assert sys.version_info >= "
+                        "(3, 12), 'sys.monitoring needs CPython 3.12+'",
+             probe_run=True),
+        Mode("tracetap-c-calls-monitoring",
+             "tracetap run --no-lines --c-calls --backend monitoring",
+             _tracetap("--no-lines", "--c-calls", "--backend", "monitoring"),
+             probe_code="import sys, tracetap; assert sys.version_info >= "
+                        "(3, 12), 'sys.monitoring needs CPython 3.12+'",
+             probe_run=True),
         Mode("tracetap-c-calls", "tracetap run --c-calls (C function calls too)",
              _tracetap("--c-calls"), probe_code="import tracetap",
              probe_run=True),

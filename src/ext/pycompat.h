@@ -11,6 +11,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <stddef.h>
+#include <string.h>
 
 #if PY_VERSION_HEX < 0x030B0000
 #  error "tracetap needs CPython 3.11 or newer"
@@ -184,6 +186,76 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #  define TTX_FRAME_OWNER_INTERP 255
 #  define TTX_FRAME_OWNER_CSTACK 255
 #  define TTX_FRAME_EXEC_TAG_MASK 0
+#endif
+
+/* ---- the running interpreter frame, read without a frame object (the
+ * sys.monitoring callbacks, capture/moncalls.c): its address identifies
+ * the frame for the shadow stack, its instruction pointer gives lasti as
+ * PyFrame_GetLasti would. The layout of _PyInterpreterFrame (an internal
+ * struct) is the same in its first eight words on 3.12-3.14: f_code /
+ * f_executable (a tagged _PyStackRef on 3.14), previous, ..., frame_obj
+ * (word 6), prev_instr / instr_ptr (word 7); then `owner` at a byte offset
+ * that differs. moncalls.c checks the layout against the frame objects at
+ * every start before it relies on it. */
+#if PY_VERSION_HEX >= 0x030C0000
+#  define TTX_IFRAME_KNOWN 1
+#  define TTX_IFRAME_W_PREVIOUS 1
+#  define TTX_IFRAME_W_FRAMEOBJ 6
+#  define TTX_IFRAME_W_INSTR 7
+#  if PY_VERSION_HEX >= 0x030E0000
+#    define TTX_IFRAME_OWNER_BYTE 74
+#    define TTX_IFRAME_CODE_TAG 3
+#    define TTX_IFRAME_NOT_PY(owner) ((owner) >= 3)   /* interpreter, C stack */
+#  elif PY_VERSION_HEX >= 0x030D0000
+#    define TTX_IFRAME_OWNER_BYTE 70
+#    define TTX_IFRAME_CODE_TAG 0
+#    define TTX_IFRAME_NOT_PY(owner) ((owner) >= 3)   /* C stack */
+#  else
+#    define TTX_IFRAME_OWNER_BYTE 70
+#    define TTX_IFRAME_CODE_TAG 0
+#    define TTX_IFRAME_NOT_PY(owner) ((owner) >= 2)   /* C stack */
+#  endif
+/* The calling thread's innermost interpreter frame (identity), or NULL. */
+static inline const char *
+ttx_iframe_current(PyThreadState *ts)
+{
+#  if PY_VERSION_HEX >= 0x030D0000
+    return (const char *)ts->current_frame;
+#  else
+    return (const char *)ts->cframe->current_frame;
+#  endif
+}
+static inline const void *
+ttx_iframe_word(const char *f, int w)
+{
+    const void *v;
+    memcpy(&v, f + (size_t)w * sizeof(void *), sizeof(v));
+    return v;
+}
+/* The code object f runs, or NULL for a shim (an entry frame, a C-stack
+ * frame) or anything but code. */
+static inline PyObject *
+ttx_iframe_code(const char *f)
+{
+    uintptr_t exe = (uintptr_t)ttx_iframe_word(f, 0) &
+                    ~(uintptr_t)TTX_IFRAME_CODE_TAG;
+    PyObject *co = (PyObject *)exe;
+    if (TTX_IFRAME_NOT_PY(*(const unsigned char *)(f + TTX_IFRAME_OWNER_BYTE))
+        || co == NULL || !Py_IS_TYPE(co, &PyCode_Type))
+        return NULL;
+    return co;
+}
+/* lasti of frame f running co, in bytes, as PyFrame_GetLasti gives it:
+ * -1 before the first instruction. */
+static inline int
+ttx_iframe_lasti(const char *f, PyObject *co)
+{
+    const char *ip = (const char *)ttx_iframe_word(f, TTX_IFRAME_W_INSTR);
+    ptrdiff_t d = ip - (const char *)((PyCodeObject *)co)->co_code_adaptive;
+    return d < 0 ? -1 : (int)d;
+}
+#else
+#  define TTX_IFRAME_KNOWN 0
 #endif
 
 #endif /* TTX_PYCOMPAT_H */

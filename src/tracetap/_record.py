@@ -116,9 +116,12 @@ def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
 
 # The modes `auto` records on sys.monitoring: those measured faster there
 # (docs/DESIGN.md section 7): --coverage (lines; arcs are not recorded on
-# monitoring yet).
+# monitoring yet), and calls only (--no-lines, with or without --c-calls):
+# no LINE event is delivered at all.
 def _monitoring_wins(rec: Any) -> bool:
-    return bool(rec.coverage) and not rec.branch
+    if rec.coverage:
+        return not rec.branch
+    return rec.calls and not rec.lines and not rec.count and not rec.opcodes
 
 
 def coverage_fallback(rec: Any) -> str:

@@ -96,6 +96,20 @@ def capture_write(directory, name, source):
     return path
 
 
+def capture_calls_backends():
+    """pytest params of the run flags a calls test records with: the
+    default recording ("default") and calls only on the sys.monitoring
+    backend ("moncalls"; skipped before 3.12, which has no
+    sys.monitoring). tests/py/test_moncalls.py compares the two directly."""
+    return [
+        pytest.param((), id="default"),
+        pytest.param(("--no-lines", "--backend", "monitoring"), id="moncalls",
+                     marks=pytest.mark.skipif(
+                         _capture_sys.version_info < (3, 12),
+                         reason="sys.monitoring (PEP 669) needs Python 3.12+")),
+    ]
+
+
 def capture_without_summary(stderr):
     """stderr with tracetap's own summary lines removed."""
     return "".join(line for line in stderr.splitlines(keepends=True)

@@ -26,6 +26,7 @@ import textwrap
 import pytest
 
 import tracetap
+from conftest import capture_calls_backends
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
@@ -50,9 +51,9 @@ def _cli(*args, cwd):
     return _run(["-m", "tracetap", *args], cwd)
 
 
-def _record(tmp_path, script, *args):
+def _record(tmp_path, script, *args, flags=()):
     out = str(tmp_path / (os.path.basename(script) + ".ttrace"))
-    proc = _cli("run", "-o", out, script, *args, cwd=tmp_path)
+    proc = _cli("run", "-o", out, *flags, script, *args, cwd=tmp_path)
     assert os.path.exists(out), proc.stderr
     return out
 
@@ -78,14 +79,19 @@ def _cprofile(tmp_path, script):
             if os.path.realpath(file) == os.path.realpath(script)}
 
 
+# The default recording, and calls only on sys.monitoring (conftest.py).
+BACKENDS = capture_calls_backends()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("program", ["recursion", "generators", "exceptions",
                                      "classes", "threads", "sys_exit",
                                      "context_managers", "decorators_lambdas"])
-def test_call_counts_equal_cprofile(tmp_path, program):
+def test_call_counts_equal_cprofile(tmp_path, program, backend):
     script = os.path.join(PROGRAMS, program + ".py")
     ref = _cprofile(tmp_path, script)
     assert ref, "cProfile saw no function of the program"
-    data = tracetap.load(_record(tmp_path, script)).calls()
+    data = tracetap.load(_record(tmp_path, script, flags=backend)).calls()
     # cProfile profiles the thread that enabled it on 3.11; from 3.12 it
     # rides sys.monitoring, which reports every thread.
     thread = None if sys.version_info >= (3, 12) else _main_thread(data)
@@ -130,11 +136,12 @@ def _check_consistent(data):
     assert roots == data["summary"]["traced_ns"]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("program", ["threads", "thread_pool", "async_tasks",
                                      "generators", "uncaught"])
-def test_times_are_consistent(tmp_path, program):
+def test_times_are_consistent(tmp_path, program, backend):
     script = os.path.join(PROGRAMS, program + ".py")
-    data = tracetap.load(_record(tmp_path, script)).calls()
+    data = tracetap.load(_record(tmp_path, script, flags=backend)).calls()
     assert data["summary"]["has_calls"]
     _check_consistent(data)
 

@@ -29,6 +29,7 @@ import textwrap
 import pytest
 
 import tracetap
+from conftest import capture_calls_backends
 
 TIMEOUT = 300
 
@@ -177,10 +178,16 @@ def _ours(data, script):
     return cfuncs, pyfuncs
 
 
-def test_counts_equal_cprofile(tmp_path):
+# The default recording, and calls only on sys.monitoring (conftest.py).
+BACKENDS = capture_calls_backends()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_counts_equal_cprofile(tmp_path, backend):
     script = _write(tmp_path, "scenario.py", SCENARIO)
     ref_c, ref_py = _cprofile(tmp_path, script)
-    data = tracetap.load(_record(tmp_path, script, "--c-calls")).calls()
+    data = tracetap.load(_record(tmp_path, script, "--c-calls",
+                                 *backend)).calls()
     ours_c, ours_py = _ours(data, script)
     for name in ("builtins.sorted", "list.sort", "builtins.len",
                  "builtins.sum", "dict.get", "math.sqrt", "dict.pop",
@@ -227,7 +234,8 @@ def _c_events(path):
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def test_events_match_setprofile(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_events_match_setprofile(tmp_path, backend):
     script = _write(tmp_path, "scenario.py", SCENARIO)
     ref_out = str(tmp_path / "ref.json")
     ref_py = _write(tmp_path, "reference.py", REFERENCE)
@@ -236,7 +244,7 @@ def test_events_match_setprofile(tmp_path):
     with open(ref_out) as f:
         ref = [tuple(x) for x in json.load(f)]
     assert ("c_exception", "sqrt") in ref and ("c_return", "sort") in ref
-    events = _c_events(_record(tmp_path, script, "--c-calls"))
+    events = _c_events(_record(tmp_path, script, "--c-calls", *backend))
     # The C events whose calling frame (the innermost open Python frame;
     # one thread) runs the script's code, as the reference keeps them.
     ours, stack = [], []
@@ -252,7 +260,7 @@ def test_events_match_setprofile(tmp_path):
         if e["kind"].startswith("c_"):
             assert e["file"] == "<built-in>" and e["line"] >= 1, e
     # Without --c-calls: Python events only, as sys.settrace shows them.
-    plain = _c_events(_record(tmp_path, script))
+    plain = _c_events(_record(tmp_path, script, *backend))
     assert {e["kind"] for e in plain} <= {"call", "line", "return",
                                           "exception"}
     assert all(e["file"] != "<built-in>" for e in plain)
@@ -307,7 +315,8 @@ def test_threads(tmp_path):
     assert sorted_by == {"early": 4, "late": 3}
 
 
-def test_excluded_code_not_recorded(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_excluded_code_not_recorded(tmp_path, backend):
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "helper.py").write_text("def helper(xs):\n    return sorted(xs)\n")
@@ -323,7 +332,7 @@ def test_excluded_code_not_recorded(tmp_path):
         main()
     """)
     data = tracetap.load(_record(tmp_path, script, "--c-calls",
-                                 "--exclude", "*/lib/*")).calls()
+                                 "--exclude", "*/lib/*", *backend)).calls()
     names = {f["func"] for f in data["functions"] if f["thread"] is None}
     assert "builtins.max" in names
     assert "builtins.sorted" not in names and "helper" not in names

@@ -23,7 +23,7 @@ import pstats
 import textwrap
 
 import pytest
-from conftest import capture_python, capture_tracetap
+from conftest import capture_calls_backends, capture_python, capture_tracetap
 
 import tracetap
 
@@ -167,9 +167,9 @@ def _reference(tmp_path, script):
     return [tuple(e) for e in json.loads(out.read_text())]
 
 
-def _record(tmp_path, script):
+def _record(tmp_path, script, flags=()):
     out = str(tmp_path / "rec.ttrace")
-    proc = _cli("run", "-o", out, script, cwd=tmp_path)
+    proc = _cli("run", "-o", out, *flags, script, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -187,12 +187,15 @@ def _ours(rec, script):
     return got
 
 
+@pytest.mark.parametrize("flags", capture_calls_backends())
 @pytest.mark.parametrize("program", ["suspends", "generators",
                                      "async_tasks"])
-def test_marks_equal_the_reference(tmp_path, program):
+def test_marks_equal_the_reference(tmp_path, program, flags):
+    """The legacy hook tells them from the frame's position; the monitoring
+    backend (calls only) from PY_RESUME / PY_YIELD / PY_THROW."""
     script = _program(tmp_path, program)
     ref = _reference(tmp_path, script)
-    got = _ours(_record(tmp_path, script), script)
+    got = _ours(_record(tmp_path, script, flags), script)
     marks = {m for _, _, m in ref}
     assert {"resume", "yield"} <= marks, "the program suspends nothing"
     assert len(got) == len(ref)
@@ -235,10 +238,11 @@ def _calls_rows(data, func):
             f["func"] == func]
 
 
-def test_calls_count_resumptions_apart(tmp_path):
+@pytest.mark.parametrize("flags", capture_calls_backends())
+def test_calls_count_resumptions_apart(tmp_path, flags):
     script = _program(tmp_path, "suspends")
     ref = _reference(tmp_path, script)
-    rec = _record(tmp_path, script)
+    rec = _record(tmp_path, script, flags)
     js = _cli("calls", "--format", "json", rec, cwd=tmp_path)
     assert js.returncode == 0, js.stderr
     data = json.loads(js.stdout)
@@ -276,9 +280,10 @@ def _cprofile(tmp_path, script):
             if os.path.realpath(file) == real}
 
 
-def test_pstats_export_equals_cprofile(tmp_path):
+@pytest.mark.parametrize("flags", capture_calls_backends())
+def test_pstats_export_equals_cprofile(tmp_path, flags):
     script = _program(tmp_path, "generators")
-    rec = _record(tmp_path, script)
+    rec = _record(tmp_path, script, flags)
     prof = str(tmp_path / "ours.prof")
     proc = _cli("calls", rec, "--format", "pstats", "-o", prof, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

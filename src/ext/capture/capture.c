@@ -18,20 +18,9 @@ __thread capture_tls_t capture_tls
     __attribute__((tls_model("initial-exec"))) = {NULL, 0};
 
 /* The line a frame is at, as frame.f_lineno shows it to a Python trace
- * function for a non-LINE event: the line of the last instruction
- * (PyCode_Addr2Line of f_lasti), co_firstlineno before the first one.
- * O(1) through the per-code array; never PyFrame_GetLineNumber, which is
- * O(n) on 3.12-3.13.2 (docs/CPYTHON-NOTES.md constraint 3). */
-static inline int32_t
-capture_line_of(const capture_code_t *c, int lasti)
-{
-    uint32_t unit;
-    if (lasti < 0)
-        return c->firstlineno;
-    unit = (uint32_t)lasti / 2u;
-    return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
-}
-
+ * function for a non-LINE event (capture_line_of, capture_int.h); never
+ * PyFrame_GetLineNumber, which is O(n) on 3.12-3.13.2
+ * (docs/CPYTHON-NOTES.md constraint 3). */
 static inline int32_t
 capture_line_at(const capture_code_t *c, PyFrameObject *frame)
 {

@@ -61,6 +61,20 @@ int capture_profile(PyObject *obj, PyFrameObject *frame, int what,
                     PyObject *arg);
 /* Gives rec its C function table (rec->cfuncs). 0, or -1 + MemoryError. */
 int capture_cfuncs_init(capture_rec_t *rec);
+/* --c-calls on the monitoring backend (moncalls.c): the code id of the C
+ * function a CALL / C_RETURN / C_RAISE event names, given its callable and
+ * first argument (self_arg, or `missing`: sys.monitoring.MISSING), as the
+ * legacy profile function records it: a builtin function, or a method
+ * descriptor as bound to self_arg (nothing without one). The record is
+ * written at first sight. CAPTURE_CFUNC_NONE when nothing is recorded.
+ * Runs no Python code except at first sight of a method descriptor
+ * (binding it); no exception leaves it. */
+#define CAPTURE_CFUNC_NONE UINT32_MAX
+uint32_t capture_cfunc_callable_id(capture_rec_t *rec, PyObject *callable,
+                                   PyObject *self_arg, PyObject *missing);
+/* The string id C_EXCEPTION events carry (the empty string: the type is
+ * not known to a profile function). Valid once a C function is recorded. */
+uint32_t capture_cfunc_unknown_exc(capture_rec_t *rec);
 void capture_cfuncs_free(capture_rec_t *rec);    /* no-op when NULL */
 
 int capture_codetab_init(capture_codetab_t *t);      /* 0 or -1 + exc */
@@ -68,6 +82,19 @@ void capture_codetab_free(capture_codetab_t *t);     /* drops the refs */
 /* Parses a code object's line table into one line per code unit. Returns
  * a PyMem_Raw array of TTX_CODE_UNITS(co) entries, or NULL (no exception). */
 int32_t *capture_code_lines(PyCodeObject *co);
+
+/* The line of traced code c at lasti (in bytes, as PyFrame_GetLasti gives
+ * it; < 0 before the first instruction, then firstlineno): the line a
+ * non-LINE event is reported at, by both backends. O(1). */
+static inline int32_t
+capture_line_of(const capture_code_t *c, int lasti)
+{
+    uint32_t unit;
+    if (lasti < 0)
+        return c->firstlineno;
+    unit = (uint32_t)lasti / 2u;
+    return unit < c->n_units ? c->lines[unit] : TT_NO_LINE;
+}
 
 /* countmode.c: --count. The LINE hook's whole work in count mode. */
 static inline void
@@ -117,6 +144,18 @@ int capture_counts_totals(capture_rec_t *rec, tt_cov_summary_t *out);
  * starts, and stop, which names every thread. Attribute reads may run
  * Python code; never called from the event hook itself. */
 PyObject *capture_thread_live_name(PyObject *threading, PyObject *key);
+/* install.c: notes the calling thread's name (threading._active) in its
+ * capture state, as the hook threading.settrace() installs does. Runs
+ * Python code (attribute reads): the recording may have ended after it.
+ * Failures are ignored; no exception. */
+void capture_thread_note_name(capture_rec_t *rec, unsigned long ident);
+
+/* moncalls.c: calls-only recording (--no-lines) on the sys.monitoring
+ * backend: registers its callbacks (with --c-calls, CALL / C_RETURN /
+ * C_RAISE too), adopts the calling thread's running frames and sets the
+ * events. 0, or -1 + exception (RuntimeError on 3.11 or when the frame
+ * layout is not the expected one). */
+int capture_moncalls_install(capture_rec_t *rec);
 
 /* names.c */
 int capture_names_init(capture_names_t *n);          /* 0 or -1 + exc */

@@ -235,6 +235,44 @@ cfunc_id(capture_rec_t *rec, PyCFunctionObject *fn)
     return cfunc_define(rec, cfuncs_slot(t, fn->m_ml), fn);
 }
 
+uint32_t
+capture_cfunc_callable_id(capture_rec_t *rec, PyObject *callable,
+                          PyObject *self_arg, PyObject *missing)
+{
+    PyObject *meth;
+    cfunc_slot_t *s;
+    uint32_t id = CFUNC_FAILED;
+    ttx_exc_state_t saved;
+
+    if (PyCFunction_Check(callable)) {
+        TTX_OBJ_OWN(id = cfunc_id(rec, (PyCFunctionObject *)callable));
+        return id;
+    }
+    if (!Py_IS_TYPE(callable, &PyMethodDescr_Type) || self_arg == missing)
+        return CFUNC_FAILED;
+    /* Keyed by the descriptor's PyMethodDef, as the bound method legacy
+     * makes of it would be; the bound method is made only at first sight,
+     * for the name. */
+    s = cfuncs_slot(rec->cfuncs, ((PyMethodDescrObject *)callable)->d_method);
+    if (TTX_LIKELY(s->ml != NULL))
+        return s->id;
+    ttx_exc_save(&saved);
+    TTX_OBJ_OWN(meth = Py_TYPE(callable)->tp_descr_get(
+                    callable, self_arg, (PyObject *)Py_TYPE(self_arg)));
+    if (meth != NULL && PyCFunction_Check(meth))
+        TTX_OBJ_OWN(id = cfunc_id(rec, (PyCFunctionObject *)meth));
+    Py_XDECREF(meth);
+    PyErr_Clear();
+    ttx_exc_restore(&saved);
+    return id;
+}
+
+uint32_t
+capture_cfunc_unknown_exc(capture_rec_t *rec)
+{
+    return rec->cfuncs->unknown_exc;
+}
+
 /* A profile hook of ours that outlived its recording, or one on a thread
  * --threads main leaves out: take it off this thread. */
 static TT_NOINLINE void

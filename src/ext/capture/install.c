@@ -554,7 +554,9 @@ capture_detach_thread(PyObject *module, PyObject *unused)
     if (rec == NULL)
         Py_RETURN_NONE;
     if (rec->backend == CAPTURE_BACKEND_MONITORING) {
-        /* No hook to take off: the mode's callbacks check t->detached. */
+        /* No hook to take off: the callbacks skip a detached thread. */
+        if (t == NULL && rec->calls)
+            t = capture_thread_attach();
         if (t != NULL)
             t->detached = 1;
         Py_RETURN_NONE;
@@ -658,7 +660,6 @@ capture_settrace_unwrap(capture_rec_t *rec)
     Py_CLEAR(rec->settrace_wrapper);
 }
 
-static void hook_note_name(capture_rec_t *rec, unsigned long ident);
 
 PyObject *
 capture_settrace(PyObject *module, PyObject *fn)
@@ -685,7 +686,7 @@ capture_settrace(PyObject *module, PyObject *fn)
         /* A new thread that made objects before threading's start hook
          * ran (--objects) is "already recorded" but not named yet. */
         if (t->name == NULL && !ours_before)
-            TTX_OBJ_OWN(hook_note_name(rec, PyThread_get_thread_ident()));
+            TTX_OBJ_OWN(capture_thread_note_name(rec, PyThread_get_thread_ident()));
         PyEval_SetTrace(capture_trace, rec->hook);
         if (PyErr_Occurred())
             return NULL;
@@ -760,8 +761,8 @@ capture_thread_live_name(PyObject *threading, PyObject *key)
 /* The calling thread's name from threading._active, kept in its capture
  * state. Attribute reads may run Python code (and switch threads), so only
  * our own references are used across them. Failures are ignored. */
-static void
-hook_note_name(capture_rec_t *rec, unsigned long ident)
+void
+capture_thread_note_name(capture_rec_t *rec, unsigned long ident)
 {
     PyObject *threading = Py_XNewRef(rec->threading);
     PyObject *key = NULL, *name = NULL;
@@ -810,7 +811,7 @@ Hook_call(PyObject *self, PyObject *args, PyObject *kw)
     }
     /* --objects: what this call makes is tracetap's, not the program's */
     capture_objects_own(args);
-    TTX_OBJ_OWN(hook_note_name(rec, ident));
+    TTX_OBJ_OWN(capture_thread_note_name(rec, ident));
     PyEval_SetTrace(capture_trace, self);
     hook_profile_here(rec);
     if (PyThreadState_Get()->c_tracefunc == capture_trace &&

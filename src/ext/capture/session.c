@@ -225,6 +225,8 @@ install_backend(capture_rec_t *rec)
         return 0;               /* --no-calls (--objects): no event */
     if (rec->coverage)
         return capture_moncoverage_install(rec);
+    if (!rec->lines && !rec->count && !rec->opcodes)
+        return capture_moncalls_install(rec);   /* calls only */
     PyErr_SetString(PyExc_RuntimeError, "this recording mode is not "
                     "available on the sys.monitoring backend; use "
                     "--backend legacy");

@@ -29,6 +29,18 @@ capture_objects_settle(PyFrameObject *frame, int what)
     if (TTX_UNLIKELY(ttx_obj_pending))
         capture_objects_settle_slow(frame, what);
 }
+/* The same for a sys.monitoring callback (capture/moncalls.c): drops the
+ * int CPython boxed the event's instruction offset in (`offset`, the
+ * callback's second argument) and `made` (NULL, or what CPython made for
+ * this event: STOP_ITERATION's StopIteration), both made just before the
+ * callback ran; the other held-back creations are the program's. */
+void capture_objects_settle_box_slow(PyObject *offset, PyObject *made);
+static inline void
+capture_objects_settle_box(PyObject *offset, PyObject *made)
+{
+    if (TTX_UNLIKELY(ttx_obj_pending))
+        capture_objects_settle_box_slow(offset, made);
+}
 /* Nonzero while tracetap's own code runs in this thread (a slow path of
  * the trace function or of the ref tracer): objects made then are ours
  * and are not recorded. */
@@ -47,6 +59,12 @@ static inline void capture_objects_settle(PyFrameObject *frame, int what)
 {
     (void)frame;
     (void)what;
+}
+static inline void capture_objects_settle_box(PyObject *offset,
+                                              PyObject *made)
+{
+    (void)offset;
+    (void)made;
 }
 #define TTX_OBJ_OWN(stmt) do { stmt; } while (0)
 static inline void capture_objects_own(PyObject *op)

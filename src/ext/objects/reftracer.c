@@ -25,7 +25,9 @@ typedef struct {
     uint64_t addr, tick, size;
     uint32_t type, code, offset;
     int32_t line;
-    int is_frame;                /* 1 frame, 0 int */
+    int is_frame;                /* 1 frame, 0 int (or, on the monitoring
+                                    backend, a StopIteration) */
+    int kind;                    /* noise_kind() of its type */
 } ttx_pending_t;
 
 #define TTX_PENDING_MAX 4        /* to-offset, offset, frame, spare */
@@ -515,7 +517,7 @@ flush_pending(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
         const ttx_pending_t *p = &ot->p[i];
         if (drop != NULL && drop[i]) {
             o->filtered++;
-            o->filtered_kind[p->is_frame ? 1 : 0]++;
+            o->filtered_kind[p->kind]++;
             ttx_liveops_noise(o, p->addr);
             continue;
         }
@@ -594,7 +596,7 @@ pending_freed_unseen(capture_objects_t *o, ttx_objthread_t *ot, PyObject *op)
     uint32_t off;
     long v;
 
-    if (ot->p[k].is_frame != 0 || ot->p[k].addr != (uint64_t)(uintptr_t)op ||
+    if (ot->p[k].kind != 0 || ot->p[k].addr != (uint64_t)(uintptr_t)op ||
         !o->frames_ok || ttx_frameaddr_site(NULL, NULL, &co, &off) < 0)
         return 0;
     v = pending_int(&ot->p[k]);
@@ -603,7 +605,7 @@ pending_freed_unseen(capture_objects_t *o, ttx_objthread_t *ot, PyObject *op)
     ot->n_pending = k;
     o->filtered++;
     o->filtered_kind[0]++;
-    if (k > 0 && ot->p[k - 1].is_frame == 0) {
+    if (k > 0 && ot->p[k - 1].kind == 0) {
         long to = pending_int(&ot->p[k - 1]);
         if (to >= 0 && to % 2 == 0 && to < (long)TTX_CODE_UNITS(co) * 2) {
             ot->n_pending = k - 1;
@@ -727,6 +729,7 @@ hold_back(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
     p->type = type;
     site_of(rec, o, ot, &p->code, &p->line, &p->offset);
     p->is_frame = tp == &PyFrame_Type;
+    p->kind = noise_kind(tp);
 }
 
 int
@@ -771,7 +774,12 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
                 return 0;
             }
             if (tp == &PyFrame_Type ||
-                (tp == &PyLong_Type && may_box_offset(ts))) {
+                (tp == &PyLong_Type && may_box_offset(ts)) ||
+                (tp == (PyTypeObject *)PyExc_StopIteration &&
+                 rec->backend == CAPTURE_BACKEND_MONITORING)) {
+                /* (sys.monitoring makes a StopIteration for the
+                 * STOP_ITERATION event it is about to deliver: settled
+                 * by capture_objects_settle_box.) */
                 /* Maybe legacy tracing's own, made just before it counts
                  * as tracing: decided when the trace function runs next
                  * (capture_objects_settle). */
@@ -928,7 +936,7 @@ capture_objects_settle_slow(PyFrameObject *frame, int what)
         if (ot->p[i].is_frame) {
             /* The frame object CPython made to call us with. */
             drop[i] = ot->p[i].addr == (uint64_t)(uintptr_t)frame;
-        } else if (k < 0) {
+        } else if (k < 0 && ot->p[i].kind == 0) {
             k = i;               /* the int made last */
         }
     }
@@ -953,6 +961,28 @@ capture_objects_settle_slow(PyFrameObject *frame, int what)
             }
         }
     }
+    flush_pending(rec, rec->objects, ot, drop);
+}
+
+void
+capture_objects_settle_box_slow(PyObject *offset, PyObject *made)
+{
+    capture_rec_t *rec = capture_rec;
+    ttx_objthread_t *ot = obj_tls;
+    int drop[TTX_PENDING_MAX] = {0}, i;
+
+    ttx_obj_pending = 0;
+    if (rec == NULL || rec->objects == NULL || obj_tls_gen != rec->gen ||
+        ot == NULL || ot->n_pending == 0)
+        return;
+    /* The int sys.monitoring boxed the offset in, and what it made for
+     * the event, are the event's own arguments: known by address, no
+     * guess needed. */
+    for (i = 0; i < ot->n_pending; i++)
+        drop[i] = !ot->p[i].is_frame &&
+                  (ot->p[i].addr == (uint64_t)(uintptr_t)offset ||
+                   (made != NULL &&
+                    ot->p[i].addr == (uint64_t)(uintptr_t)made));
     flush_pending(rec, rec->objects, ot, drop);
 }
 

@@ -3,7 +3,7 @@ counting reference ref tracer or tracetap, the same way, so that their
 per-type counts can be compared.
 
     python harness.py ref  OUT.json PROGRAM
-    python harness.py tt   OUT.ttrace PROGRAM [calls|nocalls|count]
+    python harness.py tt   OUT.ttrace PROGRAM [calls|nocalls|count|moncalls]
 """
 import builtins
 import json
@@ -38,16 +38,37 @@ if mode == "ref":
         # reference then runs under the empty one, the floor.
         from tracetap import _floor
         _floor.set_trace()
+    if variant == "moncalls":
+        # ... and under sys.monitoring, an empty C callback for the events
+        # tracetap's calls-only mode takes (instrumented code allocates
+        # differently too: a generator closed at a yield gets a
+        # GeneratorExit thrown in).
+        from tracetap import _floor
+        m = sys.monitoring
+        E = m.events
+        evs = (E.PY_START, E.PY_RESUME, E.PY_THROW, E.PY_RETURN, E.PY_YIELD,
+               E.PY_UNWIND, E.RAISE, E.STOP_ITERATION)
+        m.use_tool_id(5, "floor")
+        for e in evs:
+            m.register_callback(5, e, _floor.monitoring_callback)
+        m.set_events(5, sum(evs))
     ref.start()
     exec(code, g)
     ref.stop()
     if variant == "calls":
         _floor.clear_trace()
+    if variant == "moncalls":
+        m.set_events(5, 0)
+        m.free_tool_id(5)
     with open(out, "w") as f:
         json.dump(ref.counts(), f)
 else:
-    rec = tracetap.record(out, objects=True, calls=variant == "calls",
-                          count=variant == "count")
+    # moncalls: calls only on the sys.monitoring backend (its noise, the
+    # boxed offsets and STOP_ITERATION's exception, is dropped by address).
+    mon = {"lines": False, "backend": "monitoring"} if variant == "moncalls" else {}
+    rec = tracetap.record(out, objects=True,
+                          calls=variant in ("calls", "moncalls"),
+                          count=variant == "count", **mon)
     rec.start()
     exec(code, g)
     summary = rec.stop()
