@@ -77,6 +77,23 @@ obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
     return t;
 }
 
+/* obj_tick for the defer mode's fast paths, which refresh the clock
+ * beforehand (defer_refresh) instead: no call, so the hook saves no
+ * registers. The same time obj_tick would give. */
+static inline uint64_t
+obj_tick_fast(capture_objects_t *o, ttx_objthread_t *ot)
+{
+    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
+    uint64_t t = o->clock + 1, buf = ot->t->tbuf->tick;
+    o->clock_n++;
+    if (now > t)
+        t = now;
+    if (buf > t)
+        t = buf;
+    o->clock = t;
+    return t;
+}
+
 /* Ticks since the recording's start (a time read before it counts 0). */
 static inline uint64_t
 rel_tick(const capture_rec_t *rec, uint64_t tick)
@@ -848,20 +865,24 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
  * the last site (traced, running in the innermost frame). Out of line,
  * so that the DESTROY path saves no registers for its call. */
 static TT_NOINLINE int
-defer_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
-             PyObject *op)
+defer_create(PyObject *op, capture_objects_t *o)
 {
     PyThreadState *ts;
+    capture_rec_t *rec;
+    ttx_objthread_t *ot;
     ttx_liveext_t x;
     uint64_t tick;
 
     if (TTX_UNLIKELY(Py_TYPE(op) != o->last_tp || site_fast_co == NULL))
         return capture_reftrace(op, PyRefTracer_CREATE, o);
+    /* First, so that only op and o live across the call. */
     ts = PyThreadState_GetUnchecked();
     x.offset = ttx_frameaddr_offset_in(ts, site_fast_co, site_fast_bytes);
     if (TTX_UNLIKELY(x.offset == UINT32_MAX))
         return capture_reftrace(op, PyRefTracer_CREATE, o);
-    x.tick = tick = obj_tick(o, ot);
+    rec = capture_rec;           /* as the hook checked them */
+    ot = obj_tls;
+    x.tick = tick = obj_tick_fast(o, ot);
     x.code = site_fast_id;
     x.size = (uint32_t)o->last_tp->tp_basicsize;
     x.thread = ot->index;
@@ -870,6 +891,20 @@ defer_create(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
                                 ttx_live_meta(o->last_type,
                                               rel_tick(rec, tick)), &x);
     return 0;
+}
+
+/* Every TTX_OBJCLOCK_EVERY events of the fast paths: the clock read that
+ * obj_tick makes, then the event (out of line: a call on the fast paths
+ * would make the hook save registers on every event). */
+static TT_NOINLINE int
+defer_refresh(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    capture_objects_t *o = data;
+    uint64_t now = capture_clock();
+    o->clock_n = 0;
+    if (now > o->clock + 1)
+        o->clock = now - 1;      /* the next tick is `now` */
+    return capture_reftrace_defer(op, event, data);
 }
 
 /* The hook of the defer mode (--objects --no-calls): the common cases
@@ -895,8 +930,10 @@ capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
                      obj_tls_gen != rec->gen || ot != o->fast_ot ||
                      ttx_obj_busy))
         return capture_reftrace(op, event, data);
+    if (TTX_UNLIKELY(o->clock_n >= TTX_OBJCLOCK_EVERY - 1))
+        return defer_refresh(op, event, data);
     if (event == PyRefTracer_CREATE)
-        return defer_create(rec, o, ot, op);
+        return defer_create(op, o);
     r = &o->ring;
     born = ttx_ring_created(r, addr, ttx_ring_hash(addr));
     /* Not born in the ring, an unknown event, or a type object dying (the
@@ -905,7 +942,7 @@ capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
                      PyType_FastSubclass(Py_TYPE(op),
                                          Py_TPFLAGS_TYPE_SUBCLASS)))
         return capture_reftrace(op, event, data);
-    tick = obj_tick(o, ot);
+    tick = obj_tick_fast(o, ot);
     x = &o->ext[born - r->ops];
     x->tick = tick > x->tick ? tick - x->tick : 0;
     born->addr |= TTX_OP_DIED;
