@@ -219,7 +219,6 @@ typedef struct capture_objects {
     uint32_t n_rows, cap_rows;
     uint32_t *row_heads;         /* owned: 1 << rbits chain heads */
     uint32_t rbits;
-    ttx_rowcache_t rowcache[1u << TTX_ROWCACHE_BITS];   /* defer mode */
     ttx_objthread_t *main_ot;    /* the thread that called start() */
     ttx_objthread_t *last_ot;    /* the thread of the last object event
                                     (NULL: one we do not record) */
@@ -242,6 +241,9 @@ typedef struct capture_objects {
     uint64_t stop_dead;          /* proven dead during the stop check */
     uint64_t *dead;              /* owned: addresses proven dead at stop */
     size_t n_dead, cap_dead;
+    /* Last, so that the fields above keep their offsets (and their cache
+     * lines) in the other modes. */
+    ttx_rowcache_t rowcache[1u << TTX_ROWCACHE_BITS];   /* defer mode */
 } capture_objects_t;
 
 /* reftracer.c */
