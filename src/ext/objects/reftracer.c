@@ -61,14 +61,9 @@ __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
  * threads they come from: a reader that merges the threads by time sees
  * them in order. */
 static inline uint64_t
-obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
+obj_tick_at(capture_objects_t *o, ttx_objthread_t *ot, uint64_t now)
 {
-    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
     uint64_t t = o->clock + 1, buf = ot->t->tbuf->tick;
-    if (TTX_UNLIKELY(++o->clock_n >= TTX_OBJCLOCK_EVERY)) {
-        o->clock_n = 0;
-        now = capture_clock();
-    }
     if (now > t)
         t = now;
     if (buf > t)
@@ -77,21 +72,26 @@ obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
     return t;
 }
 
+static inline uint64_t
+obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
+{
+    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
+    if (TTX_UNLIKELY(++o->clock_n >= TTX_OBJCLOCK_EVERY)) {
+        o->clock_n = 0;
+        now = capture_clock();
+    }
+    return obj_tick_at(o, ot, now);
+}
+
 /* obj_tick for the defer mode's fast paths, which refresh the clock
  * beforehand (defer_refresh) instead: no call, so the hook saves no
  * registers. The same time obj_tick would give. */
 static inline uint64_t
 obj_tick_fast(capture_objects_t *o, ttx_objthread_t *ot)
 {
-    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
-    uint64_t t = o->clock + 1, buf = ot->t->tbuf->tick;
     o->clock_n++;
-    if (now > t)
-        t = now;
-    if (buf > t)
-        t = buf;
-    o->clock = t;
-    return t;
+    return obj_tick_at(o, ot,
+                       __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED));
 }
 
 /* Ticks since the recording's start (a time read before it counts 0). */
