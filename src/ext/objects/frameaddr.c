@@ -16,13 +16,10 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Offsets read from _Py_DebugOffsets; written once by init (GIL). */
-static struct {
-    int ok;
-    size_t ts_current_frame;     /* PyThreadState -> _PyInterpreterFrame* */
-    size_t f_previous, f_executable, f_instr_ptr, f_owner;
-    size_t co_code_adaptive;     /* PyCodeObject -> first code unit */
-} off;
+/* Offsets read from _Py_DebugOffsets; written once by init (GIL). The
+ * hook of the defer mode reads them inline (objects.h). */
+ttx_frameoff_t ttx_frameoff;
+#define off ttx_frameoff
 
 static uint64_t
 u64_at(const char *base, size_t o)

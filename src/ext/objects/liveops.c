@@ -22,6 +22,8 @@
 
 #if TTX_HAVE_REFTRACER
 
+#include <string.h>
+
 /* How far ahead of the update being applied its table slot is fetched. */
 #define RING_PREFETCH 16
 
@@ -41,11 +43,14 @@ ttx_liveops_unseen(capture_objects_t *o, uint64_t meta)
 {
     o->repaired++;
     o->ghosts = 1;
+    o->ghost_all = 1;
     if (o->aggregate)
         o->rows[ttx_live_id(meta)].st.died_unseen++;
 }
 
-static void
+/* Inline in both of the flush's loops (out of line, the default mode's
+ * flush cost a call per update: +1.5% on bench/workloads/nbody.py). */
+TT_INLINE void
 apply_one(capture_objects_t *o, const ttx_liveop_t *op)
 {
     uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS;
@@ -97,19 +102,20 @@ life_bucket(uint64_t life)
  * verified against the collector): a non-GC object need not look. */
 static int
 ghost_found(capture_objects_t *o, const ttx_liveop_t *op,
-            const ttx_liveext_t *x, capture_thread_t *t)
+            const ttx_liveext_t *x)
 {
     uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS, birth;
     uint32_t type = ttx_live_id(op->meta);
+    capture_thread_t *t;
     ttx_live_t *e;
 
     if (!o->ghosts ||
-        !(o->gaps.eval_loop || o->repaired || type >= o->n_type_ids ||
-          o->type_gc[type]) ||
+        !(o->ghost_all || type >= o->n_type_ids || o->type_gc[type]) ||
         (e = ttx_livetab_lookup(&o->live, addr)) == NULL)
         return 0;
     ttx_liveops_unseen(o, e->meta);
     ttx_livetab_remove(&o->live, e);
+    t = ttx_objthread_capture(o, x->thread);
     if (t != NULL && t->tbuf != NULL && capture_rec != NULL) {
         birth = capture_rec->start_tick + ttx_live_birth(op->meta);
         tt_tbuf_obj_create(t->tbuf, birth, type, addr, x->size, x->code,
@@ -120,28 +126,55 @@ ghost_found(capture_objects_t *o, const ttx_liveop_t *op,
 }
 
 /* A direct-mapped cache in front of ttx_objrow_get for the rows of
- * objects that died in the ring: a float-heavy loop counts a few (site,
- * type) rows over and over. An entry is a row index, trusted only if that
- * row still names the same site and type (rows are emptied when they are
- * written, so a stale index fails the check). GIL. */
-#define ROW_CACHE 256
-static uint32_t row_cache[ROW_CACHE];
-
+ * objects that died in the ring (o->rowcache): a float-heavy loop counts
+ * a few (site, type) rows over and over. An entry holds its whole key in
+ * 16 bytes, so a hit reads no row; the cache is emptied (type UINT32_MAX
+ * never matches) whenever the rows are (ttx_liveops_rowcache_clear). */
 static inline uint32_t
 died_row(capture_objects_t *o, uint32_t code, uint32_t offset, uint32_t type)
 {
-    size_t h = (size_t)(((uint64_t)code * 0x9E3779B1u ^ offset * 0x85EBCA77u ^
-                         type * 0xC2B2AE3Du) >> 7) & (ROW_CACHE - 1);
-    uint32_t row = row_cache[h];
-    if (TTX_LIKELY(row < o->n_rows)) {
-        const tt_objstat_t *st = &o->rows[row].st;
-        if (st->offset == offset && st->code == code && st->type == type &&
-            st->line == TT_NO_LINE)
-            return row;
-    }
+    uint64_t site = (uint64_t)code << 32 | offset;
+    size_t h = (size_t)(ttx_fib(site ^ (uint64_t)type << 40) >>
+                        (64 - TTX_ROWCACHE_BITS));
+    ttx_rowcache_t *c = &o->rowcache[h];
+    uint32_t row;
+    if (TTX_LIKELY(c->site == site && c->type == type))
+        return c->row;
     row = ttx_objrow_get(o, code, TT_NO_LINE, offset, type);
-    row_cache[h] = row;
+    if (row != UINT32_MAX) {
+        c->site = site;
+        c->type = type;
+        c->row = row;
+    }
     return row;
+}
+
+void
+ttx_liveops_rowcache_clear(capture_objects_t *o)
+{
+    memset(o->rowcache, 0xff, sizeof(o->rowcache));
+}
+
+/* The defer mode's object born and dead in the ring: counted in its
+ * (site, type) row, unless it proves a ghost (then logged). */
+static inline void
+died_deferred(capture_objects_t *o, const ttx_liveop_t *op,
+              const ttx_liveext_t *x)
+{
+    uint32_t row;
+    tt_objstat_t *st;
+
+    if (TTX_UNLIKELY(o->ghosts) && ghost_found(o, op, x))
+        return;
+    row = died_row(o, x->code, x->offset, ttx_live_id(op->meta));
+    if (TTX_UNLIKELY(row == UINT32_MAX)) {
+        o->nomem++;
+        return;
+    }
+    st = &o->rows[row].st;
+    st->created++;
+    st->destroyed++;
+    st->lifetime[life_bucket(x->tick)]++;
 }
 
 /* The defer mode's op leaving the ring: its event is encoded (in the
@@ -155,21 +188,6 @@ apply_deferred(capture_objects_t *o, const ttx_liveop_t *op,
     uint64_t addr = op->addr & ~(uint64_t)TTX_OP_FLAGS;
     capture_thread_t *t = ttx_objthread_capture(o, x->thread);
 
-    if (op->addr & TTX_OP_DIED) {
-        uint32_t row;
-        if (ghost_found(o, op, x, t))
-            return;
-        row = died_row(o, x->code, x->offset, ttx_live_id(op->meta));
-        if (row == UINT32_MAX) {
-            o->nomem++;
-        } else {
-            tt_objstat_t *st = &o->rows[row].st;
-            st->created++;
-            st->destroyed++;
-            st->lifetime[life_bucket(x->tick)]++;
-        }
-        return;
-    }
     if (t != NULL && t->tbuf != NULL) {
         if (op->addr & TTX_OP_DESTROY)
             tt_tbuf_obj_destroy(t->tbuf, x->tick, addr);
@@ -198,15 +216,23 @@ ttx_liveops_flush(capture_objects_t *o)
 
     for (i = 0; i < n && i < RING_PREFETCH; i++)
         prefetch_slot(&o->live, &r->ops[i]);
-    for (i = 0; i < n; i++) {
-        /* A grow during apply_one moves the slots: a prefetch of the old
-         * array is wasted, never wrong. */
-        if (i + RING_PREFETCH < n)
-            prefetch_slot(&o->live, &r->ops[i + RING_PREFETCH]);
-        if (TTX_UNLIKELY(o->defer))
-            apply_deferred(o, &r->ops[i], &o->ext[i]);
-        else
+    /* A grow during apply_one moves the slots: a prefetch of the old
+     * array is wasted, never wrong. */
+    if (o->defer) {
+        for (i = 0; i < n; i++) {
+            if (i + RING_PREFETCH < n)
+                prefetch_slot(&o->live, &r->ops[i + RING_PREFETCH]);
+            if (r->ops[i].addr & TTX_OP_DIED)
+                died_deferred(o, &r->ops[i], &o->ext[i]);
+            else
+                apply_deferred(o, &r->ops[i], &o->ext[i]);
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            if (i + RING_PREFETCH < n)
+                prefetch_slot(&o->live, &r->ops[i + RING_PREFETCH]);
             apply_one(o, &r->ops[i]);
+        }
     }
     r->applied += n;
     if (o->defer && n > 0 && ++o->flushes >= TTX_ROWS_EVERY) {

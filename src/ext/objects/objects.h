@@ -13,6 +13,9 @@
 #define TTX_OBJECTS_H
 
 #include "capture.h"
+
+#include <stddef.h>
+#include <string.h>
 #include "objects_api.h"
 
 #if TTX_HAVE_REFTRACER
@@ -73,6 +76,44 @@ ttx_ring_hash(uint64_t addr)
 
 /* ------------------------------------------------------- frame sites */
 
+/* frameaddr.c's offsets (_Py_DebugOffsets, checked at init). */
+typedef struct {
+    int ok;
+    size_t ts_current_frame;     /* PyThreadState -> _PyInterpreterFrame* */
+    size_t f_previous, f_executable, f_instr_ptr, f_owner;
+    size_t co_code_adaptive;     /* PyCodeObject -> first code unit */
+} ttx_frameoff_t;
+extern ttx_frameoff_t ttx_frameoff;
+
+/* The byte offset of the current instruction of ts's innermost frame if
+ * that frame runs `co` (a code object that was found running in a frame
+ * of its own by ttx_frameaddr_innermost, so that frames of C stacks and
+ * interpreter entries, which never run it, need no owner check) and
+ * `bytes` is co's size in bytes; else UINT32_MAX. The defer mode's hook
+ * reads its sites with it, inline: init (which checked that
+ * ts_current_frame and co_code_adaptive are this build's offsetof) must
+ * have succeeded. */
+static inline uint32_t
+ttx_frameaddr_offset_in(PyThreadState *ts, PyObject *co, uint32_t bytes)
+{
+    const char *f = *(const char *const *)((const char *)ts +
+                                           offsetof(PyThreadState,
+                                                    current_frame));
+    uintptr_t exe;
+    const char *ip;
+    size_t d;
+
+    if (TTX_UNLIKELY(f == NULL))
+        return UINT32_MAX;
+    memcpy(&exe, f + ttx_frameoff.f_executable, sizeof(exe));
+    if ((exe & ~(uintptr_t)TTX_FRAME_EXEC_TAG_MASK) != (uintptr_t)co)
+        return UINT32_MAX;
+    memcpy(&ip, f + ttx_frameoff.f_instr_ptr, sizeof(ip));
+    d = (size_t)(ip - ((const char *)co +
+                       offsetof(PyCodeObject, co_code_adaptive)));
+    return d < bytes ? (uint32_t)d : UINT32_MAX;
+}
+
 /* frameaddr.c: reads _PyRuntime.debug_offsets once. 0 when the layout is
  * known and consistent; -1 (no exception) with *why set otherwise. */
 int ttx_frameaddr_init(const char **why);
@@ -128,6 +169,15 @@ typedef struct {
     uint32_t next;               /* hash chain, UINT32_MAX ends it */
 } ttx_objrow_t;
 
+/* An entry of the defer mode's cache of died-in-the-ring rows
+ * (liveops.c, died_row): the key whole, so that a hit reads no row. */
+typedef struct {
+    uint64_t site;               /* code << 32 | offset */
+    uint32_t type;               /* UINT32_MAX: empty */
+    uint32_t row;
+} ttx_rowcache_t;
+#define TTX_ROWCACHE_BITS 8
+
 /* One type seen, pointer-keyed while the type lives. */
 typedef struct {
     PyTypeObject *type;          /* identity only; NULL = free slot */
@@ -153,6 +203,10 @@ typedef struct capture_objects {
     ttx_livering_t ring;         /* updates on their way to `live` */
     int ghosts;                  /* deaths can go unseen: the table may
                                     hold dead objects (liveops.c) */
+    int ghost_all;               /* a ghost can be of any type: the
+                                    eval-loop gap, or a death proven
+                                    missing (o->repaired); else only GC
+                                    types are looked for */
     uint64_t clock;              /* time of the last object event (GIL) */
     uint32_t clock_n;            /* object events since the clock was read */
     PyTypeObject *last_tp;       /* one-entry cache of the type table */
@@ -168,6 +222,9 @@ typedef struct capture_objects {
     ttx_objthread_t *main_ot;    /* the thread that called start() */
     ttx_objthread_t *last_ot;    /* the thread of the last object event
                                     (NULL: one we do not record) */
+    ttx_objthread_t *fast_ot;    /* defer mode: last_ot, or NULL while
+                                    stop() checks survivors (the hook's
+                                    fast paths run for this thread only) */
     ttx_objthread_t **threads;   /* owned */
     uint32_t n_threads, cap_threads;
     PyObject *s_module;          /* owned interned "__module__" */
@@ -184,6 +241,9 @@ typedef struct capture_objects {
     uint64_t stop_dead;          /* proven dead during the stop check */
     uint64_t *dead;              /* owned: addresses proven dead at stop */
     size_t n_dead, cap_dead;
+    /* Last, so that the fields above keep their offsets (and their cache
+     * lines) in the other modes. */
+    ttx_rowcache_t rowcache[1u << TTX_ROWCACHE_BITS];   /* defer mode */
 } capture_objects_t;
 
 /* reftracer.c */
@@ -222,6 +282,8 @@ ttx_objthread_t *capture_objects_thread(capture_rec_t *rec,
 /* liveops.c: applies every pending update to the table (before anything
  * reads it), and the out-of-line parts of a death. */
 void ttx_liveops_flush(capture_objects_t *o);
+/* Empties the defer mode's row cache (whenever the rows are emptied). */
+void ttx_liveops_rowcache_clear(capture_objects_t *o);
 /* A --count row's share of a death at `rel` ticks since the start. */
 void ttx_liveops_row_died(capture_objects_t *o, uint64_t meta, uint64_t rel);
 /* The object `meta` describes died without a DESTROY (its address was

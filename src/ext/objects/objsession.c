@@ -143,6 +143,7 @@ capture_objects_write_rows(capture_objects_t *o)
     PyMem_RawFree(rows);
     o->n_rows = 0;
     memset(o->row_heads, 0xff, ((size_t)1 << o->rbits) * sizeof(uint32_t));
+    ttx_liveops_rowcache_clear(o);
 }
 
 /* Who holds the ref tracer, for a message: tracemalloc or "another tool". */
@@ -224,6 +225,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
         return -1;
     }
     memset(o->row_heads, 0xff, ((size_t)1 << o->rbits) * sizeof(uint32_t));
+    ttx_liveops_rowcache_clear(o);
     o->frames_ok = ttx_frameaddr_init(&why) == 0;
     capture_objects_site_cache_clear();
     if (!o->frames_ok && !o->shadow_sites) {
@@ -273,6 +275,7 @@ capture_objects_start(capture_rec_t *rec, int mode)
     }
 
     o->ghosts = o->gaps.eval_loop || o->gaps.trashcan;
+    o->ghost_all = o->gaps.eval_loop;
     rec->objects = o;
     o->main_ot = capture_objects_thread(rec, o);
     if (o->main_ot == NULL) {
@@ -598,6 +601,7 @@ capture_objects_stop(capture_rec_t *rec, PyObject *warnings)
     }
     if (ours) {
         o->stopping = 1;
+        o->fast_ot = NULL;
         if (o->live.count > 0 && keep != NULL) {
             if (reach_build(&reach, keep) == 0) {
                 reach_ok = 1;

@@ -42,10 +42,14 @@ struct ttx_objthread {
 };
 
 __thread int ttx_obj_pending __attribute__((tls_model("initial-exec")));
-static __thread ttx_objthread_t *obj_tls
-    __attribute__((tls_model("initial-exec")));
-static __thread uint64_t obj_tls_gen
-    __attribute__((tls_model("initial-exec")));
+/* The calling thread's object state and the recording it belongs to,
+ * side by side (one TLS address for the hook to find). */
+static __thread struct {
+    ttx_objthread_t *ot;
+    uint64_t gen;
+} obj_tl __attribute__((tls_model("initial-exec")));
+#define obj_tls     obj_tl.ot
+#define obj_tls_gen obj_tl.gen
 __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
 
 /* -------------------------------------------------------------- clock */
@@ -59,20 +63,37 @@ __thread int ttx_obj_busy __attribute__((tls_model("initial-exec")));
  * threads they come from: a reader that merges the threads by time sees
  * them in order. */
 static inline uint64_t
-obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
+obj_tick_at(capture_objects_t *o, ttx_objthread_t *ot, uint64_t now)
 {
-    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
     uint64_t t = o->clock + 1, buf = ot->t->tbuf->tick;
-    if (TTX_UNLIKELY(++o->clock_n >= TTX_OBJCLOCK_EVERY)) {
-        o->clock_n = 0;
-        now = capture_clock();
-    }
     if (now > t)
         t = now;
     if (buf > t)
         t = buf;
     o->clock = t;
     return t;
+}
+
+static inline uint64_t
+obj_tick(capture_objects_t *o, ttx_objthread_t *ot)
+{
+    uint64_t now = __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED);
+    if (TTX_UNLIKELY(++o->clock_n >= TTX_OBJCLOCK_EVERY)) {
+        o->clock_n = 0;
+        now = capture_clock();
+    }
+    return obj_tick_at(o, ot, now);
+}
+
+/* obj_tick for the defer mode's fast paths, which refresh the clock
+ * beforehand (defer_refresh) instead: no call, so the hook saves no
+ * registers. The same time obj_tick would give. */
+static inline uint64_t
+obj_tick_fast(capture_objects_t *o, ttx_objthread_t *ot)
+{
+    o->clock_n++;
+    return obj_tick_at(o, ot,
+                       __atomic_load_n(&ttx_objclock_ticker, __ATOMIC_RELAXED));
 }
 
 /* Ticks since the recording's start (a time read before it counts 0). */
@@ -378,12 +399,18 @@ ttx_objrow_get(capture_objects_t *o, uint32_t code, int32_t line, uint32_t offse
  * mostly come from the same code. Cleared at each start. */
 static PyObject *site_last_co;
 static capture_code_t *site_last_c;
+/* The same, for the defer mode's hook: set only while that code is
+ * traced and was last seen running in a frame of its own; its id and size
+ * in bytes beside it (GIL). */
+static PyObject *site_fast_co;
+static uint32_t site_fast_id, site_fast_bytes;
 
 void
 capture_objects_site_cache_clear(void)
 {
     site_last_co = NULL;
     site_last_c = NULL;
+    site_fast_co = NULL;
 }
 
 static int
@@ -403,6 +430,13 @@ skip_untraced(void *ctx, PyObject *co)
         /* The table holds a reference to co: the pointer stays valid. */
         site_last_co = co;
         site_last_c = c;
+        /* co was found running in a frame of its own (frameaddr's walk
+         * checked the frame before asking). */
+        if (c->traced) {
+            site_fast_co = co;
+            site_fast_id = c->id;
+            site_fast_bytes = c->n_units * 2;
+        }
     }
     return c == NULL || !c->traced;
 }
@@ -437,6 +471,9 @@ site_of(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot,
                        co == site_last_co && site_last_c->traced)) {
             *code = site_last_c->id;
             *offset = off;
+            site_fast_co = co;
+            site_fast_id = site_last_c->id;
+            site_fast_bytes = site_last_c->n_units * 2;
             return;
         }
         if (ttx_frameaddr_site(skip_untraced, rec, &co, &off) == 0) {
@@ -569,6 +606,7 @@ thread_switched(capture_rec_t *rec, capture_objects_t *o, ttx_objthread_t *ot)
     ttx_objthread_t *prev = o->last_ot;
     int mine = ttx_obj_pending;  /* this thread's flag, not prev's */
     o->last_ot = ot;
+    o->fast_ot = o->stopping ? NULL : ot;
     if (prev != NULL && prev->n_pending) {
         flush_pending(rec, o, prev, NULL);
         ttx_obj_pending = mine;
@@ -831,12 +869,58 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     return 0;
 }
 
+/* The defer mode's common CREATE: of the last type seen, in the code of
+ * the last site (traced, running in the innermost frame). Out of line,
+ * so that the DESTROY path saves no registers for its call. */
+static TT_NOINLINE int
+defer_create(PyObject *op, capture_objects_t *o)
+{
+    PyThreadState *ts;
+    capture_rec_t *rec;
+    ttx_objthread_t *ot;
+    ttx_liveext_t x;
+    uint64_t tick;
+
+    if (TTX_UNLIKELY(Py_TYPE(op) != o->last_tp || site_fast_co == NULL))
+        return capture_reftrace(op, PyRefTracer_CREATE, o);
+    /* First, so that only op and o live across the call. */
+    ts = PyThreadState_GetUnchecked();
+    x.offset = ttx_frameaddr_offset_in(ts, site_fast_co, site_fast_bytes);
+    if (TTX_UNLIKELY(x.offset == UINT32_MAX))
+        return capture_reftrace(op, PyRefTracer_CREATE, o);
+    rec = capture_rec;           /* as the hook checked them */
+    ot = obj_tls;
+    x.tick = tick = obj_tick_fast(o, ot);
+    x.code = site_fast_id;
+    x.size = (uint32_t)o->last_tp->tp_basicsize;
+    x.thread = ot->index;
+    o->created++;
+    ttx_liveops_create_deferred(o, (uint64_t)(uintptr_t)op,
+                                ttx_live_meta(o->last_type,
+                                              rel_tick(rec, tick)), &x);
+    return 0;
+}
+
+/* Every TTX_OBJCLOCK_EVERY events of the fast paths: the clock read that
+ * obj_tick makes, then the event (out of line: a call on the fast paths
+ * would make the hook save registers on every event). */
+static TT_NOINLINE int
+defer_refresh(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    capture_objects_t *o = data;
+    uint64_t now = capture_clock();
+    o->clock_n = 0;
+    if (now > o->clock + 1)
+        o->clock = now - 1;      /* the next tick is `now` */
+    return capture_reftrace_defer(op, event, data);
+}
+
 /* The hook of the defer mode (--objects --no-calls): the common cases
  * only, each in a few dozen instructions, and everything else handed to
- * capture_reftrace, which handles every event in every mode. Common: a
- * thread already attached and the same as the last event's, a CREATE of
- * the last type seen in the code of the last site (running in the
- * innermost frame), a DESTROY whose CREATE is still in the ring. With no
+ * capture_reftrace, which handles every event in every mode. Common: the
+ * thread of the last event (o->fast_ot: attached, and stop() not
+ * checking), a CREATE of the last type seen in the code of the last site
+ * (defer_create), a DESTROY whose CREATE is still in the ring. With no
  * trace function there is no noise to filter and nothing held back. */
 int
 capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
@@ -845,49 +929,34 @@ capture_reftrace_defer(PyObject *op, PyRefTracerEvent event, void *data)
     capture_objects_t *o = data;
     ttx_objthread_t *ot = obj_tls;
     uint64_t addr = (uint64_t)(uintptr_t)op, tick;
+    ttx_livering_t *r;
+    ttx_liveop_t *born;
+    ttx_liveext_t *x;
 
-    if (TTX_UNLIKELY(rec == NULL || rec->objects != data || ttx_obj_busy ||
-                     obj_tls_gen != rec->gen || ot != o->last_ot ||
-                     o->stopping))
+    /* rec first: o is ours only while rec->objects names it. */
+    if (TTX_UNLIKELY(rec == NULL || rec->objects != data ||
+                     obj_tls_gen != rec->gen || ot != o->fast_ot ||
+                     ttx_obj_busy))
         return capture_reftrace(op, event, data);
-    if (event == PyRefTracer_CREATE) {
-        PyTypeObject *tp = Py_TYPE(op);
-        ttx_liveext_t x;
-        PyObject *co;
-        if (TTX_UNLIKELY(tp != o->last_tp ||
-                         ttx_frameaddr_innermost(PyThreadState_GetUnchecked(),
-                                                 &co, &x.offset) < 0 ||
-                         co != site_last_co || !site_last_c->traced))
-            return capture_reftrace(op, event, data);
-        x.tick = tick = obj_tick(o, ot);
-        x.code = site_last_c->id;
-        x.size = (uint32_t)tp->tp_basicsize;
-        x.thread = ot->index;
-        o->created++;
-        ttx_liveops_create_deferred(o, addr,
-                                    ttx_live_meta(o->last_type,
-                                                  rel_tick(rec, tick)), &x);
-        return 0;
-    }
-    if (event == PyRefTracer_DESTROY) {
-        ttx_livering_t *r = &o->ring;
-        ttx_liveop_t *born = ttx_ring_created(r, addr, ttx_ring_hash(addr));
-        ttx_liveext_t *x;
-        if (TTX_UNLIKELY(born == NULL))
-            return capture_reftrace(op, event, data);
-        /* A type object dying: the slow path evicts it from the cache. */
-        if (TTX_UNLIKELY(PyType_FastSubclass(Py_TYPE(op),
-                                             Py_TPFLAGS_TYPE_SUBCLASS)))
-            return capture_reftrace(op, event, data);
-        tick = obj_tick(o, ot);
-        x = &o->ext[born - r->ops];
-        x->tick = tick > x->tick ? tick - x->tick : 0;
-        born->addr |= TTX_OP_DIED;
-        o->destroyed++;
-        r->cancelled++;
-        return 0;
-    }
-    return capture_reftrace(op, event, data);
+    if (TTX_UNLIKELY(o->clock_n >= TTX_OBJCLOCK_EVERY - 1))
+        return defer_refresh(op, event, data);
+    if (event == PyRefTracer_CREATE)
+        return defer_create(op, o);
+    r = &o->ring;
+    born = ttx_ring_created(r, addr, ttx_ring_hash(addr));
+    /* Not born in the ring, an unknown event, or a type object dying (the
+     * slow path evicts it from the type cache). */
+    if (TTX_UNLIKELY(born == NULL || event != PyRefTracer_DESTROY ||
+                     PyType_FastSubclass(Py_TYPE(op),
+                                         Py_TPFLAGS_TYPE_SUBCLASS)))
+        return capture_reftrace(op, event, data);
+    tick = obj_tick_fast(o, ot);
+    x = &o->ext[born - r->ops];
+    x->tick = tick > x->tick ? tick - x->tick : 0;
+    born->addr |= TTX_OP_DIED;
+    o->destroyed++;
+    r->cancelled++;
+    return 0;
 }
 
 /* ----------------------------------------------------- settle (noise) */
