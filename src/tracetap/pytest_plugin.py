@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 from typing import Any
 
 import pytest
 
 MODES = ("count", "coverage", "full", "objects")
+# `--tracetap` alone: coverage where sys.monitoring can switch each line off
+# after its first event (3.12+: cheapest, and a slow traced lock section
+# cannot start a lock convoy, bench/README.md), count before, and count
+# with --tracetap-branch (arcs are recorded by the legacy backend only).
+# The option's value then is None (const); absent, it is False (default).
 DEFAULT_OUTPUT = ".tracetap.ttrace"
 _KEY = "_tracetap_plugin"
 
@@ -30,14 +36,15 @@ _KEY = "_tracetap_plugin"
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("tracetap", "tracetap: record the test run")
     group.addoption(
-        "--tracetap", nargs="?", const="count", default=None,
+        "--tracetap", nargs="?", const=None, default=False,
         choices=MODES, metavar="MODE",
         help="record the test run with tracetap, each test's setup, call "
         "and teardown marked as a context (for `tracetap coverage "
-        "--contexts`). MODE: count (default: line counts per test), coverage "
-        "(which lines each test ran, without counts: the cheapest, on "
-        "sys.monitoring, CPython 3.12+), full (every call and line, with times: `tracetap calls "
-        "--context`), objects (full plus object lifetimes)")
+        "--contexts`). MODE: coverage (which lines each test ran, without "
+        "counts: the cheapest, on sys.monitoring; the default on CPython "
+        "3.12+), count (line counts per test; the default on 3.11 and with "
+        "--tracetap-branch), full (every call and line, with times: "
+        "`tracetap calls --context`), objects (full plus object lifetimes)")
     group.addoption(
         "--tracetap-output", default=None, metavar="PATH",
         help=f"where the recording goes (default: {DEFAULT_OUTPUT} in the "
@@ -63,9 +70,12 @@ def _output(ns: Any, rootdir: str) -> str:
 def pytest_load_initial_conftests(early_config: Any, parser: Any,
                                   args: Any) -> None:
     ns = early_config.known_args_namespace
-    mode = getattr(ns, "tracetap", None)
-    if not mode:
+    mode = getattr(ns, "tracetap", False)
+    if mode is False:
         return
+    if mode is None:
+        mode = ("coverage" if sys.version_info >= (3, 12)
+                and not ns.tracetap_branch else "count")
     path = _output(ns, str(early_config.rootpath))
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None and getattr(ns, "numprocesses", None):

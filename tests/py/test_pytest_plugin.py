@@ -245,6 +245,38 @@ def test_calls_in_one_context(project):
     assert proc.returncode == 2 and "no context" in proc.stderr
 
 
+@pytest.mark.parametrize("extra", [[], ["--tracetap-branch"]], ids=["plain", "branch"])
+def test_the_default_mode(tmp_path, extra):
+    """`--tracetap` alone: coverage (hits only, on sys.monitoring) on 3.12+,
+    count on 3.11 and with --tracetap-branch (arcs are recorded by the
+    legacy backend only); the summary names the mode, the file says how it
+    was recorded, and the same lines ran as with --tracetap=count."""
+    (tmp_path / "test_probe.py").write_text(
+        "def f(x):\n    return x + 1\n\ndef test_x():\n    assert f(1) == 2\n")
+    work = str(tmp_path)
+    want = ("coverage" if sys.version_info >= (3, 12) and not extra else "count")
+    proc = _run([*PYTEST, "test_probe.py", "--tracetap", *extra,
+                 "--tracetap-output", "d.ttrace"], work)
+    assert f"({want} mode)" in proc.stdout, proc.stdout
+    assert "recorded as --count" not in proc.stdout + proc.stderr
+    _run([*PYTEST, "test_probe.py", "--tracetap=count", "--tracetap-output",
+          "c.ttrace"], work)
+    notes = dict(_notes(os.path.join(work, "d.ttrace")))
+    assert (notes.get("backend"), notes.get("counts")) == (
+        ("monitoring", "hits only") if want == "coverage" else (None, None)), notes
+    lines = {}
+    for name in ("d.ttrace", "c.ttrace"):
+        doc = json.loads(cs.tracetap(["coverage", "--format", "json", name], work).stdout)
+        lines[name] = {p: sorted(int(k) for k in f["counts"]) for p, f in doc["files"].items()}
+    assert lines["d.ttrace"] == lines["c.ttrace"] and lines["c.ttrace"]
+
+
+def _notes(path):
+    import tracetap
+    with tracetap.load(path) as t:
+        return t.info()["notes"]
+
+
 def test_a_recording_that_cannot_start_is_a_usage_error(tmp_path):
     """An output in a directory that does not exist: pytest stops with
     a usage error (exit 4) naming the reason, and runs no test."""
