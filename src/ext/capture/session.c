@@ -12,6 +12,8 @@
 #include "objects_api.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -750,6 +752,8 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
     int rc, rc2;
     const char *error = NULL;
     char errbuf[200];
+    sigset_t term, mask;
+    int term_held;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &given))
         return NULL;
@@ -773,6 +777,15 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         (void)capture_flusher_start(rec);
         return NULL;
     }
+    /* From here to the close, a SIGTERM waits on this thread: a process
+     * dying while it stops (a pool worker terminated while its exit stops
+     * the recording) would leave the file without its end, and the
+     * emergency flush cannot run while this thread holds the writer. It
+     * is acted on once the file is whole, by the disposition there is
+     * then. */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    term_held = pthread_sigmask(SIG_BLOCK, &term, &mask) == 0;
     capture_clock_pair(&end);
     end_ns = end.ns;
     capture_threads_reap(rec);
@@ -831,6 +844,8 @@ capture_stop(PyObject *module, PyObject *args, PyObject *kw)
         rc = ws.last_error;
     rc2 = tt_writer_close(rec->w);
     rec->w = NULL;
+    if (term_held)
+        (void)pthread_sigmask(SIG_SETMASK, &mask, NULL);
     if (rc == 0)
         rc = rc2;
     if (rc < 0) {
