@@ -96,6 +96,19 @@ def own_dirs() -> list[str]:
     return sorted({_PACKAGE_DIR, os.path.realpath(_PACKAGE_DIR)})
 
 
+def launcher_files() -> list[str]:
+    """The file of the outermost frame on this thread's stack (the
+    installed console script, bin/tracetap or bin/pytest; runpy's for
+    `python -m`): the command the program runs inside, never its code.
+    Its frame is running when the recording starts and would otherwise be
+    recorded, a 0 % file in every coverage report."""
+    outer = sys._getframe()
+    while outer.f_back is not None:
+        outer = outer.f_back
+    name = outer.f_code.co_filename
+    return [] if name.startswith("<") else [os.path.abspath(name)]
+
+
 def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
     if value is None:
         return []

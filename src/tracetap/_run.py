@@ -21,6 +21,7 @@ import sys
 import threading
 
 from . import _tracetap
+from . import _record
 from ._record import RecordingError, record
 from ._termhold import TermHold
 
@@ -248,6 +249,9 @@ def run(
     else:
         code, module = _prepare_script(target)
     argv = ["-m", target.name] + target.args if target.is_module else list(sys.argv)
+    # The program runs inside the frames of tracetap's command, which are
+    # never its code.
+    extra_own += _record.launcher_files()
     if follow is not None:
         from . import _follow
     try:
@@ -257,13 +261,10 @@ def run(
     if follow is not None:
         directory, stem, forks = follow
         _follow.clear_old(directory, stem)
-        # A forked child goes on in frames of tracetap's command (the
-        # console script's, outermost): never traced.
-        outer = sys._getframe()
-        while outer.f_back is not None:
-            outer = outer.f_back
+        # A forked child goes on in frames of tracetap's command: never
+        # traced (extra_own has them).
         child_options = dict(rec_options, include=rec.include, exclude=rec.exclude,
-                             _own=[*extra_own, os.path.abspath(outer.f_code.co_filename)])
+                             _own=list(extra_own))
         _follow.follow(directory, stem, child_options, forks)
     outcome = Outcome()
     recorder_pid = os.getpid()

@@ -94,7 +94,8 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any,
                              coverage=mode == "coverage",
                              objects=mode == "objects",
                              branch=mode in ("count", "coverage")
-                             and ns.tracetap_branch)
+                             and ns.tracetap_branch,
+                             _own=_record.launcher_files())
         rec.start()
     except (OSError, RuntimeError, NotImplementedError, ValueError) as exc:
         # another tracer holds the hook (coverage run), an output that

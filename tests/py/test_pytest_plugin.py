@@ -372,3 +372,19 @@ def test_frames_spanning_a_switch(tmp_path):
         ours = {ln: c for ln, c in ours[path].items() if not lo <= ln <= hi}
         assert ours == ref, flags
     assert {"A", "B", "C"} <= {c for v in ref.values() for c in v}
+
+
+@pytest.mark.parametrize("mode", ["coverage", "count"])
+def test_the_pytest_command_is_not_in_the_report(tmp_path, mode):
+    """Run through the installed `pytest` script, whose frame is running
+    when the recording starts: the report lists the tests' files only."""
+    (tmp_path / "helper.py").write_text("def f(x):\n    return x + 1\n")
+    (tmp_path / "test_probe.py").write_text(
+        "import helper\n\ndef test_x():\n    assert helper.f(1) == 2\n")
+    work = str(tmp_path)
+    script = os.path.join(os.path.dirname(sys.executable), "pytest")
+    _run([script, *PYTEST[2:], "test_probe.py", f"--tracetap={mode}",
+          "--tracetap-output", "d.ttrace"], work)
+    doc = json.loads(cs.tracetap(["coverage", "--format", "json", "d.ttrace"], work).stdout)
+    assert sorted(doc["files"]) == [os.path.join(work, "helper.py"),
+                                     os.path.join(work, "test_probe.py")]

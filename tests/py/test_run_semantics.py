@@ -474,6 +474,26 @@ def test_include_and_exclude(tmp_path):
     assert "__init__.py" not in files  # json/__init__ stays stdlib
 
 
+@pytest.mark.parametrize("mode", ["--count", "--coverage", "--calls-and-lines"])
+def test_the_command_itself_is_never_the_programs_code(tmp_path, mode):
+    """The installed console script (bin/tracetap) is the outermost frame
+    the program runs in, and runpy's is for `python -m tracetap`: neither
+    is the program's code, so neither is in its coverage or its events."""
+    capture_write(tmp_path, "helper.py", "def help():\n    return 1\n")
+    capture_write(tmp_path, "main.py", "import helper\nhelper.help()\n")
+    flags = [] if mode == "--calls-and-lines" else [mode]
+    proc = capture_tracetap("run", *flags, "main.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    path = str(tmp_path / "main.ttrace")
+    report = capture_tracetap("coverage", "--format", "json", path, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    files = sorted(json.loads(report.stdout)["files"])
+    assert files == [str(tmp_path / "helper.py"), str(tmp_path / "main.py")]
+    if mode == "--calls-and-lines":
+        seen = {e["file"] for e in _events(path, tmp_path) if "file" in e}
+        assert seen == set(files)
+
+
 PSEUDO = """
 import argparse, collections, dataclasses
 
