@@ -402,7 +402,9 @@ def test_a_recording_in_progress_says_so(tmp_path):
 
 
 def test_nothing_flushed_yet_is_not_100_percent(tmp_path):
-    with _waiting(tmp_path, tmp_path / "early.ttrace", 3):
+    # No periodic flush (as above): on a slow machine the 1 s flusher could
+    # write the few events before `coverage` reads the file.
+    with _waiting(tmp_path, tmp_path / "early.ttrace", 3, flush_interval=0):
         text = capture_tracetap("coverage", str(tmp_path / "early.ttrace"),
                                 cwd=tmp_path)
         assert text.returncode == 0
