@@ -117,6 +117,17 @@ static inline void ttx_exc_restore(ttx_exc_state_t *s)
 #define TTX_CODE_UNITS(co)    ((uint32_t)Py_SIZE(co))  /* _Py_CODEUNITs */
 #define TTX_CODE_LINETABLE(co) ((co)->co_linetable)    /* bytes, PEP 626/657 */
 #define TTX_CODE_QUALNAME(co) ((co)->co_qualname)
+/* The interpreter's own shim code, never a program's: 3.13+ runs a Python
+ * `__init__` called through a specialised class call above a frame of
+ * `_Py_InitCleanup`, whose file and name are "__init__" and which has no
+ * lines; it is flagged CO_NO_MONITORING_EVENTS (sends no events). A walk
+ * over the interpreter's frames (the --no-calls creation site, --bytes
+ * stacks) meets it. */
+#ifdef CO_NO_MONITORING_EVENTS
+#define TTX_CODE_IS_SHIM(co)  (((co)->co_flags & CO_NO_MONITORING_EVENTS) != 0)
+#else
+#define TTX_CODE_IS_SHIM(co)  0
+#endif
 
 /* ---- module slots. */
 #if PY_VERSION_HEX >= 0x030C0000

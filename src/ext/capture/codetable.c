@@ -396,7 +396,7 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
     c->code = Py_NewRef((PyObject *)co);
     c->firstlineno = co->co_firstlineno;
     c->n_units = TTX_CODE_UNITS(co);
-    file = code_file(rec, co);
+    file = TTX_CODE_IS_SHIM(co) ? NULL : code_file(rec, co);
     if (file != NULL && (capture_filter_inherits(&rec->filter, file->s)
                          ? caller_traced : file->traced == 1)) {
         if (code_define(rec, c, co, file, parent) == 0) {
@@ -410,7 +410,7 @@ code_register(capture_rec_t *rec, PyCodeObject *co, uint32_t parent,
             c->ops = NULL;
             c->yields = NULL;
         }
-    } else if (file == NULL) {
+    } else if (file == NULL && !TTX_CODE_IS_SHIM(co)) {
         rec->problems.code_errors++;
     }
     codetab_insert(&rec->codes, c);

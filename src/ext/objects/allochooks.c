@@ -60,7 +60,9 @@ typedef struct {
 } ah_out_t;
 
 /* All of it is protected by `lock` (taken in the hooks) or, outside a
- * recording, by the GIL (start/stop, hooks not yet or no longer on). */
+ * recording, by the GIL (start/stop, hooks not yet or no longer on). A
+ * hook checks `on` again once it holds the lock: ah_disable turns it off
+ * under the lock, and only then are the tables freed. */
 static struct {
     int on;                  /* hooks installed and charging */
     int depth;
@@ -555,6 +557,10 @@ ah_charge(void *p, size_t size, void *old)
 {
     uint32_t g = 0;
     ah_lock();
+    if (!A.on) {                 /* stopped while this thread waited */
+        ah_unlock();
+        return;
+    }
     if (old != NULL)
         g = ah_untrack(old);     /* an object's block stays its type's */
     if (p != NULL && !ttx_obj_busy && !ah_tracing())
@@ -587,7 +593,8 @@ ah_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     if (type == UINT32_MAX || type >= UINT32_MAX - 1)
         return rc;
     ah_lock();
-    ah_type_block(base, type + 1);
+    if (A.on)
+        ah_type_block(base, type + 1);
     ah_unlock();
     return rc;
 }
@@ -646,9 +653,12 @@ ah_free(void *ctx, void *ptr)
     if (ptr != NULL && A.on && !ah_busy) {
         ah_busy = 1;
         /* Forgotten before the free: another thread may get the address
-         * back at once. */
+         * back at once. A.on is read again under the lock: stop() may
+         * have turned it off and freed the tables while this thread (the
+         * flusher, freeing without the GIL) waited for it. */
         ah_lock();
-        ah_untrack(ptr);
+        if (A.on)
+            ah_untrack(ptr);
         ah_unlock();
         a->free(a->ctx, ptr);
         ah_busy = 0;
