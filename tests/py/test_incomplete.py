@@ -461,3 +461,75 @@ def test_a_reader_never_initialised_closes_nothing():
             os.close(saved)
         else:
             os.close(0)
+
+
+# ------------------------------------- counts survive a SIGKILL (--count)
+
+COUNTED = """
+import sys, time
+def f(i):
+    return i * 2
+total = 0
+for i in range(2500):
+    total += f(i)
+print("ready", flush=True)
+if sys.argv[1:] == ["kill-me"]:
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("mode", [["--count"], ["--count", "--branch"],
+                                  ["--coverage"]],
+                         ids=["count", "branch", "coverage"])
+def test_a_killed_count_recording_keeps_its_counts(tmp_path, mode):
+    """Counts live in memory; each periodic flush writes what was counted
+    since the last one. SIGKILLed after a flush, the file holds every
+    count made before it: those of the same program run to the end,
+    bar the lines after the kill point (the sleep it died in, which had
+    started, and the end)."""
+    prog = capture_write(tmp_path, "counted.py", COUNTED)
+    with open(prog, encoding="utf-8") as f:
+        sleep = [n for n, text in enumerate(f, 1) if "sleep(120)" in text][0]
+    done = tmp_path / "done.ttrace"
+    proc = capture_tracetap("run", *mode, "-o", str(done), prog, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    killed = tmp_path / "killed.ttrace"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tracetap", "run", *mode, "--flush-interval",
+         "0.05", "-o", str(killed), prog, "kill-me"],
+        cwd=tmp_path, env=capture_env(), text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        # Until a flush after "ready" has written the sleep line's count
+        # (its LINE event came before the sleep): then all before it is in.
+        deadline = time.monotonic() + 60
+        while True:
+            with tracetap.load(killed) as t:
+                (counts,) = t.coverage()["files"].values() or ({"counts": {}},)
+            if sleep in counts["counts"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    with tracetap.load(killed) as t:
+        assert t.status()["state"] != "complete"
+        (got,) = t.coverage()["files"].values()
+    with tracetap.load(done) as t:
+        (want,) = t.coverage()["files"].values()
+    assert got["counts"].pop(sleep) == 1
+    assert got["counts"] == want["counts"]
+    assert ([fn["calls"] for fn in got["functions"]] ==
+            [fn["calls"] for fn in want["functions"]])
+    if "--branch" in mode:
+        br = {}
+        for name, path in (("got", killed), ("want", done)):
+            rep = capture_tracetap("coverage", "--branch", "--format", "json",
+                                   str(path), cwd=tmp_path)
+            (f,) = json.loads(rep.stdout)["files"].values()
+            # The `if` before the sleep went one way, and the other way
+            # in the run to the end.
+            br[name] = [b for b in f["executed_branches"] if b[0] != sleep - 1]
+        assert br["got"] == br["want"] and br["want"]

@@ -120,6 +120,12 @@ int capture_counts_write(capture_rec_t *rec);
  * summary; the codes on a stack stay dirty. 0, or -1 (counted; the counts
  * are kept). */
 int capture_counts_switch(capture_rec_t *rec);
+/* At each periodic flush: writes and zeroes the counts and arcs gathered
+ * since the last switch or flush, as capture_counts_switch does, but the
+ * context goes on (its list of codes that ran stays), so that a killed
+ * --count or --coverage recording keeps its counts up to the last flush.
+ * 0, or -1 (counted; the counts are kept). */
+int capture_counts_periodic(capture_rec_t *rec);
 /* Puts c (with counts) on rec's dirty list. No exception; without memory
  * counted (its counts then go to the context in force at stop). */
 void capture_counts_touch(capture_rec_t *rec, capture_code_t *c);

@@ -204,8 +204,11 @@ capture_counts_write(capture_rec_t *rec)
                         t->slots ? (size_t)1 << t->bits : 0, t->count);
 }
 
-int
-capture_counts_switch(capture_rec_t *rec)
+/* Writes the counts and arcs of the dirty codes (and of those on a
+ * thread's stack) and zeroes them, remembering which lines ran. The dirty
+ * list stays. 0, or -1 (counted; the counts are kept). */
+static int
+counts_flush_dirty(capture_rec_t *rec)
 {
     uint32_t i, k;
 
@@ -215,7 +218,6 @@ capture_counts_switch(capture_rec_t *rec)
     for (i = 0; i < rec->n_dirty; i++) {
         capture_code_t *c = rec->dirty[i];
         uint8_t *ran = capture_counts_ran(c);
-        c->ctx_dirty = 0;
         c->calls = 0;
         for (k = 0; k < c->count_span; k++) {
             if (c->counts[k]) {
@@ -228,9 +230,29 @@ capture_counts_switch(capture_rec_t *rec)
             c->n_arcs = 0;
         }
     }
+    return 0;
+}
+
+int
+capture_counts_switch(capture_rec_t *rec)
+{
+    uint32_t i;
+
+    if (counts_flush_dirty(rec) < 0)
+        return -1;
+    for (i = 0; i < rec->n_dirty; i++)
+        rec->dirty[i]->ctx_dirty = 0;
     rec->n_dirty = 0;
     touch_stacks(rec);
     return 0;
+}
+
+int
+capture_counts_periodic(capture_rec_t *rec)
+{
+    /* The list is the context's: --coverage re-arms its codes at the next
+     * switch (capture_moncoverage_switch), flushed or not. */
+    return counts_flush_dirty(rec);
 }
 
 typedef struct {

@@ -24,6 +24,8 @@ capture_periodic(capture_rec_t *rec)
     if (capture_clock_sync(rec->w) < 0)
         rec->problems.writer_errors++;
     ttx_allocs_periodic(rec);           /* --bytes: a partial snapshot */
+    if (rec->count)                     /* counts so far (counted) */
+        (void)capture_counts_periodic(rec);
     if (tt_writer_flush(rec->w) < 0)
         rec->problems.writer_errors++;
 }
