@@ -1,0 +1,151 @@
+"""`--coverage --branch` on the sys.monitoring backend (issue 17): the
+arcs it marks from BRANCH events (BRANCH_LEFT/RIGHT on 3.14) are arcs
+that legacy `--count --branch` records (the reference: every LINE event
+of the same run), and every arc legacy records out of a line with two or
+more possible exits is among them, so the branch reports of the two are
+equal, exit for exit; on the coverage project both are coverage.py's."""
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+
+import coverage_support as cs
+import oracle_support as osup
+import pytest
+
+from tracetap import _covanalysis as ca
+from tracetap import _tracetap
+from tracetap._trace import Trace
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 12),
+    reason="--coverage records on sys.monitoring (3.12+); 3.11 falls back "
+    "to --count --branch (test_coverage_monitoring.py)")
+
+
+def _run(args, cwd):
+    proc = osup.run([sys.executable, *args], cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _raw_arcs(path):
+    """{file: {(from, to)}} as the recording holds them."""
+    got = {}
+
+    def view(fname, lines, hits, arcs):
+        got[fname] = {(a, b) for a, b, n in arcs if n}
+        return True
+
+    t = Trace(path)
+    try:
+        _tracetap.coverage_data([t._reader], view=view, arcs=True,
+                                branch=True)
+    finally:
+        t.close()
+    return got
+
+
+def _branches(work, rec, *source):
+    proc = cs.tracetap(["coverage", "--format", "json", "--branch",
+                        *[a for s in source for a in ("--source", s)], rec],
+                       work)
+    files = json.loads(proc.stdout)["files"]
+    return {p: (sorted(map(tuple, f["executed_branches"])),
+                sorted(map(tuple, f["missing_branches"])))
+            for p, f in files.items()}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("branchprog"))
+    shutil.copy(os.path.join(HERE, "branchprog", "prog.py"), work)
+    _run(["-m", "tracetap", "run", "--coverage", "--branch", "-o", "mon.ttrace",
+          "prog.py"], work)
+    _run(["-m", "tracetap", "run", "--backend", "legacy", "--count",
+          "--branch", "-o", "leg.ttrace", "prog.py"], work)
+    return work
+
+
+def test_recorded_on_monitoring_hits_only(recorded):
+    info = cs.tracetap(["info", "mon.ttrace"], recorded).stdout
+    assert "backend: monitoring" in info and "hits only" in info
+    assert "coverage_fallback" not in info
+    arcs = _raw_arcs(os.path.join(recorded, "mon.ttrace"))
+    prog = os.path.join(recorded, "prog.py")
+    assert arcs[prog]
+
+
+def test_branch_report_equals_legacy(recorded):
+    mon = _branches(recorded, "mon.ttrace", recorded)
+    leg = _branches(recorded, "leg.ttrace", recorded)
+    prog = os.path.join(recorded, "prog.py")
+    assert mon == leg
+    executed, missing = leg[prog]
+    assert len(executed) > 40 and missing    # the program means something
+
+
+def test_arcs_subset_and_branch_exits_complete(recorded):
+    """Every marked arc is one legacy recorded; every arc legacy recorded
+    out of a line with two or more possible exits, to one of them, is
+    marked (legacy also records a suspension in `async for` as an exit
+    arc, which no report reads)."""
+    prog = os.path.join(recorded, "prog.py")
+    mon = _raw_arcs(os.path.join(recorded, "mon.ttrace"))[prog]
+    leg = _raw_arcs(os.path.join(recorded, "leg.ttrace"))[prog]
+    assert mon <= leg, sorted(mon - leg)
+    fa = ca.analyze(prog, list(ca.DEFAULT_EXCLUDE),
+                    list(ca.DEFAULT_PARTIAL + ca.DEFAULT_PARTIAL_ALWAYS))
+    exits = fa.exit_counts()
+    want = {(a, b) for a, b in leg
+            if a > 0 and exits.get(fa.first_line(a), 0) >= 2
+            and (fa.first_line(a), fa.first_line(b)) in fa.arcs}
+    assert want <= mon, sorted(want - mon)
+    # far fewer arcs than legacy: only those out of branches
+    assert len(mon) < len(leg)
+
+
+def test_every_count_is_one(recorded):
+    got = {}
+
+    def view(fname, lines, hits, arcs):
+        got[fname] = [n for a, b, n in arcs if n]
+        return True
+
+    t = Trace(os.path.join(recorded, "mon.ttrace"))
+    try:
+        _tracetap.coverage_data([t._reader], view=view, arcs=True, branch=True)
+    finally:
+        t.close()
+    assert got and all(set(v) <= {1} for v in got.values())
+
+
+def test_covproject_equals_coverage_py(tmp_path):
+    """The coverage project: the branch report of --coverage --branch is
+    that of legacy --count --branch and coverage.py's own."""
+    if importlib.util.find_spec("coverage") is None:
+        pytest.skip("coverage.py (the reference) is not installed")
+    work = str(tmp_path / "p")
+    shutil.copytree(os.path.join(HERE, "covproject"), work,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _run(["-m", "coverage", "run", "--branch", "--source=covpkg",
+          "--data-file=" + os.path.join(work, ".coverage"), "main.py"], work)
+    _run(["-m", "coverage", "json", "--data-file=" +
+          os.path.join(work, ".coverage"), "-o", "cov.json"], work)
+    _run(["-m", "tracetap", "run", "--coverage", "--branch", "-o", "mon.ttrace",
+          "main.py"], work)
+    _run(["-m", "tracetap", "run", "--backend", "legacy", "--count", "--branch",
+          "-o", "leg.ttrace", "main.py"], work)
+    mon = _branches(work, "mon.ttrace", "covpkg")
+    assert mon == _branches(work, "leg.ttrace", "covpkg")
+    with open(os.path.join(work, "cov.json")) as f:
+        ref = json.load(f)["files"]
+    for rel, rf in ref.items():
+        got = mon[os.path.join(work, rel)]
+        assert got == (sorted(map(tuple, rf["executed_branches"])),
+                       sorted(map(tuple, rf["missing_branches"]))), rel
+    assert any(m for _, m in mon.values())
