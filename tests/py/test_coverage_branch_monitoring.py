@@ -27,18 +27,6 @@ pytestmark = pytest.mark.skipif(
     "to --count --branch (test_coverage_monitoring.py)")
 
 
-# 3.12 and 3.13 have no branch event for `async for`: it enters its body
-# after SEND and leaves through an exception handler (END_ASYNC_FOR); its
-# exits are not marked there (3.14's END_ASYNC_FOR is a BRANCH_RIGHT).
-ASYNC_FOR_UNMARKED = sys.version_info < (3, 14)
-
-
-def _async_for_line(prog):
-    with open(prog) as f:
-        return f.read().splitlines().index(
-            "    async for v in agen(n):") + 1
-
-
 def _run(args, cwd):
     proc = osup.run([sys.executable, *args], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -96,15 +84,6 @@ def test_branch_report_equals_legacy(recorded):
     mon = _branches(recorded, "mon.ttrace", recorded)
     leg = _branches(recorded, "leg.ttrace", recorded)
     prog = os.path.join(recorded, "prog.py")
-    if ASYNC_FOR_UNMARKED:
-        af = _async_for_line(prog)
-        ex_m, mi_m = mon[prog]
-        ex_l, mi_l = leg[prog]
-        gone = sorted(b for b in ex_l if b[0] == af)
-        assert len(gone) == 2 and not [b for b in ex_m if b[0] == af]
-        assert sorted(b for b in mi_m if b[0] == af) == gone
-        mon[prog] = (ex_m, [b for b in mi_m if b[0] != af])
-        leg[prog] = ([b for b in ex_l if b[0] != af], mi_l)
     assert mon == leg
     executed, missing = leg[prog]
     assert len(executed) > 40 and missing    # the program means something
@@ -124,8 +103,7 @@ def test_arcs_subset_and_branch_exits_complete(recorded):
     exits = fa.exit_counts()
     want = {(a, b) for a, b in leg
             if a > 0 and exits.get(fa.first_line(a), 0) >= 2
-            and (fa.first_line(a), fa.first_line(b)) in fa.arcs
-            and not (ASYNC_FOR_UNMARKED and a == _async_for_line(prog))}
+            and (fa.first_line(a), fa.first_line(b)) in fa.arcs}
     assert want <= mon, sorted(want - mon)
     # far fewer arcs than legacy: only those out of branches
     assert len(mon) < len(leg)

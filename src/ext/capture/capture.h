@@ -93,6 +93,7 @@ typedef struct capture_code {
     uint8_t *br;             /* owned: per unit, the directions of the
                                 branch there seen in this context (bit 0:
                                 not taken / left, bit 1: taken / right) */
+    uint8_t afor;            /* 3.12, 3.13: has an `async for` (bc loaded) */
 } capture_code_t;
 
 typedef struct {

@@ -321,11 +321,25 @@ int capture_branch_load(capture_code_t *c);
 uint32_t capture_branch_next(const capture_code_t *c, uint32_t i);
 /* The arc legacy --count --branch records when the branch at unit s goes
  * to unit d: *from is s's line, *to the line of the next LINE event
- * CPython fires after d (or -co_firstlineno: a return or yield first).
- * 1 with the arc; 0 when no arc is claimed (another branch of the same
- * line, or a raise, comes first). c->bc loaded; allocates nothing. */
+ * CPython fires after d (or -co_firstlineno: a return or yield first),
+ * *at (unless NULL) the unit where that event fires. 1 with the arc; 0
+ * when no arc is claimed (another branch of the same line, or a raise,
+ * comes first). c->bc loaded; allocates nothing. */
 int capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
-                       int32_t *from, int32_t *to);
+                       int32_t *from, int32_t *to, uint32_t *at);
+#if PY_VERSION_HEX < 0x030E0000
+/* 3.12, 3.13 (no branch event for `async for`); c->bc loaded. Whether c
+ * has an `async for` (an END_ASYNC_FOR). */
+int capture_branch_has_async_for(const capture_code_t *c);
+/* Whether the LINE event at unit u is the one an `async for` fires when
+ * it enters its body; 1 with that arc, else 0. */
+int capture_branch_async_entry(const capture_code_t *c, uint32_t u,
+                               int32_t *from, int32_t *to);
+/* The arc of an `async for` whose iterator ended (StopAsyncIteration
+ * handled at unit h, its END_ASYNC_FOR): 1 with it, else 0. */
+int capture_branch_async_exit(const capture_code_t *c, uint32_t h,
+                              int32_t *from, int32_t *to);
+#endif
 
 /* bgthread.c */
 /* For tick(): 1 once the thread of `epoch` has been asked to end. A tick

@@ -71,6 +71,53 @@ never_line_start(int op)
     case END_SEND:
 #ifdef END_ASYNC_FOR
     case END_ASYNC_FOR:
+#if PY_VERSION_HEX < 0x030E0000
+
+/* 3.12 and 3.13 fire no branch event for `async for`: it enters its body
+ * when the SEND after GET_ANEXT completes (END_SEND) and leaves through
+ * its END_ASYNC_FOR exception handler. */
+
+int
+capture_branch_has_async_for(const capture_code_t *c)
+{
+    uint32_t i;
+    for (i = 0; i < c->n_units; i++)
+        if (c->bc[2 * i] == END_ASYNC_FOR)
+            return 1;
+    return 0;
+}
+
+int
+capture_branch_async_entry(const capture_code_t *c, uint32_t u,
+                           int32_t *from, int32_t *to)
+{
+    uint32_t g, e, at;
+
+    for (g = 0; g < c->n_units; g++) {
+        if (c->bc[2 * g] != GET_ANEXT)
+            continue;
+        for (e = g + 1; e < c->n_units && c->bc[2 * e] != END_SEND; e++)
+            ;
+        if (e < c->n_units &&
+            capture_branch_arc(c, e, capture_branch_next(c, e), from, to,
+                               &at) && at == u)
+            return 1;
+    }
+    return 0;
+}
+
+int
+capture_branch_async_exit(const capture_code_t *c, uint32_t h,
+                          int32_t *from, int32_t *to)
+{
+    if (h >= c->n_units || c->bc[2 * h] != END_ASYNC_FOR)
+        return 0;
+    return capture_branch_arc(c, h, capture_branch_next(c, h), from, to,
+                              NULL);
+}
+
+#endif  /* < 3.14 */
+
 #endif
         return 1;
     default:
@@ -92,7 +139,7 @@ line_before(const capture_code_t *c, uint32_t s)
 
 int
 capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
-                   int32_t *from, int32_t *to)
+                   int32_t *from, int32_t *to, uint32_t *at)
 {
     int32_t prev = c->lines[s];           /* the line of the last executed
                                              instruction */
@@ -113,6 +160,8 @@ capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
          * the line of the instruction executed before it. */
         if (line >= 0 && line != prev && !never_line_start(op)) {
             *to = line;
+            if (at != NULL)
+                *at = i;
             return 1;
         }
         prev = line;
@@ -126,11 +175,60 @@ capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
         case RETURN_VALUE:
 #ifdef RETURN_CONST
         case RETURN_CONST:
+#if PY_VERSION_HEX < 0x030E0000
+
+/* 3.12 and 3.13 fire no branch event for `async for`: it enters its body
+ * when the SEND after GET_ANEXT completes (END_SEND) and leaves through
+ * its END_ASYNC_FOR exception handler. */
+
+int
+capture_branch_has_async_for(const capture_code_t *c)
+{
+    uint32_t i;
+    for (i = 0; i < c->n_units; i++)
+        if (c->bc[2 * i] == END_ASYNC_FOR)
+            return 1;
+    return 0;
+}
+
+int
+capture_branch_async_entry(const capture_code_t *c, uint32_t u,
+                           int32_t *from, int32_t *to)
+{
+    uint32_t g, e, at;
+
+    for (g = 0; g < c->n_units; g++) {
+        if (c->bc[2 * g] != GET_ANEXT)
+            continue;
+        for (e = g + 1; e < c->n_units && c->bc[2 * e] != END_SEND; e++)
+            ;
+        if (e < c->n_units &&
+            capture_branch_arc(c, e, capture_branch_next(c, e), from, to,
+                               &at) && at == u)
+            return 1;
+    }
+    return 0;
+}
+
+int
+capture_branch_async_exit(const capture_code_t *c, uint32_t h,
+                          int32_t *from, int32_t *to)
+{
+    if (h >= c->n_units || c->bc[2 * h] != END_ASYNC_FOR)
+        return 0;
+    return capture_branch_arc(c, h, capture_branch_next(c, h), from, to,
+                              NULL);
+}
+
+#endif  /* < 3.14 */
+
 #endif
         case YIELD_VALUE:
             /* still on the branch's line: legacy reports the return (or
              * the suspension) from it, the exit arc */
             *to = -c->firstlineno;
+            if (at != NULL)
+                *at = i;
             return 1;
         case JUMP_FORWARD:
             i = next + arg;
@@ -162,5 +260,52 @@ capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
     }
     return 0;
 }
+
+#if PY_VERSION_HEX < 0x030E0000
+
+/* 3.12 and 3.13 fire no branch event for `async for`: it enters its body
+ * when the SEND after GET_ANEXT completes (END_SEND) and leaves through
+ * its END_ASYNC_FOR exception handler. */
+
+int
+capture_branch_has_async_for(const capture_code_t *c)
+{
+    uint32_t i;
+    for (i = 0; i < c->n_units; i++)
+        if (c->bc[2 * i] == END_ASYNC_FOR)
+            return 1;
+    return 0;
+}
+
+int
+capture_branch_async_entry(const capture_code_t *c, uint32_t u,
+                           int32_t *from, int32_t *to)
+{
+    uint32_t g, e, at;
+
+    for (g = 0; g < c->n_units; g++) {
+        if (c->bc[2 * g] != GET_ANEXT)
+            continue;
+        for (e = g + 1; e < c->n_units && c->bc[2 * e] != END_SEND; e++)
+            ;
+        if (e < c->n_units &&
+            capture_branch_arc(c, e, capture_branch_next(c, e), from, to,
+                               &at) && at == u)
+            return 1;
+    }
+    return 0;
+}
+
+int
+capture_branch_async_exit(const capture_code_t *c, uint32_t h,
+                          int32_t *from, int32_t *to)
+{
+    if (h >= c->n_units || c->bc[2 * h] != END_ASYNC_FOR)
+        return 0;
+    return capture_branch_arc(c, h, capture_branch_next(c, h), from, to,
+                              NULL);
+}
+
+#endif  /* < 3.14 */
 
 #endif

@@ -20,6 +20,7 @@
 
 static int line_bit = -1;       /* sys.monitoring.events.LINE (GIL) */
 static uint32_t local_events;   /* a traced code's local events (GIL) */
+static uint32_t global_events;  /* beside PY_START, PY_RESUME (GIL) */
 
 /* The local events of a traced code: LINE. 0, or -1 (counted). */
 static int
@@ -29,6 +30,13 @@ arm_code(capture_rec_t *rec, capture_code_t *c)
     int rc;
     if (c->mon_local)
         return 0;
+#if PY_VERSION_HEX < 0x030E0000
+    if (rec->count_arcs &&
+        (((PyCodeObject *)c->code)->co_flags &
+         (CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
+        capture_branch_load(c) == 0)
+        c->afor = (uint8_t)capture_branch_has_async_for(c);
+#endif
     ttx_exc_save(&saved);
     rc = capture_monitoring_set_local(rec, c->code, local_events);
     if (rc < 0) {
@@ -123,6 +131,65 @@ cov_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_NewRef(rec->mon->disable);
 }
 
+#if PY_VERSION_HEX < 0x030E0000
+/* A first LINE in code with an `async for` (3.12, 3.13): marks the arc of
+ * an `async for` entering its body when this LINE is the one it fires.
+ * Materialises the frame object: once per line and context, in such code
+ * only. */
+static TT_NOINLINE void
+async_entry(capture_rec_t *rec, capture_code_t *c)
+{
+    ttx_exc_state_t saved;
+    PyFrameObject *f;
+    int lasti;
+    int32_t from, to;
+
+    ttx_exc_save(&saved);
+    f = PyEval_GetFrame();
+    lasti = f != NULL ? PyFrame_GetLasti(f) : -1;
+    if (lasti >= 0 &&
+        capture_branch_async_entry(c, (uint32_t)lasti / 2, &from, &to))
+        capture_mark_arc(rec, c, from, to);
+    PyErr_Clear();
+    ttx_exc_restore(&saved);
+}
+
+/* EXCEPTION_HANDLED(code, instruction_offset, exception), global (3.12,
+ * 3.13 with --branch): a StopAsyncIteration handled at an END_ASYNC_FOR
+ * ends an `async for`: marks its exit arc. */
+static PyObject *
+cov_handled(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_code_t *c;
+    long off;
+    int32_t from, to;
+    (void)self;
+
+    if (TTX_UNLIKELY(rec == NULL || nargs < 3) || thread_skipped(rec))
+        Py_RETURN_NONE;
+    c = capture_codetab_find(&rec->codes, args[0]);
+    if (c == NULL || !c->afor || c->counts == NULL ||
+        !PyErr_GivenExceptionMatches(args[2], PyExc_StopAsyncIteration))
+        Py_RETURN_NONE;
+    off = PyLong_AsLong(args[1]);
+    if (off < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (capture_branch_async_exit(c, (uint32_t)off / 2, &from, &to)) {
+        capture_mark_arc(rec, c, from, to);
+        if (!c->ctx_dirty)
+            capture_counts_touch(rec, c);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef cov_handled_def = {
+    "_tracetap_cov_handled", (PyCFunction)(void (*)(void))cov_handled,
+    METH_FASTCALL, NULL};
+#endif
+
 /* LINE(code, line_number). */
 static PyObject *
 cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -149,6 +216,10 @@ cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     c->calls = 1;                       /* it ran (PY_START may be off) */
     if (TTX_UNLIKELY(!c->ctx_dirty))
         capture_counts_touch(rec, c);
+#if PY_VERSION_HEX < 0x030E0000
+    if (TTX_UNLIKELY(c->afor))
+        async_entry(rec, c);
+#endif
     return Py_NewRef(rec->mon->disable);
 }
 
@@ -183,7 +254,7 @@ branch_seen(capture_rec_t *rec, PyObject *const *args, int dir)
         dir = capture_branch_next(c, s) == (uint32_t)d / 2 ? 1 : 2;
     if (!(c->br[s] & dir)) {
         c->br[s] |= (uint8_t)dir;
-        if (capture_branch_arc(c, s, (uint32_t)d / 2, &from, &to))
+        if (capture_branch_arc(c, s, (uint32_t)d / 2, &from, &to, NULL))
             capture_mark_arc(rec, c, from, to);
         c->calls = 1;
         if (TTX_UNLIKELY(!c->ctx_dirty))
@@ -253,10 +324,13 @@ install_branches(capture_rec_t *rec)
     local_events |= (1u << left) | (1u << right);
 #else
     int branch = capture_monitoring_event(rec, "BRANCH");
-    if (branch < 0 ||
-        capture_monitoring_register(rec, branch, &cov_branch_def[0]) < 0)
+    int handled = capture_monitoring_event(rec, "EXCEPTION_HANDLED");
+    if (branch < 0 || handled < 0 ||
+        capture_monitoring_register(rec, branch, &cov_branch_def[0]) < 0 ||
+        capture_monitoring_register(rec, handled, &cov_handled_def) < 0)
         return -1;
     local_events |= 1u << branch;
+    global_events |= 1u << handled;
 #endif
     return 0;
 }
@@ -299,11 +373,13 @@ capture_moncoverage_install(capture_rec_t *rec)
         capture_monitoring_register(rec, line_bit, &cov_line_def) < 0)
         return -1;
     local_events = 1u << line_bit;
+    global_events = 0;
     if (rec->count_arcs && install_branches(rec) < 0)
         return -1;
     adopt_running(rec);
     return capture_monitoring_set_events(rec, (1u << start_bit) |
-                                              (1u << resume_bit));
+                                              (1u << resume_bit) |
+                                              global_events);
 }
 
 int

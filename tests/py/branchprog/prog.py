@@ -138,6 +138,41 @@ async def amain(n):
     return out
 
 
+async def abreak(n):
+    got = 0
+    async for v in agen(n):
+        if v > 2:
+            break
+        got += v
+    acomp = [v async for v in agen(n) if v % 2]
+    async for w in agen(0):
+        got += w
+    return got + len(acomp)
+
+
+def delegate(n):
+    yield from gen(n)
+    if n:
+        yield 0
+
+
+def while_and(xs):
+    i = 0
+    while (i < len(xs)
+           and xs[i] >= 0):
+        i += 1
+    return i
+
+
+def try_if_end(x):
+    try:
+        if x > 1:
+            x = 1 // (x - 2)
+    except ZeroDivisionError:
+        if x:
+            x = -x
+
+
 def hot(n):
     s = 0
     for i in range(n):
@@ -178,6 +213,13 @@ def main():
     list(gen(5))
     comps(6)
     print(asyncio.run(amain(4)))
+    asyncio.run(abreak(6))
+    asyncio.run(abreak(2))
+    list(delegate(3))
+    while_and([1, 2, -1, 3])
+    while_and([])
+    try_if_end(2)
+    try_if_end(0)
     hot(20000)
     one_liners(0)
     one_liners(8)
