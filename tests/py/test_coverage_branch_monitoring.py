@@ -149,3 +149,27 @@ def test_covproject_equals_coverage_py(tmp_path):
         assert got == (sorted(map(tuple, rf["executed_branches"])),
                        sorted(map(tuple, rf["missing_branches"]))), rel
     assert any(m for _, m in mon.values())
+
+
+SCENARIOS = osup.discover_scenarios()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_scenario_branch_reports_equal_legacy(scenario, scenario_workdir):
+    """Every scenario program of the suite: the same branch report from
+    both recordings (and the marked arcs a subset of legacy's)."""
+    target = [scenario.path, *scenario.args]
+    out = {}
+    for name, flags in (("mon", ["--coverage", "--branch"]),
+                        ("leg", ["--backend", "legacy", "--count", "--branch"])):
+        path = os.path.join(scenario_workdir, f"{scenario.name}.{name}.ttrace")
+        proc = osup.run([sys.executable, "-m", "tracetap", "run", "-o", path,
+                         *flags, *target], scenario_workdir)
+        assert proc.returncode == scenario.exit_code, proc.stderr[-2000:]
+        out[name] = path
+    src = os.path.dirname(scenario.path)
+    mon = _branches(scenario_workdir, out["mon"], src)
+    assert mon == _branches(scenario_workdir, out["leg"], src), scenario.name
+    leg_arcs = _raw_arcs(out["leg"])
+    for f, arcs in _raw_arcs(out["mon"]).items():
+        assert arcs <= leg_arcs.get(f, set()), (f, sorted(arcs - leg_arcs[f]))

@@ -323,8 +323,8 @@ uint32_t capture_branch_next(const capture_code_t *c, uint32_t i);
  * to unit d: *from is s's line, *to the line of the next LINE event
  * CPython fires after d (or -co_firstlineno: a return or yield first),
  * *at (unless NULL) the unit where that event fires. 1 with the arc; 0
- * when no arc is claimed (another branch of the same line, or a raise,
- * comes first). c->bc loaded; allocates nothing. */
+ * when no arc is claimed (s has no line; another branch of the same
+ * line, or a raise, comes first). c->bc loaded; allocates nothing. */
 int capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
                        int32_t *from, int32_t *to, uint32_t *at);
 #if PY_VERSION_HEX < 0x030E0000

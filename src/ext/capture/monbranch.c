@@ -125,18 +125,6 @@ capture_branch_async_exit(const capture_code_t *c, uint32_t h,
     }
 }
 
-/* The line legacy tracing last reported before instruction s: its own, or
- * (an instruction without a line) the nearest one before it with a line. */
-static int32_t
-line_before(const capture_code_t *c, uint32_t s)
-{
-    uint32_t i = s + 1;
-    while (i-- > 0)
-        if (c->lines[i] >= 0)
-            return c->lines[i];
-    return -c->firstlineno;
-}
-
 int
 capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
                    int32_t *from, int32_t *to, uint32_t *at)
@@ -146,7 +134,12 @@ capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
     uint32_t i = d, steps = 0, ext = 0;
 
     assert(c->bc != NULL && s < c->n_units);
-    *from = line_before(c, s);
+    /* A branch without a line (compiler-made: except* re-raising, ...):
+     * legacy's arc comes from whichever line ran last, which the bytecode
+     * does not say. No statement's exits come from such a branch. */
+    if (prev < 0)
+        return 0;
+    *from = prev;
     while (i < c->n_units && steps++ <= c->n_units) {
         int op = c->bc[2 * i];
         uint32_t arg = ext | c->bc[2 * i + 1], next;
