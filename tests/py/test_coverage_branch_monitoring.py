@@ -75,6 +75,7 @@ def test_recorded_on_monitoring_hits_only(recorded):
     info = cs.tracetap(["info", "mon.ttrace"], recorded).stdout
     assert "backend: monitoring" in info and "hits only" in info
     assert "coverage_fallback" not in info
+    assert "which lines ran and the arcs out of the branches taken" in info
     arcs = _raw_arcs(os.path.join(recorded, "mon.ttrace"))
     prog = os.path.join(recorded, "prog.py")
     assert arcs[prog]

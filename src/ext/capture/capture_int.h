@@ -306,8 +306,9 @@ int capture_monitoring_tool(const capture_rec_t *rec);
  * backend). */
 int capture_moncoverage_install(capture_rec_t *rec);
 /* A context switch in --coverage, before capture_counts_switch: re-arms
- * the lines of the codes that ran since the last switch (rec->dirty), the
- * only ones with DISABLEd lines, so the next context sees them again.
+ * the lines (and branches, forgetting the directions seen) of the codes
+ * that ran since the last switch (rec->dirty), the only ones with
+ * DISABLEd events, so the next context sees them again.
  * 0, or -1 + exc (some codes stay disarmed). */
 int capture_moncoverage_switch(capture_rec_t *rec);
 
