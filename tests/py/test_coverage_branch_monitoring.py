@@ -50,10 +50,11 @@ def _raw_arcs(path):
     return got
 
 
-def _branches(work, rec, *source):
-    proc = cs.tracetap(["coverage", "--format", "json", "--branch",
-                        *[a for s in source for a in ("--source", s)], rec],
-                       work)
+def _branches(work, rec, *flags):
+    """{file: (executed branches, missing branches)} of `tracetap coverage
+    --branch FLAGS REC`."""
+    proc = cs.tracetap(["coverage", "--format", "json", "--branch", *flags,
+                        rec], work)
     files = json.loads(proc.stdout)["files"]
     return {p: (sorted(map(tuple, f["executed_branches"])),
                 sorted(map(tuple, f["missing_branches"])))
@@ -82,8 +83,8 @@ def test_recorded_on_monitoring_hits_only(recorded):
 
 
 def test_branch_report_equals_legacy(recorded):
-    mon = _branches(recorded, "mon.ttrace", recorded)
-    leg = _branches(recorded, "leg.ttrace", recorded)
+    mon = _branches(recorded, "mon.ttrace", "--source", recorded)
+    leg = _branches(recorded, "leg.ttrace", "--source", recorded)
     prog = os.path.join(recorded, "prog.py")
     assert mon == leg
     executed, missing = leg[prog]
@@ -141,8 +142,8 @@ def test_covproject_equals_coverage_py(tmp_path):
           "main.py"], work)
     _run(["-m", "tracetap", "run", "--backend", "legacy", "--count", "--branch",
           "-o", "leg.ttrace", "main.py"], work)
-    mon = _branches(work, "mon.ttrace", "covpkg")
-    assert mon == _branches(work, "leg.ttrace", "covpkg")
+    mon = _branches(work, "mon.ttrace", "--source", "covpkg")
+    assert mon == _branches(work, "leg.ttrace", "--source", "covpkg")
     with open(os.path.join(work, "cov.json")) as f:
         ref = json.load(f)["files"]
     for rel, rf in ref.items():
@@ -169,8 +170,31 @@ def test_scenario_branch_reports_equal_legacy(scenario, scenario_workdir):
         assert proc.returncode == scenario.exit_code, proc.stderr[-2000:]
         out[name] = path
     src = os.path.dirname(scenario.path)
-    mon = _branches(scenario_workdir, out["mon"], src)
-    assert mon == _branches(scenario_workdir, out["leg"], src), scenario.name
+    mon = _branches(scenario_workdir, out["mon"], "--source", src)
+    leg = _branches(scenario_workdir, out["leg"], "--source", src)
+    assert mon == leg, scenario.name
     leg_arcs = _raw_arcs(out["leg"])
     for f, arcs in _raw_arcs(out["mon"]).items():
         assert arcs <= leg_arcs.get(f, set()), (f, sorted(arcs - leg_arcs[f]))
+
+
+@pytest.mark.parametrize("module", ["textwrap", "argparse"])
+def test_stdlib_module_branch_report_equals_legacy(tmp_path, module):
+    """A standard library module under its own tests (branchy code not
+    written for this test): the same executed and missing branches."""
+    work = str(tmp_path)
+    paths = {}
+    for name, flags in (("mon", ["--coverage", "--branch"]),
+                        ("leg", ["--backend", "legacy", "--count", "--branch"])):
+        paths[name] = os.path.join(work, name + ".ttrace")
+        proc = osup.run([sys.executable, "-m", "tracetap", "run", "-o",
+                         paths[name], *flags, "--include", f"*/{module}.py",
+                         "-m", "unittest", "-q", f"test.test_{module}"], work)
+        if "No module named" in proc.stderr:
+            pytest.skip(f"test.test_{module} is not installed")
+        assert os.path.exists(paths[name]), proc.stderr[-2000:]
+    got = {name: _branches(work, path, "--include", f"*/{module}.py")
+           for name, path in paths.items()}
+    assert got["mon"] == got["leg"]
+    (executed, _), = got["leg"].values()
+    assert len(executed) > 20
