@@ -71,53 +71,6 @@ never_line_start(int op)
     case END_SEND:
 #ifdef END_ASYNC_FOR
     case END_ASYNC_FOR:
-#if PY_VERSION_HEX < 0x030E0000
-
-/* 3.12 and 3.13 fire no branch event for `async for`: it enters its body
- * when the SEND after GET_ANEXT completes (END_SEND) and leaves through
- * its END_ASYNC_FOR exception handler. */
-
-int
-capture_branch_has_async_for(const capture_code_t *c)
-{
-    uint32_t i;
-    for (i = 0; i < c->n_units; i++)
-        if (c->bc[2 * i] == END_ASYNC_FOR)
-            return 1;
-    return 0;
-}
-
-int
-capture_branch_async_entry(const capture_code_t *c, uint32_t u,
-                           int32_t *from, int32_t *to)
-{
-    uint32_t g, e, at;
-
-    for (g = 0; g < c->n_units; g++) {
-        if (c->bc[2 * g] != GET_ANEXT)
-            continue;
-        for (e = g + 1; e < c->n_units && c->bc[2 * e] != END_SEND; e++)
-            ;
-        if (e < c->n_units &&
-            capture_branch_arc(c, e, capture_branch_next(c, e), from, to,
-                               &at) && at == u)
-            return 1;
-    }
-    return 0;
-}
-
-int
-capture_branch_async_exit(const capture_code_t *c, uint32_t h,
-                          int32_t *from, int32_t *to)
-{
-    if (h >= c->n_units || c->bc[2 * h] != END_ASYNC_FOR)
-        return 0;
-    return capture_branch_arc(c, h, capture_branch_next(c, h), from, to,
-                              NULL);
-}
-
-#endif  /* < 3.14 */
-
 #endif
         return 1;
     default:
@@ -168,53 +121,6 @@ capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
         case RETURN_VALUE:
 #ifdef RETURN_CONST
         case RETURN_CONST:
-#if PY_VERSION_HEX < 0x030E0000
-
-/* 3.12 and 3.13 fire no branch event for `async for`: it enters its body
- * when the SEND after GET_ANEXT completes (END_SEND) and leaves through
- * its END_ASYNC_FOR exception handler. */
-
-int
-capture_branch_has_async_for(const capture_code_t *c)
-{
-    uint32_t i;
-    for (i = 0; i < c->n_units; i++)
-        if (c->bc[2 * i] == END_ASYNC_FOR)
-            return 1;
-    return 0;
-}
-
-int
-capture_branch_async_entry(const capture_code_t *c, uint32_t u,
-                           int32_t *from, int32_t *to)
-{
-    uint32_t g, e, at;
-
-    for (g = 0; g < c->n_units; g++) {
-        if (c->bc[2 * g] != GET_ANEXT)
-            continue;
-        for (e = g + 1; e < c->n_units && c->bc[2 * e] != END_SEND; e++)
-            ;
-        if (e < c->n_units &&
-            capture_branch_arc(c, e, capture_branch_next(c, e), from, to,
-                               &at) && at == u)
-            return 1;
-    }
-    return 0;
-}
-
-int
-capture_branch_async_exit(const capture_code_t *c, uint32_t h,
-                          int32_t *from, int32_t *to)
-{
-    if (h >= c->n_units || c->bc[2 * h] != END_ASYNC_FOR)
-        return 0;
-    return capture_branch_arc(c, h, capture_branch_next(c, h), from, to,
-                              NULL);
-}
-
-#endif  /* < 3.14 */
-
 #endif
         case YIELD_VALUE:
             /* still on the branch's line: legacy reports the return (or
