@@ -77,11 +77,25 @@ def modes(python: str, out: str) -> dict[str, list[str]]:
                               out + "-plugin.ttrace"],
         "pytest --tracetap=full": [python, *pytest, "--tracetap=full",
                                    "--tracetap-output", out + "-full.ttrace"],
+        # branches: coverage.py's and tracetap's (--tracetap-branch: coverage
+        # mode on sys.monitoring, 3.12+; count mode: legacy arcs)
+        "coverage.py --branch": [python, "-m", "coverage", "run", "--branch",
+                                 "--data-file=" + out + ".coverage-br", *pytest],
+        "coverage.py sysmon --branch": [
+            python, "-m", "coverage", "run", "--branch",
+            "--data-file=" + out + ".coverage-sysmon-br", *pytest],
+        "pytest --tracetap --tracetap-branch": [
+            python, *pytest, "--tracetap", "--tracetap-branch",
+            "--tracetap-output", out + "-pluginbr.ttrace"],
+        "pytest --tracetap=count --tracetap-branch": [
+            python, *pytest, "--tracetap=count", "--tracetap-branch",
+            "--tracetap-output", out + "-plugincntbr.ttrace"],
     }
 
 
 # Environment per mode (coverage.py's core is chosen by COVERAGE_CORE).
-ENV = {"coverage.py sysmon": {"COVERAGE_CORE": "sysmon"}}
+ENV = {"coverage.py sysmon": {"COVERAGE_CORE": "sysmon"},
+       "coverage.py sysmon --branch": {"COVERAGE_CORE": "sysmon"}}
 
 
 def run_once(cmd: list[str], cwd: str, name: str = "") -> tuple[float, float]:

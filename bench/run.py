@@ -172,8 +172,8 @@ def make_modes(python: str) -> list[Mode]:
              _tracetap("--coverage"), probe_code="import tracetap",
              probe_run=True),
         Mode("tracetap-coverage-branch",
-             "tracetap run --coverage --branch (recorded as --count --branch "
-             "on legacy: no arcs on monitoring yet)",
+             "tracetap run --coverage --branch (lines hit and arcs out of "
+             "branches, sys.monitoring + DISABLE; 3.12+, else --count --branch)",
              _tracetap("--coverage", "--branch"), probe_code="import tracetap",
              probe_run=True),
         Mode("tracetap-objects", "tracetap run --objects",

@@ -73,7 +73,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "as <string> follows the code that first calls it)"),
     RunOption(("--branch",), "branch", "flag", "branch", default=False, serial=6,
               help="with --count: count the arcs between lines too, for "
-              "`tracetap coverage --branch` (full recordings always have them)"),
+              "`tracetap coverage --branch` (full recordings always have them); "
+              "with --coverage on sys.monitoring: mark the arcs out of the "
+              "branches taken (hits only)"),
     RunOption(("--third-party",), "third_party", "flag", "third_party", default=False,
               serial=12, help="trace installed packages too (site-packages and "
               "dist-packages of the interpreter and the venv, the user site)"),
@@ -106,9 +108,10 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               serial=14,
               help="which lines ran, for test suites (`tracetap coverage`): "
               "each line is seen once (sys.monitoring, DISABLE), so the file "
-              "holds hits, not counts (every count is 1). CPython 3.12+; on "
-              "3.11, with --backend legacy and with --branch it is recorded "
-              "as --count on the legacy backend, and the summary says so"),
+              "holds hits, not counts (every count is 1); with --branch, the "
+              "arcs out of the branches taken. CPython 3.12+; on 3.11 and "
+              "with --backend legacy it is recorded as --count on the "
+              "legacy backend, and the summary says so"),
     RunOption(("--flush-interval",), "flush_interval", "seconds", "flush_interval",
               default=1.0, metavar="SECONDS", serial=13,
               help="write what every thread has buffered at least this often "
@@ -173,10 +176,6 @@ CONFLICTS: tuple[Rule, ...] = (
      (("coverage", True),), "records which lines ran, nothing else",
      (("count", True), ("opcodes", True), ("lines", False), ("objects", True),
       ("c_calls", True))),
-    (lambda v: v.get("coverage") and v["branch"] and v.get("backend") == "monitoring",
-     (("coverage", True), ("branch", True)),
-     "is recorded as --count --branch on the legacy backend (the monitoring "
-     "backend records no arcs yet)", (("backend", "monitoring"),)),
     (lambda v: v.get("backend") == "monitoring" and v["calls"]
      and not v.get("coverage") and (v["lines"] or v["count"] or v["opcodes"]),
      (("backend", "monitoring"),),

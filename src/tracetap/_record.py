@@ -128,12 +128,12 @@ def _globs(value: str | Iterable[str] | None, name: str) -> list[str]:
 
 
 # The modes `auto` records on sys.monitoring: those measured faster there
-# (docs/DESIGN.md section 7): --coverage (lines; arcs are not recorded on
-# monitoring yet), and calls only (--no-lines, with or without --c-calls):
+# (docs/DESIGN.md section 7): --coverage (lines, and with --branch the arcs
+# out of branches), and calls only (--no-lines, with or without --c-calls):
 # no LINE event is delivered at all.
 def _monitoring_wins(rec: Any) -> bool:
     if rec.coverage:
-        return not rec.branch
+        return True
     return rec.calls and not rec.lines and not rec.count and not rec.opcodes
 
 
@@ -142,8 +142,6 @@ def coverage_fallback(rec: Any) -> str:
     backend (the sentence its summary and notes carry)."""
     if sys.version_info < (3, 12):
         why = f"CPython {sys.version.split()[0]} has no sys.monitoring"
-    elif rec.branch:
-        why = "the monitoring backend records no arcs yet (--branch)"
     else:
         why = "--backend legacy was asked for"
     return (f"--coverage was recorded as --count on the legacy backend: {why}; "
@@ -194,6 +192,8 @@ class record:
     - ``stdlib``: trace the standard library too.
     - ``branch``: with ``count``, count the line-to-line arcs too, for
       ``tracetap coverage --branch`` (a full recording has them anyway);
+      with ``coverage`` (monitoring backend), mark the arcs out of every
+      branch taken (hits only; not the other line-to-line arcs);
     - ``third_party``: trace installed packages too (site-packages and
       dist-packages of the interpreter and the venv, and the user site;
       left out by default, as coverage.py does).
@@ -221,7 +221,7 @@ class record:
     - ``coverage``: which lines ran, for test suites (``--coverage``): on
       the monitoring backend each line is reported once (DISABLE), so the
       file holds hits (every count 1, a ``counts: hits only`` note); on
-      3.11, with ``backend="legacy"`` or with ``branch`` it is recorded as
+      3.11 and with ``backend="legacy"`` it is recorded as
       ``count`` on the legacy backend, and the summary's first warning and
       a ``coverage_fallback`` note say so.
 
@@ -302,7 +302,7 @@ class record:
         self.flush_interval = float(flush_interval)
         self.backend = choose_backend(backend, self)
         # --coverage where the monitoring backend cannot record it (3.11,
-        # --backend legacy, --branch): --count on legacy, said once.
+        # --backend legacy): --count on legacy, said once.
         self.fallback: str | None = None
         if self.coverage and self.backend == "legacy":
             self.fallback = coverage_fallback(self)

@@ -397,8 +397,11 @@ def cmd_info(path: str) -> int:
     if counted is not None:
         # --count: no threads or events, by design; say what it holds.
         if hits_only(info):
-            w("recording:  a coverage recording (which lines ran, hits only: no "
-              "counts, no event log; `tracetap coverage` reads them)\n")
+            arcs = (" and the arcs out of the branches taken"
+                    if "--branch" in (h["options_text"] or "").split() else "")
+            w(f"recording:  a coverage recording (which lines ran{arcs}, hits "
+              "only: no counts, no event log; `tracetap coverage` reads "
+              "them)\n")
         else:
             w("recording:  a count recording (line and call counts, no event "
               "log; `tracetap coverage` reads them)\n")

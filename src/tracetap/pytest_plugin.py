@@ -26,8 +26,8 @@ import pytest
 MODES = ("count", "coverage", "full", "objects")
 # `--tracetap` alone: coverage where sys.monitoring can switch each line off
 # after its first event (3.12+: cheapest, and a slow traced lock section
-# cannot start a lock convoy, bench/README.md), count before, and count
-# with --tracetap-branch (arcs are recorded by the legacy backend only).
+# cannot start a lock convoy, bench/README.md), with --tracetap-branch too
+# (the arcs out of branches), count before.
 # The option's value then is None (const); absent, it is False (default).
 DEFAULT_OUTPUT = ".tracetap.ttrace"
 _KEY = "_tracetap_plugin"
@@ -42,8 +42,7 @@ def pytest_addoption(parser: Any) -> None:
         "and teardown marked as a context (for `tracetap coverage "
         "--contexts`). MODE: coverage (which lines each test ran, without "
         "counts: the cheapest, on sys.monitoring; the default on CPython "
-        "3.12+), count (line counts per test; the default on 3.11 and with "
-        "--tracetap-branch), full (every call and line, with times: "
+        "3.12+), count (line counts per test; the default on 3.11), full (every call and line, with times: "
         "`tracetap calls --context`), objects (full plus object lifetimes)")
     group.addoption(
         "--tracetap-output", default=None, metavar="PATH",
@@ -52,8 +51,9 @@ def pytest_addoption(parser: Any) -> None:
         "before the suffix)")
     group.addoption(
         "--tracetap-branch", action="store_true", default=False,
-        help="count and coverage modes: count arcs too (`tracetap "
-        "coverage --branch`; coverage mode then records as count mode)")
+        help="count and coverage modes: record arcs too (`tracetap "
+        "coverage --branch`; coverage mode marks the arcs out of the "
+        "branches taken)")
 
 
 def _worker_path(path: str, worker: str) -> str:
@@ -74,8 +74,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any,
     if mode is False:
         return
     if mode is None:
-        mode = ("coverage" if sys.version_info >= (3, 12)
-                and not ns.tracetap_branch else "count")
+        mode = "coverage" if sys.version_info >= (3, 12) else "count"
     path = _output(ns, str(early_config.rootpath))
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None and getattr(ns, "numprocesses", None):

@@ -112,11 +112,12 @@ def project(tmp_path_factory):
     with open(os.path.join(work, "covref.py"), "w") as f:
         f.write(COVREF)
     ref = _coverage_py(work, "ref")
-    for mode, extra in (("count", ["--tracetap-branch"]), ("full", []),
-                        ("coverage", [])):
+    for mode, extra, name in (("count", ["--tracetap-branch"], "count"),
+                              ("full", [], "full"), ("coverage", [], "coverage"),
+                              ("coverage", ["--tracetap-branch"], "covbranch")):
         proc = _run([*PYTEST, "suite", "--tracetap=" + mode,
-                     "--tracetap-output", mode + ".ttrace", *extra], work)
-        assert f"recorded {os.path.join(work, mode + '.ttrace')}" in proc.stdout
+                     "--tracetap-output", name + ".ttrace", *extra], work)
+        assert f"recorded {os.path.join(work, name + '.ttrace')}" in proc.stdout
     return work, ref
 
 
@@ -125,10 +126,12 @@ def _ref_contexts(ref):
             for path, f in ref.items() if f["contexts"]}
 
 
-@pytest.mark.parametrize("rec", ["count.ttrace", "full.ttrace"])
+@pytest.mark.parametrize("rec", ["count.ttrace", "full.ttrace",
+                                 "covbranch.ttrace"])
 def test_lines_and_arcs_equal_coverage_py(project, rec):
     """Executed lines, arcs and the totals of the run under the plugin are
-    coverage.py's of the same run."""
+    coverage.py's of the same run (covbranch: coverage mode with
+    --tracetap-branch, the arcs out of branches on sys.monitoring)."""
     work, ref = project
     proc = cs.tracetap(["coverage", "--format", "json", "--branch",
                         "--source", "covpkg", rec], work)
@@ -247,14 +250,14 @@ def test_calls_in_one_context(project):
 
 @pytest.mark.parametrize("extra", [[], ["--tracetap-branch"]], ids=["plain", "branch"])
 def test_the_default_mode(tmp_path, extra):
-    """`--tracetap` alone: coverage (hits only, on sys.monitoring) on 3.12+,
-    count on 3.11 and with --tracetap-branch (arcs are recorded by the
-    legacy backend only); the summary names the mode, the file says how it
-    was recorded, and the same lines ran as with --tracetap=count."""
+    """`--tracetap` alone: coverage (hits only, on sys.monitoring; with
+    --tracetap-branch too) on 3.12+, count on 3.11; the summary names the
+    mode, the file says how it was recorded, and the same lines ran as
+    with --tracetap=count."""
     (tmp_path / "test_probe.py").write_text(
         "def f(x):\n    return x + 1\n\ndef test_x():\n    assert f(1) == 2\n")
     work = str(tmp_path)
-    want = ("coverage" if sys.version_info >= (3, 12) and not extra else "count")
+    want = "coverage" if sys.version_info >= (3, 12) else "count"
     proc = _run([*PYTEST, "test_probe.py", "--tracetap", *extra,
                  "--tracetap-output", "d.ttrace"], work)
     assert f"({want} mode)" in proc.stdout, proc.stdout

@@ -88,6 +88,12 @@ typedef struct capture_code {
                                 since the last context switch) */
     uint8_t mon_local;       /* monitoring backend: its local events are
                                 set (moncoverage.c) */
+    /* --coverage --branch (monbranch.c), from its first branch event: */
+    uint8_t *bc;             /* owned: co_code, deoptimised (2 bytes/unit) */
+    uint8_t *br;             /* owned: per unit, the directions of the
+                                branch there seen in this context (bit 0:
+                                not taken / left, bit 1: taken / right) */
+    uint8_t afor;            /* 3.12, 3.13: has an `async for` (bc loaded) */
 } capture_code_t;
 
 typedef struct {

@@ -109,6 +109,10 @@ capture_count_line(capture_code_t *c, int line)
  * (rec->problems.nomem) and the arc is lost. */
 void capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
                        int32_t to);
+/* --coverage --branch: (from, to) ran in c, count 1 however often it is
+ * marked (hits only). As capture_count_arc otherwise. */
+void capture_mark_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                      int32_t to);
 /* Gives a traced code its counts array. 0, or -1 (counted). */
 int capture_counts_alloc(capture_rec_t *rec, capture_code_t *c);
 /* Writes every code's counts as 0x80 chunks, and its arcs (--branch)
@@ -308,10 +312,41 @@ int capture_monitoring_tool(const capture_rec_t *rec);
  * backend). */
 int capture_moncoverage_install(capture_rec_t *rec);
 /* A context switch in --coverage, before capture_counts_switch: re-arms
- * the lines of the codes that ran since the last switch (rec->dirty), the
- * only ones with DISABLEd lines, so the next context sees them again.
+ * the lines (and branches, forgetting the directions seen) of the codes
+ * that ran since the last switch (rec->dirty), the only ones with
+ * DISABLEd events, so the next context sees them again.
  * 0, or -1 + exc (some codes stay disarmed). */
 int capture_moncoverage_switch(capture_rec_t *rec);
+
+/* monbranch.c (3.12+): the arcs of --coverage --branch. */
+/* Gives c its bytecode copy (c->bc) and direction bits (c->br), once.
+ * 0, or -1 (no memory or no bytecode; c is unchanged). No exception is
+ * left set; runs no Python code but PyCode_GetCode. */
+int capture_branch_load(capture_code_t *c);
+/* The unit of the instruction after the one at unit i (inline caches
+ * skipped); c->bc loaded. */
+uint32_t capture_branch_next(const capture_code_t *c, uint32_t i);
+/* The arc legacy --count --branch records when the branch at unit s goes
+ * to unit d: *from is s's line, *to the line of the next LINE event
+ * CPython fires after d (or -co_firstlineno: a return or yield first),
+ * *at (unless NULL) the unit where that event fires. 1 with the arc; 0
+ * when no arc is claimed (s has no line; another branch of the same
+ * line, or a raise, comes first). c->bc loaded; allocates nothing. */
+int capture_branch_arc(const capture_code_t *c, uint32_t s, uint32_t d,
+                       int32_t *from, int32_t *to, uint32_t *at);
+#if PY_VERSION_HEX < 0x030E0000
+/* 3.12, 3.13 (no branch event for `async for`); c->bc loaded. Whether c
+ * has an `async for` (an END_ASYNC_FOR). */
+int capture_branch_has_async_for(const capture_code_t *c);
+/* Whether the LINE event at unit u is the one an `async for` fires when
+ * it enters its body; 1 with that arc, else 0. */
+int capture_branch_async_entry(const capture_code_t *c, uint32_t u,
+                               int32_t *from, int32_t *to);
+/* The arc of an `async for` whose iterator ended (StopAsyncIteration
+ * handled at unit h, its END_ASYNC_FOR): 1 with it, else 0. */
+int capture_branch_async_exit(const capture_code_t *c, uint32_t h,
+                              int32_t *from, int32_t *to);
+#endif
 
 /* bgthread.c */
 /* For tick(): 1 once the thread of `epoch` has been asked to end. A tick

@@ -40,6 +40,8 @@ code_free(capture_code_t *c)
     PyMem_RawFree(c->yields);
     PyMem_RawFree(c->counts);
     PyMem_RawFree(c->arcs);
+    PyMem_RawFree(c->bc);
+    PyMem_RawFree(c->br);
     PyMem_RawFree(c);
 }
 

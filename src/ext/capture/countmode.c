@@ -72,9 +72,10 @@ arcs_grow(capture_code_t *c)
     return 0;
 }
 
-void
-capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
-                  int32_t to)
+/* The slot of (from, to) in c's arc table, made (count 0) when absent;
+ * NULL without memory (counted). */
+static tt_cov_arc_t *
+arc_entry(capture_rec_t *rec, capture_code_t *c, int32_t from, int32_t to)
 {
     uint32_t j, mask;
 
@@ -82,7 +83,7 @@ capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
                      (c->n_arcs + 1) * 2 > (1u << c->arc_bits)) &&
         arcs_grow(c) < 0) {
         rec->problems.nomem++;
-        return;
+        return NULL;
     }
     mask = (1u << c->arc_bits) - 1;
     j = arc_slot(from, to, c->arc_bits);
@@ -94,7 +95,25 @@ capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
         c->arcs[j].to = to;
         c->n_arcs++;
     }
-    c->arcs[j].count++;
+    return &c->arcs[j];
+}
+
+void
+capture_count_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                  int32_t to)
+{
+    tt_cov_arc_t *a = arc_entry(rec, c, from, to);
+    if (a != NULL)
+        a->count++;
+}
+
+void
+capture_mark_arc(capture_rec_t *rec, capture_code_t *c, int32_t from,
+                 int32_t to)
+{
+    tt_cov_arc_t *a = arc_entry(rec, c, from, to);
+    if (a != NULL)
+        a->count = 1;
 }
 
 /* Writes the counts (0x80) and arcs (0x83) of the codes `pick` yields:

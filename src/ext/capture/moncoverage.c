@@ -6,15 +6,21 @@
  * local events. PY_START/PY_RESUME (global) decide per code object: a traced one gets LINE as a
  * local event, and PY_START returns DISABLE either way, so code that is
  * not traced costs nothing after its first call. LINE marks the line and
- * returns DISABLE. A context switch re-arms everything (restart_events).
+ * returns DISABLE. With --branch (count_arcs) the branch events are local
+ * too: each direction of a branch marks its line arc once (monbranch.c)
+ * and is switched off. A context switch re-arms the codes that ran.
  * Must not: raise out of a callback (a failure is counted, the callback
  * returns None), run Python code outside first sight. GIL: held.
  */
 #include "capture_int.h"
 
+#include <string.h>
+
 #if TTX_HAVE_MONITORING
 
 static int line_bit = -1;       /* sys.monitoring.events.LINE (GIL) */
+static uint32_t local_events;   /* a traced code's local events (GIL) */
+static uint32_t global_events;  /* beside PY_START, PY_RESUME (GIL) */
 
 /* The local events of a traced code: LINE. 0, or -1 (counted). */
 static int
@@ -24,8 +30,15 @@ arm_code(capture_rec_t *rec, capture_code_t *c)
     int rc;
     if (c->mon_local)
         return 0;
+#if PY_VERSION_HEX < 0x030E0000
+    if (rec->count_arcs &&
+        (((PyCodeObject *)c->code)->co_flags &
+         (CO_COROUTINE | CO_ASYNC_GENERATOR)) &&
+        capture_branch_load(c) == 0)
+        c->afor = (uint8_t)capture_branch_has_async_for(c);
+#endif
     ttx_exc_save(&saved);
-    rc = capture_monitoring_set_local(rec, c->code, 1u << line_bit);
+    rc = capture_monitoring_set_local(rec, c->code, local_events);
     if (rc < 0) {
         PyErr_Clear();
         rec->problems.code_errors++;
@@ -118,6 +131,65 @@ cov_py_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return Py_NewRef(rec->mon->disable);
 }
 
+#if PY_VERSION_HEX < 0x030E0000
+/* A first LINE in code with an `async for` (3.12, 3.13): marks the arc of
+ * an `async for` entering its body when this LINE is the one it fires.
+ * Materialises the frame object: once per line and context, in such code
+ * only. */
+static TT_NOINLINE void
+async_entry(capture_rec_t *rec, capture_code_t *c)
+{
+    ttx_exc_state_t saved;
+    PyFrameObject *f;
+    int lasti;
+    int32_t from, to;
+
+    ttx_exc_save(&saved);
+    f = PyEval_GetFrame();
+    lasti = f != NULL ? PyFrame_GetLasti(f) : -1;
+    if (lasti >= 0 &&
+        capture_branch_async_entry(c, (uint32_t)lasti / 2, &from, &to))
+        capture_mark_arc(rec, c, from, to);
+    PyErr_Clear();
+    ttx_exc_restore(&saved);
+}
+
+/* EXCEPTION_HANDLED(code, instruction_offset, exception), global (3.12,
+ * 3.13 with --branch): a StopAsyncIteration handled at an END_ASYNC_FOR
+ * ends an `async for`: marks its exit arc. */
+static PyObject *
+cov_handled(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    capture_rec_t *rec = capture_rec;
+    capture_code_t *c;
+    long off;
+    int32_t from, to;
+    (void)self;
+
+    if (TTX_UNLIKELY(rec == NULL || nargs < 3) || thread_skipped(rec))
+        Py_RETURN_NONE;
+    c = capture_codetab_find(&rec->codes, args[0]);
+    if (c == NULL || !c->afor || c->counts == NULL ||
+        !PyErr_GivenExceptionMatches(args[2], PyExc_StopAsyncIteration))
+        Py_RETURN_NONE;
+    off = PyLong_AsLong(args[1]);
+    if (off < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (capture_branch_async_exit(c, (uint32_t)off / 2, &from, &to)) {
+        capture_mark_arc(rec, c, from, to);
+        if (!c->ctx_dirty)
+            capture_counts_touch(rec, c);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef cov_handled_def = {
+    "_tracetap_cov_handled", (PyCFunction)(void (*)(void))cov_handled,
+    METH_FASTCALL, NULL};
+#endif
+
 /* LINE(code, line_number). */
 static PyObject *
 cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -144,7 +216,123 @@ cov_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     c->calls = 1;                       /* it ran (PY_START may be off) */
     if (TTX_UNLIKELY(!c->ctx_dirty))
         capture_counts_touch(rec, c);
+#if PY_VERSION_HEX < 0x030E0000
+    if (TTX_UNLIKELY(c->afor))
+        async_entry(rec, c);
+#endif
     return Py_NewRef(rec->mon->disable);
+}
+
+/* A branch of `code` from byte offset args[1] to args[2] went direction
+ * `dir` (1: not taken / left, 2: taken / right, 0: tell from the
+ * destination): marks its line arc the first time in this context.
+ * Returns whether the instruction has now been seen both ways (3.12,
+ * 3.13: a DISABLEd BRANCH is off in both directions). */
+static int
+branch_seen(capture_rec_t *rec, PyObject *const *args, int dir)
+{
+    capture_code_t *c = capture_codetab_find(&rec->codes, args[0]);
+    long so, d;
+    uint32_t s;
+    int32_t from, to;
+
+    if (TTX_UNLIKELY(c == NULL || c->counts == NULL))
+        return 1;
+    so = PyLong_AsLong(args[1]);
+    d = PyLong_AsLong(args[2]);
+    if (TTX_UNLIKELY(so < 0 || d < 0 || so / 2 >= c->n_units ||
+                     d / 2 > c->n_units)) {
+        PyErr_Clear();
+        return 1;
+    }
+    if (TTX_UNLIKELY(c->bc == NULL) && capture_branch_load(c) < 0) {
+        rec->problems.code_errors++;
+        return 1;
+    }
+    s = (uint32_t)so / 2;
+    if (dir == 0)
+        dir = capture_branch_next(c, s) == (uint32_t)d / 2 ? 1 : 2;
+    if (!(c->br[s] & dir)) {
+        c->br[s] |= (uint8_t)dir;
+        if (capture_branch_arc(c, s, (uint32_t)d / 2, &from, &to, NULL))
+            capture_mark_arc(rec, c, from, to);
+        c->calls = 1;
+        if (TTX_UNLIKELY(!c->ctx_dirty))
+            capture_counts_touch(rec, c);
+    }
+    return c->br[s] == 3;
+}
+
+/* BRANCH (3.12, 3.13), BRANCH_LEFT and BRANCH_RIGHT (3.14+):
+ * (code, instruction_offset, destination_offset). */
+static PyObject *
+branch_event(PyObject *const *args, Py_ssize_t nargs, int dir)
+{
+    capture_rec_t *rec = capture_rec;
+
+    if (TTX_UNLIKELY(rec == NULL || nargs < 3))
+        Py_RETURN_NONE;
+    if (TTX_UNLIKELY(thread_skipped(rec)))
+        Py_RETURN_NONE;
+    if (branch_seen(rec, args, dir) || dir != 0)
+        return Py_NewRef(rec->mon->disable);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cov_branch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    return branch_event(args, nargs, 0);
+}
+
+static PyObject *
+cov_branch_left(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    return branch_event(args, nargs, 1);
+}
+
+static PyObject *
+cov_branch_right(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    return branch_event(args, nargs, 2);
+}
+
+static PyMethodDef cov_branch_def[3] = {
+    {"_tracetap_cov_branch", (PyCFunction)(void (*)(void))cov_branch,
+     METH_FASTCALL, NULL},
+    {"_tracetap_cov_branch_left",
+     (PyCFunction)(void (*)(void))cov_branch_left, METH_FASTCALL, NULL},
+    {"_tracetap_cov_branch_right",
+     (PyCFunction)(void (*)(void))cov_branch_right, METH_FASTCALL, NULL},
+};
+
+/* --branch: registers the branch callbacks; adds their events to
+ * local_events. 0, or -1 + exc. */
+static int
+install_branches(capture_rec_t *rec)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    int left = capture_monitoring_event(rec, "BRANCH_LEFT");
+    int right = capture_monitoring_event(rec, "BRANCH_RIGHT");
+    if (left < 0 || right < 0 ||
+        capture_monitoring_register(rec, left, &cov_branch_def[1]) < 0 ||
+        capture_monitoring_register(rec, right, &cov_branch_def[2]) < 0)
+        return -1;
+    local_events |= (1u << left) | (1u << right);
+#else
+    int branch = capture_monitoring_event(rec, "BRANCH");
+    int handled = capture_monitoring_event(rec, "EXCEPTION_HANDLED");
+    if (branch < 0 || handled < 0 ||
+        capture_monitoring_register(rec, branch, &cov_branch_def[0]) < 0 ||
+        capture_monitoring_register(rec, handled, &cov_handled_def) < 0)
+        return -1;
+    local_events |= 1u << branch;
+    global_events |= 1u << handled;
+#endif
+    return 0;
 }
 
 static PyMethodDef cov_py_start_def = {
@@ -184,9 +372,14 @@ capture_moncoverage_install(capture_rec_t *rec)
         capture_monitoring_register(rec, resume_bit, &cov_py_start_def) < 0 ||
         capture_monitoring_register(rec, line_bit, &cov_line_def) < 0)
         return -1;
+    local_events = 1u << line_bit;
+    global_events = 0;
+    if (rec->count_arcs && install_branches(rec) < 0)
+        return -1;
     adopt_running(rec);
     return capture_monitoring_set_events(rec, (1u << start_bit) |
-                                              (1u << resume_bit));
+                                              (1u << resume_bit) |
+                                              global_events);
 }
 
 int
@@ -206,8 +399,10 @@ capture_moncoverage_switch(capture_rec_t *rec)
         if (!c->mon_local)
             continue;
         if (capture_monitoring_set_local(rec, c->code, 0) < 0 ||
-            capture_monitoring_set_local(rec, c->code, 1u << line_bit) < 0)
+            capture_monitoring_set_local(rec, c->code, local_events) < 0)
             rc = -1;
+        if (c->br != NULL)              /* each direction fires again */
+            memset(c->br, 0, c->n_units);
     }
     return rc;
 }

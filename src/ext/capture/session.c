@@ -324,10 +324,10 @@ capture_start(PyObject *module, PyObject *args, PyObject *kw)
     }
     rec->backend = backend;
     if (coverage && (backend != CAPTURE_BACKEND_MONITORING || !calls ||
-                     !count || arcs || objects || opcodes || c_calls)) {
+                     !count || objects || opcodes || c_calls)) {
         PyErr_SetString(PyExc_ValueError, "coverage (hits only) needs the "
-                        "monitoring backend and count, without arcs, "
-                        "objects, opcodes or c_calls");
+                        "monitoring backend and count, without objects, "
+                        "opcodes or c_calls");
         goto error;
     }
     rec->coverage = coverage;
