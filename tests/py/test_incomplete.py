@@ -479,8 +479,8 @@ if sys.argv[1:] == ["kill-me"]:
 
 
 @pytest.mark.parametrize("mode", [["--count"], ["--count", "--branch"],
-                                  ["--coverage"]],
-                         ids=["count", "branch", "coverage"])
+                                  ["--coverage"], ["--coverage", "--branch"]],
+                         ids=["count", "branch", "coverage", "coverage-branch"])
 def test_a_killed_count_recording_keeps_its_counts(tmp_path, mode):
     """Counts live in memory; each periodic flush writes what was counted
     since the last one. SIGKILLed after a flush, the file holds every
