@@ -118,6 +118,15 @@ def make_modes(python: str) -> list[Mode]:
              "empty C sys.monitoring callback (3.12+) for the events legacy "
              "tracing uses: the floor of a sys.monitoring backend",
              _runner(_MONITORING_FLOOR), probe_code=_MONITORING_PROBE),
+        Mode("floor-monitoring-disable",
+             "the least a sys.monitoring coverage tool costs (3.12+): PY_START "
+             "and LINE on all code, each reported once and then DISABLEd",
+             _runner("import sys; m = sys.monitoring; E = m.events; "
+                     "m.use_tool_id(5, 'floor'); off = lambda *a: m.DISABLE; "
+                     "m.register_callback(5, E.PY_START, off); "
+                     "m.register_callback(5, E.LINE, off); "
+                     "m.set_events(5, E.PY_START | E.LINE)"),
+             probe_code=_MONITORING_PROBE),
         Mode("floor-monitoring-opcodes",
              "floor-monitoring with INSTRUCTION events on too: the floor of "
              "opcode capture on a sys.monitoring backend",
