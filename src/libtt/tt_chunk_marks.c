@@ -33,7 +33,6 @@ static size_t marks_cap(const tt_tbuf_t *b)
 int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark)
 {
     uint64_t n, idx;
-    uint8_t *p;
     int rc;
 
     if (b == NULL || (mark != TT_EVF_RESUME && mark != TT_EVF_YIELD))
@@ -62,12 +61,7 @@ int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark)
         b->mcap = cap;
         b->mlen = 0;
     }
-    p = b->mbuf + TT__CHUNK_HEAD + MK_CRC + b->mlen;
-    p = tt__put_varint(p, (idx - b->mnext) << 1 | (mark == TT_EVF_YIELD));
-    b->mnext = idx + 1;
-    b->marks++;
-    __atomic_store_n(&b->mlen, (size_t)(p - (b->mbuf + TT__CHUNK_HEAD + MK_CRC)),
-                     __ATOMIC_RELEASE);
+    tt__tbuf_mark_put(b, idx, mark);
     if (b->mcap - b->mlen < MK_VARINT_MAX)
         (void)tt__tbuf_write(b);    /* full: the chunk and its marks now */
 out:

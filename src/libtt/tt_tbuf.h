@@ -361,6 +361,19 @@ TT_INLINE uint64_t tt__tbuf_chunk_len(const tt_tbuf_t *b)
     return n - b->chunk_base;
 }
 
+/* Appends the mark of the chunk's event `idx` (>= mnext) to b's mark list,
+ * which has room for it: its varint first, then mlen published (release:
+ * after pos and the varint, for the emergency flush to read first). */
+TT_INLINE void tt__tbuf_mark_put(tt_tbuf_t *b, uint64_t idx, unsigned mark)
+{
+    uint8_t *m0 = b->mbuf + TT__CHUNK_HEAD + TT__MK_CRC;
+    uint8_t *m = tt__put_varint(m0 + b->mlen, (idx - b->mnext) << 1 |
+                                                  (mark == TT_EVF_YIELD));
+    b->mnext = idx + 1;
+    b->marks++;
+    __atomic_store_n(&b->mlen, (size_t)(m - m0), __ATOMIC_RELEASE);
+}
+
 /* A CALL or RETURN marked (TT_EVF_*) once it was stored. While the mark
  * list has room for two more marks, the mark's varint is stored inline
  * (a generator's every resume and yield come here: out of line and
@@ -374,22 +387,14 @@ TT_INLINE void tt__tbuf_marked(tt_tbuf_t *b, unsigned kind, unsigned mark,
                                uint64_t tick, uint32_t code, int32_t line)
 {
 #ifndef TT_DO_NOTHING
-    uint8_t *p = tt__tbuf_coded(b, kind, tick, code, line), *m, *m0;
-    uint64_t idx;
+    uint8_t *p = tt__tbuf_coded(b, kind, tick, code, line);
     if (TT_UNLIKELY(p == NULL))
         return;
     b->pos = p;
-    if (TT_UNLIKELY(b->mcap - b->mlen < 2 * TT__MK_VARINT_MAX)) {
+    if (TT_UNLIKELY(b->mcap - b->mlen < 2 * TT__MK_VARINT_MAX))
         (void)tt_writer_mark_event(b, mark);
-        return;
-    }
-    idx = tt__tbuf_chunk_len(b) - 1;    /* >= mnext: this event is new */
-    m0 = b->mbuf + TT__CHUNK_HEAD + TT__MK_CRC;
-    m = tt__put_varint(m0 + b->mlen,
-                       (idx - b->mnext) << 1 | (mark == TT_EVF_YIELD));
-    b->mnext = idx + 1;
-    b->marks++;
-    __atomic_store_n(&b->mlen, (size_t)(m - m0), __ATOMIC_RELEASE);
+    else    /* >= mnext: this event is new */
+        tt__tbuf_mark_put(b, tt__tbuf_chunk_len(b) - 1, mark);
 #else
     (void)b; (void)kind; (void)mark; (void)tick; (void)code; (void)line;
 #endif
