@@ -303,7 +303,7 @@ def test_objects_events_listed(flags, tmp_path):
     unlogged = rep["totals"]["unlogged"]
     if flags:
         # --no-calls: objects born and dead within the capture's ring of
-        # 1024 updates are counted per site, not logged; the rest are.
+        # 4096 updates are counted per site, not logged; the rest are.
         assert unlogged > 0
         assert len(creates) + unlogged == rep["totals"]["created"]
         for k, v in by_type.items():
