@@ -79,6 +79,12 @@ def run_estimate(cmd: list[str], cwd: str, env: dict, timeout: float):
             tail = [ln for ln in lines if not ln.startswith("==")][-1:]
             return None, "exit %d under cachegrind: %s" % (
                 proc.returncode, tail[0] if tail else "")
+        keep = os.environ.get("TT_BENCH_CG_KEEP")
+        if keep:    # for cg_annotate (bench/README.md): the output and its command
+            n = len(os.listdir(keep))
+            shutil.copy(out, os.path.join(keep, "cg.%03d" % n))
+            with open(os.path.join(keep, "cg.%03d.cmd" % n), "w") as f:
+                f.write(" ".join(cmd) + "\n")
         try:
             return estimate(out), None
         except (OSError, ValueError) as e:

@@ -14,8 +14,8 @@
 
 /* ------------------------------------------------------------ the writer */
 
-#define MK_CRC        4u            /* the bound chunk's payload CRC */
-#define MK_VARINT_MAX 10u           /* one mark: a varint of at most 64 bits */
+#define MK_CRC        TT__MK_CRC    /* the bound chunk's payload CRC */
+#define MK_VARINT_MAX TT__MK_VARINT_MAX
 
 /* Varint bytes a buffer's mark list holds before its chunk is written
  * early: an eighth of the event buffer (a generator's resume, line and
@@ -27,11 +27,12 @@ static size_t marks_cap(const tt_tbuf_t *b)
 }
 
 /* Contract (tt.h). Under the writer's guard: an emergency flush either
- * runs before (the mark is not taken) or after (it sees the whole mark). */
+ * runs before (the mark is not taken) or after (it sees the whole mark).
+ * The slow path of tt_tbuf_resume/yield too (tt_tbuf.h, tt__tbuf_marked,
+ * which stores most marks inline); mlen is published as it does. */
 int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark)
 {
     uint64_t n, idx;
-    uint8_t *p;
     int rc;
 
     if (b == NULL || (mark != TT_EVF_RESUME && mark != TT_EVF_YIELD))
@@ -39,7 +40,7 @@ int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark)
     rc = tt__writer_enter(b->w);
     if (rc < 0)
         goto out;
-    n = tt__tbuf_chunk_events(b);
+    n = tt__tbuf_chunk_len(b);
     if (b->buf == NULL || n == 0) {
         rc = TT_ESTATE;
         goto out;
@@ -60,11 +61,7 @@ int tt_writer_mark_event(tt_tbuf_t *b, unsigned mark)
         b->mcap = cap;
         b->mlen = 0;
     }
-    p = b->mbuf + TT__CHUNK_HEAD + MK_CRC + b->mlen;
-    p = tt__put_varint(p, (idx - b->mnext) << 1 | (mark == TT_EVF_YIELD));
-    b->mlen = (size_t)(p - (b->mbuf + TT__CHUNK_HEAD + MK_CRC));
-    b->mnext = idx + 1;
-    b->marks++;
+    tt__tbuf_mark_put(b, idx, mark);
     if (b->mcap - b->mlen < MK_VARINT_MAX)
         (void)tt__tbuf_write(b);    /* full: the chunk and its marks now */
 out:
@@ -83,14 +80,14 @@ int tt__marks_write(tt_tbuf_t *b, uint32_t events_crc)
 }
 
 /* Contract (tt_internal.h). */
-size_t tt__marks_payload(tt_tbuf_t *b, uint32_t events_crc,
+size_t tt__marks_payload(tt_tbuf_t *b, size_t mlen, uint32_t events_crc,
                          const uint8_t **payload)
 {
-    if (b->mbuf == NULL || b->mlen == 0)
+    if (b->mbuf == NULL || mlen == 0)
         return 0;
     tt__put_le32(b->mbuf + TT__CHUNK_HEAD, events_crc);
     *payload = b->mbuf + TT__CHUNK_HEAD;
-    return MK_CRC + b->mlen;
+    return MK_CRC + mlen;
 }
 
 /* ------------------------------------------------------------ the reader */

@@ -186,8 +186,8 @@ void tt__tbuf_free(tt_tbuf_t *b);
 int tt__tbuf_end(tt_tbuf_t *b);
 /* Buffer size for new tbufs; tests shrink it to get many chunks. */
 extern size_t tt__tbuf_cap;
-/* Events stored in the buffer's current chunk (DROPPED ones included). */
-uint64_t tt__tbuf_chunk_events(const tt_tbuf_t *b);
+/* Events stored in the buffer's current chunk (DROPPED ones included):
+ * tt__tbuf_chunk_len, tt_tbuf.h. */
 /* Writes the current chunk (and its 0x86 marks) if it holds events and
  * starts a new one. The caller holds the writer's guard. 0 or TT_EIO. */
 int tt__tbuf_write(tt_tbuf_t *b);
@@ -196,10 +196,12 @@ int tt__tbuf_write(tt_tbuf_t *b);
  * tt__marks_write: right after b's EVENTS chunk was written with payload
  * CRC events_crc, writes its marks as a 0x86 chunk (none: nothing). 0 or
  * TT_EIO (the marks are lost; the events read unmarked).
- * tt__marks_payload: the same payload for the emergency flush to write:
- * its length (0: no marks) and *payload, inside b's mark buffer. */
+ * tt__marks_payload: the first mlen varint bytes of the same payload, for
+ * the emergency flush to write (mlen read before the events' pos: marks
+ * are published after their events): its length (0: no marks) and
+ * *payload, inside b's mark buffer. */
 int tt__marks_write(tt_tbuf_t *b, uint32_t events_crc);
-size_t tt__marks_payload(tt_tbuf_t *b, uint32_t events_crc,
+size_t tt__marks_payload(tt_tbuf_t *b, size_t mlen, uint32_t events_crc,
                          const uint8_t **payload);
 
 

@@ -347,16 +347,54 @@ TT_INLINE void tt_tbuf_obj_destroy(tt_tbuf_t *b, uint64_t tick, uint64_t addr)
 #endif
 }
 
-/* A CALL or RETURN marked (TT_EVF_*) once it was stored. */
+/* The 0x86 mark list's layout (tt_chunk_marks.c): after the chunk head,
+ * the bound chunk's u32 payload CRC, then one varint per mark. */
+#define TT__MK_CRC           4u
+#define TT__MK_VARINT_MAX    10u    /* one mark: a varint of at most 64 bits */
+
+/* Events in the current chunk (the next event's index there). */
+TT_INLINE uint64_t tt__tbuf_chunk_len(const tt_tbuf_t *b)
+{
+    uint64_t n = 0;
+    for (int k = 0; k < TT_EV__COUNT; k++)
+        n += b->counts[k];
+    return n - b->chunk_base;
+}
+
+/* Appends the mark of the chunk's event `idx` (>= mnext) to b's mark list,
+ * which has room for it: its varint first, then mlen published (release:
+ * after pos and the varint, for the emergency flush to read first). */
+TT_INLINE void tt__tbuf_mark_put(tt_tbuf_t *b, uint64_t idx, unsigned mark)
+{
+    uint8_t *m0 = b->mbuf + TT__CHUNK_HEAD + TT__MK_CRC;
+    uint8_t *m = tt__put_varint(m0 + b->mlen, (idx - b->mnext) << 1 |
+                                                  (mark == TT_EVF_YIELD));
+    b->mnext = idx + 1;
+    b->marks++;
+    __atomic_store_n(&b->mlen, (size_t)(m - m0), __ATOMIC_RELEASE);
+}
+
+/* A CALL or RETURN marked (TT_EVF_*) once it was stored. While the mark
+ * list has room for two more marks, the mark's varint is stored inline
+ * (a generator's every resume and yield come here: out of line and
+ * guarded it cost about 80 instructions a mark); the first mark of a
+ * thread (the allocation), a nearly full list (the chunk is written) and
+ * any failure go through tt_writer_mark_event. Unguarded, as the appends
+ * are: the varint is written past the published mlen, then mlen is
+ * published after pos, and the emergency flush reads mlen before pos, so
+ * every mark it writes names an event it writes (tt_writer.c). */
 TT_INLINE void tt__tbuf_marked(tt_tbuf_t *b, unsigned kind, unsigned mark,
                                uint64_t tick, uint32_t code, int32_t line)
 {
 #ifndef TT_DO_NOTHING
     uint8_t *p = tt__tbuf_coded(b, kind, tick, code, line);
-    if (TT_LIKELY(p != NULL)) {
-        b->pos = p;
+    if (TT_UNLIKELY(p == NULL))
+        return;
+    b->pos = p;
+    if (TT_UNLIKELY(b->mcap - b->mlen < 2 * TT__MK_VARINT_MAX))
         (void)tt_writer_mark_event(b, mark);
-    }
+    else    /* >= mnext: this event is new */
+        tt__tbuf_mark_put(b, tt__tbuf_chunk_len(b) - 1, mark);
 #else
     (void)b; (void)kind; (void)mark; (void)tick; (void)code; (void)line;
 #endif

@@ -645,16 +645,18 @@ int tt_writer_flush_emergency(tt_writer_t *w, const char *key,
         uint8_t *pos;
         if (b->buf == NULL)
             continue;                       /* ended: written already */
+        /* The marks first (FORMAT.md §19): a mark is published after its
+         * event's append published pos, so every mark of this mlen names
+         * an event before the pos read next (tt_tbuf.h, tt__tbuf_marked). */
+        mlen = __atomic_load_n(&b->mlen, __ATOMIC_ACQUIRE);
         pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
         if (pos <= b->start || pos > b->buf + b->cap - TT__CHUNK_TAIL)
             continue;                       /* empty (or not a position) */
         rc = emergency_chunk(w, b->buf + TT__CHUNK_HEAD,
                              (size_t)(pos - (b->buf + TT__CHUNK_HEAD)),
                              TT__CH_EVENTS, b->thread, &crc);
-        /* Its marks (FORMAT.md §19): every one names an event before the
-         * pos read above (a mark is taken under the guard, after its
-         * event's append published pos). */
-        if (rc == 0 && (mlen = tt__marks_payload(b, crc, &marks)) > 0)
+        /* Its marks, as many as were published before pos was read. */
+        if (rc == 0 && (mlen = tt__marks_payload(b, mlen, crc, &marks)) > 0)
             rc = emergency_chunk(w, marks, mlen, TT_CHUNK_MARKS, b->thread,
                                  NULL);
         if (rc < 0 && first == 0)

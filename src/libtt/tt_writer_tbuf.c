@@ -21,12 +21,6 @@ static uint64_t sum_counts(const tt_tbuf_t *b)
     return n;
 }
 
-/* Contract (tt_internal.h). */
-uint64_t tt__tbuf_chunk_events(const tt_tbuf_t *b)
-{
-    return sum_counts(b) - b->chunk_base;
-}
-
 static uint8_t *real_limit(const tt_tbuf_t *b)
 {
     return b->buf + b->cap - TT__CHUNK_TAIL - TT__EV_MAX;

@@ -130,7 +130,8 @@ def baseline(tmp_path_factory):
 def _count_programs():
     # (handoff.py is left out: what a blocking queue allocates depends on
     # thread timing; test_objects_cross_thread checks it instead.)
-    progs = [os.path.join(OBJPROGS, n) for n in ("churn.py", "leaks.py")]
+    progs = [os.path.join(OBJPROGS, n)
+             for n in ("churn.py", "leaks.py", "mixed_types.py")]
     progs.append(os.path.join(ROOT, "bench", "workloads", "alloc_heavy.py"))
     # The scenario corpus, minus programs whose allocations depend on
     # thread timing or that exit early.
@@ -302,7 +303,7 @@ def test_objects_events_listed(flags, tmp_path):
     unlogged = rep["totals"]["unlogged"]
     if flags:
         # --no-calls: objects born and dead within the capture's ring of
-        # 1024 updates are counted per site, not logged; the rest are.
+        # 4096 updates are counted per site, not logged; the rest are.
         assert unlogged > 0
         assert len(creates) + unlogged == rep["totals"]["created"]
         for k, v in by_type.items():

@@ -29,8 +29,8 @@
  * CREATE is still in the ring cancels it there, so the many objects that
  * die young never reach the table; the rest is applied in order when the
  * ring fills, with table slots prefetched ahead (liveops.c). */
-#define TTX_RING_OPS      1024   /* 16 KiB of ops */
-#define TTX_RING_HBITS    12     /* recent-creation index: 8 KiB */
+#define TTX_RING_OPS      4096   /* 64 KiB of ops */
+#define TTX_RING_HBITS    14     /* recent-creation index: 32 KiB */
 #define TTX_NOISE_SLOTS   256    /* addresses of our own dropped objects */
 
 /* An update: addr with the low bits as flags (objects are 16-aligned). A
@@ -57,7 +57,7 @@ typedef struct {
 /* Every TTX_ROWS_EVERY ring flushes, the defer mode writes the (site, type)
  * counts of objects that died in the ring as a 0x81 chunk and starts them
  * over (a killed process loses at most this many flushes' worth). */
-#define TTX_ROWS_EVERY    64
+#define TTX_ROWS_EVERY    16
 
 typedef struct {
     ttx_liveop_t ops[TTX_RING_OPS];

@@ -869,9 +869,11 @@ capture_reftrace(PyObject *op, PyRefTracerEvent event, void *data)
     return 0;
 }
 
-/* The defer mode's common CREATE: of the last type seen, in the code of
- * the last site (traced, running in the innermost frame). Out of line,
- * so that the DESTROY path saves no registers for its call. */
+/* The defer mode's common CREATE: of a type seen before (the last one, or
+ * one in the type table: code that makes a list and its ints, a dict and
+ * its keys, alternates), in the code of the last site (traced, running in
+ * the innermost frame). Out of line, so that the DESTROY path saves no
+ * registers for its call. */
 static TT_NOINLINE int
 defer_create(PyObject *op, capture_objects_t *o)
 {
@@ -880,9 +882,19 @@ defer_create(PyObject *op, capture_objects_t *o)
     ttx_objthread_t *ot;
     ttx_liveext_t x;
     uint64_t tick;
+    PyTypeObject *tp = Py_TYPE(op);
 
-    if (TTX_UNLIKELY(Py_TYPE(op) != o->last_tp || site_fast_co == NULL))
+    if (TTX_UNLIKELY(site_fast_co == NULL))
         return capture_reftrace(op, PyRefTracer_CREATE, o);
+    if (tp != o->last_tp) {
+        /* As type_of does, without registering: a new type takes the
+         * slow path. */
+        uint32_t type = type_find(o, tp);
+        if (TTX_UNLIKELY(type == UINT32_MAX))
+            return capture_reftrace(op, PyRefTracer_CREATE, o);
+        o->last_tp = tp;
+        o->last_type = type;
+    }
     /* First, so that only op and o live across the call. */
     ts = PyThreadState_GetUnchecked();
     x.offset = ttx_frameaddr_offset_in(ts, site_fast_co, site_fast_bytes);
@@ -892,7 +904,7 @@ defer_create(PyObject *op, capture_objects_t *o)
     ot = obj_tls;
     x.tick = tick = obj_tick_fast(o, ot);
     x.code = site_fast_id;
-    x.size = (uint32_t)o->last_tp->tp_basicsize;
+    x.size = (uint32_t)tp->tp_basicsize;
     x.thread = ot->index;
     o->created++;
     ttx_liveops_create_deferred(o, (uint64_t)(uintptr_t)op,
