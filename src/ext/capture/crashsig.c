@@ -81,11 +81,15 @@ crash_handler(int sig, siginfo_t *info, void *uc)
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         int rc = tt_writer_flush_emergency(crash_writer, "crash_signal",
                                            crash_sigs[i].name);
-        /* SIGTERM is sent, not a fault: the writer may be busy on another
-         * thread (the periodic flush) for a moment. Try again for up to
-         * half a second; a call under way on this very thread never ends,
-         * and the file then ends at its last flush, as a kill leaves it. */
-        for (int n = 0; rc == TT_ESTATE && i == TERM_SLOT && n < 500; n++) {
+        /* The writer may be busy on another thread for a moment (the
+         * periodic flush, a full buffer being written: a program that
+         * appends fast is often there when a thread without the GIL
+         * faults). Try again, for up to half a second for SIGTERM (sent,
+         * not a fault) and a tenth for a fault; a call under way on this
+         * very thread never ends, and the file then ends at its last
+         * flush, as a kill leaves it. */
+        int tries = i == TERM_SLOT ? 500 : 100;
+        for (int n = 0; rc == TT_ESTATE && n < tries; n++) {
             struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
             rc = tt_writer_flush_emergency(crash_writer, "crash_signal",
