@@ -53,7 +53,8 @@ closed at their thread's last event, and the report says so.
 Formats:
   text       the table (default)
   json       functions, callers/callees, the call tree and per-thread totals
-  pstats     the file pstats.Stats loads (-o required): snakeviz, gprof2dot;
+  pstats     the file pstats.Stats loads (-o required; none, exit 1, when
+             nothing was timed): snakeviz, gprof2dot;
              counted cProfile's way, each resumption a call (ncalls =
              calls + resumes), so it equals cProfile's for the same run
   collapsed  "a;b;c 1234" stacks weighted by tottime in us (--weight
@@ -447,6 +448,12 @@ def cmd_calls(ns: argparse.Namespace) -> int:
     for n in _notes(data) if ns.format != "text" else ():
         print(f"tracetap: note: {n}", file=sys.stderr)
     if ns.format == "pstats":
+        if not pstats_dict(data, ns.thread):
+            # pstats.Stats refuses an empty profile: no file that fails later.
+            print("tracetap: error: no function was timed, so no pstats file "
+                  "was written (the recording needs call events: not --count, "
+                  "--coverage or --no-calls)", file=sys.stderr)
+            return 1
         write_pstats(data, ns.output, ns.thread)
         return 0
     out = open_output(ns.output) if ns.output else sys.stdout

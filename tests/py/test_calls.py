@@ -204,6 +204,24 @@ def test_known_answers(tmp_path):
     assert "ms" in lines[first + 1]
 
 
+def test_pstats_of_a_recording_without_calls_is_refused(tmp_path):
+    """A --count recording times nothing: pstats.Stats would refuse the
+    empty profile later, so no file is written and the exit status says
+    so (as pstats itself, the real consumer, confirms of an empty one)."""
+    script = os.path.join(PROGRAMS, "recursion.py")
+    rec = _record(tmp_path, script, flags=("--count",))
+    prof = tmp_path / "out.prof"
+    proc = _cli("calls", rec, "--format", "pstats", "-o", str(prof),
+                cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "no pstats file was written" in proc.stderr
+    assert not prof.exists()
+    empty = tmp_path / "empty.prof"
+    empty.write_bytes(__import__("marshal").dumps({}))
+    with pytest.raises(TypeError):
+        pstats.Stats(str(empty))
+
+
 def test_pstats_and_collapsed_agree_with_json(tmp_path):
     script = os.path.join(PROGRAMS, "recursion.py")
     rec = _record(tmp_path, script)
